@@ -1,0 +1,122 @@
+"""Every knob of the emulator, with the specification's defaults.
+
+Where ``research-api.md`` marks a behaviour uncertain, it is a setting here with the stated
+default, so a test or a user's dry run can reproduce either reading of the documentation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+FAULT_KINDS = ("500", "500-empty", "504-html", "truncated", "cursor-400", "reset")
+
+NOT_FOUND_MESSAGE = "The username {username} is invalid: cannot find the user"
+REFUSED_MESSAGE = "API cannot return this user's information"
+
+
+class SettingsError(ValueError):
+    """An emulator option that cannot be understood; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class ErrorTriple:
+    """How the service answers one kind of inaccessible account."""
+
+    status: int
+    code: str
+    message: str
+
+    @classmethod
+    def parse(cls, text: str, default_message: str) -> ErrorTriple:
+        """``STATUS:CODE[:MESSAGE]``, e.g. ``403:forbidden`` (the original crawler's guess)."""
+        parts = text.split(":", 2)
+        try:
+            status = int(parts[0])
+        except ValueError as exc:
+            raise SettingsError(f"bad response triple {text!r}: expected STATUS:CODE[:MESSAGE]") from exc
+        if len(parts) < 2 or not parts[1]:
+            raise SettingsError(f"bad response triple {text!r}: expected STATUS:CODE[:MESSAGE]")
+        return cls(status, parts[1], parts[2] if len(parts) == 3 else default_message)
+
+
+def parse_faults(text: str | None) -> dict[str, float]:
+    """``500=0.05,reset=0.01`` into per-request probabilities, validated."""
+    faults: dict[str, float] = {}
+    if not text:
+        return faults
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        kind, sep, value = item.partition("=")
+        if not sep or kind not in FAULT_KINDS:
+            raise SettingsError(
+                f"bad fault {item!r}: expected KIND=PROBABILITY with KIND one of {', '.join(FAULT_KINDS)}"
+            )
+        try:
+            p = float(value)
+        except ValueError as exc:
+            raise SettingsError(f"bad fault probability in {item!r}") from exc
+        if not 0 <= p <= 1:
+            raise SettingsError(f"bad fault probability in {item!r}: must be between 0 and 1")
+        faults[kind] = p
+    if sum(faults.values()) > 1:
+        raise SettingsError("fault probabilities add up to more than 1")
+    return faults
+
+
+def parse_latency(text: str | None) -> tuple[float, float]:
+    """``MEAN[,JITTER]`` in milliseconds into seconds."""
+    if not text:
+        return 0.0, 0.0
+    try:
+        parts = [float(p) for p in text.split(",")]
+    except ValueError as exc:
+        raise SettingsError(f"bad latency {text!r}: expected MEAN[,JITTER] in ms") from exc
+    if len(parts) > 2 or any(p < 0 for p in parts):
+        raise SettingsError(f"bad latency {text!r}: expected MEAN[,JITTER] in ms, not negative")
+    return parts[0] / 1000, (parts[1] if len(parts) == 2 else 0.0) / 1000
+
+
+def parse_clients(items: list[str] | tuple[str, ...]) -> dict[str, str]:
+    clients: dict[str, str] = {}
+    for item in items:
+        key, sep, secret = item.partition(":")
+        if not sep or not key or not secret:
+            raise SettingsError(f"bad client {item.split(':')[0]!r}: expected KEY:SECRET")
+        clients[key] = secret
+    return clients
+
+
+@dataclass
+class EmulatorSettings:
+    clients: dict[str, str] = field(default_factory=lambda: {"demo-key": "demo-secret"})
+    seed: int = 0
+    # tokens
+    token_ttl: float = 7200.0
+    revoke_every: float | None = None
+    oauth_error_status: int = 200
+    scope_not_authorized: bool = False
+    # accounts it cannot serve
+    refused_fraction: float = 0.0
+    private_fraction: float = 0.0
+    missing: frozenset[str] = frozenset()
+    not_found: ErrorTriple = ErrorTriple(400, "invalid_params", NOT_FOUND_MESSAGE)
+    refused: ErrorTriple = ErrorTriple(400, "invalid_params", REFUSED_MESSAGE)
+    # quirks, all off by default
+    short_pages: float = 0.0
+    omit_empty_list: bool = False
+    same_second_repeats: float = 0.0
+    followers_cap: int | None = None
+    followers_public_only: bool = False
+    # quotas
+    follow_quota: int = 20000
+    info_quota: int = 1000
+    separate_follow_quotas: bool = False
+    qps: float | None = None
+    failed_requests_count: bool = True
+    day_seconds: float = 86400.0
+    # latency and faults
+    latency: tuple[float, float] = (0.0, 0.0)
+    faults: dict[str, float] = field(default_factory=dict)
+    request_log: str | None = None
