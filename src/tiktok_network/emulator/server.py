@@ -362,10 +362,7 @@ class Emulator:
         targets, times = self._list_of(endpoint, node)
         if cursor > 10**11:  # a millisecond cursor, as some doc examples show
             cursor //= 1000
-        if cursor:
-            start = int(np.searchsorted(-times, -cursor, side="left"))
-        else:
-            start = 0
+        start = int(np.searchsorted(-times, -cursor, side="left")) if cursor else 0
         count = max_count
         username = self.graph.usernames[node]
         if s.short_pages and max_count > 1 and _unit(s.seed, "short", endpoint, username, cursor) < s.short_pages:
