@@ -32,7 +32,11 @@ async def run(url: str, users: list[str], n: int, concurrency: int) -> tuple[flo
     async with aiohttp.ClientSession(connector=connector) as http:
         async with http.post(
             f"{url}/v2/oauth/token/",
-            data={"client_key": "demo-key", "client_secret": "demo-secret", "grant_type": "client_credentials"},
+            data={
+                "client_key": "demo-key",
+                "client_secret": "demo-secret",
+                "grant_type": "client_credentials",
+            },
         ) as resp:
             token = (await resp.json())["access_token"]
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -43,7 +47,9 @@ async def run(url: str, users: list[str], n: int, concurrency: int) -> tuple[flo
             nonlocal items
             for i in counter:
                 body = b'{"username":"%s","max_count":100}' % users[i % len(users)].encode()
-                async with http.post(f"{url}/v2/research/user/following/", data=body, headers=headers) as r:
+                async with http.post(
+                    f"{url}/v2/research/user/following/", data=body, headers=headers
+                ) as r:
                     raw = await r.read()
                     assert r.status == 200, raw[:200]
                     items += raw.count(b'"username"')
@@ -63,9 +69,20 @@ def main() -> None:
     graph = parse_graph_spec(args.graph)
     users = [graph.usernames[u] for u in range(graph.n_users) if graph.following.degree(u) >= 100]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tiktok_network.cli", "emulator", "--port", "0", "--graph", args.graph,
-         "--follow-quota", str(10**9)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tiktok_network.cli",
+            "emulator",
+            "--port",
+            "0",
+            "--graph",
+            args.graph,
+            "--follow-quota",
+            str(10**9),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -78,7 +95,9 @@ def main() -> None:
         proc.terminate()
         proc.wait()
     print(f"graph {args.graph}: {len(users)} users with >= 100 followings")
-    print(f"requests {args.requests}, concurrency {args.concurrency}, items {items} ({items / args.requests:.1f}/page)")
+    print(
+        f"requests {args.requests}, concurrency {args.concurrency}, items {items} ({items / args.requests:.1f}/page)"
+    )
     print(f"wall {wall:.2f} s, emulator CPU {cpu:.2f} s")
     print(f"pages/s (wall, client and server share 2 cores): {args.requests / wall:,.0f}")
     print(f"pages per emulator CPU-second (one core): {args.requests / cpu:,.0f}")

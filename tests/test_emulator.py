@@ -41,7 +41,9 @@ async def test_token_errors_are_flat_oauth_bodies_with_settable_status(serve, ap
     client = api(server)
     bad = await client.authenticate(secret="wrong")
     assert bad["error"] == "invalid_client" and "access_token" not in bad and bad["log_id"]
-    async with client.http.post(f"{server.url}/v2/oauth/token/", data={"client_key": "demo-key"}) as r:
+    async with client.http.post(
+        f"{server.url}/v2/oauth/token/", data={"client_key": "demo-key"}
+    ) as r:
         assert r.status == 200
         assert (await r.json())["error"] == "invalid_request"
     async with client.http.post(
@@ -114,7 +116,11 @@ async def test_missing_null_and_zero_cursor_all_mean_now(serve, api, small_graph
     user = small_graph.usernames[1]
     pages = [
         (await client.post(FOLLOWERS, body))[1]["data"]
-        for body in ({"username": user}, {"username": user, "cursor": None}, {"username": user, "cursor": 0})
+        for body in (
+            {"username": user},
+            {"username": user, "cursor": None},
+            {"username": user, "cursor": 0},
+        )
     ]
     assert pages[0] == pages[1] == pages[2]
 
@@ -126,7 +132,9 @@ async def test_lists_are_newest_first_and_cursor_is_at_or_before(serve, api, sma
     targets, times = small_graph.followers.row(node)
     assert all(times[i] > times[i + 1] for i in range(len(times) - 1))
     user = small_graph.usernames[node]
-    _, body = await client.post(FOLLOWERS, {"username": user, "max_count": 5, "cursor": int(times[7])})
+    _, body = await client.post(
+        FOLLOWERS, {"username": user, "max_count": 5, "cursor": int(times[7])}
+    )
     got = [item["username"] for item in body["data"]["user_followers"]]
     assert got == [small_graph.usernames[int(t)] for t in targets[7:12]]
 
@@ -170,7 +178,9 @@ async def test_user_info_returns_only_requested_fields_and_graph_counts(serve, a
     await client.authenticate()
     node = 7
     user = small_graph.usernames[node]
-    status, body = await client.post(f"{INFO}?fields=display_name,follower_count,following_count", {"username": user})
+    status, body = await client.post(
+        f"{INFO}?fields=display_name,follower_count,following_count", {"username": user}
+    )
     assert status == 200
     assert set(body["data"]) == {"display_name", "follower_count", "following_count"}
     assert body["data"]["follower_count"] == small_graph.followers.degree(node)
@@ -185,7 +195,9 @@ async def test_user_info_returns_only_requested_fields_and_graph_counts(serve, a
 
 
 # ---------------------------------------------------------------- inaccessible accounts
-async def test_refused_missing_and_unknown_accounts_get_the_default_triples(serve, api, small_graph):
+async def test_refused_missing_and_unknown_accounts_get_the_default_triples(
+    serve, api, small_graph
+):
     missing = small_graph.usernames[3]
     server = await serve(small_graph, refused_fraction=0.2, missing=frozenset({missing}))
     client = api(server)
@@ -198,7 +210,9 @@ async def test_refused_missing_and_unknown_accounts_get_the_default_triples(serv
     for user in (missing, "no_such_user_xyz"):
         status, body = await client.post(FOLLOWING, {"username": user})
         assert (status, body["error"]["code"]) == (400, "invalid_params")
-        assert "cannot find the user" in body["error"]["message"] and user in body["error"]["message"]
+        assert (
+            "cannot find the user" in body["error"]["message"] and user in body["error"]["message"]
+        )
 
 
 async def test_error_triples_can_be_replaced(serve, api, small_graph):
@@ -227,7 +241,9 @@ async def test_short_pages_keep_has_more_and_the_walk_complete(serve, api, small
     cursor = None
     seen: list[str] = []
     while True:
-        _, body = await client.post(FOLLOWERS, {"username": user, "max_count": 100, "cursor": cursor})
+        _, body = await client.post(
+            FOLLOWERS, {"username": user, "max_count": 100, "cursor": cursor}
+        )
         data = body["data"]
         seen += [i["username"] for i in data["user_followers"]]
         if not data["has_more"]:
@@ -235,7 +251,9 @@ async def test_short_pages_keep_has_more_and_the_walk_complete(serve, api, small
         short += len(data["user_followers"]) < 100
         cursor = data["cursor"]
     assert short >= 1
-    assert sorted(seen) == sorted(small_graph.usernames[int(t)] for t in small_graph.followers.row(node)[0])
+    assert sorted(seen) == sorted(
+        small_graph.usernames[int(t)] for t in small_graph.followers.row(node)[0]
+    )
 
 
 async def test_empty_ok_page_may_omit_the_list_key(serve, api):
@@ -296,8 +314,11 @@ async def test_follow_quota_is_shared_and_exhaustion_gives_429(serve, api, small
 
 
 async def test_separate_follow_quotas_and_per_client_accounting(serve, api, small_graph):
-    client = api(await serve(small_graph, follow_quota=2, separate_follow_quotas=True,
-                             clients={"a": "1", "b": "2"}))
+    client = api(
+        await serve(
+            small_graph, follow_quota=2, separate_follow_quotas=True, clients={"a": "1", "b": "2"}
+        )
+    )
     user = small_graph.usernames[0]
     await client.authenticate("a", "1")
     for path in (FOLLOWING, FOLLOWING, FOLLOWERS, FOLLOWERS):
@@ -353,7 +374,14 @@ async def test_latency_is_added(serve, api, small_graph):
 
 
 async def _fault_sequence(serve, api, graph: FollowGraph, seed: int, n: int) -> list[str]:
-    faults = {"500": 0.10, "500-empty": 0.05, "504-html": 0.05, "truncated": 0.05, "cursor-400": 0.05, "reset": 0.05}
+    faults = {
+        "500": 0.10,
+        "500-empty": 0.05,
+        "504-html": 0.05,
+        "truncated": 0.05,
+        "cursor-400": 0.05,
+        "reset": 0.05,
+    }
     server = await serve(graph, faults=faults, seed=seed)
     client = api(server)
     await client.authenticate()
@@ -362,7 +390,9 @@ async def _fault_sequence(serve, api, graph: FollowGraph, seed: int, n: int) -> 
         body = {"username": graph.usernames[i % graph.n_users], "max_count": 100}
         try:
             async with client.http.post(
-                f"{server.url}{FOLLOWING}", json=body, headers={"Authorization": f"Bearer {client.token}"}
+                f"{server.url}{FOLLOWING}",
+                json=body,
+                headers={"Authorization": f"Bearer {client.token}"},
             ) as resp:
                 raw = await resp.read()
         except aiohttp.ClientError:
@@ -392,8 +422,14 @@ async def test_faults_occur_at_their_rates_and_replay_with_the_seed(serve, api, 
     n = 2000
     first = await _fault_sequence(serve, api, small_graph, seed=11, n=n)
     counts = Counter(first)
-    for kind, p in {"500": 0.10, "500-empty": 0.05, "504-html": 0.05, "truncated": 0.05,
-                    "cursor-400": 0.05, "reset": 0.05}.items():
+    for kind, p in {
+        "500": 0.10,
+        "500-empty": 0.05,
+        "504-html": 0.05,
+        "truncated": 0.05,
+        "cursor-400": 0.05,
+        "reset": 0.05,
+    }.items():
         sd = math.sqrt(n * p * (1 - p))
         assert abs(counts[kind] - n * p) < 4 * sd, (kind, counts[kind])
     assert await _fault_sequence(serve, api, small_graph, seed=11, n=n) == first
@@ -414,16 +450,32 @@ async def test_request_log_and_stats_count_every_request(tmp_path, serve, api, s
     assert stats["requests"]["followers"] == {"400": 1}
     await server.stop()
     lines = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [entry["endpoint"] for entry in lines] == ["token", "following", "followers", "following"]
+    assert [entry["endpoint"] for entry in lines] == [
+        "token",
+        "following",
+        "followers",
+        "following",
+    ]
     first = lines[1]
     assert first["client"] == "demo-key" and first["username"] == small_graph.usernames[0]
     assert first["status"] == 200 and first["items"] == min(10, small_graph.following.degree(0))
-    assert set(first) >= {"time", "client", "endpoint", "username", "cursor", "status", "error_code", "items"}
+    assert set(first) >= {
+        "time",
+        "client",
+        "endpoint",
+        "username",
+        "cursor",
+        "status",
+        "error_code",
+        "items",
+    }
     assert lines[2]["error_code"] == "invalid_params"
 
 
 # ------------------------------------------------------------------------- bad input
-async def test_bad_bodies_get_invalid_params_and_content_type_is_not_enforced(serve, api, small_graph):
+async def test_bad_bodies_get_invalid_params_and_content_type_is_not_enforced(
+    serve, api, small_graph
+):
     server = await serve(small_graph)
     client = api(server)
     await client.authenticate()

@@ -29,7 +29,11 @@ def test_konect_file_with_percent_comments_and_trailing_spaces(tmp_path):
     path = tmp_path / "out.konect"
     path.write_text("% asym unweighted\n% 4 3 3\n1 2  \n2 3 \n3 1\n1 2\n2 2\n")
     graph = load_edge_list(path)
-    assert sorted(graph.edges()) == [("1", "2"), ("2", "3"), ("3", "1")]  # duplicate and self-loop dropped
+    assert sorted(graph.edges()) == [
+        ("1", "2"),
+        ("2", "3"),
+        ("3", "1"),
+    ]  # duplicate and self-loop dropped
 
 
 def test_bad_graph_files_name_the_file_and_line(tmp_path):
@@ -82,7 +86,9 @@ def test_synthetic_graph_is_deterministic_social_and_tiktok_like():
 def _start_cli(*args: str) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [*CLI, "emulator", "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     return proc, proc.stdout.readline()
@@ -114,7 +120,9 @@ def test_emulator_command_prints_its_url_and_stops_on_sigterm():
     ],
 )
 def test_emulator_command_bad_input_gets_one_line(args, needle):
-    proc = subprocess.run([*CLI, "emulator", "--port", "0", *args], capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [*CLI, "emulator", "--port", "0", *args], capture_output=True, text=True, timeout=30
+    )
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in proc.stderr
@@ -123,18 +131,34 @@ def test_emulator_command_bad_input_gets_one_line(args, needle):
 def test_emulator_command_bad_graph_line(tmp_path):
     bad = tmp_path / "g.txt"
     bad.write_text("1 2\nlonely\n")
-    proc = subprocess.run([*CLI, "emulator", "--port", "0", "--graph", str(bad)],
-                          capture_output=True, text=True, timeout=30)
-    assert proc.returncode != 0 and proc.stderr.strip() == f"error: {bad}:2: expected two node labels, got 'lonely'"
+    proc = subprocess.run(
+        [*CLI, "emulator", "--port", "0", "--graph", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (
+        proc.returncode != 0
+        and proc.stderr.strip() == f"error: {bad}:2: expected two node labels, got 'lonely'"
+    )
 
 
 def test_emulator_port_in_use_is_a_clear_error():
     proc, first = _start_cli("--graph", "synthetic:100")
     try:
         port = first.strip().rsplit(":", 1)[1]
-        other = subprocess.run([*CLI, "emulator", "--port", port, "--graph", "synthetic:100"],
-                               capture_output=True, text=True, timeout=30, env=os.environ)
-        assert other.returncode != 0 and "cannot listen" in other.stderr and "Traceback" not in other.stderr
+        other = subprocess.run(
+            [*CLI, "emulator", "--port", port, "--graph", "synthetic:100"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=os.environ,
+        )
+        assert (
+            other.returncode != 0
+            and "cannot listen" in other.stderr
+            and "Traceback" not in other.stderr
+        )
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)

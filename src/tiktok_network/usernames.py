@@ -35,7 +35,9 @@ def normalize_username(raw: str) -> str:
         raise InvalidUsername(f"{_show(text)} is shorter than 2 characters")
     if not USERNAME_RE.match(text):
         bad = sorted({c for c in text if not re.match(r"[a-z0-9_.]", c)})
-        raise InvalidUsername(f"{_show(text)} has characters not allowed in a username: {''.join(bad)!r}")
+        raise InvalidUsername(
+            f"{_show(text)} has characters not allowed in a username: {''.join(bad)!r}"
+        )
     return text
 
 

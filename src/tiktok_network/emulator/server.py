@@ -84,7 +84,9 @@ class Emulator:
         draw = np.random.default_rng(self.settings.seed + 1).random(graph.n_users)
         s = self.settings
         self.refused = draw < s.refused_fraction
-        self.private = (draw >= s.refused_fraction) & (draw < s.refused_fraction + s.private_fraction)
+        self.private = (draw >= s.refused_fraction) & (
+            draw < s.refused_fraction + s.private_fraction
+        )
         self.missing_ids = {i for name in s.missing if (i := graph.user_id(name)) is not None}
 
     # ------------------------------------------------------------------ app
@@ -142,26 +144,48 @@ class Emulator:
     async def token(self, request: web.Request) -> web.Response:
         await self._latency()
         form = await request.post()
-        key, secret, grant = form.get("client_key"), form.get("client_secret"), form.get("grant_type")
+        key, secret, grant = (
+            form.get("client_key"),
+            form.get("client_secret"),
+            form.get("grant_type"),
+        )
         status = self.settings.oauth_error_status
         if not key or not secret or not grant:
             missing = "client_key" if not key else "client_secret" if not secret else "grant_type"
             return self._oauth_error(status, "invalid_request", f"{missing} is missed in request.")
         if grant != "client_credentials":
-            return self._oauth_error(status, "unsupported_grant_type", "Grant type is not supported.")
+            return self._oauth_error(
+                status, "unsupported_grant_type", "Grant type is not supported."
+            )
         if self.settings.clients.get(str(key)) != secret:
             return self._oauth_error(status, "invalid_client", "Client key or secret is invalid.")
         token = "clt." + secrets.token_urlsafe(30)
         self.tokens[token] = (str(key), time.monotonic() + self.settings.token_ttl)
         self.log.record(
-            client=str(key), endpoint="token", username=None, cursor=None, status=200, code=None, items=None
+            client=str(key),
+            endpoint="token",
+            username=None,
+            cursor=None,
+            status=200,
+            code=None,
+            items=None,
         )
-        body = {"access_token": token, "expires_in": int(self.settings.token_ttl), "token_type": "Bearer"}
+        body = {
+            "access_token": token,
+            "expires_in": int(self.settings.token_ttl),
+            "token_type": "Bearer",
+        }
         return web.Response(body=_json.encode(body), content_type="application/json")
 
     def _oauth_error(self, status: int, error: str, description: str) -> web.Response:
         self.log.record(
-            client=None, endpoint="token", username=None, cursor=None, status=status, code=error, items=None
+            client=None,
+            endpoint="token",
+            username=None,
+            cursor=None,
+            status=status,
+            code=error,
+            items=None,
         )
         body = {"error": error, "error_description": description, "log_id": self.log_ids.next()}
         return web.Response(status=status, body=_json.encode(body), content_type="application/json")
@@ -188,31 +212,62 @@ class Emulator:
         await self._latency()
         client = self._client_of(request)
         if client is None:
-            return self._log_reply(None, endpoint, None, None, self._envelope(
-                401, "access_token_invalid", "The access token is invalid or not found in the request."
-            ))
+            return self._log_reply(
+                None,
+                endpoint,
+                None,
+                None,
+                self._envelope(
+                    401,
+                    "access_token_invalid",
+                    "The access token is invalid or not found in the request.",
+                ),
+            )
         if self.settings.scope_not_authorized and endpoint != "info":
-            return self._log_reply(client, endpoint, None, None, self._envelope(
-                401, "scope_not_authorized", "The user did not authorize the scope required for completing this request."
-            ))
+            return self._log_reply(
+                client,
+                endpoint,
+                None,
+                None,
+                self._envelope(
+                    401,
+                    "scope_not_authorized",
+                    "The user did not authorize the scope required for completing this request.",
+                ),
+            )
         if self.window is not None and not self.window.allow(client):
-            return self._log_reply(client, endpoint, None, None, self._envelope(
-                429, "rate_limit_exceeded", "API rate limit was exceeded."
-            ))
+            return self._log_reply(
+                client,
+                endpoint,
+                None,
+                None,
+                self._envelope(429, "rate_limit_exceeded", "API rate limit was exceeded."),
+            )
         charged = self.quota.try_spend(client, endpoint)
         if charged is None:
-            return self._log_reply(client, endpoint, None, None, self._envelope(
-                429, "daily_quota_limit_exceeded", "Daily quota limit exceeded."
-            ))
+            return self._log_reply(
+                client,
+                endpoint,
+                None,
+                None,
+                self._envelope(429, "daily_quota_limit_exceeded", "Daily quota limit exceeded."),
+            )
         raw = await request.read()
         try:
             body = _decode.decode(raw)
         except msgspec.DecodeError:
             body = None
         if not isinstance(body, dict):
-            return self._fail(client, charged, endpoint, None, None, self._envelope(
-                400, "invalid_params", "Invalid request body: expected a JSON object."
-            ))
+            return self._fail(
+                client,
+                charged,
+                endpoint,
+                None,
+                None,
+                self._envelope(
+                    400, "invalid_params", "Invalid request body: expected a JSON object."
+                ),
+            )
         return client, charged, body
 
     def _log_reply(
@@ -229,8 +284,14 @@ class Emulator:
         if response.status != 200 or fault:
             code = fault or self._code_of(response)
         self.log.record(
-            client=client, endpoint=endpoint, username=username, cursor=cursor,
-            status=response.status, code=code, items=items, fault=fault,
+            client=client,
+            endpoint=endpoint,
+            username=username,
+            cursor=cursor,
+            status=response.status,
+            code=code,
+            items=items,
+            fault=fault,
         )
         return response
 
@@ -273,7 +334,9 @@ class Emulator:
 
     def _fault_response(self, kind: str) -> web.Response:
         if kind == "500":
-            return self._envelope(500, "internal_error", "Something went wrong. Please try again later.")
+            return self._envelope(
+                500, "internal_error", "Something went wrong. Please try again later."
+            )
         if kind == "500-empty":
             return self._envelope(500, "internal_error", "")
         if kind == "cursor-400":
@@ -308,39 +371,83 @@ class Emulator:
         max_count = body.get("max_count", DEFAULT_COUNT)
         cursor = body.get("cursor")
         if not isinstance(username, str) or not username:
-            return self._fail(client, charged, endpoint, None, None, self._envelope(
-                400, "invalid_params", "username is required."
-            ))
+            return self._fail(
+                client,
+                charged,
+                endpoint,
+                None,
+                None,
+                self._envelope(400, "invalid_params", "username is required."),
+            )
         if max_count is None:
             max_count = DEFAULT_COUNT
-        if isinstance(max_count, bool) or not isinstance(max_count, int) or not 1 <= max_count <= MAX_COUNT:
-            return self._fail(client, charged, endpoint, username, None, self._envelope(
-                400, "invalid_params", f"max_count must be an integer between 1 and {MAX_COUNT}."
-            ))
-        if cursor is not None and (isinstance(cursor, bool) or not isinstance(cursor, int) or cursor < 0):
-            return self._fail(client, charged, endpoint, username, None, self._envelope(
-                400, "invalid_params", "Invalid count or cursor"
-            ))
+        if (
+            isinstance(max_count, bool)
+            or not isinstance(max_count, int)
+            or not 1 <= max_count <= MAX_COUNT
+        ):
+            return self._fail(
+                client,
+                charged,
+                endpoint,
+                username,
+                None,
+                self._envelope(
+                    400,
+                    "invalid_params",
+                    f"max_count must be an integer between 1 and {MAX_COUNT}.",
+                ),
+            )
+        if cursor is not None and (
+            isinstance(cursor, bool) or not isinstance(cursor, int) or cursor < 0
+        ):
+            return self._fail(
+                client,
+                charged,
+                endpoint,
+                username,
+                None,
+                self._envelope(400, "invalid_params", "Invalid count or cursor"),
+            )
         cursor = int(cursor or 0)
         fault = self._draw_fault(endpoint, username, cursor)
         if fault == "reset":
-            self._fail(client, charged, endpoint, username, cursor, web.Response(status=599), fault=fault)
+            self._fail(
+                client, charged, endpoint, username, cursor, web.Response(status=599), fault=fault
+            )
             if request.transport is not None:
                 request.transport.abort()
             raise asyncio.CancelledError  # aiohttp drops the connection without a reply
         if fault is not None and fault != "truncated":
-            return self._fail(client, charged, endpoint, username, cursor, self._fault_response(fault), fault=fault)
+            return self._fail(
+                client,
+                charged,
+                endpoint,
+                username,
+                cursor,
+                self._fault_response(fault),
+                fault=fault,
+            )
         node, refusal = self._lookup(username)
         if refusal is not None:
-            return self._fail(client, charged, endpoint, username, cursor, self._error(refusal, username))
+            return self._fail(
+                client, charged, endpoint, username, cursor, self._error(refusal, username)
+            )
         payload, n_items = self._page(endpoint, node, cursor, max_count)  # type: ignore[arg-type]
         if fault == "truncated":
             payload = payload[: len(payload) // 2]
-            self._log_reply(client, endpoint, username, cursor, web.Response(status=200), fault=fault)
+            self._log_reply(
+                client, endpoint, username, cursor, web.Response(status=200), fault=fault
+            )
         else:
             self.log.record(
-                client=client, endpoint=endpoint, username=username, cursor=cursor,
-                status=200, code=None, items=n_items,
+                client=client,
+                endpoint=endpoint,
+                username=username,
+                cursor=cursor,
+                status=200,
+                code=None,
+                items=n_items,
             )
         return web.Response(body=payload, content_type="application/json")
 
@@ -365,7 +472,11 @@ class Emulator:
         start = int(np.searchsorted(-times, -cursor, side="left")) if cursor else 0
         count = max_count
         username = self.graph.usernames[node]
-        if s.short_pages and max_count > 1 and _unit(s.seed, "short", endpoint, username, cursor) < s.short_pages:
+        if (
+            s.short_pages
+            and max_count > 1
+            and _unit(s.seed, "short", endpoint, username, cursor) < s.short_pages
+        ):
             count = 1 + int(_unit(s.seed, "short-n", endpoint, username, cursor) * (max_count - 1))
         end = min(start + count, len(targets))
         page = targets[start:end]
@@ -388,10 +499,14 @@ class Emulator:
             data = b'{"cursor":%d,"has_more":%s}' % (next_cursor, b"true" if has_more else b"false")
         else:
             data = b'{"%s":[%s],"cursor":%d,"has_more":%s}' % (
-                key, items, next_cursor, b"true" if has_more else b"false"
+                key,
+                items,
+                next_cursor,
+                b"true" if has_more else b"false",
             )
         payload = b'{"data":%s,"error":{"code":"ok","message":"","log_id":"%s"}}' % (
-            data, self.log_ids.next().encode()
+            data,
+            self.log_ids.next().encode(),
         )
         return payload, len(page)
 
@@ -407,24 +522,46 @@ class Emulator:
         username = body.get("username")
         if not fields or unknown:
             why = f"Invalid fields: {','.join(unknown)}" if unknown else "fields is required."
-            return self._fail(client, charged, "info", None, None, self._envelope(400, "invalid_params", why))
+            return self._fail(
+                client, charged, "info", None, None, self._envelope(400, "invalid_params", why)
+            )
         if "open_id" in body and "username" in body:
-            return self._fail(client, charged, "info", None, None, self._envelope(
-                400, "invalid_params", "Only one of username and open_id may be given."
-            ))
+            return self._fail(
+                client,
+                charged,
+                "info",
+                None,
+                None,
+                self._envelope(
+                    400, "invalid_params", "Only one of username and open_id may be given."
+                ),
+            )
         if "open_id" in body:
             username = self._username_of_open_id(body.get("open_id"))
         if not isinstance(username, str) or not username:
-            return self._fail(client, charged, "info", None, None, self._envelope(
-                400, "invalid_params", "username is required."
-            ))
+            return self._fail(
+                client,
+                charged,
+                "info",
+                None,
+                None,
+                self._envelope(400, "invalid_params", "username is required."),
+            )
         node, refusal = self._lookup(username)
         if refusal is not None:
-            return self._fail(client, charged, "info", username, None, self._error(refusal, username))
+            return self._fail(
+                client, charged, "info", username, None, self._error(refusal, username)
+            )
         profile = self.profile(node)  # type: ignore[arg-type]
         data = {f: profile[f] for f in fields}
         self.log.record(
-            client=client, endpoint="info", username=username, cursor=None, status=200, code=None, items=1
+            client=client,
+            endpoint="info",
+            username=username,
+            cursor=None,
+            status=200,
+            code=None,
+            items=1,
         )
         return self._envelope(200, "ok", "", data)
 
@@ -482,7 +619,11 @@ class RunningEmulator:
 
 
 async def start_emulator(
-    graph: FollowGraph, settings: EmulatorSettings | None = None, *, host: str = "127.0.0.1", port: int = 0
+    graph: FollowGraph,
+    settings: EmulatorSettings | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
 ) -> RunningEmulator:
     emulator = Emulator(graph, settings)
     runner = web.AppRunner(emulator.app(), access_log=None, handle_signals=False)

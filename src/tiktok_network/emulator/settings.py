@@ -33,7 +33,9 @@ class ErrorTriple:
         try:
             status = int(parts[0])
         except ValueError as exc:
-            raise SettingsError(f"bad response triple {text!r}: expected STATUS:CODE[:MESSAGE]") from exc
+            raise SettingsError(
+                f"bad response triple {text!r}: expected STATUS:CODE[:MESSAGE]"
+            ) from exc
         if len(parts) < 2 or not parts[1]:
             raise SettingsError(f"bad response triple {text!r}: expected STATUS:CODE[:MESSAGE]")
         return cls(status, parts[1], parts[2] if len(parts) == 3 else default_message)

@@ -58,7 +58,7 @@ def _community_targets(src: np.ndarray, n: int, rng: np.random.Generator) -> np.
     size = min(COMMUNITY_SIZE, n)
     base = (src // size) * size
     span = np.minimum(size, n - base)
-    offset = (src - base + np.floor(rng.exponential(size / 12, size=len(src))).astype(np.int64) + 1)
+    offset = src - base + np.floor(rng.exponential(size / 12, size=len(src))).astype(np.int64) + 1
     return base + offset % span
 
 
