@@ -7,15 +7,21 @@ unreadable file) is turned into one line on stderr and an exit status, never a t
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import sqlite3
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from rich.console import Console
 
 from tiktok_network import __version__
 
 if TYPE_CHECKING:
+    from tiktok_network.api.auth import Credentials
+    from tiktok_network.config import CrawlSettings
     from tiktok_network.emulator.graph import FollowGraph
     from tiktok_network.emulator.settings import EmulatorSettings
 
@@ -222,6 +228,229 @@ async def _serve_forever(graph: FollowGraph, settings: EmulatorSettings, port: i
         await stop.wait()
     finally:
         await server.stop()
+
+
+# ------------------------------------------------------------------------------------- crawl
+REFUSED_SECRET_FLAGS = ("--client-key", "--client-secret", "--key", "--secret", "--token", "--access-token")
+CREDENTIALS_HELP = (
+    "credentials are never accepted as arguments (every user of the machine can read them with ps): "
+    "set TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET in the environment, or use --credentials FILE"
+)
+
+
+def _refuse_secret(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is not None:
+        raise UserError(CREDENTIALS_HELP)
+
+
+def _crawl_options(f: Any) -> Any:
+    options = [
+        click.option("--db", help="Crawl database (SQLite). [default: tiktok-network.db]"),
+        click.option("--out", help="Folder for the CSV outputs. [default: outputs]"),
+        click.option("--api-base", help="Research API base URL (or TIKTOK_API_BASE)."),
+        click.option("--concurrency", type=int, help="Requests in flight. [default: 8]"),
+        click.option("--qps", type=float, help="Client-side limit of requests per second."),
+        click.option("--max-depth", type=int, help="Seeds are depth 0; 0 fetches only their lists. [default: 1]"),
+        click.option("--max-users", type=int, help="Stop after this many users' lists were started."),
+        click.option("--max-requests", type=int, help="Stop this run after this many requests."),
+        click.option("--direction", type=click.Choice(["following", "followers", "both"]),
+                     help="Which lists to fetch. [default: following]"),
+        click.option("--on-quota", type=click.Choice(["wait", "exit"]),
+                     help="When the daily quota is used up: sleep to 00:00 UTC, or exit 75. [default: wait]"),
+        click.option("--info/--no-info", default=None, help="Also fetch user info (1,000/day bucket)."),
+        click.option("--drain-timeout", type=float, help="Seconds in-flight requests get on shutdown. [default: 20]"),
+        click.option("--log-every", type=float, help="Seconds between progress lines off a terminal. [default: 30]"),
+        click.option("--quiet", is_flag=True, default=None, help="Print only errors."),
+        click.option("--follow-quota", type=int, help="Follow calls per day for this client. [default: 20000]"),
+        click.option("--info-quota", type=int, help="User-info calls per day. [default: 1000]"),
+        click.option("--separate-follow-quotas", is_flag=True, default=None,
+                     help="Followers and following have a quota each."),
+        click.option("--day-seconds", type=float, help="Length of a quota day (emulator tests). [default: 86400]"),
+        click.option("--request-timeout", type=float, help="Seconds per request. [default: 30]"),
+        click.option("--max-retries", type=int, help="Retries of a transient failure. [default: 5]"),
+        click.option("--retry-base-delay", type=float, help="First backoff delay in seconds. [default: 1]"),
+        click.option("--credentials", type=click.Path(), help="File with TIKTOK_CLIENT_KEY=/TIKTOK_CLIENT_SECRET= lines."),
+        click.option("--config", "config_file", type=click.Path(), help="Settings file. [default: tiktok-network.toml]"),
+    ]
+    for name in REFUSED_SECRET_FLAGS:
+        options.append(click.option(name, hidden=True, expose_value=False, callback=_refuse_secret, is_eager=True))
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@app.command()
+@click.argument("users", nargs=-1)
+@click.option("--seeds", "seed_file", type=click.Path(), help="CSV of usernames (header detected).")
+@click.option("--column", help="Column of the seed CSV holding usernames (name or 1-based number).")
+@click.option("--no-export", is_flag=True, help="Do not write the CSV outputs at the end.")
+@_crawl_options
+def crawl(users: tuple[str, ...], seed_file: str | None, column: str | None, no_export: bool,
+          config_file: str | None, **flags: Any) -> None:
+    """Crawl the follow graph from USERS (names, @names or profile URLs) and/or --seeds FILE.
+
+    Running the same command again continues where it stopped.
+    """
+    from tiktok_network.config import ConfigError, load_credentials, resolve
+    from tiktok_network.crawl.seeds import SeedFileError, collect_seeds
+
+    try:
+        settings = resolve(flags, config=config_file)
+        credentials, warnings = load_credentials(settings.credentials)
+        seeds = collect_seeds(list(users), seed_file, column)
+    except (ConfigError, SeedFileError) as exc:
+        raise UserError(str(exc)) from None
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for problem in seeds.problems:
+        click.echo(problem, err=True)
+    given = bool(users) or seed_file is not None
+    if given and not seeds.usernames:
+        click.echo("error: no valid seed: give usernames as arguments or --seeds FILE.csv", err=True)
+        sys.exit(2)
+    if not given and not _has_users(settings.db):
+        click.echo(f"error: no seeds given and {settings.db} holds no crawl to continue", err=True)
+        sys.exit(2)
+    sys.exit(_run_crawl(settings, credentials, seeds.usernames, export=not no_export))
+
+
+def _has_users(db: str) -> bool:
+    from tiktok_network.store.sqlite import NotACrawlDatabase, connect
+
+    if not Path(db).exists():
+        return False
+    try:
+        conn = connect(db, readonly=True)
+    except NotACrawlDatabase as exc:
+        raise UserError(str(exc)) from None
+    try:
+        return conn.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
+    finally:
+        conn.close()
+
+
+def _run_crawl(settings: CrawlSettings, credentials: Credentials, seeds: list[str], *, export: bool = True,
+               console: Console | None = None) -> int:
+    from tiktok_network.store.sqlite import NotACrawlDatabase
+
+    console = console or Console(stderr=True)
+    from tiktok_network.cli_progress import setup_logging
+
+    setup_logging(settings.quiet, console)
+    try:
+        return asyncio.run(_crawl_async(settings, credentials, seeds, export, console))
+    except NotACrawlDatabase as exc:
+        raise UserError(str(exc)) from None
+    except sqlite3.OperationalError as exc:
+        raise UserError(f"{settings.db}: database error: {exc}") from None
+
+
+async def _crawl_async(settings: CrawlSettings, credentials: Credentials, seeds: list[str], export: bool,
+                       console: Console) -> int:
+    from tiktok_network.cli_progress import show_progress
+    from tiktok_network.crawl.engine import Engine, StopReason
+
+    engine = Engine(settings, credentials)
+    loop = asyncio.get_running_loop()
+    interrupts = 0
+
+    def on_signal(sig: signal.Signals) -> None:
+        nonlocal interrupts
+        if sig == signal.SIGINT:
+            interrupts += 1
+            if interrupts > 1:
+                os._exit(130)  # committed state is consistent: every commit is a whole transaction
+        if not engine.stop_event.is_set():
+            click.echo(
+                f"{sig.name}: stopping; in-flight requests get {settings.drain_timeout:g}s"
+                + (" (Ctrl-C again to quit at once)" if sig == signal.SIGINT else ""),
+                err=True,
+            )
+        engine.request_stop(StopReason.SIGNAL)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
+        loop.add_signal_handler(sig, on_signal, sig)
+    progress = asyncio.create_task(show_progress(engine, settings, console))
+    try:
+        result = await engine.run(seeds)
+    finally:
+        progress.cancel()
+        await asyncio.gather(progress, return_exceptions=True)
+    if result.fatal:
+        click.echo(f"error: {result.fatal}", err=True)
+    if export:
+        from tiktok_network.export.csvs import export_csvs
+
+        written = await asyncio.to_thread(export_csvs, settings.db, settings.out)
+        if not settings.quiet:
+            click.echo(f"outputs: {settings.out}/ ({written['network']:,} edges in network.csv)", err=True)
+    if not settings.quiet:
+        state = "complete" if result.complete else f"stopped ({result.reason}); run the same command to continue"
+        click.echo(f"crawl {state}: {result.stats.pages:,} pages, {result.requests:,} requests this run", err=True)
+    return result.exit_code
+
+
+# ------------------------------------------------------------------------------------ status
+@app.command()
+@click.option("--db", default=None, help="Crawl database. [default: tiktok-network.db]")
+@click.option("--max-depth", type=int, help="Depth limit used for the queue estimate.")
+@click.option("--follow-quota", type=int, help="Follow calls per day, for the estimate. [default: 20000]")
+@click.option("--day-seconds", type=float, help="Length of a quota day. [default: 86400]")
+@click.option("--config", "config_file", type=click.Path(), help="Settings file.")
+def status(config_file: str | None, **flags: Any) -> None:
+    """Progress, quota used today and what is left, from the database (also while a crawl runs)."""
+    from tiktok_network.config import ConfigError, resolve
+    from tiktok_network.crawl.status import read_status
+    from tiktok_network.store.sqlite import NotACrawlDatabase
+
+    try:
+        settings = resolve(flags, config=config_file)
+        st = read_status(settings.db, max_depth=settings.max_depth, day_seconds=settings.day_seconds)
+    except (ConfigError, NotACrawlDatabase) as exc:
+        raise UserError(str(exc)) from None
+    for line in st.lines(settings.max_depth, settings.follow_quota):
+        click.echo(line)
+
+
+# ------------------------------------------------------------------------------------ export
+@app.command()
+@click.option("--db", default=None, help="Crawl database. [default: tiktok-network.db]")
+@click.option("--out", default=None, help="Output folder. [default: outputs]")
+@click.option("--format", "formats", default="csv", show_default=True,
+              help="Comma-separated: csv (the five classic CSVs plus nodes.csv and edges.csv).")
+@click.option("--config", "config_file", type=click.Path(), help="Settings file.")
+def export(formats: str, config_file: str | None, **flags: Any) -> None:
+    """Write the outputs from the database, at any moment (even while a crawl runs)."""
+    from tiktok_network.config import ConfigError, resolve
+    from tiktok_network.export.csvs import export_csvs
+    from tiktok_network.store.sqlite import NotACrawlDatabase
+
+    wanted = [f.strip() for f in formats.split(",") if f.strip()]
+    unknown = [f for f in wanted if f != "csv"]
+    if unknown:
+        raise UserError(f"unknown export format {unknown[0]!r}: expected csv")
+    try:
+        settings = resolve(flags, config=config_file)
+        written = export_csvs(settings.db, settings.out)
+    except (ConfigError, NotACrawlDatabase) as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot write outputs: {exc}") from None
+    for name, rows in written.items():
+        click.echo(f"{settings.out}/{name}.csv: {rows:,} rows")
+
+
+# -------------------------------------------------------------------------------------- demo
+@app.command()
+@click.option("--out", default="demo-outputs", show_default=True, help="Folder for every output.")
+@click.option("--users", "n_users", default=20000, show_default=True, help="Users in the synthetic graph.")
+@click.option("--max-depth", default=2, show_default=True, help="Depth of the crawl from the seeds.")
+@click.option("--seeds", "n_seeds", default=3, show_default=True, help="How many seeds to start from.")
+def demo(out: str, n_users: int, max_depth: int, n_seeds: int) -> None:
+    """Emulator + crawl + exports + summary, offline and without credentials."""
+    from tiktok_network.cli_demo import run_demo
+
+    sys.exit(run_demo(out, n_users=n_users, max_depth=max_depth, n_seeds=n_seeds, console=Console(stderr=True)))
 
 
 def main() -> None:

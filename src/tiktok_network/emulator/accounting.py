@@ -6,7 +6,6 @@ the request handlers and exposed through ``GET /_emulator/stats`` and a JSONL lo
 
 from __future__ import annotations
 
-import collections
 import time
 from collections import Counter, defaultdict
 from typing import IO, Any
@@ -15,6 +14,7 @@ import msgspec
 
 from tiktok_network.emulator.settings import EmulatorSettings
 from tiktok_network.quota_day import day_number
+from tiktok_network.ratelimit import SlidingWindow
 
 
 class QuotaBook:
@@ -53,23 +53,18 @@ class QuotaBook:
         return {c: dict(d) for c, d in out.items()}
 
 
-class SlidingWindow:
-    """At most ``rate`` requests in any one-second window, per client: an exact log."""
+class ClientWindows:
+    """The short-term limit of the emulator: one exact sliding window per client."""
 
-    def __init__(self, rate: float, window: float = 1.0) -> None:
+    def __init__(self, rate: float) -> None:
         self.rate = rate
-        self.window = window
-        self.log: dict[str, collections.deque[float]] = defaultdict(collections.deque)
+        self.windows: dict[str, SlidingWindow] = {}
 
-    def allow(self, client: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        stamps = self.log[client]
-        while stamps and stamps[0] <= now - self.window:
-            stamps.popleft()
-        if len(stamps) >= self.rate:
-            return False
-        stamps.append(now)
-        return True
+    def allow(self, client: str) -> bool:
+        window = self.windows.get(client)
+        if window is None:
+            window = self.windows[client] = SlidingWindow(self.rate)
+        return window.try_acquire() == 0
 
 
 class RequestLog:

@@ -21,7 +21,7 @@ import msgspec
 import numpy as np
 from aiohttp import web
 
-from tiktok_network.emulator.accounting import QuotaBook, RequestLog, SlidingWindow
+from tiktok_network.emulator.accounting import ClientWindows, QuotaBook, RequestLog
 from tiktok_network.emulator.graph import FollowGraph
 from tiktok_network.emulator.settings import FAULT_KINDS, EmulatorSettings, ErrorTriple
 
@@ -75,7 +75,7 @@ class Emulator:
         self.graph = graph
         self.settings = settings or EmulatorSettings()
         self.quota = QuotaBook(self.settings)
-        self.window = SlidingWindow(self.settings.qps) if self.settings.qps else None
+        self.window = ClientWindows(self.settings.qps) if self.settings.qps else None
         self.log = RequestLog(self.settings.request_log)
         self.log_ids = LogIds()
         self.tokens: dict[str, tuple[str, float]] = {}

@@ -1,0 +1,1 @@
+"""Research API client: token manager, endpoints, typed outcomes."""

@@ -1,0 +1,327 @@
+"""The Research API client: one place for requests, retries, rate limits and quota checks.
+
+Every call returns an :class:`Outcome`; nothing here raises for an answer of the service. The
+retry loop lives here (not in the engine) because the decision to retry needs shared state:
+the token, the pause all workers honour after a 429, and the daily quota gate that must be
+consulted before every attempt, retries included, since each one costs quota.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import aiohttp
+import msgspec
+
+from tiktok_network import __version__
+from tiktok_network.api.auth import AuthError, Credentials, TokenManager, TransientAuthError
+from tiktok_network.api.outcomes import Kind, Outcome, classify_error
+from tiktok_network.ratelimit import AsyncLimiter
+
+MAX_COUNT = 100
+INFO_FIELDS = (
+    "display_name,bio_description,avatar_url,is_verified,follower_count,following_count,"
+    "likes_count,video_count"
+)
+ENDPOINTS = {
+    "following": "/v2/research/user/following/",
+    "followers": "/v2/research/user/followers/",
+    "info": "/v2/research/user/info/",
+}
+LIST_KEYS = {"following": "user_following", "followers": "user_followers"}
+
+
+class Item(msgspec.Struct):
+    username: str
+    display_name: str | None = None
+
+
+class FollowData(msgspec.Struct):
+    user_following: list[Item] | None = None
+    user_followers: list[Item] | None = None
+    cursor: int | None = None
+    has_more: bool | None = None
+
+
+class ErrorBody(msgspec.Struct):
+    code: str = ""
+    message: str | None = ""
+    log_id: str | None = ""
+
+
+class FollowEnvelope(msgspec.Struct):
+    data: FollowData | None = None
+    error: ErrorBody | None = None
+
+
+class GenericEnvelope(msgspec.Struct):
+    data: Any = None
+    error: ErrorBody | None = None
+
+
+_follow_decoder = msgspec.json.Decoder(FollowEnvelope)
+_generic_decoder = msgspec.json.Decoder(GenericEnvelope)
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a follow list as served, with what provenance needs."""
+
+    endpoint: str
+    username: str
+    request_cursor: int | None
+    items: list[tuple[str, str | None]]
+    next_cursor: int | None
+    has_more: bool
+    raw: bytes
+    log_id: str
+    request: bytes  # the JSON body sent (no credentials in it)
+    fetched_at: float
+
+
+class QuotaGate(Protocol):
+    """The engine's daily-quota bookkeeping, consulted before every attempt."""
+
+    def acquire(self, bucket: str) -> bool: ...
+
+    def exhausted(self, bucket: str) -> None: ...
+
+
+@dataclass
+class RetryPolicy:
+    max_retries: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+    max_rate_limit_waits: int = 30
+    max_token_refreshes: int = 3
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Full jitter: uniform(0, min(cap, base * 2**attempt))."""
+        return rng.uniform(0, min(self.max_delay, self.base_delay * 2 ** max(0, attempt - 1)))
+
+
+class ResearchClient:
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        api_base: str,
+        concurrency: int = 8,
+        timeout: float = 30.0,
+        qps: float | None = None,
+        retry: RetryPolicy | None = None,
+        quota: QuotaGate | None = None,
+        stop: asyncio.Event | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.api_base = api_base.rstrip("/")
+        self._credentials = credentials
+        self._concurrency = concurrency
+        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 10.0))
+        self._limiter = AsyncLimiter(qps) if qps else None
+        self.retry = retry or RetryPolicy()
+        self._quota = quota
+        self._stop = stop or asyncio.Event()
+        self._rng = random.Random(seed)
+        self._not_before = 0.0
+        self._session: aiohttp.ClientSession | None = None
+        self.tokens: TokenManager | None = None
+        self.counters: dict[str, int] = {"requests": 0, "retries": 0, "rate_limited": 0, "token_refreshes": 0}
+
+    async def __aenter__(self) -> ResearchClient:
+        connector = aiohttp.TCPConnector(limit=self._concurrency + 2, limit_per_host=self._concurrency + 2)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=self._timeout,
+            headers={"User-Agent": f"tiktok-network/{__version__}"},
+            raise_for_status=False,
+        )
+        self.tokens = TokenManager(self._credentials, self.api_base, self._session)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    # ------------------------------------------------------------------ endpoints
+    async def follow_page(self, endpoint: str, username: str, cursor: int | None) -> Outcome:
+        """One page of ``username``'s following or followers list, starting at ``cursor``."""
+        body: dict[str, Any] = {"username": username, "max_count": MAX_COUNT}
+        if cursor:
+            body["cursor"] = cursor
+        request = _encoder.encode(body)
+
+        def parse(status: int, raw: bytes) -> Outcome:
+            return _parse_follow(endpoint, username, cursor, request, status, raw)
+
+        return await self._call(endpoint, ENDPOINTS[endpoint], request, parse)
+
+    async def user_info(self, username: str, fields: str = INFO_FIELDS) -> Outcome:
+        request = _encoder.encode({"username": username})
+        path = f"{ENDPOINTS['info']}?fields={quote(fields, safe=',')}"
+        return await self._call("info", path, request, _parse_info)
+
+    # ----------------------------------------------------------------- machinery
+    async def _call(
+        self, bucket: str, path: str, request: bytes, parse: Callable[[int, bytes], Outcome]
+    ) -> Outcome:
+        policy = self.retry
+        attempts = rate_waits = refreshes = 0
+        while True:
+            if self._stop.is_set():
+                return Outcome(Kind.TRANSIENT, detail="interrupted by shutdown", extra={"interrupted": True})
+            if not await self._honour_pause():
+                return Outcome(Kind.TRANSIENT, detail="interrupted by shutdown", extra={"interrupted": True})
+            if self._quota is not None and not self._quota.acquire(bucket):
+                return Outcome(Kind.QUOTA_EXHAUSTED, detail="daily quota used up (counted locally)")
+            if self._limiter is not None:
+                await self._limiter.acquire()
+            outcome, token = await self._send_once(path, request, parse)
+            kind = outcome.kind
+            if kind in (Kind.OK, Kind.NOT_FOUND, Kind.REFUSED, Kind.SCOPE, Kind.FATAL):
+                return outcome
+            if kind is Kind.QUOTA_EXHAUSTED:
+                if self._quota is not None:
+                    self._quota.exhausted(bucket)
+                return outcome
+            if kind is Kind.TOKEN_INVALID and refreshes < policy.max_token_refreshes:
+                refreshes += 1
+                self.counters["token_refreshes"] += 1
+                if token is not None and self.tokens is not None:
+                    try:
+                        await self.tokens.invalidate(token)
+                    except AuthError as exc:
+                        return Outcome(Kind.FATAL, detail=str(exc))
+                    except TransientAuthError as exc:
+                        outcome = Outcome(Kind.TRANSIENT, detail=str(exc))
+                continue
+            if kind is Kind.RATE_LIMITED and rate_waits < policy.max_rate_limit_waits:
+                rate_waits += 1
+                self.counters["rate_limited"] += 1
+                delay = max(outcome.retry_after or 0.0, policy.delay(rate_waits, self._rng))
+                self._not_before = max(self._not_before, time.monotonic() + delay)
+                continue
+            attempts += 1
+            if attempts > policy.max_retries:
+                outcome.extra["attempts"] = attempts
+                return outcome
+            self.counters["retries"] += 1
+            if not await self._sleep(policy.delay(attempts, self._rng)):
+                return Outcome(Kind.TRANSIENT, detail="interrupted by shutdown", extra={"interrupted": True})
+
+    async def _send_once(
+        self, path: str, request: bytes, parse: Callable[[int, bytes], Outcome]
+    ) -> tuple[Outcome, str | None]:
+        assert self._session is not None and self.tokens is not None, "use 'async with ResearchClient(...)'"
+        try:
+            token = await self.tokens.token()
+        except AuthError as exc:
+            return Outcome(Kind.FATAL, detail=str(exc)), None
+        except TransientAuthError as exc:
+            return Outcome(Kind.TRANSIENT, detail=str(exc)), None
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.counters["requests"] += 1
+        try:
+            async with self._session.post(self.api_base + path, data=request, headers=headers) as resp:
+                raw = await resp.read()
+                status = resp.status
+        except TimeoutError:
+            return Outcome(Kind.TRANSIENT, detail="request timed out"), token
+        except aiohttp.ClientError as exc:
+            # Only the class name: aiohttp's messages can carry request details.
+            return Outcome(Kind.TRANSIENT, detail=f"connection error ({type(exc).__name__})"), token
+        return parse(status, raw), token
+
+    async def _honour_pause(self) -> bool:
+        """Wait out a shared pause set after a 429; False if shutdown came first."""
+        while (wait := self._not_before - time.monotonic()) > 0:
+            if not await self._sleep(wait):
+                return False
+        return True
+
+    async def _sleep(self, delay: float) -> bool:
+        """Sleep unless shutdown is requested; True when the full delay passed."""
+        try:
+            await asyncio.wait_for(self._stop.wait(), timeout=delay)
+        except TimeoutError:
+            return True
+        return False
+
+
+# ---------------------------------------------------------------------- parsing
+def _error_outcome(status: int, raw: bytes) -> Outcome:
+    """Classify an answer that is not a usable OK page."""
+    try:
+        env = _generic_decoder.decode(raw)
+    except msgspec.DecodeError:
+        snippet = "HTML" if raw.lstrip()[:1] == b"<" else "not JSON" if raw else "empty"
+        kind = Kind.TRANSIENT
+        return Outcome(kind, status=status, detail=f"HTTP {status}, body {snippet}")
+    if env.error is None:
+        if status >= 500:
+            return Outcome(Kind.TRANSIENT, status=status, detail=f"HTTP {status} without an error object")
+        return Outcome(Kind.FATAL, status=status, detail=f"unexpected response shape (HTTP {status}, no error object)")
+    code, message = env.error.code or "", env.error.message or ""
+    kind = classify_error(status, code, message)
+    return Outcome(
+        kind,
+        status=status,
+        code=code,
+        detail=f"HTTP {status} {code}: {message}".strip().rstrip(":"),
+        log_id=env.error.log_id or "",
+    )
+
+
+def _parse_follow(
+    endpoint: str, username: str, cursor: int | None, request: bytes, status: int, raw: bytes
+) -> Outcome:
+    try:
+        env = _follow_decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        outcome = _error_outcome(status, raw)
+        if outcome.kind is Kind.TRANSIENT or outcome.code not in ("ok", ""):
+            return outcome
+        return Outcome(Kind.FATAL, status=status, detail=f"unexpected response shape from {endpoint}: {exc}")
+    except msgspec.DecodeError:
+        return _error_outcome(status, raw)
+    error = env.error
+    if status != 200 or error is None or error.code != "ok":
+        return _error_outcome(status, raw)
+    data = env.data or FollowData()
+    if data.has_more is None:
+        return Outcome(Kind.FATAL, status=status, detail=f"unexpected response shape from {endpoint}: no has_more")
+    listed = data.user_following if endpoint == "following" else data.user_followers
+    page = Page(
+        endpoint=endpoint,
+        username=username,
+        request_cursor=cursor,
+        items=[(item.username, item.display_name) for item in listed or ()],
+        next_cursor=data.cursor,
+        has_more=bool(data.has_more),
+        raw=raw,
+        log_id=error.log_id or "",
+        request=request,
+        fetched_at=time.time(),
+    )
+    return Outcome(Kind.OK, status=status, code="ok", log_id=page.log_id, payload=page)
+
+
+def _parse_info(status: int, raw: bytes) -> Outcome:
+    try:
+        env = _generic_decoder.decode(raw)
+    except msgspec.DecodeError:
+        return _error_outcome(status, raw)
+    if status != 200 or env.error is None or env.error.code != "ok":
+        return _error_outcome(status, raw)
+    if not isinstance(env.data, dict):
+        return Outcome(Kind.FATAL, status=status, detail="unexpected response shape from user info")
+    return Outcome(Kind.OK, status=status, code="ok", log_id=env.error.log_id or "", payload=env.data)
+
+

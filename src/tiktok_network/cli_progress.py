@@ -1,0 +1,113 @@
+"""Progress output of the CLI: a live rich display on a terminal, plain lines in batch logs.
+
+A Slurm log is not a terminal: carriage-return animations turn into one endless line there,
+so off a terminal the crawl writes one readable line every ``--log-every`` seconds instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+
+from rich.console import Console
+from rich.live import Live
+from rich.logging import RichHandler
+from rich.table import Table
+
+from tiktok_network.config import CrawlSettings
+from tiktok_network.crawl.engine import Engine
+from tiktok_network.crawl.status import STATUS_NAMES, CrawlStatus, read_status
+from tiktok_network.quota_day import iso_utc
+
+LOGGER = "tiktok_network"
+
+
+class UTCFormatter(logging.Formatter):
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def setup_logging(quiet: bool, console: Console | None = None) -> None:
+    logger = logging.getLogger(LOGGER)
+    logger.handlers.clear()
+    logger.propagate = False
+    logger.setLevel(logging.ERROR if quiet else logging.INFO)
+    handler: logging.Handler
+    if console is not None and console.is_terminal:
+        handler = RichHandler(console=console, show_path=False, markup=False, log_time_format="%H:%M:%S")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(UTCFormatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+
+
+def summary_line(engine: Engine, status: CrawlStatus | None, settings: CrawlSettings) -> str:
+    st = engine.stats
+    elapsed = max(time.monotonic() - st.started, 1e-9)
+    requests = engine.client.counters["requests"] if engine.client else 0
+    used = engine.quota.follow_used() if engine.quota else 0
+    parts = [
+        f"pages {st.pages:,}",
+        f"edges {st.items:,}",
+        f"req/s {requests / elapsed:.1f}",
+        f"quota {used:,}/{settings.follow_quota:,} (left {max(0, settings.follow_quota - used):,})",
+    ]
+    done = ", ".join(f"{STATUS_NAMES[k]} {v:,}" for k, v in sorted(st.users_done.items()))
+    if done:
+        parts.append(f"users: {done}")
+    if status is not None:
+        parts.append(f"queued {status.queued_in_depth:,}")
+        parts.append(
+            f"left ~{status.est_requests:,} req = {status.est_requests / settings.follow_quota:.1f} days"
+        )
+    if engine.client:
+        c = engine.client.counters
+        parts.append(f"retries {c['retries']:,} 429s {c['rate_limited']:,}")
+    if st.quota_wait_until:
+        parts.append(f"waiting for quota until {iso_utc(st.quota_wait_until)}")
+    return " | ".join(parts)
+
+
+def _table(engine: Engine, status: CrawlStatus | None, settings: CrawlSettings) -> Table:
+    table = Table(title="tiktok-network crawl", show_header=True, expand=False)
+    table.add_column("depth", justify="right")
+    table.add_column("known", justify="right")
+    table.add_column("done", justify="right")
+    table.add_column("queued", justify="right")
+    if status is not None:
+        for depth in sorted(status.by_depth):
+            d = status.by_depth[depth]
+            table.add_row(str(depth), f"{d['known']:,}", f"{d['done']:,}", f"{d['queued']:,}")
+    table.caption = summary_line(engine, status, settings)
+    return table
+
+
+async def show_progress(engine: Engine, settings: CrawlSettings, console: Console) -> None:
+    """Refresh until cancelled: live on a terminal, a plain line every log_every otherwise."""
+    if settings.quiet:
+        return
+    log = logging.getLogger(LOGGER + ".progress")
+    status: CrawlStatus | None = None
+    last_status = 0.0
+
+    def refresh_status() -> CrawlStatus | None:
+        with contextlib.suppress(Exception):  # a status read must never disturb the crawl
+            return read_status(settings.db, max_depth=settings.max_depth, day_seconds=settings.day_seconds)
+        return status
+
+    if console.is_terminal:
+        with Live(_table(engine, status, settings), console=console, refresh_per_second=2, transient=False) as live:
+            while True:
+                await asyncio.sleep(1.0)
+                if time.monotonic() - last_status > 3:
+                    status, last_status = await asyncio.to_thread(refresh_status), time.monotonic()
+                live.update(_table(engine, status, settings))
+    else:
+        while True:
+            await asyncio.sleep(settings.log_every)
+            status = await asyncio.to_thread(refresh_status)
+            log.info("%s", summary_line(engine, status, settings))

@@ -1,0 +1,219 @@
+"""Settings: command-line flags > ``TIKTOK_*`` environment variables > ``tiktok-network.toml``.
+
+One table (``FIELDS``) names every setting with its type and default, so the three layers can
+never disagree about a name. Credentials are not settings: they come only from the
+environment or a credentials file, never from argv (visible to every user of a shared machine
+through ``ps``) and never from the shared config file.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from tiktok_network.api.auth import Credentials
+
+CONFIG_FILE = "tiktok-network.toml"
+DEFAULT_API_BASE = "https://open.tiktokapis.com"
+DIRECTIONS = ("following", "followers", "both")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message says which and where it came from."""
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _choice(*options: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if str(value) not in options:
+            raise ValueError(f"expected one of {', '.join(options)}")
+        return str(value)
+
+    return parse
+
+
+def _positive_int(value: Any) -> int:
+    n = int(value)
+    if n < 1:
+        raise ValueError("must be at least 1")
+    return n
+
+
+def _non_negative_int(value: Any) -> int:
+    n = int(value)
+    if n < 0:
+        raise ValueError("must not be negative")
+    return n
+
+
+def _positive_float(value: Any) -> float:
+    x = float(value)
+    if x <= 0:
+        raise ValueError("must be positive")
+    return x
+
+
+def _optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value in (None, "", "none") else parse(value)
+
+
+@dataclass
+class CrawlSettings:
+    api_base: str = DEFAULT_API_BASE
+    db: str = "tiktok-network.db"
+    out: str = "outputs"
+    concurrency: int = 8
+    qps: float | None = None
+    max_depth: int = 1
+    max_users: int | None = None
+    max_requests: int | None = None
+    direction: str = "following"
+    on_quota: str = "wait"
+    info: bool = False
+    drain_timeout: float = 20.0
+    log_every: float = 30.0
+    quiet: bool = False
+    follow_quota: int = 20000
+    info_quota: int = 1000
+    separate_follow_quotas: bool = False
+    day_seconds: float = 86400.0
+    request_timeout: float = 30.0
+    max_retries: int = 5
+    retry_base_delay: float = 1.0
+    credentials: str | None = None
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        return ("following", "followers") if self.direction == "both" else (self.direction,)
+
+
+PARSERS: dict[str, Callable[[Any], Any]] = {
+    "api_base": str,
+    "db": str,
+    "out": str,
+    "concurrency": _positive_int,
+    "qps": _optional(_positive_float),
+    "max_depth": _non_negative_int,
+    "max_users": _optional(_positive_int),
+    "max_requests": _optional(_positive_int),
+    "direction": _choice(*DIRECTIONS),
+    "on_quota": _choice("wait", "exit"),
+    "info": _bool,
+    "drain_timeout": _positive_float,
+    "log_every": _positive_float,
+    "quiet": _bool,
+    "follow_quota": _positive_int,
+    "info_quota": _positive_int,
+    "separate_follow_quotas": _bool,
+    "day_seconds": _positive_float,
+    "request_timeout": _positive_float,
+    "max_retries": _non_negative_int,
+    "retry_base_delay": _positive_float,
+    "credentials": _optional(str),
+}
+assert set(PARSERS) == {f.name for f in fields(CrawlSettings)}
+
+
+def load_config_file(path: str | Path | None) -> tuple[dict[str, Any], str]:
+    """The ``[crawl]`` table (or top level) of the TOML file, and its name for messages."""
+    explicit = path is not None
+    target = Path(path) if path else Path(os.environ.get("TIKTOK_CONFIG", CONFIG_FILE))
+    if not target.exists():
+        if explicit:
+            raise ConfigError(f"{target}: config file not found")
+        return {}, str(target)
+    try:
+        data = tomllib.loads(target.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{target}: cannot read config file ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{target}: {exc}") from None
+    table = data.get("crawl", data)
+    return {k.replace("-", "_"): v for k, v in table.items() if not isinstance(v, dict)}, str(target)
+
+
+def resolve(flags: Mapping[str, Any], env: Mapping[str, str] | None = None, config: str | None = None) -> CrawlSettings:
+    """Merge the three layers; flags given as None mean "not given"."""
+    env = os.environ if env is None else env
+    file_values, file_name = load_config_file(config)
+    for key in file_values:
+        if key in ("client_key", "client_secret"):
+            raise ConfigError(f"{file_name}: credentials do not belong in the config file; use TIKTOK_CLIENT_KEY/TIKTOK_CLIENT_SECRET or --credentials FILE")
+        if key not in PARSERS:
+            raise ConfigError(f"{file_name}: unknown setting {key!r}")
+    values: dict[str, Any] = {}
+    for name, parse in PARSERS.items():
+        env_name = f"TIKTOK_{name.upper()}"
+        if flags.get(name) is not None:
+            raw, source = flags[name], f"--{name.replace('_', '-')}"
+        elif env_name in env:
+            raw, source = env[env_name], env_name
+        elif name in file_values:
+            raw, source = file_values[name], f"{file_name}: {name}"
+        else:
+            continue
+        try:
+            values[name] = parse(raw)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"bad value {raw!r} for {source}: {exc}") from None
+    settings = CrawlSettings(**values)
+    if not settings.api_base.startswith(("http://", "https://")):
+        raise ConfigError(f"bad API base {settings.api_base!r}: expected an http:// or https:// URL")
+    return settings
+
+
+def load_credentials(path: str | None, env: Mapping[str, str] | None = None) -> tuple[Credentials, list[str]]:
+    """Credentials from ``--credentials FILE`` or the environment, and any warnings.
+
+    The file holds ``TIKTOK_CLIENT_KEY=...`` and ``TIKTOK_CLIENT_SECRET=...`` lines (``client_key``
+    and ``client_secret`` work too, quotes optional).
+    """
+    env = os.environ if env is None else env
+    warnings: list[str] = []
+    key, secret = env.get("TIKTOK_CLIENT_KEY", ""), env.get("TIKTOK_CLIENT_SECRET", "")
+    if path:
+        file_path = Path(path)
+        try:
+            mode = file_path.stat().st_mode
+            text = file_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read credentials file ({getattr(exc, 'strerror', None) or exc})") from None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            warnings.append(f"{path} is readable by other users: run 'chmod 600 {path}'")
+        parsed = _parse_credentials(text)
+        key, secret = parsed.get("client_key", key), parsed.get("client_secret", secret)
+    if not key or not secret:
+        raise ConfigError(
+            "no credentials: set TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET in the environment, "
+            "or give --credentials FILE with those two lines"
+        )
+    return Credentials(key, secret), warnings
+
+
+def _parse_credentials(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, _, value = line.partition("=")
+        name = name.strip().lower().removeprefix("export ").strip().removeprefix("tiktok_")
+        value = value.strip().strip("'\"")
+        if name in ("client_key", "client_secret"):
+            out[name] = value
+    return out

@@ -1,0 +1,1 @@
+"""The crawl: engine, frontier, quota bookkeeping, seeds."""

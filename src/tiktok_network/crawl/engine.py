@@ -1,0 +1,371 @@
+"""The crawl engine: asyncio workers that walk follow lists breadth-first from the seeds.
+
+Data flows seeds -> frontier (claims in the database) -> worker -> API client -> page ->
+writer (one transaction per page: edges, raw response, cursor, status). A worker waits for its
+page to be committed before asking for the next one, so the database always holds where every
+list stopped, and a restart continues from there. Shutdown is a flag the workers honour: no
+new requests, in-flight ones finish within the drain timeout, claims are released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import json
+import logging
+import os
+import random
+import socket
+import time
+from dataclasses import dataclass, field
+
+from tiktok_network import __version__
+from tiktok_network.api.auth import Credentials
+from tiktok_network.api.client import Page, ResearchClient, RetryPolicy
+from tiktok_network.api.outcomes import (
+    STATUS_FAILED,
+    STATUS_NOT_FOUND,
+    STATUS_REFUSED,
+    Kind,
+    Outcome,
+)
+from tiktok_network.config import CrawlSettings
+from tiktok_network.crawl.quota import QuotaTracker, client_id
+from tiktok_network.quota_day import day_number, iso_utc
+from tiktok_network.store.base import DONE, FAILED, Claim, PageRecord, UserOutcome
+from tiktok_network.store.sqlite import SqliteStore
+from tiktok_network.store.writer import StoreWriter
+
+log = logging.getLogger("tiktok_network.crawl")
+
+EXIT_COMPLETE = 0
+EXIT_FATAL = 1
+EXIT_REQUEUE = 75  # EX_TEMPFAIL: work remains; a batch system may requeue the job
+
+
+class StopReason(enum.Enum):
+    SIGNAL = "signal"
+    QUOTA = "quota"
+    MAX_REQUESTS = "max-requests"
+    FATAL = "fatal"
+
+
+@dataclass
+class CrawlStats:
+    """Counters of this run, read by the progress display (never by the crawl itself)."""
+
+    started: float = field(default_factory=time.monotonic)
+    pages: int = 0
+    items: int = 0
+    users_done: collections.Counter[int] = field(default_factory=collections.Counter)
+    infos: int = 0
+    in_flight: int = 0
+    quota_wait_until: float | None = None
+    warnings: int = 0
+
+
+@dataclass
+class CrawlResult:
+    exit_code: int
+    complete: bool
+    reason: str
+    stats: CrawlStats
+    requests: int
+    fatal: str | None = None
+
+
+class Engine:
+    def __init__(self, settings: CrawlSettings, credentials: Credentials, seed: int | None = None) -> None:
+        self.settings = settings
+        self.credentials = credentials
+        self.stats = CrawlStats()
+        self.stop_event = asyncio.Event()
+        self.stop_reason: StopReason | None = None
+        self.fatal: str | None = None
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
+        self._rng = random.Random(seed)
+        self._buffer: collections.deque[Claim] = collections.deque()
+        self._claim_lock = asyncio.Lock()
+        self._changed = asyncio.Event()
+        self._busy = 0
+        self._claimed_total = 0
+        self._quota_reset: asyncio.Task[bool] | None = None
+        self.writer: StoreWriter | None = None
+        self.client: ResearchClient | None = None
+        self.quota: QuotaTracker | None = None
+
+    # ------------------------------------------------------------------- control
+    def request_stop(self, reason: StopReason = StopReason.SIGNAL) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self.stop_event.set()
+        self._changed.set()
+
+    # ----------------------------------------------------------------------- run
+    async def run(self, seeds: list[str]) -> CrawlResult:
+        s = self.settings
+        writer = self.writer = StoreWriter(lambda: SqliteStore(s.db))
+        cid = client_id(self.credentials.client_key)
+        await writer.start()
+        store = writer.store
+        assert store is not None
+        complete = False
+        try:
+            public = {k: v for k, v in vars(s).items() if k != "credentials"}
+            writer.run_id = await writer.call(store.begin_run, __version__, s.api_base, json.dumps(public))
+            recovered = await writer.call(store.recover, self.worker_id)
+            if recovered:
+                log.info("put back %d users left claimed or failed by an earlier run", recovered)
+            if seeds:
+                new, known = await writer.call(store.add_seeds, seeds)
+                log.info("seeds: %d new, %d already in the crawl", new, known)
+            today = day_number(s.day_seconds)
+            self.quota = QuotaTracker(cid, s, await writer.call(store.quota_used, cid, today), today)
+            writer._quota_source = self.quota.drain
+            self._claimed_total = await writer.call(_started_users, store)
+            retry = RetryPolicy(max_retries=s.max_retries, base_delay=s.retry_base_delay)
+            async with ResearchClient(
+                self.credentials, api_base=s.api_base, concurrency=s.concurrency, timeout=s.request_timeout,
+                qps=s.qps, retry=retry, quota=self.quota, stop=self.stop_event,
+            ) as client:
+                self.client = client
+                await self._run_workers()
+            complete = await writer.call(_frontier_empty, store, s.max_depth) and self.stop_reason is None
+        finally:
+            await writer.call(store.release_worker, self.worker_id)
+            exit_code = self._exit_code()
+            await writer.call(store.end_run, writer.run_id, exit_code)
+            await writer.close()
+        requests = self.client.counters["requests"] if self.client else 0
+        reason = self.stop_reason.value if self.stop_reason else ("complete" if complete else "limit")
+        return CrawlResult(exit_code, complete, reason, self.stats, requests, self.fatal)
+
+    def _exit_code(self) -> int:
+        if self.stop_reason is StopReason.FATAL:
+            return EXIT_FATAL
+        if self.stop_reason is not None:
+            return EXIT_REQUEUE
+        return EXIT_COMPLETE
+
+    async def _run_workers(self) -> None:
+        workers = [asyncio.create_task(self._worker(i), name=f"worker-{i}") for i in range(self.settings.concurrency)]
+        stop_wait = asyncio.create_task(self.stop_event.wait())
+        done_all = asyncio.gather(*workers)
+        await asyncio.wait([done_all, stop_wait], return_when=asyncio.FIRST_COMPLETED)
+        if not done_all.done():
+            # Drain: in-flight requests get drain_timeout to finish and commit.
+            try:
+                await asyncio.wait_for(asyncio.shield(done_all), timeout=self.settings.drain_timeout)
+            except TimeoutError:
+                log.warning("drain timeout: abandoning %d in-flight requests", self.stats.in_flight)
+                for task in workers:
+                    task.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+        stop_wait.cancel()
+        for task in workers:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        if self._quota_reset is not None:
+            self._quota_reset.cancel()
+
+    # -------------------------------------------------------------------- frontier
+    async def _next_claim(self) -> Claim | None:
+        s = self.settings
+        while not self.stop_event.is_set():
+            if self._buffer:
+                return self._buffer.popleft()
+            self._changed.clear()
+            async with self._claim_lock:
+                if self._buffer:
+                    continue
+                want = max(2 * s.concurrency, 16)
+                if s.max_users is not None:
+                    want = min(want, s.max_users - self._claimed_total)
+                    if want <= 0:
+                        return None if self._busy == 0 else await self._idle_wait()
+                assert self.writer is not None
+                claims = await self.writer.claim(self.worker_id, want, s.max_depth, s.directions, s.info)
+                self._claimed_total += len(claims)
+                if claims:
+                    self._buffer.extend(claims)
+                    continue
+                if self._busy == 0:
+                    return None
+            await self._idle_wait()
+        return None
+
+    async def _idle_wait(self) -> None:
+        """Wait until a busy worker commits something that may have added users."""
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout=1.0)
+        except TimeoutError:
+            pass
+
+    async def _worker(self, index: int) -> None:
+        while True:
+            claim = await self._next_claim()
+            if claim is None:
+                if self._busy == 0 or self.stop_event.is_set():
+                    self._changed.set()
+                    return
+                continue
+            self._busy += 1
+            try:
+                await self._crawl_user(claim)
+            finally:
+                self._busy -= 1
+                self._changed.set()
+
+    # ------------------------------------------------------------------------ user
+    async def _crawl_user(self, claim: Claim) -> None:
+        assert self.writer is not None and self.client is not None
+        walked = False
+        for direction in self.settings.directions:
+            if claim.lists[direction].done:
+                continue
+            walked = True
+            if not await self._walk_list(claim, direction):
+                return
+        if not walked:  # every list was complete already; only the user's status was missing
+            await self.writer.outcome(UserOutcome(claim.user_id, DONE, 1))
+        if claim.needs_info:
+            await self._fetch_info(claim)
+
+    async def _walk_list(self, claim: Claim, direction: str) -> bool:
+        """Fetch pages until the list ends; False if the user is finished or given back."""
+        assert self.writer is not None and self.client is not None
+        state = claim.lists[direction]
+        cursor = state.cursor
+        while True:
+            if self.stop_event.is_set() or self._request_limit_reached():
+                await self.writer.release(claim.user_id)
+                return False
+            self.stats.in_flight += 1
+            try:
+                outcome = await self.client.follow_page(direction, claim.username, cursor)
+            finally:
+                self.stats.in_flight -= 1
+            if outcome.kind is Kind.OK:
+                page: Page = outcome.payload  # type: ignore[assignment]
+                cursor = await self._commit_page(claim, direction, page, cursor)
+                if state.done:
+                    return True
+                continue
+            if outcome.kind is Kind.QUOTA_EXHAUSTED:
+                if await self._quota_exhausted():
+                    continue  # a new quota day: fetch the same page again
+                await self.writer.release(claim.user_id)
+                return False
+            await self._user_failed(claim, outcome)
+            return False
+
+    async def _commit_page(self, claim: Claim, direction: str, page: Page, cursor: int | None) -> int | None:
+        assert self.writer is not None
+        state = claim.lists[direction]
+        done = not page.has_more
+        note = None
+        if page.has_more and (page.next_cursor is None or (cursor and page.next_cursor >= cursor)):
+            note = f"cursor did not move ({cursor} -> {page.next_cursor}); list ended early"
+            log.warning("%s %s: %s", claim.username, direction, note)
+            self.stats.warnings += 1
+            done = True
+        others_done = all(claim.lists[d].done for d in self.settings.directions if d != direction)
+        record = PageRecord(
+            user_id=claim.user_id, depth=claim.depth, direction=direction, request=page.request,
+            request_cursor=cursor, next_cursor=page.next_cursor, has_more=page.has_more, list_done=done,
+            items=page.items, raw=page.raw, log_id=page.log_id, fetched_at=page.fetched_at,
+            user_complete=done and others_done, note=note,
+        )
+        await self.writer.page(record)
+        state.cursor, state.done = page.next_cursor, done
+        state.pages += 1
+        state.items += len(page.items)
+        self.stats.pages += 1
+        self.stats.items += len(page.items)
+        if record.user_complete:
+            self.stats.users_done[1] += 1
+        self._changed.set()
+        return page.next_cursor
+
+    async def _user_failed(self, claim: Claim, outcome: Outcome) -> None:
+        assert self.writer is not None
+        kind = outcome.kind
+        if outcome.extra.get("interrupted"):
+            await self.writer.release(claim.user_id)
+            return
+        if kind in (Kind.SCOPE, Kind.FATAL):
+            if kind is Kind.SCOPE:
+                self.fatal = (
+                    f"the API refused the follow endpoints ({outcome.detail}): check that your "
+                    "project's approved scopes include research.data.basic and follower/following access"
+                )
+            else:
+                self.fatal = outcome.detail
+            await self.writer.release(claim.user_id)
+            self.request_stop(StopReason.FATAL)
+            return
+        if kind is Kind.NOT_FOUND:
+            status, state = STATUS_NOT_FOUND, DONE
+        elif kind is Kind.REFUSED:
+            status, state = STATUS_REFUSED, DONE
+        else:
+            status, state = STATUS_FAILED, FAILED
+            log.warning("%s: failed after retries: %s", claim.username, outcome.detail)
+        self.stats.users_done[status] += 1
+        await self.writer.outcome(UserOutcome(claim.user_id, state, status, outcome.detail[:500]))
+
+    async def _fetch_info(self, claim: Claim) -> None:
+        assert self.writer is not None and self.client is not None and self.quota is not None
+        if self.stop_event.is_set() or self.quota.is_exhausted(self.quota.group("info")):
+            return
+        outcome = await self.client.user_info(claim.username)
+        if outcome.kind is Kind.OK:
+            await self.writer.info(claim.user_id, json.dumps(outcome.payload, ensure_ascii=False))
+            self.stats.infos += 1
+        elif outcome.kind in (Kind.FATAL, Kind.SCOPE):
+            log.warning("%s: user info unavailable: %s", claim.username, outcome.detail)
+
+    # ----------------------------------------------------------------------- quota
+    def _request_limit_reached(self) -> bool:
+        limit = self.settings.max_requests
+        if limit is not None and self.client is not None and self.client.counters["requests"] >= limit:
+            self.request_stop(StopReason.MAX_REQUESTS)
+            return True
+        return False
+
+    async def _quota_exhausted(self) -> bool:
+        """React to a used-up daily quota; True when a new quota day has begun."""
+        if self.settings.on_quota == "exit":
+            self.request_stop(StopReason.QUOTA)
+            return False
+        if self._quota_reset is None or self._quota_reset.done():
+            self._quota_reset = asyncio.create_task(self._sleep_until_reset())
+        return await asyncio.shield(self._quota_reset)
+
+    async def _sleep_until_reset(self) -> bool:
+        assert self.quota is not None and self.writer is not None
+        await self.writer.flush()  # the usage is durable before the long sleep
+        margin = min(60.0, self.settings.day_seconds * 0.01) * (1 + self._rng.random())
+        until = self.quota.next_reset() + margin
+        self.stats.quota_wait_until = until
+        log.warning(
+            "daily quota used up (%d follow requests today); waiting until %s", self.quota.follow_used(), iso_utc(until)
+        )
+        try:
+            await asyncio.wait_for(self.stop_event.wait(), timeout=max(0.0, until - time.time()))
+            return False
+        except TimeoutError:
+            log.info("new quota day: resuming")
+            return True
+        finally:
+            self.stats.quota_wait_until = None
+
+
+def _started_users(store: SqliteStore) -> int:
+    return int(store.conn.execute("SELECT count(*) FROM users WHERE state != 0").fetchone()[0])
+
+
+def _frontier_empty(store: SqliteStore, max_depth: int) -> bool:
+    row = store.conn.execute("SELECT 1 FROM users WHERE state = 0 AND depth <= ? LIMIT 1", (max_depth,)).fetchone()
+    return row is None

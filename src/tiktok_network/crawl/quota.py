@@ -1,0 +1,93 @@
+"""The daily quota as the crawl sees it: counted before every request, persisted with the crawl.
+
+The service's count does not restart when the program does (the original crawler's bug), so
+today's usage is read back from the database at start-up and every request is counted before
+it is sent. Deltas ride along with the next page commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+
+from tiktok_network.config import CrawlSettings
+from tiktok_network.quota_day import day_number, next_reset
+from tiktok_network.store.base import QuotaDelta
+
+
+def client_id(client_key: str) -> str:
+    """A stable name for the client in the database that does not reveal the key."""
+    return hashlib.sha256(b"tiktok-network:" + client_key.encode()).hexdigest()[:16]
+
+
+class QuotaTracker:
+    """Implements the client's ``QuotaGate``: may this request be sent today?"""
+
+    def __init__(self, client: str, settings: CrawlSettings, stored: dict[str, tuple[int, bool]], day: int) -> None:
+        self.client = client
+        self.settings = settings
+        self.day = day
+        self.used: dict[str, int] = defaultdict(int, {b: n for b, (n, _) in stored.items()})
+        self.flagged: set[str] = {b for b, (_, ex) in stored.items() if ex}
+        self._pending: dict[tuple[int, str], QuotaDelta] = {}
+
+    # ------------------------------------------------------------------ gate
+    def acquire(self, bucket: str) -> bool:
+        self._roll()
+        group = self.group(bucket)
+        if self.is_exhausted(group):
+            return False
+        self.used[bucket] += 1
+        self._delta(bucket).used += 1
+        return True
+
+    def exhausted(self, bucket: str) -> None:
+        self._roll()
+        self.flagged.add(bucket)
+        self._delta(bucket).exhausted = True
+
+    # --------------------------------------------------------------- queries
+    def group(self, bucket: str) -> tuple[str, ...]:
+        if bucket == "info":
+            return ("info",)
+        if self.settings.separate_follow_quotas:
+            return (bucket,)
+        return ("following", "followers")
+
+    def budget(self, group: tuple[str, ...]) -> int:
+        return self.settings.info_quota if group == ("info",) else self.settings.follow_quota
+
+    def used_in(self, group: tuple[str, ...]) -> int:
+        return sum(self.used[b] for b in group)
+
+    def is_exhausted(self, group: tuple[str, ...]) -> bool:
+        self._roll()
+        return any(b in self.flagged for b in group) or self.used_in(group) >= self.budget(group)
+
+    def follow_used(self) -> int:
+        self._roll()
+        return self.used["following"] + self.used["followers"]
+
+    def next_reset(self) -> float:
+        return next_reset(self.settings.day_seconds)
+
+    # ------------------------------------------------------------ persistence
+    def drain(self) -> list[QuotaDelta]:
+        """Deltas not yet committed; the writer takes them into its next transaction."""
+        deltas = list(self._pending.values())
+        self._pending.clear()
+        return deltas
+
+    def _delta(self, bucket: str) -> QuotaDelta:
+        key = (self.day, bucket)
+        delta = self._pending.get(key)
+        if delta is None:
+            delta = self._pending[key] = QuotaDelta(self.client, self.day, bucket)
+        return delta
+
+    def _roll(self) -> None:
+        today = day_number(self.settings.day_seconds)
+        if today != self.day:
+            self.day = today
+            self.used = defaultdict(int)
+            self.flagged = set()

@@ -1,0 +1,97 @@
+"""Progress figures read from the database: what `status` prints and the progress line shows.
+
+Read through a read-only connection, so it works while a crawl runs (WAL lets readers and the
+writer proceed together) and can never change the crawl.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tiktok_network.quota_day import day_label, day_number, iso_utc, next_reset
+from tiktok_network.store.sqlite import connect
+
+STATUS_NAMES = {1: "parsed", 2: "cannot be accessed", 3: "does not exist", 4: "failed after retries"}
+
+
+@dataclass
+class CrawlStatus:
+    users_known: int = 0
+    seeds: int = 0
+    by_depth: dict[int, dict[str, int]] = field(default_factory=dict)
+    by_status: dict[int, int] = field(default_factory=dict)
+    queued: int = 0
+    queued_in_depth: int = 0
+    claimed: int = 0
+    pages: int = 0
+    edges: int = 0
+    runs: int = 0
+    quota_today: dict[str, int] = field(default_factory=dict)
+    quota_exhausted_today: bool = False
+    day: str = ""
+    next_reset: str = ""
+    est_requests: int = 0
+    truncated_lists: int = 0
+
+    def lines(self, max_depth: int | None, follow_quota: int) -> list[str]:
+        used = self.quota_today.get("following", 0) + self.quota_today.get("followers", 0)
+        out = [
+            f"users: {self.users_known:,} known ({self.seeds:,} seeds), {self.queued:,} queued"
+            + (f" ({self.queued_in_depth:,} within --max-depth {max_depth})" if max_depth is not None else "")
+            + (f", {self.claimed:,} in progress" if self.claimed else ""),
+            "status: " + ", ".join(f"{STATUS_NAMES[k]} {v:,}" for k, v in sorted(self.by_status.items()))
+            if self.by_status
+            else "status: nothing parsed yet",
+            f"pages: {self.pages:,}   edges: {self.edges:,}   runs: {self.runs}",
+            f"quota {self.day}: {used:,} of {follow_quota:,} follow requests used, {self.quota_today.get('info', 0):,} info"
+            + (" (exhausted)" if self.quota_exhausted_today else "")
+            + f"; resets {self.next_reset}",
+            f"estimate: about {self.est_requests:,} more requests for the queue within depth"
+            f" = {self.est_requests / follow_quota:.1f} days at {follow_quota:,}/day",
+        ]
+        if self.truncated_lists:
+            out.append(f"lists that ended early (cursor did not move): {self.truncated_lists:,}")
+        for depth in sorted(self.by_depth):
+            d = self.by_depth[depth]
+            out.append(f"  depth {depth}: {d.get('known', 0):,} known, {d.get('done', 0):,} done, {d.get('queued', 0):,} queued")
+        return out
+
+
+def read_status(db: str | Path, *, max_depth: int | None = None, day_seconds: float = 86400.0) -> CrawlStatus:
+    conn = connect(db, readonly=True)
+    try:
+        return _read(conn, max_depth, day_seconds)
+    finally:
+        conn.close()
+
+
+def _read(conn: sqlite3.Connection, max_depth: int | None, day_seconds: float) -> CrawlStatus:
+    st = CrawlStatus()
+    for depth, known, done, queued in conn.execute(
+        "SELECT depth, count(*), sum(status IS NOT NULL), sum(status IS NULL) FROM users GROUP BY depth"
+    ):
+        st.by_depth[depth] = {"known": known, "done": done or 0, "queued": queued or 0}
+    st.users_known = sum(d["known"] for d in st.by_depth.values())
+    st.queued = sum(d["queued"] for d in st.by_depth.values())
+    depth_limit = max_depth if max_depth is not None else 10**9
+    st.queued_in_depth = sum(d["queued"] for k, d in st.by_depth.items() if k <= depth_limit)
+    st.seeds = conn.execute("SELECT count(*) FROM users WHERE is_seed = 1").fetchone()[0]
+    st.claimed = conn.execute("SELECT count(*) FROM users WHERE state = 1").fetchone()[0]
+    st.by_status = dict(conn.execute("SELECT status, count(*) FROM users WHERE status IS NOT NULL GROUP BY status"))
+    st.pages = conn.execute("SELECT coalesce(max(id), 0) FROM pages").fetchone()[0]
+    st.edges = conn.execute("SELECT count(*) FROM edges").fetchone()[0]
+    st.runs = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
+    st.truncated_lists = conn.execute("SELECT count(*) FROM lists WHERE note IS NOT NULL").fetchone()[0]
+    today = day_number(day_seconds)
+    st.day = day_label(today, day_seconds)
+    st.next_reset = iso_utc(next_reset(day_seconds))
+    for bucket, used, exhausted in conn.execute("SELECT bucket, sum(used), max(exhausted) FROM quota WHERE day = ? GROUP BY bucket", (today,)):
+        st.quota_today[bucket] = used
+        st.quota_exhausted_today |= bool(exhausted) and bucket != "info"
+    parsed = st.by_status.get(1, 0)
+    pages_per_user = st.pages / parsed if parsed else 1.0
+    st.est_requests = math.ceil(st.queued_in_depth * max(1.0, pages_per_user))
+    return st

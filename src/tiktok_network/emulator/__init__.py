@@ -1,0 +1,1 @@
+"""The Research API emulator: graphs, quotas, faults, request log."""

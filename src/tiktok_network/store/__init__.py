@@ -1,0 +1,1 @@
+"""Crawl state: SQLite (default) behind one interface."""

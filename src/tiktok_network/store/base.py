@@ -1,0 +1,113 @@
+"""The crawl state interface, and the records that cross it.
+
+The engine talks to the store only through these operations, so a PostgreSQL store shared by
+several workers can implement them later. Claims carry a worker id and a time, so that two
+workers never fetch the same user and a dead worker's claims can be taken back.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+# users.state
+TODO, CLAIMED, DONE, FAILED = 0, 1, 2, 3
+
+
+@dataclass
+class ListState:
+    cursor: int | None = None
+    done: bool = False
+    pages: int = 0
+    items: int = 0
+
+
+@dataclass
+class Claim:
+    """A user handed to one worker, with where each of its lists stopped."""
+
+    user_id: int
+    username: str
+    depth: int
+    lists: dict[str, ListState] = field(default_factory=dict)
+    needs_info: bool = False
+
+
+@dataclass
+class PageRecord:
+    """Everything one page commits atomically: its edges, raw response, cursor and status."""
+
+    user_id: int
+    depth: int
+    direction: str
+    request: bytes
+    request_cursor: int | None
+    next_cursor: int | None
+    has_more: bool
+    list_done: bool
+    items: list[tuple[str, str | None]]
+    raw: bytes
+    log_id: str
+    fetched_at: float
+    user_complete: bool = False
+    note: str | None = None
+
+
+@dataclass
+class UserOutcome:
+    user_id: int
+    state: int
+    status: int | None
+    error: str | None = None
+
+
+@dataclass
+class QuotaDelta:
+    client: str
+    day: int
+    bucket: str
+    used: int = 0
+    exhausted: bool = False
+
+
+class CrawlStore(abc.ABC):
+    """Durable crawl state. Every method is one transaction unless it says otherwise."""
+
+    @abc.abstractmethod
+    def begin_run(self, tool_version: str, api_base: str, settings_json: str) -> int: ...
+
+    @abc.abstractmethod
+    def end_run(self, run_id: int, exit_status: int) -> None: ...
+
+    @abc.abstractmethod
+    def add_seeds(self, usernames: list[str]) -> tuple[int, int]:
+        """Insert seeds at depth 0; returns (new, already known)."""
+
+    @abc.abstractmethod
+    def recover(self, worker: str) -> int:
+        """Put back claims left by a dead run and failed users, so this run retries them."""
+
+    @abc.abstractmethod
+    def claim(self, worker: str, n: int, max_depth: int, directions: tuple[str, ...], info: bool) -> list[Claim]: ...
+
+    @abc.abstractmethod
+    def apply(
+        self,
+        run_id: int,
+        pages: list[PageRecord],
+        outcomes: list[UserOutcome],
+        infos: list[tuple[int, str]],
+        releases: list[int],
+        quota: list[QuotaDelta],
+    ) -> None:
+        """Commit a batch of page records, user outcomes, profiles, releases and quota use."""
+
+    @abc.abstractmethod
+    def release_worker(self, worker: str) -> int:
+        """Put back every claim this worker still holds (shutdown)."""
+
+    @abc.abstractmethod
+    def quota_used(self, client: str, day: int) -> dict[str, tuple[int, bool]]: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...

@@ -1,0 +1,336 @@
+"""Crawl state in one SQLite file, in WAL mode, written by one thread.
+
+Why these choices (measurements in ``shared/engineering-notes.md``): WAL with
+``synchronous=NORMAL`` keeps every committed transaction across a ``kill -9`` and lets readers
+(``status``, ``export``) run beside the writer; usernames are interned as integer ids and
+edges live in a ``WITHOUT ROWID`` table keyed by (src, dst), which de-duplicates edges without
+a second index; raw responses are zlib-compressed, since they are the bulk of the file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+
+from tiktok_network.store.base import (
+    CLAIMED,
+    DONE,
+    FAILED,
+    TODO,
+    Claim,
+    CrawlStore,
+    ListState,
+    PageRecord,
+    QuotaDelta,
+    UserOutcome,
+)
+
+SCHEMA_VERSION = "1"
+APP_ID = "tiktok-network"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs(
+    id INTEGER PRIMARY KEY, started_at REAL NOT NULL, ended_at REAL, tool_version TEXT NOT NULL,
+    api_base TEXT NOT NULL, settings TEXT NOT NULL, exit_status INTEGER);
+CREATE TABLE IF NOT EXISTS users(
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    display_name TEXT,
+    depth INTEGER NOT NULL,
+    first_seen REAL NOT NULL,
+    is_seed INTEGER NOT NULL DEFAULT 0,
+    state INTEGER NOT NULL DEFAULT 0,      -- 0 todo, 1 claimed, 2 done, 3 failed
+    status INTEGER,                        -- 1 parsed, 2 refused, 3 not found, 4 failed
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    claimed_by TEXT,
+    claimed_at REAL,
+    finished_at REAL,
+    info TEXT,
+    info_at REAL);
+CREATE INDEX IF NOT EXISTS users_todo ON users(depth, id) WHERE state = 0;
+CREATE INDEX IF NOT EXISTS users_claimed ON users(claimed_by) WHERE state = 1;
+CREATE TABLE IF NOT EXISTS lists(
+    user_id INTEGER NOT NULL, direction TEXT NOT NULL, cursor INTEGER,
+    done INTEGER NOT NULL DEFAULT 0, pages INTEGER NOT NULL DEFAULT 0,
+    items INTEGER NOT NULL DEFAULT 0, note TEXT,
+    PRIMARY KEY(user_id, direction)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pages(
+    id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, user_id INTEGER NOT NULL,
+    direction TEXT NOT NULL, request TEXT NOT NULL, request_cursor INTEGER,
+    next_cursor INTEGER, has_more INTEGER NOT NULL, n_items INTEGER NOT NULL,
+    fetched_at REAL NOT NULL, log_id TEXT, response BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS pages_user ON pages(user_id);
+CREATE TABLE IF NOT EXISTS edges(
+    src INTEGER NOT NULL, dst INTEGER NOT NULL, page_id INTEGER NOT NULL,
+    PRIMARY KEY(src, dst)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quota(
+    client TEXT NOT NULL, day INTEGER NOT NULL, bucket TEXT NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0, exhausted INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY(client, day, bucket)) WITHOUT ROWID;
+"""
+
+
+class NotACrawlDatabase(Exception):
+    """The file exists but is not a tiktok-network database; the message names it."""
+
+
+def compress(raw: bytes) -> bytes:
+    return zlib.compress(raw, 1)
+
+
+def decompress(blob: bytes) -> bytes:
+    return zlib.decompress(blob)
+
+
+def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """Open a crawl database, checking that it is one; readers never create or change it."""
+    path = Path(path)
+    if readonly:
+        if not path.exists():
+            raise NotACrawlDatabase(f"{path}: no such database")
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    else:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA busy_timeout=30000")
+        if not readonly:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA cache_size=-65536")
+        _check_app(conn, path, readonly)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise NotACrawlDatabase(f"{path}: not a tiktok-network database ({exc})") from None
+    return conn
+
+
+def _check_app(conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "meta" in tables:
+        row = conn.execute("SELECT value FROM meta WHERE key='app'").fetchone()
+        if row is None or row[0] != APP_ID:
+            raise NotACrawlDatabase(f"{path}: not a tiktok-network database")
+        return
+    if tables or readonly:
+        raise NotACrawlDatabase(f"{path}: not a tiktok-network database")
+    conn.executescript(SCHEMA)
+    conn.executemany(
+        "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+        [("app", APP_ID), ("schema_version", SCHEMA_VERSION), ("created_at", str(time.time()))],
+    )
+
+
+class SqliteStore(CrawlStore):
+    """The default store. Not thread-safe: one writer thread owns it (see ``writer.py``)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.conn = connect(self.path)
+        self._ids: dict[str, int] = {}
+
+    # -------------------------------------------------------------------- runs
+    def begin_run(self, tool_version: str, api_base: str, settings_json: str) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO runs(started_at, tool_version, api_base, settings) VALUES (?, ?, ?, ?)",
+            (time.time(), tool_version, api_base, settings_json),
+        )
+        return int(cur.lastrowid or 0)
+
+    def end_run(self, run_id: int, exit_status: int) -> None:
+        self.conn.execute("UPDATE runs SET ended_at=?, exit_status=? WHERE id=?", (time.time(), exit_status, run_id))
+
+    # ------------------------------------------------------------------- seeds
+    def add_seeds(self, usernames: list[str]) -> tuple[int, int]:
+        known: set[str] = set()
+        for start in range(0, len(usernames), 500):
+            chunk = usernames[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            known.update(r[0] for r in self.conn.execute(f"SELECT username FROM users WHERE username IN ({marks})", chunk))
+        now = time.time()
+        with self._tx():
+            # A seed given again, or an account first discovered deeper, becomes a depth-0 seed.
+            self.conn.executemany(
+                "INSERT INTO users(username, depth, first_seen, is_seed) VALUES (?, 0, ?, 1) "
+                "ON CONFLICT(username) DO UPDATE SET is_seed=1, depth=0",
+                [(u, now) for u in usernames],
+            )
+        return len(usernames) - len(known), len(known)
+
+    def recover(self, worker: str) -> int:
+        with self._tx():
+            cur = self.conn.execute(
+                "UPDATE users SET state=?, status=NULL, claimed_by=NULL, claimed_at=NULL "
+                "WHERE state IN (?, ?)",
+                (TODO, CLAIMED, FAILED),
+            )
+        return cur.rowcount
+
+    # ------------------------------------------------------------------ claims
+    def claim(self, worker: str, n: int, max_depth: int, directions: tuple[str, ...], info: bool) -> list[Claim]:
+        with self._tx():
+            rows = self.conn.execute(
+                "UPDATE users SET state=?, claimed_by=?, claimed_at=? WHERE id IN ("
+                " SELECT id FROM users WHERE state=? AND depth<=? ORDER BY depth, id LIMIT ?)"
+                " RETURNING id, username, depth, info IS NULL",
+                (CLAIMED, worker, time.time(), TODO, max_depth, n),
+            ).fetchall()
+        rows.sort(key=lambda r: (r[2], r[0]))
+        claims = {r[0]: Claim(r[0], r[1], r[2], {d: ListState() for d in directions}, info and bool(r[3])) for r in rows}
+        if claims:
+            marks = ",".join("?" * len(claims))
+            for user_id, direction, cursor, done, pages, items in self.conn.execute(
+                f"SELECT user_id, direction, cursor, done, pages, items FROM lists WHERE user_id IN ({marks})",
+                tuple(claims),
+            ):
+                if direction in claims[user_id].lists:
+                    claims[user_id].lists[direction] = ListState(cursor, bool(done), pages, items)
+        return list(claims.values())
+
+    def release_worker(self, worker: str) -> int:
+        with self._tx():
+            cur = self.conn.execute(
+                "UPDATE users SET state=?, claimed_by=NULL, claimed_at=NULL WHERE claimed_by=? AND state=?",
+                (TODO, worker, CLAIMED),
+            )
+        return cur.rowcount
+
+    # ------------------------------------------------------------------ commits
+    def apply(
+        self,
+        run_id: int,
+        pages: list[PageRecord],
+        outcomes: list[UserOutcome],
+        infos: list[tuple[int, str]],
+        releases: list[int],
+        quota: list[QuotaDelta],
+    ) -> None:
+        with self._tx():
+            for page in pages:
+                self._commit_page(run_id, page)
+            now = time.time()
+            if outcomes:
+                self.conn.executemany(
+                    "UPDATE users SET state=?, status=?, last_error=?, finished_at=?, claimed_by=NULL,"
+                    " attempts=attempts+1 WHERE id=?",
+                    [(o.state, o.status, o.error, now, o.user_id) for o in outcomes],
+                )
+            if infos:
+                self.conn.executemany(
+                    "UPDATE users SET info=?, info_at=? WHERE id=?", [(text, now, uid) for uid, text in infos]
+                )
+            if releases:
+                self.conn.executemany(
+                    "UPDATE users SET state=?, claimed_by=NULL, claimed_at=NULL WHERE id=? AND state=?",
+                    [(TODO, uid, CLAIMED) for uid in releases],
+                )
+            if quota:
+                self.conn.executemany(
+                    "INSERT INTO quota(client, day, bucket, used, exhausted) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT(client, day, bucket) DO UPDATE SET used=used+excluded.used,"
+                    " exhausted=max(exhausted, excluded.exhausted)",
+                    [(q.client, q.day, q.bucket, q.used, int(q.exhausted)) for q in quota],
+                )
+
+    def _commit_page(self, run_id: int, page: PageRecord) -> None:
+        conn = self.conn
+        names = dict.fromkeys(u for u, _ in page.items)  # de-duplicated, order kept
+        display = {}
+        for username, name in page.items:
+            display.setdefault(username, name)
+        ids = self._intern(names, display, page.depth + 1, page.fetched_at)
+        cur = conn.execute(
+            "INSERT INTO pages(run_id, user_id, direction, request, request_cursor, next_cursor, has_more,"
+            " n_items, fetched_at, log_id, response) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                run_id, page.user_id, page.direction, page.request.decode(), page.request_cursor,
+                page.next_cursor, int(page.has_more), len(page.items), page.fetched_at, page.log_id,
+                compress(page.raw),
+            ),
+        )
+        page_id = cur.lastrowid
+        if page.direction == "following":
+            edges = [(page.user_id, ids[u], page_id) for u in names]
+        else:
+            edges = [(ids[u], page.user_id, page_id) for u in names]
+        conn.executemany("INSERT OR IGNORE INTO edges(src, dst, page_id) VALUES (?, ?, ?)", edges)
+        conn.execute(
+            "INSERT INTO lists(user_id, direction, cursor, done, pages, items, note) VALUES (?,?,?,?,1,?,?) "
+            "ON CONFLICT(user_id, direction) DO UPDATE SET cursor=excluded.cursor, done=excluded.done,"
+            " pages=pages+1, items=items+excluded.items, note=coalesce(excluded.note, note)",
+            (page.user_id, page.direction, page.next_cursor, int(page.list_done), len(names), page.note),
+        )
+        if page.user_complete:
+            conn.execute(
+                "UPDATE users SET state=?, status=1, last_error=NULL, finished_at=?, claimed_by=NULL,"
+                " attempts=attempts+1 WHERE id=?",
+                (DONE, page.fetched_at, page.user_id),
+            )
+
+    def _intern(
+        self, names: Iterable[str], display: dict[str, str | None], depth: int, now: float
+    ) -> dict[str, int]:
+        """Ids of the listed users, inserting the new ones and lowering depths where shorter."""
+        names = list(names)
+        self.conn.executemany(
+            "INSERT INTO users(username, display_name, depth, first_seen) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(username) DO UPDATE SET depth=excluded.depth WHERE excluded.depth < users.depth",
+            [(u, display.get(u), depth, now) for u in names],
+        )
+        ids: dict[str, int] = {}
+        missing = []
+        cache = self._ids
+        for u in names:
+            i = cache.get(u)
+            if i is None:
+                missing.append(u)
+            else:
+                ids[u] = i
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            for i, u in self.conn.execute(
+                f"SELECT id, username FROM users WHERE username IN ({','.join('?' * len(chunk))})", chunk
+            ):
+                ids[u] = i
+        if len(cache) > 200_000:
+            cache.clear()
+        cache.update((u, ids[u]) for u in missing)
+        return ids
+
+    # -------------------------------------------------------------------- quota
+    def quota_used(self, client: str, day: int) -> dict[str, tuple[int, bool]]:
+        return {
+            bucket: (used, bool(exhausted))
+            for bucket, used, exhausted in self.conn.execute(
+                "SELECT bucket, used, exhausted FROM quota WHERE client=? AND day=?", (client, day)
+            )
+        }
+
+    # -------------------------------------------------------------------- misc
+    def _tx(self) -> _Transaction:
+        return _Transaction(self.conn, self._ids)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error: a batch is all or nothing."""
+
+    def __init__(self, conn: sqlite3.Connection, id_cache: dict[str, int]) -> None:
+        self.conn = conn
+        self.id_cache = id_cache
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
+            self.id_cache.clear()  # ids handed out inside the rolled-back batch are void

@@ -1,0 +1,103 @@
+"""One writer task in front of the store: group commits off the event loop.
+
+Workers hand over page records and wait for the commit before fetching the next page, so at
+most one uncommitted page per worker exists at any moment: that is the bound on what a
+``kill -9`` can make the next run fetch again. The writer gathers whatever is queued into one
+transaction and runs it on a dedicated thread, so the event loop never blocks on SQLite and
+there is never more than one writer (no ``SQLITE_BUSY``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from tiktok_network.store.base import Claim, CrawlStore, PageRecord, QuotaDelta, UserOutcome
+
+T = TypeVar("T")
+MAX_BATCH = 256
+
+
+class StoreWriter:
+    def __init__(self, store_factory: Callable[[], CrawlStore], run_id_holder: list[int] | None = None) -> None:
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        self._factory = store_factory
+        self.store: CrawlStore | None = None
+        self.run_id = 0
+        self._queue: asyncio.Queue[tuple[str, Any, asyncio.Future[None]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._quota_source: Callable[[], list[QuotaDelta]] = list
+        self.commits = 0
+
+    async def start(self, quota_source: Callable[[], list[QuotaDelta]] | None = None) -> None:
+        self.store = await self.call(self._factory)
+        if quota_source is not None:
+            self._quota_source = quota_source
+        self._task = asyncio.create_task(self._run(), name="store-writer")
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run one store operation on the writer thread (after what is already queued)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, *args)
+
+    async def claim(self, worker: str, n: int, max_depth: int, directions: tuple[str, ...], info: bool) -> list[Claim]:
+        assert self.store is not None
+        return await self.call(self.store.claim, worker, n, max_depth, directions, info)
+
+    async def page(self, record: PageRecord) -> None:
+        await self._submit("page", record)
+
+    async def outcome(self, outcome: UserOutcome) -> None:
+        await self._submit("outcome", outcome)
+
+    async def info(self, user_id: int, text: str) -> None:
+        await self._submit("info", (user_id, text))
+
+    async def release(self, user_id: int) -> None:
+        await self._submit("release", user_id)
+
+    async def flush(self) -> None:
+        """Commit whatever is pending, including quota use that came with no page."""
+        await self._submit("flush", None)
+
+    async def _submit(self, kind: str, item: Any) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._queue.put((kind, item, future))
+        await future
+
+    async def _run(self) -> None:
+        while True:
+            first = await self._queue.get()
+            batch = [first]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            pages = [item for kind, item, _ in batch if kind == "page"]
+            outcomes = [item for kind, item, _ in batch if kind == "outcome"]
+            infos = [item for kind, item, _ in batch if kind == "info"]
+            releases = [item for kind, item, _ in batch if kind == "release"]
+            quota = self._quota_source()
+            assert self.store is not None
+            try:
+                await self.call(self.store.apply, self.run_id, pages, outcomes, infos, releases, quota)
+            except BaseException as exc:  # the batch rolled back: every waiter learns why
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                continue
+            self.commits += 1
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            await self.flush()  # pending records and quota use that came with no page
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self.store is not None:
+            await self.call(self.store.close)
+        self._executor.shutdown(wait=True)
