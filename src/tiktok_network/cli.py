@@ -231,7 +231,14 @@ async def _serve_forever(graph: FollowGraph, settings: EmulatorSettings, port: i
 
 
 # ------------------------------------------------------------------------------------- crawl
-REFUSED_SECRET_FLAGS = ("--client-key", "--client-secret", "--key", "--secret", "--token", "--access-token")
+REFUSED_SECRET_FLAGS = (
+    "--client-key",
+    "--client-secret",
+    "--key",
+    "--secret",
+    "--token",
+    "--access-token",
+)
 CREDENTIALS_HELP = (
     "credentials are never accepted as arguments (every user of the machine can read them with ps): "
     "set TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET in the environment, or use --credentials FILE"
@@ -250,30 +257,81 @@ def _crawl_options(f: Any) -> Any:
         click.option("--api-base", help="Research API base URL (or TIKTOK_API_BASE)."),
         click.option("--concurrency", type=int, help="Requests in flight. [default: 8]"),
         click.option("--qps", type=float, help="Client-side limit of requests per second."),
-        click.option("--max-depth", type=int, help="Seeds are depth 0; 0 fetches only their lists. [default: 1]"),
-        click.option("--max-users", type=int, help="Stop after this many users' lists were started."),
+        click.option(
+            "--max-depth",
+            type=int,
+            help="Seeds are depth 0; 0 fetches only their lists. [default: 1]",
+        ),
+        click.option(
+            "--max-users", type=int, help="Stop after this many users' lists were started."
+        ),
         click.option("--max-requests", type=int, help="Stop this run after this many requests."),
-        click.option("--direction", type=click.Choice(["following", "followers", "both"]),
-                     help="Which lists to fetch. [default: following]"),
-        click.option("--on-quota", type=click.Choice(["wait", "exit"]),
-                     help="When the daily quota is used up: sleep to 00:00 UTC, or exit 75. [default: wait]"),
-        click.option("--info/--no-info", default=None, help="Also fetch user info (1,000/day bucket)."),
-        click.option("--drain-timeout", type=float, help="Seconds in-flight requests get on shutdown. [default: 20]"),
-        click.option("--log-every", type=float, help="Seconds between progress lines off a terminal. [default: 30]"),
+        click.option(
+            "--direction",
+            type=click.Choice(["following", "followers", "both"]),
+            help="Which lists to fetch. [default: following]",
+        ),
+        click.option(
+            "--on-quota",
+            type=click.Choice(["wait", "exit"]),
+            help="When the daily quota is used up: sleep to 00:00 UTC, or exit 75. [default: wait]",
+        ),
+        click.option(
+            "--info/--no-info", default=None, help="Also fetch user info (1,000/day bucket)."
+        ),
+        click.option(
+            "--drain-timeout",
+            type=float,
+            help="Seconds in-flight requests get on shutdown. [default: 20]",
+        ),
+        click.option(
+            "--log-every",
+            type=float,
+            help="Seconds between progress lines off a terminal. [default: 30]",
+        ),
         click.option("--quiet", is_flag=True, default=None, help="Print only errors."),
-        click.option("--follow-quota", type=int, help="Follow calls per day for this client. [default: 20000]"),
+        click.option(
+            "--follow-quota",
+            type=int,
+            help="Follow calls per day for this client. [default: 20000]",
+        ),
         click.option("--info-quota", type=int, help="User-info calls per day. [default: 1000]"),
-        click.option("--separate-follow-quotas", is_flag=True, default=None,
-                     help="Followers and following have a quota each."),
-        click.option("--day-seconds", type=float, help="Length of a quota day (emulator tests). [default: 86400]"),
+        click.option(
+            "--separate-follow-quotas",
+            is_flag=True,
+            default=None,
+            help="Followers and following have a quota each.",
+        ),
+        click.option(
+            "--day-seconds",
+            type=float,
+            help="Length of a quota day (emulator tests). [default: 86400]",
+        ),
         click.option("--request-timeout", type=float, help="Seconds per request. [default: 30]"),
-        click.option("--max-retries", type=int, help="Retries of a transient failure. [default: 5]"),
-        click.option("--retry-base-delay", type=float, help="First backoff delay in seconds. [default: 1]"),
-        click.option("--credentials", type=click.Path(), help="File with TIKTOK_CLIENT_KEY=/TIKTOK_CLIENT_SECRET= lines."),
-        click.option("--config", "config_file", type=click.Path(), help="Settings file. [default: tiktok-network.toml]"),
+        click.option(
+            "--max-retries", type=int, help="Retries of a transient failure. [default: 5]"
+        ),
+        click.option(
+            "--retry-base-delay", type=float, help="First backoff delay in seconds. [default: 1]"
+        ),
+        click.option(
+            "--credentials",
+            type=click.Path(),
+            help="File with TIKTOK_CLIENT_KEY=/TIKTOK_CLIENT_SECRET= lines.",
+        ),
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(),
+            help="Settings file. [default: tiktok-network.toml]",
+        ),
     ]
     for name in REFUSED_SECRET_FLAGS:
-        options.append(click.option(name, hidden=True, expose_value=False, callback=_refuse_secret, is_eager=True))
+        options.append(
+            click.option(
+                name, hidden=True, expose_value=False, callback=_refuse_secret, is_eager=True
+            )
+        )
     for option in reversed(options):
         f = option(f)
     return f
@@ -285,8 +343,14 @@ def _crawl_options(f: Any) -> Any:
 @click.option("--column", help="Column of the seed CSV holding usernames (name or 1-based number).")
 @click.option("--no-export", is_flag=True, help="Do not write the CSV outputs at the end.")
 @_crawl_options
-def crawl(users: tuple[str, ...], seed_file: str | None, column: str | None, no_export: bool,
-          config_file: str | None, **flags: Any) -> None:
+def crawl(
+    users: tuple[str, ...],
+    seed_file: str | None,
+    column: str | None,
+    no_export: bool,
+    config_file: str | None,
+    **flags: Any,
+) -> None:
     """Crawl the follow graph from USERS (names, @names or profile URLs) and/or --seeds FILE.
 
     Running the same command again continues where it stopped.
@@ -306,7 +370,9 @@ def crawl(users: tuple[str, ...], seed_file: str | None, column: str | None, no_
         click.echo(problem, err=True)
     given = bool(users) or seed_file is not None
     if given and not seeds.usernames:
-        click.echo("error: no valid seed: give usernames as arguments or --seeds FILE.csv", err=True)
+        click.echo(
+            "error: no valid seed: give usernames as arguments or --seeds FILE.csv", err=True
+        )
         sys.exit(2)
     if not given and not _has_users(settings.db):
         click.echo(f"error: no seeds given and {settings.db} holds no crawl to continue", err=True)
@@ -329,8 +395,14 @@ def _has_users(db: str) -> bool:
         conn.close()
 
 
-def _run_crawl(settings: CrawlSettings, credentials: Credentials, seeds: list[str], *, export: bool = True,
-               console: Console | None = None) -> int:
+def _run_crawl(
+    settings: CrawlSettings,
+    credentials: Credentials,
+    seeds: list[str],
+    *,
+    export: bool = True,
+    console: Console | None = None,
+) -> int:
     from tiktok_network.store.sqlite import NotACrawlDatabase
 
     console = console or Console(stderr=True)
@@ -345,8 +417,13 @@ def _run_crawl(settings: CrawlSettings, credentials: Credentials, seeds: list[st
         raise UserError(f"{settings.db}: database error: {exc}") from None
 
 
-async def _crawl_async(settings: CrawlSettings, credentials: Credentials, seeds: list[str], export: bool,
-                       console: Console) -> int:
+async def _crawl_async(
+    settings: CrawlSettings,
+    credentials: Credentials,
+    seeds: list[str],
+    export: bool,
+    console: Console,
+) -> int:
     from tiktok_network.cli_progress import show_progress
     from tiktok_network.crawl.engine import Engine, StopReason
 
@@ -383,10 +460,19 @@ async def _crawl_async(settings: CrawlSettings, credentials: Credentials, seeds:
 
         written = await asyncio.to_thread(export_csvs, settings.db, settings.out)
         if not settings.quiet:
-            click.echo(f"outputs: {settings.out}/ ({written['network']:,} edges in network.csv)", err=True)
+            click.echo(
+                f"outputs: {settings.out}/ ({written['network']:,} edges in network.csv)", err=True
+            )
     if not settings.quiet:
-        state = "complete" if result.complete else f"stopped ({result.reason}); run the same command to continue"
-        click.echo(f"crawl {state}: {result.stats.pages:,} pages, {result.requests:,} requests this run", err=True)
+        state = (
+            "complete"
+            if result.complete
+            else f"stopped ({result.reason}); run the same command to continue"
+        )
+        click.echo(
+            f"crawl {state}: {result.stats.pages:,} pages, {result.requests:,} requests this run",
+            err=True,
+        )
     return result.exit_code
 
 
@@ -394,7 +480,9 @@ async def _crawl_async(settings: CrawlSettings, credentials: Credentials, seeds:
 @app.command()
 @click.option("--db", default=None, help="Crawl database. [default: tiktok-network.db]")
 @click.option("--max-depth", type=int, help="Depth limit used for the queue estimate.")
-@click.option("--follow-quota", type=int, help="Follow calls per day, for the estimate. [default: 20000]")
+@click.option(
+    "--follow-quota", type=int, help="Follow calls per day, for the estimate. [default: 20000]"
+)
 @click.option("--day-seconds", type=float, help="Length of a quota day. [default: 86400]")
 @click.option("--config", "config_file", type=click.Path(), help="Settings file.")
 def status(config_file: str | None, **flags: Any) -> None:
@@ -405,7 +493,9 @@ def status(config_file: str | None, **flags: Any) -> None:
 
     try:
         settings = resolve(flags, config=config_file)
-        st = read_status(settings.db, max_depth=settings.max_depth, day_seconds=settings.day_seconds)
+        st = read_status(
+            settings.db, max_depth=settings.max_depth, day_seconds=settings.day_seconds
+        )
     except (ConfigError, NotACrawlDatabase) as exc:
         raise UserError(str(exc)) from None
     for line in st.lines(settings.max_depth, settings.follow_quota):
@@ -416,8 +506,13 @@ def status(config_file: str | None, **flags: Any) -> None:
 @app.command()
 @click.option("--db", default=None, help="Crawl database. [default: tiktok-network.db]")
 @click.option("--out", default=None, help="Output folder. [default: outputs]")
-@click.option("--format", "formats", default="csv", show_default=True,
-              help="Comma-separated: csv (the five classic CSVs plus nodes.csv and edges.csv).")
+@click.option(
+    "--format",
+    "formats",
+    default="csv",
+    show_default=True,
+    help="Comma-separated: csv (the five classic CSVs plus nodes.csv and edges.csv).",
+)
 @click.option("--config", "config_file", type=click.Path(), help="Settings file.")
 def export(formats: str, config_file: str | None, **flags: Any) -> None:
     """Write the outputs from the database, at any moment (even while a crawl runs)."""
@@ -443,14 +538,24 @@ def export(formats: str, config_file: str | None, **flags: Any) -> None:
 # -------------------------------------------------------------------------------------- demo
 @app.command()
 @click.option("--out", default="demo-outputs", show_default=True, help="Folder for every output.")
-@click.option("--users", "n_users", default=20000, show_default=True, help="Users in the synthetic graph.")
-@click.option("--max-depth", default=2, show_default=True, help="Depth of the crawl from the seeds.")
-@click.option("--seeds", "n_seeds", default=3, show_default=True, help="How many seeds to start from.")
+@click.option(
+    "--users", "n_users", default=20000, show_default=True, help="Users in the synthetic graph."
+)
+@click.option(
+    "--max-depth", default=2, show_default=True, help="Depth of the crawl from the seeds."
+)
+@click.option(
+    "--seeds", "n_seeds", default=3, show_default=True, help="How many seeds to start from."
+)
 def demo(out: str, n_users: int, max_depth: int, n_seeds: int) -> None:
     """Emulator + crawl + exports + summary, offline and without credentials."""
     from tiktok_network.cli_demo import run_demo
 
-    sys.exit(run_demo(out, n_users=n_users, max_depth=max_depth, n_seeds=n_seeds, console=Console(stderr=True)))
+    sys.exit(
+        run_demo(
+            out, n_users=n_users, max_depth=max_depth, n_seeds=n_seeds, console=Console(stderr=True)
+        )
+    )
 
 
 def main() -> None:

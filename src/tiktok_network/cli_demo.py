@@ -40,10 +40,17 @@ def run_demo(out: str, *, n_users: int, max_depth: int, n_seeds: int, console: C
 async def _demo(out_dir: Path, n_users: int, max_depth: int, n_seeds: int, console: Console) -> int:
     start = time.monotonic()
     graph = await asyncio.to_thread(parse_graph_spec, f"synthetic:{n_users}")
-    click.echo(f"emulator: synthetic graph of {graph.n_users:,} users and {graph.n_edges:,} follows", err=True)
+    click.echo(
+        f"emulator: synthetic graph of {graph.n_users:,} users and {graph.n_edges:,} follows",
+        err=True,
+    )
     async with running_emulator(graph, EmulatorSettings()) as server:
         # Seeds: accounts with a modest following list, like typical users.
-        seeds = [graph.usernames[u] for u in range(graph.n_users) if 15 <= graph.following.degree(u) <= 40][:n_seeds]
+        seeds = [
+            graph.usernames[u]
+            for u in range(graph.n_users)
+            if 15 <= graph.following.degree(u) <= 40
+        ][:n_seeds]
         settings = CrawlSettings(
             api_base=server.url,
             db=str(out_dir / "demo.db"),
@@ -53,7 +60,9 @@ async def _demo(out_dir: Path, n_users: int, max_depth: int, n_seeds: int, conso
             direction="following",
             log_every=5,
         )
-        click.echo(f"crawling {server.url} from seeds {', '.join(seeds)} to depth {max_depth}", err=True)
+        click.echo(
+            f"crawling {server.url} from seeds {', '.join(seeds)} to depth {max_depth}", err=True
+        )
         engine = Engine(settings, DEMO_CREDENTIALS, seed=0)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -38,7 +38,9 @@ def setup_logging(quiet: bool, console: Console | None = None) -> None:
     logger.setLevel(logging.ERROR if quiet else logging.INFO)
     handler: logging.Handler
     if console is not None and console.is_terminal:
-        handler = RichHandler(console=console, show_path=False, markup=False, log_time_format="%H:%M:%S")
+        handler = RichHandler(
+            console=console, show_path=False, markup=False, log_time_format="%H:%M:%S"
+        )
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(UTCFormatter("%(asctime)s %(levelname)s %(message)s"))
@@ -96,11 +98,15 @@ async def show_progress(engine: Engine, settings: CrawlSettings, console: Consol
 
     def refresh_status() -> CrawlStatus | None:
         with contextlib.suppress(Exception):  # a status read must never disturb the crawl
-            return read_status(settings.db, max_depth=settings.max_depth, day_seconds=settings.day_seconds)
+            return read_status(
+                settings.db, max_depth=settings.max_depth, day_seconds=settings.day_seconds
+            )
         return status
 
     if console.is_terminal:
-        with Live(_table(engine, status, settings), console=console, refresh_per_second=2, transient=False) as live:
+        with Live(
+            _table(engine, status, settings), console=console, refresh_per_second=2, transient=False
+        ) as live:
             while True:
                 await asyncio.sleep(1.0)
                 if time.monotonic() - last_status > 3:

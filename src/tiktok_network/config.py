@@ -144,16 +144,22 @@ def load_config_file(path: str | Path | None) -> tuple[dict[str, Any], str]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{target}: {exc}") from None
     table = data.get("crawl", data)
-    return {k.replace("-", "_"): v for k, v in table.items() if not isinstance(v, dict)}, str(target)
+    return {k.replace("-", "_"): v for k, v in table.items() if not isinstance(v, dict)}, str(
+        target
+    )
 
 
-def resolve(flags: Mapping[str, Any], env: Mapping[str, str] | None = None, config: str | None = None) -> CrawlSettings:
+def resolve(
+    flags: Mapping[str, Any], env: Mapping[str, str] | None = None, config: str | None = None
+) -> CrawlSettings:
     """Merge the three layers; flags given as None mean "not given"."""
     env = os.environ if env is None else env
     file_values, file_name = load_config_file(config)
     for key in file_values:
         if key in ("client_key", "client_secret"):
-            raise ConfigError(f"{file_name}: credentials do not belong in the config file; use TIKTOK_CLIENT_KEY/TIKTOK_CLIENT_SECRET or --credentials FILE")
+            raise ConfigError(
+                f"{file_name}: credentials do not belong in the config file; use TIKTOK_CLIENT_KEY/TIKTOK_CLIENT_SECRET or --credentials FILE"
+            )
         if key not in PARSERS:
             raise ConfigError(f"{file_name}: unknown setting {key!r}")
     values: dict[str, Any] = {}
@@ -173,11 +179,15 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str] | None = None, conf
             raise ConfigError(f"bad value {raw!r} for {source}: {exc}") from None
     settings = CrawlSettings(**values)
     if not settings.api_base.startswith(("http://", "https://")):
-        raise ConfigError(f"bad API base {settings.api_base!r}: expected an http:// or https:// URL")
+        raise ConfigError(
+            f"bad API base {settings.api_base!r}: expected an http:// or https:// URL"
+        )
     return settings
 
 
-def load_credentials(path: str | None, env: Mapping[str, str] | None = None) -> tuple[Credentials, list[str]]:
+def load_credentials(
+    path: str | None, env: Mapping[str, str] | None = None
+) -> tuple[Credentials, list[str]]:
     """Credentials from ``--credentials FILE`` or the environment, and any warnings.
 
     The file holds ``TIKTOK_CLIENT_KEY=...`` and ``TIKTOK_CLIENT_SECRET=...`` lines (``client_key``
@@ -192,7 +202,9 @@ def load_credentials(path: str | None, env: Mapping[str, str] | None = None) -> 
             mode = file_path.stat().st_mode
             text = file_path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read credentials file ({getattr(exc, 'strerror', None) or exc})") from None
+            raise ConfigError(
+                f"{path}: cannot read credentials file ({getattr(exc, 'strerror', None) or exc})"
+            ) from None
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             warnings.append(f"{path} is readable by other users: run 'chmod 600 {path}'")
         parsed = _parse_credentials(text)

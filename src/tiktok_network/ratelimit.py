@@ -15,7 +15,9 @@ from collections.abc import Awaitable, Callable
 
 
 class SlidingWindow:
-    def __init__(self, rate: float, window: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, rate: float, window: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.capacity = max(1, int(rate * window))

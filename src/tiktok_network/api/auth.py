@@ -48,7 +48,9 @@ _decoder = msgspec.json.Decoder(TokenResponse)
 class TokenManager:
     """Single-flight token fetch and refresh for one client."""
 
-    def __init__(self, credentials: Credentials, api_base: str, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, credentials: Credentials, api_base: str, session: aiohttp.ClientSession
+    ) -> None:
         self._credentials = credentials
         self._url = api_base.rstrip("/") + "/v2/oauth/token/"
         self._session = session
@@ -97,7 +99,9 @@ class TokenManager:
         except msgspec.DecodeError:
             if status >= 500 or status == 429:
                 raise TransientAuthError(f"token endpoint answered HTTP {status}") from None
-            raise AuthError(f"token endpoint answered HTTP {status} with a body that is not JSON") from None
+            raise AuthError(
+                f"token endpoint answered HTTP {status} with a body that is not JSON"
+            ) from None
         # The service may answer 200 with an OAuth error body: check the body, not the status.
         if body.error or not body.access_token:
             if body.error in ("server_error", "temporarily_unavailable") or status >= 500:

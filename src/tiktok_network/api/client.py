@@ -133,10 +133,17 @@ class ResearchClient:
         self._not_before = 0.0
         self._session: aiohttp.ClientSession | None = None
         self.tokens: TokenManager | None = None
-        self.counters: dict[str, int] = {"requests": 0, "retries": 0, "rate_limited": 0, "token_refreshes": 0}
+        self.counters: dict[str, int] = {
+            "requests": 0,
+            "retries": 0,
+            "rate_limited": 0,
+            "token_refreshes": 0,
+        }
 
     async def __aenter__(self) -> ResearchClient:
-        connector = aiohttp.TCPConnector(limit=self._concurrency + 2, limit_per_host=self._concurrency + 2)
+        connector = aiohttp.TCPConnector(
+            limit=self._concurrency + 2, limit_per_host=self._concurrency + 2
+        )
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=self._timeout,
@@ -176,9 +183,13 @@ class ResearchClient:
         attempts = rate_waits = refreshes = 0
         while True:
             if self._stop.is_set():
-                return Outcome(Kind.TRANSIENT, detail="interrupted by shutdown", extra={"interrupted": True})
+                return Outcome(
+                    Kind.TRANSIENT, detail="interrupted by shutdown", extra={"interrupted": True}
+                )
             if not await self._honour_pause():
-                return Outcome(Kind.TRANSIENT, detail="interrupted by shutdown", extra={"interrupted": True})
+                return Outcome(
+                    Kind.TRANSIENT, detail="interrupted by shutdown", extra={"interrupted": True}
+                )
             if self._quota is not None and not self._quota.acquire(bucket):
                 return Outcome(Kind.QUOTA_EXHAUSTED, detail="daily quota used up (counted locally)")
             if self._limiter is not None:
@@ -214,12 +225,16 @@ class ResearchClient:
                 return outcome
             self.counters["retries"] += 1
             if not await self._sleep(policy.delay(attempts, self._rng)):
-                return Outcome(Kind.TRANSIENT, detail="interrupted by shutdown", extra={"interrupted": True})
+                return Outcome(
+                    Kind.TRANSIENT, detail="interrupted by shutdown", extra={"interrupted": True}
+                )
 
     async def _send_once(
         self, path: str, request: bytes, parse: Callable[[int, bytes], Outcome]
     ) -> tuple[Outcome, str | None]:
-        assert self._session is not None and self.tokens is not None, "use 'async with ResearchClient(...)'"
+        assert self._session is not None and self.tokens is not None, (
+            "use 'async with ResearchClient(...)'"
+        )
         try:
             token = await self.tokens.token()
         except AuthError as exc:
@@ -229,7 +244,9 @@ class ResearchClient:
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         self.counters["requests"] += 1
         try:
-            async with self._session.post(self.api_base + path, data=request, headers=headers) as resp:
+            async with self._session.post(
+                self.api_base + path, data=request, headers=headers
+            ) as resp:
                 raw = await resp.read()
                 status = resp.status
         except TimeoutError:
@@ -266,8 +283,14 @@ def _error_outcome(status: int, raw: bytes) -> Outcome:
         return Outcome(kind, status=status, detail=f"HTTP {status}, body {snippet}")
     if env.error is None:
         if status >= 500:
-            return Outcome(Kind.TRANSIENT, status=status, detail=f"HTTP {status} without an error object")
-        return Outcome(Kind.FATAL, status=status, detail=f"unexpected response shape (HTTP {status}, no error object)")
+            return Outcome(
+                Kind.TRANSIENT, status=status, detail=f"HTTP {status} without an error object"
+            )
+        return Outcome(
+            Kind.FATAL,
+            status=status,
+            detail=f"unexpected response shape (HTTP {status}, no error object)",
+        )
     code, message = env.error.code or "", env.error.message or ""
     kind = classify_error(status, code, message)
     return Outcome(
@@ -288,7 +311,9 @@ def _parse_follow(
         outcome = _error_outcome(status, raw)
         if outcome.kind is Kind.TRANSIENT or outcome.code not in ("ok", ""):
             return outcome
-        return Outcome(Kind.FATAL, status=status, detail=f"unexpected response shape from {endpoint}: {exc}")
+        return Outcome(
+            Kind.FATAL, status=status, detail=f"unexpected response shape from {endpoint}: {exc}"
+        )
     except msgspec.DecodeError:
         return _error_outcome(status, raw)
     error = env.error
@@ -296,7 +321,11 @@ def _parse_follow(
         return _error_outcome(status, raw)
     data = env.data or FollowData()
     if data.has_more is None:
-        return Outcome(Kind.FATAL, status=status, detail=f"unexpected response shape from {endpoint}: no has_more")
+        return Outcome(
+            Kind.FATAL,
+            status=status,
+            detail=f"unexpected response shape from {endpoint}: no has_more",
+        )
     listed = data.user_following if endpoint == "following" else data.user_followers
     page = Page(
         endpoint=endpoint,
@@ -322,6 +351,6 @@ def _parse_info(status: int, raw: bytes) -> Outcome:
         return _error_outcome(status, raw)
     if not isinstance(env.data, dict):
         return Outcome(Kind.FATAL, status=status, detail="unexpected response shape from user info")
-    return Outcome(Kind.OK, status=status, code="ok", log_id=env.error.log_id or "", payload=env.data)
-
-
+    return Outcome(
+        Kind.OK, status=status, code="ok", log_id=env.error.log_id or "", payload=env.data
+    )

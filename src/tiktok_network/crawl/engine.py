@@ -76,7 +76,9 @@ class CrawlResult:
 
 
 class Engine:
-    def __init__(self, settings: CrawlSettings, credentials: Credentials, seed: int | None = None) -> None:
+    def __init__(
+        self, settings: CrawlSettings, credentials: Credentials, seed: int | None = None
+    ) -> None:
         self.settings = settings
         self.credentials = credentials
         self.stats = CrawlStats()
@@ -113,7 +115,9 @@ class Engine:
         complete = False
         try:
             public = {k: v for k, v in vars(s).items() if k != "credentials"}
-            writer.run_id = await writer.call(store.begin_run, __version__, s.api_base, json.dumps(public))
+            writer.run_id = await writer.call(
+                store.begin_run, __version__, s.api_base, json.dumps(public)
+            )
             recovered = await writer.call(store.recover, self.worker_id)
             if recovered:
                 log.info("put back %d users left claimed or failed by an earlier run", recovered)
@@ -121,24 +125,36 @@ class Engine:
                 new, known = await writer.call(store.add_seeds, seeds)
                 log.info("seeds: %d new, %d already in the crawl", new, known)
             today = day_number(s.day_seconds)
-            self.quota = QuotaTracker(cid, s, await writer.call(store.quota_used, cid, today), today)
+            self.quota = QuotaTracker(
+                cid, s, await writer.call(store.quota_used, cid, today), today
+            )
             writer._quota_source = self.quota.drain
             self._claimed_total = await writer.call(_started_users, store)
             retry = RetryPolicy(max_retries=s.max_retries, base_delay=s.retry_base_delay)
             async with ResearchClient(
-                self.credentials, api_base=s.api_base, concurrency=s.concurrency, timeout=s.request_timeout,
-                qps=s.qps, retry=retry, quota=self.quota, stop=self.stop_event,
+                self.credentials,
+                api_base=s.api_base,
+                concurrency=s.concurrency,
+                timeout=s.request_timeout,
+                qps=s.qps,
+                retry=retry,
+                quota=self.quota,
+                stop=self.stop_event,
             ) as client:
                 self.client = client
                 await self._run_workers()
-            complete = await writer.call(_frontier_empty, store, s.max_depth) and self.stop_reason is None
+            complete = (
+                await writer.call(_frontier_empty, store, s.max_depth) and self.stop_reason is None
+            )
         finally:
             await writer.call(store.release_worker, self.worker_id)
             exit_code = self._exit_code()
             await writer.call(store.end_run, writer.run_id, exit_code)
             await writer.close()
         requests = self.client.counters["requests"] if self.client else 0
-        reason = self.stop_reason.value if self.stop_reason else ("complete" if complete else "limit")
+        reason = (
+            self.stop_reason.value if self.stop_reason else ("complete" if complete else "limit")
+        )
         return CrawlResult(exit_code, complete, reason, self.stats, requests, self.fatal)
 
     def _exit_code(self) -> int:
@@ -149,14 +165,19 @@ class Engine:
         return EXIT_COMPLETE
 
     async def _run_workers(self) -> None:
-        workers = [asyncio.create_task(self._worker(i), name=f"worker-{i}") for i in range(self.settings.concurrency)]
+        workers = [
+            asyncio.create_task(self._worker(i), name=f"worker-{i}")
+            for i in range(self.settings.concurrency)
+        ]
         stop_wait = asyncio.create_task(self.stop_event.wait())
         done_all = asyncio.gather(*workers)
         await asyncio.wait([done_all, stop_wait], return_when=asyncio.FIRST_COMPLETED)
         if not done_all.done():
             # Drain: in-flight requests get drain_timeout to finish and commit.
             try:
-                await asyncio.wait_for(asyncio.shield(done_all), timeout=self.settings.drain_timeout)
+                await asyncio.wait_for(
+                    asyncio.shield(done_all), timeout=self.settings.drain_timeout
+                )
             except TimeoutError:
                 log.warning("drain timeout: abandoning %d in-flight requests", self.stats.in_flight)
                 for task in workers:
@@ -185,7 +206,9 @@ class Engine:
                     if want <= 0:
                         return None if self._busy == 0 else await self._idle_wait()
                 assert self.writer is not None
-                claims = await self.writer.claim(self.worker_id, want, s.max_depth, s.directions, s.info)
+                claims = await self.writer.claim(
+                    self.worker_id, want, s.max_depth, s.directions, s.info
+                )
                 self._claimed_total += len(claims)
                 if claims:
                     self._buffer.extend(claims)
@@ -260,7 +283,9 @@ class Engine:
             await self._user_failed(claim, outcome)
             return False
 
-    async def _commit_page(self, claim: Claim, direction: str, page: Page, cursor: int | None) -> int | None:
+    async def _commit_page(
+        self, claim: Claim, direction: str, page: Page, cursor: int | None
+    ) -> int | None:
         assert self.writer is not None
         state = claim.lists[direction]
         done = not page.has_more
@@ -272,10 +297,20 @@ class Engine:
             done = True
         others_done = all(claim.lists[d].done for d in self.settings.directions if d != direction)
         record = PageRecord(
-            user_id=claim.user_id, depth=claim.depth, direction=direction, request=page.request,
-            request_cursor=cursor, next_cursor=page.next_cursor, has_more=page.has_more, list_done=done,
-            items=page.items, raw=page.raw, log_id=page.log_id, fetched_at=page.fetched_at,
-            user_complete=done and others_done, note=note,
+            user_id=claim.user_id,
+            depth=claim.depth,
+            direction=direction,
+            request=page.request,
+            request_cursor=cursor,
+            next_cursor=page.next_cursor,
+            has_more=page.has_more,
+            list_done=done,
+            items=page.items,
+            raw=page.raw,
+            log_id=page.log_id,
+            fetched_at=page.fetched_at,
+            user_complete=done and others_done,
+            note=note,
         )
         await self.writer.page(record)
         state.cursor, state.done = page.next_cursor, done
@@ -329,7 +364,11 @@ class Engine:
     # ----------------------------------------------------------------------- quota
     def _request_limit_reached(self) -> bool:
         limit = self.settings.max_requests
-        if limit is not None and self.client is not None and self.client.counters["requests"] >= limit:
+        if (
+            limit is not None
+            and self.client is not None
+            and self.client.counters["requests"] >= limit
+        ):
             self.request_stop(StopReason.MAX_REQUESTS)
             return True
         return False
@@ -350,7 +389,9 @@ class Engine:
         until = self.quota.next_reset() + margin
         self.stats.quota_wait_until = until
         log.warning(
-            "daily quota used up (%d follow requests today); waiting until %s", self.quota.follow_used(), iso_utc(until)
+            "daily quota used up (%d follow requests today); waiting until %s",
+            self.quota.follow_used(),
+            iso_utc(until),
         )
         try:
             await asyncio.wait_for(self.stop_event.wait(), timeout=max(0.0, until - time.time()))
@@ -367,5 +408,7 @@ def _started_users(store: SqliteStore) -> int:
 
 
 def _frontier_empty(store: SqliteStore, max_depth: int) -> bool:
-    row = store.conn.execute("SELECT 1 FROM users WHERE state = 0 AND depth <= ? LIMIT 1", (max_depth,)).fetchone()
+    row = store.conn.execute(
+        "SELECT 1 FROM users WHERE state = 0 AND depth <= ? LIMIT 1", (max_depth,)
+    ).fetchone()
     return row is None

@@ -23,7 +23,9 @@ def client_id(client_key: str) -> str:
 class QuotaTracker:
     """Implements the client's ``QuotaGate``: may this request be sent today?"""
 
-    def __init__(self, client: str, settings: CrawlSettings, stored: dict[str, tuple[int, bool]], day: int) -> None:
+    def __init__(
+        self, client: str, settings: CrawlSettings, stored: dict[str, tuple[int, bool]], day: int
+    ) -> None:
         self.client = client
         self.settings = settings
         self.day = day

@@ -14,7 +14,17 @@ from pathlib import Path
 
 from tiktok_network.usernames import InvalidUsername, normalize_username
 
-HEADER_NAMES = ("username", "usernames", "user", "handle", "account", "screen_name", "name", "seed", "tiktok")
+HEADER_NAMES = (
+    "username",
+    "usernames",
+    "user",
+    "handle",
+    "account",
+    "screen_name",
+    "name",
+    "seed",
+    "tiktok",
+)
 
 
 class SeedFileError(Exception):

@@ -14,7 +14,12 @@ from pathlib import Path
 from tiktok_network.quota_day import day_label, day_number, iso_utc, next_reset
 from tiktok_network.store.sqlite import connect
 
-STATUS_NAMES = {1: "parsed", 2: "cannot be accessed", 3: "does not exist", 4: "failed after retries"}
+STATUS_NAMES = {
+    1: "parsed",
+    2: "cannot be accessed",
+    3: "does not exist",
+    4: "failed after retries",
+}
 
 
 @dataclass
@@ -40,9 +45,14 @@ class CrawlStatus:
         used = self.quota_today.get("following", 0) + self.quota_today.get("followers", 0)
         out = [
             f"users: {self.users_known:,} known ({self.seeds:,} seeds), {self.queued:,} queued"
-            + (f" ({self.queued_in_depth:,} within --max-depth {max_depth})" if max_depth is not None else "")
+            + (
+                f" ({self.queued_in_depth:,} within --max-depth {max_depth})"
+                if max_depth is not None
+                else ""
+            )
             + (f", {self.claimed:,} in progress" if self.claimed else ""),
-            "status: " + ", ".join(f"{STATUS_NAMES[k]} {v:,}" for k, v in sorted(self.by_status.items()))
+            "status: "
+            + ", ".join(f"{STATUS_NAMES[k]} {v:,}" for k, v in sorted(self.by_status.items()))
             if self.by_status
             else "status: nothing parsed yet",
             f"pages: {self.pages:,}   edges: {self.edges:,}   runs: {self.runs}",
@@ -56,11 +66,15 @@ class CrawlStatus:
             out.append(f"lists that ended early (cursor did not move): {self.truncated_lists:,}")
         for depth in sorted(self.by_depth):
             d = self.by_depth[depth]
-            out.append(f"  depth {depth}: {d.get('known', 0):,} known, {d.get('done', 0):,} done, {d.get('queued', 0):,} queued")
+            out.append(
+                f"  depth {depth}: {d.get('known', 0):,} known, {d.get('done', 0):,} done, {d.get('queued', 0):,} queued"
+            )
         return out
 
 
-def read_status(db: str | Path, *, max_depth: int | None = None, day_seconds: float = 86400.0) -> CrawlStatus:
+def read_status(
+    db: str | Path, *, max_depth: int | None = None, day_seconds: float = 86400.0
+) -> CrawlStatus:
     conn = connect(db, readonly=True)
     try:
         return _read(conn, max_depth, day_seconds)
@@ -80,15 +94,22 @@ def _read(conn: sqlite3.Connection, max_depth: int | None, day_seconds: float) -
     st.queued_in_depth = sum(d["queued"] for k, d in st.by_depth.items() if k <= depth_limit)
     st.seeds = conn.execute("SELECT count(*) FROM users WHERE is_seed = 1").fetchone()[0]
     st.claimed = conn.execute("SELECT count(*) FROM users WHERE state = 1").fetchone()[0]
-    st.by_status = dict(conn.execute("SELECT status, count(*) FROM users WHERE status IS NOT NULL GROUP BY status"))
+    st.by_status = dict(
+        conn.execute("SELECT status, count(*) FROM users WHERE status IS NOT NULL GROUP BY status")
+    )
     st.pages = conn.execute("SELECT coalesce(max(id), 0) FROM pages").fetchone()[0]
     st.edges = conn.execute("SELECT count(*) FROM edges").fetchone()[0]
     st.runs = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
-    st.truncated_lists = conn.execute("SELECT count(*) FROM lists WHERE note IS NOT NULL").fetchone()[0]
+    st.truncated_lists = conn.execute(
+        "SELECT count(*) FROM lists WHERE note IS NOT NULL"
+    ).fetchone()[0]
     today = day_number(day_seconds)
     st.day = day_label(today, day_seconds)
     st.next_reset = iso_utc(next_reset(day_seconds))
-    for bucket, used, exhausted in conn.execute("SELECT bucket, sum(used), max(exhausted) FROM quota WHERE day = ? GROUP BY bucket", (today,)):
+    for bucket, used, exhausted in conn.execute(
+        "SELECT bucket, sum(used), max(exhausted) FROM quota WHERE day = ? GROUP BY bucket",
+        (today,),
+    ):
         st.quota_today[bucket] = used
         st.quota_exhausted_today |= bool(exhausted) and bucket != "info"
     parsed = st.by_status.get(1, 0)

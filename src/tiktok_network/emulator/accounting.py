@@ -74,7 +74,7 @@ class RequestLog:
         self.by_endpoint: dict[str, Counter[str]] = defaultdict(Counter)
         self.faults: Counter[str] = Counter()
         self.items_served = 0
-        self._file: IO[bytes] | None = open(path, "ab") if path else None  # noqa: SIM115
+        self._file: IO[bytes] | None = open(path, "ab", buffering=0) if path else None  # noqa: SIM115
         self._encoder = msgspec.json.Encoder()
 
     def record(

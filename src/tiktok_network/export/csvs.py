@@ -85,14 +85,18 @@ class Snapshot:
         return self._names
 
 
-def _rows(conn: sqlite3.Connection, sql: str, convert: Callable[[tuple[Any, ...]], Iterable[Any]]) -> Iterator[Iterable[Any]]:
+def _rows(
+    conn: sqlite3.Connection, sql: str, convert: Callable[[tuple[Any, ...]], Iterable[Any]]
+) -> Iterator[Iterable[Any]]:
     cur = conn.execute(sql)
     while batch := cur.fetchmany(10000):
         for row in batch:
             yield convert(row)
 
 
-def export_csvs(db: str | Path, out: str | Path, formats: Iterable[str] = CLASSIC + EXTENDED) -> dict[str, int]:
+def export_csvs(
+    db: str | Path, out: str | Path, formats: Iterable[str] = CLASSIC + EXTENDED
+) -> dict[str, int]:
     """Write the requested CSVs to ``out``; returns rows written per file."""
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -120,20 +124,28 @@ def _saved_jsons(snap: Snapshot, path: Path) -> int:
     names = snap.names()
     sql = "SELECT user_id, response FROM pages ORDER BY id"
     return atomic_csv(
-        path, ("username", "json"), _rows(snap.conn, sql, lambda r: (names[r[0]], decompress(r[1]).decode("utf-8")))
+        path,
+        ("username", "json"),
+        _rows(snap.conn, sql, lambda r: (names[r[0]], decompress(r[1]).decode("utf-8"))),
     )
 
 
 def _time_stamps(snap: Snapshot, path: Path) -> int:
     names = snap.names()
     sql = "SELECT user_id, fetched_at FROM pages ORDER BY id"
-    return atomic_csv(path, ("username", "timestamp"), _rows(snap.conn, sql, lambda r: (names[r[0]], iso_utc(r[1]))))
+    return atomic_csv(
+        path,
+        ("username", "timestamp"),
+        _rows(snap.conn, sql, lambda r: (names[r[0]], iso_utc(r[1]))),
+    )
 
 
 def _network(snap: Snapshot, path: Path) -> int:
     names = snap.names()
     sql = "SELECT src, dst FROM edges"
-    return atomic_csv(path, ("source", "destination"), _rows(snap.conn, sql, lambda r: (names[r[0]], names[r[1]])))
+    return atomic_csv(
+        path, ("source", "destination"), _rows(snap.conn, sql, lambda r: (names[r[0]], names[r[1]]))
+    )
 
 
 def _edges(snap: Snapshot, path: Path) -> int:
@@ -156,7 +168,15 @@ def _nodes(snap: Snapshot, path: Path) -> int:
     def convert(r: tuple[Any, ...]) -> list[Any]:
         info = json.loads(r[5]) if r[5] else {}
         display = info.get("display_name", r[1])
-        return [r[0], display, r[2], r[3], iso_utc(r[4]), *(info.get(c, "") for c in INFO_COLUMNS), r[6] or ""]
+        return [
+            r[0],
+            display,
+            r[2],
+            r[3],
+            iso_utc(r[4]),
+            *(info.get(c, "") for c in INFO_COLUMNS),
+            r[6] or "",
+        ]
 
     header = ("username", "display_name", "depth", "status", "first_seen", *INFO_COLUMNS, "notes")
     return atomic_csv(path, header, _rows(snap.conn, sql, convert))

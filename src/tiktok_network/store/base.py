@@ -88,7 +88,9 @@ class CrawlStore(abc.ABC):
         """Put back claims left by a dead run and failed users, so this run retries them."""
 
     @abc.abstractmethod
-    def claim(self, worker: str, n: int, max_depth: int, directions: tuple[str, ...], info: bool) -> list[Claim]: ...
+    def claim(
+        self, worker: str, n: int, max_depth: int, directions: tuple[str, ...], info: bool
+    ) -> list[Claim]: ...
 
     @abc.abstractmethod
     def apply(

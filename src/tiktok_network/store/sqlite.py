@@ -142,7 +142,10 @@ class SqliteStore(CrawlStore):
         return int(cur.lastrowid or 0)
 
     def end_run(self, run_id: int, exit_status: int) -> None:
-        self.conn.execute("UPDATE runs SET ended_at=?, exit_status=? WHERE id=?", (time.time(), exit_status, run_id))
+        self.conn.execute(
+            "UPDATE runs SET ended_at=?, exit_status=? WHERE id=?",
+            (time.time(), exit_status, run_id),
+        )
 
     # ------------------------------------------------------------------- seeds
     def add_seeds(self, usernames: list[str]) -> tuple[int, int]:
@@ -150,7 +153,12 @@ class SqliteStore(CrawlStore):
         for start in range(0, len(usernames), 500):
             chunk = usernames[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            known.update(r[0] for r in self.conn.execute(f"SELECT username FROM users WHERE username IN ({marks})", chunk))
+            known.update(
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT username FROM users WHERE username IN ({marks})", chunk
+                )
+            )
         now = time.time()
         with self._tx():
             # A seed given again, or an account first discovered deeper, becomes a depth-0 seed.
@@ -171,7 +179,9 @@ class SqliteStore(CrawlStore):
         return cur.rowcount
 
     # ------------------------------------------------------------------ claims
-    def claim(self, worker: str, n: int, max_depth: int, directions: tuple[str, ...], info: bool) -> list[Claim]:
+    def claim(
+        self, worker: str, n: int, max_depth: int, directions: tuple[str, ...], info: bool
+    ) -> list[Claim]:
         with self._tx():
             rows = self.conn.execute(
                 "UPDATE users SET state=?, claimed_by=?, claimed_at=? WHERE id IN ("
@@ -180,7 +190,10 @@ class SqliteStore(CrawlStore):
                 (CLAIMED, worker, time.time(), TODO, max_depth, n),
             ).fetchall()
         rows.sort(key=lambda r: (r[2], r[0]))
-        claims = {r[0]: Claim(r[0], r[1], r[2], {d: ListState() for d in directions}, info and bool(r[3])) for r in rows}
+        claims = {
+            r[0]: Claim(r[0], r[1], r[2], {d: ListState() for d in directions}, info and bool(r[3]))
+            for r in rows
+        }
         if claims:
             marks = ",".join("?" * len(claims))
             for user_id, direction, cursor, done, pages, items in self.conn.execute(
@@ -221,7 +234,8 @@ class SqliteStore(CrawlStore):
                 )
             if infos:
                 self.conn.executemany(
-                    "UPDATE users SET info=?, info_at=? WHERE id=?", [(text, now, uid) for uid, text in infos]
+                    "UPDATE users SET info=?, info_at=? WHERE id=?",
+                    [(text, now, uid) for uid, text in infos],
                 )
             if releases:
                 self.conn.executemany(
@@ -247,8 +261,16 @@ class SqliteStore(CrawlStore):
             "INSERT INTO pages(run_id, user_id, direction, request, request_cursor, next_cursor, has_more,"
             " n_items, fetched_at, log_id, response) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
-                run_id, page.user_id, page.direction, page.request.decode(), page.request_cursor,
-                page.next_cursor, int(page.has_more), len(page.items), page.fetched_at, page.log_id,
+                run_id,
+                page.user_id,
+                page.direction,
+                page.request.decode(),
+                page.request_cursor,
+                page.next_cursor,
+                int(page.has_more),
+                len(page.items),
+                page.fetched_at,
+                page.log_id,
                 compress(page.raw),
             ),
         )
@@ -262,7 +284,14 @@ class SqliteStore(CrawlStore):
             "INSERT INTO lists(user_id, direction, cursor, done, pages, items, note) VALUES (?,?,?,?,1,?,?) "
             "ON CONFLICT(user_id, direction) DO UPDATE SET cursor=excluded.cursor, done=excluded.done,"
             " pages=pages+1, items=items+excluded.items, note=coalesce(excluded.note, note)",
-            (page.user_id, page.direction, page.next_cursor, int(page.list_done), len(names), page.note),
+            (
+                page.user_id,
+                page.direction,
+                page.next_cursor,
+                int(page.list_done),
+                len(names),
+                page.note,
+            ),
         )
         if page.user_complete:
             conn.execute(
@@ -278,7 +307,9 @@ class SqliteStore(CrawlStore):
         names = list(names)
         self.conn.executemany(
             "INSERT INTO users(username, display_name, depth, first_seen) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(username) DO UPDATE SET depth=excluded.depth WHERE excluded.depth < users.depth",
+            "ON CONFLICT(username) DO UPDATE SET depth=min(users.depth, excluded.depth),"
+            " display_name=coalesce(users.display_name, excluded.display_name)"
+            " WHERE excluded.depth < users.depth OR users.display_name IS NULL",
             [(u, display.get(u), depth, now) for u in names],
         )
         ids: dict[str, int] = {}
@@ -293,7 +324,8 @@ class SqliteStore(CrawlStore):
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
             for i, u in self.conn.execute(
-                f"SELECT id, username FROM users WHERE username IN ({','.join('?' * len(chunk))})", chunk
+                f"SELECT id, username FROM users WHERE username IN ({','.join('?' * len(chunk))})",
+                chunk,
             ):
                 ids[u] = i
         if len(cache) > 200_000:

@@ -21,8 +21,12 @@ MAX_BATCH = 256
 
 
 class StoreWriter:
-    def __init__(self, store_factory: Callable[[], CrawlStore], run_id_holder: list[int] | None = None) -> None:
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+    def __init__(
+        self, store_factory: Callable[[], CrawlStore], run_id_holder: list[int] | None = None
+    ) -> None:
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="store-writer"
+        )
         self._factory = store_factory
         self.store: CrawlStore | None = None
         self.run_id = 0
@@ -42,7 +46,9 @@ class StoreWriter:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn, *args)
 
-    async def claim(self, worker: str, n: int, max_depth: int, directions: tuple[str, ...], info: bool) -> list[Claim]:
+    async def claim(
+        self, worker: str, n: int, max_depth: int, directions: tuple[str, ...], info: bool
+    ) -> list[Claim]:
         assert self.store is not None
         return await self.call(self.store.claim, worker, n, max_depth, directions, info)
 
@@ -80,7 +86,9 @@ class StoreWriter:
             quota = self._quota_source()
             assert self.store is not None
             try:
-                await self.call(self.store.apply, self.run_id, pages, outcomes, infos, releases, quota)
+                await self.call(
+                    self.store.apply, self.run_id, pages, outcomes, infos, releases, quota
+                )
             except BaseException as exc:  # the batch rolled back: every waiter learns why
                 for _, _, future in batch:
                     if not future.done():

@@ -1,0 +1,178 @@
+"""Helpers for crawler tests: an emulator process, the CLI as a user runs it, ground truth."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tiktok_network.emulator.graph import FollowGraph
+
+CLI = [sys.executable, "-m", "tiktok_network.cli"]
+KEY, SECRET = "demo-key", "demo-secret"
+
+
+@dataclass
+class EmulatorProcess:
+    url: str
+    proc: subprocess.Popen[str]
+    log: Path
+
+    def requests(self) -> list[dict]:
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+
+
+@contextmanager
+def emulator_process(tmp_path: Path, *args: str) -> Iterator[EmulatorProcess]:
+    log = tmp_path / f"requests-{len(list(tmp_path.glob('requests-*')))}.jsonl"
+    proc = subprocess.Popen(
+        [*CLI, "emulator", "--port", "0", "--request-log", str(log), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    if not first.startswith("listening on "):
+        proc.kill()
+        raise RuntimeError(
+            f"emulator did not start: {first!r} {proc.stderr.read() if proc.stderr else ''}"
+        )
+    emu = EmulatorProcess(first.strip().removeprefix("listening on "), proc, log)
+    try:
+        yield emu
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def crawl_env(api_base: str, key: str = KEY, secret: str = SECRET, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIKTOK_")}
+    env.update(TIKTOK_CLIENT_KEY=key, TIKTOK_CLIENT_SECRET=secret, TIKTOK_API_BASE=api_base)
+    env.update(extra)
+    return env
+
+
+def run_crawl(
+    tmp_path: Path, api_base: str, *args: str, timeout: float = 300, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            *CLI,
+            "crawl",
+            "--db",
+            str(tmp_path / "crawl.db"),
+            "--out",
+            str(tmp_path / "out"),
+            "--log-every",
+            "1",
+            "--retry-base-delay",
+            "0.01",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=crawl_env(api_base, **env),
+        cwd=tmp_path,
+    )
+
+
+def start_crawl(tmp_path: Path, api_base: str, *args: str, **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            *CLI,
+            "crawl",
+            "--db",
+            str(tmp_path / "crawl.db"),
+            "--out",
+            str(tmp_path / "out"),
+            "--log-every",
+            "1",
+            "--retry-base-delay",
+            "0.01",
+            "--no-export",
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=crawl_env(api_base, **env),
+        cwd=tmp_path,
+    )
+
+
+def db_edges(db: Path) -> list[tuple[str, str]]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(
+            "SELECT s.username, d.username FROM edges e JOIN users s ON s.id = e.src JOIN users d ON d.id = e.dst"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def db_status(db: Path) -> dict[str, int | None]:
+    conn = sqlite3.connect(db)
+    try:
+        return dict(conn.execute("SELECT username, status FROM users"))
+    finally:
+        conn.close()
+
+
+def integrity(db: Path) -> str:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def truth(graph: FollowGraph, crawled: set[str], direction: str) -> set[tuple[str, str]]:
+    """The edges a crawl of ``crawled`` users' lists must hold, from the served graph."""
+    out: set[tuple[str, str]] = set()
+    names = graph.usernames
+    for name in crawled:
+        u = graph.user_id(name)
+        assert u is not None
+        if direction in ("following", "both"):
+            out.update((name, names[int(v)]) for v in graph.following.row(u)[0])
+        if direction in ("followers", "both"):
+            out.update((names[int(v)], name) for v in graph.followers.row(u)[0])
+    return out
+
+
+def bfs_users(graph: FollowGraph, seeds: list[str], max_depth: int, direction: str) -> set[str]:
+    """Users whose lists a breadth-first crawl to ``max_depth`` fetches."""
+    frontier = {graph.user_id(s) for s in seeds}
+    seen = set(frontier)
+    for _ in range(max_depth):
+        nxt = set()
+        for u in frontier:
+            if direction in ("following", "both"):
+                nxt.update(int(v) for v in graph.following.row(u)[0])
+            if direction in ("followers", "both"):
+                nxt.update(int(v) for v in graph.followers.row(u)[0])
+        frontier = nxt - seen
+        seen |= frontier
+    return {graph.usernames[u] for u in seen}
+
+
+def page_fetches(requests: list[dict]) -> Counter[tuple[str, str, int]]:
+    """How many times each page (endpoint, user, cursor) was served successfully."""
+    return Counter(
+        (r["endpoint"], r["username"], r["cursor"])
+        for r in requests
+        if r["endpoint"] in ("following", "followers") and r["status"] == 200 and not r.get("fault")
+    )
