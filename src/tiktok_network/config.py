@@ -95,6 +95,7 @@ class CrawlSettings:
     request_timeout: float = 30.0
     max_retries: int = 5
     retry_base_delay: float = 1.0
+    rate_limit_delay: float = 10.0
     credentials: str | None = None
 
     @property
@@ -124,6 +125,7 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "request_timeout": _positive_float,
     "max_retries": _non_negative_int,
     "retry_base_delay": _positive_float,
+    "rate_limit_delay": _positive_float,
     "credentials": _optional(str),
 }
 assert set(PARSERS) == {f.name for f in fields(CrawlSettings)}

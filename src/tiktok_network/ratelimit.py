@@ -38,16 +38,23 @@ class SlidingWindow:
 
 
 class AsyncLimiter:
-    """Callers wait their turn on a :class:`SlidingWindow`; FIFO through a lock."""
+    """Callers wait their turn on a :class:`SlidingWindow`; FIFO through a lock.
+
+    ``margin`` lengthens the window a little: the server stamps a request when it arrives, not
+    when it left, and connection set-up can delay one request more than the next, so a window
+    exactly as long as the server's can still collide at its edge.
+    """
 
     def __init__(
         self,
         rate: float,
         window: float = 1.0,
+        margin: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.window = SlidingWindow(rate, window, clock)
+        self.window = SlidingWindow(rate * window, window + margin, clock)
+        self.window.capacity = max(1, int(rate * window))
         self._sleep = sleep
         self._lock = asyncio.Lock()
 

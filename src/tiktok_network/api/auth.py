@@ -92,7 +92,9 @@ class TokenManager:
             ) as resp:
                 raw = await resp.read()
                 status = resp.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except TimeoutError:
+            raise TransientAuthError("token request timed out") from None
+        except aiohttp.ClientError as exc:
             raise TransientAuthError(f"token request failed: {type(exc).__name__}") from None
         try:
             body = _decoder.decode(raw)

@@ -101,10 +101,19 @@ class RetryPolicy:
     max_delay: float = 60.0
     max_rate_limit_waits: int = 30
     max_token_refreshes: int = 3
+    rate_limit_delay: float = 10.0  # clients seen in the wild wait 10-60 s after a 429
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         """Full jitter: uniform(0, min(cap, base * 2**attempt))."""
         return rng.uniform(0, min(self.max_delay, self.base_delay * 2 ** max(0, attempt - 1)))
+
+    def rate_limit_pause(self, waits: int, rng: random.Random) -> float:
+        """Equal jitter for 429s: never retry at once into the same window, never all together."""
+        ceiling = min(
+            max(self.max_delay, self.rate_limit_delay),
+            self.rate_limit_delay * 2 ** max(0, waits - 1),
+        )
+        return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
 class ResearchClient:
@@ -125,7 +134,7 @@ class ResearchClient:
         self._credentials = credentials
         self._concurrency = concurrency
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 10.0))
-        self._limiter = AsyncLimiter(qps) if qps else None
+        self._limiter = AsyncLimiter(qps, margin=0.05) if qps else None
         self.retry = retry or RetryPolicy()
         self._quota = quota
         self._stop = stop or asyncio.Event()
@@ -192,8 +201,6 @@ class ResearchClient:
                 )
             if self._quota is not None and not self._quota.acquire(bucket):
                 return Outcome(Kind.QUOTA_EXHAUSTED, detail="daily quota used up (counted locally)")
-            if self._limiter is not None:
-                await self._limiter.acquire()
             outcome, token = await self._send_once(path, request, parse)
             kind = outcome.kind
             if kind in (Kind.OK, Kind.NOT_FOUND, Kind.REFUSED, Kind.SCOPE, Kind.FATAL):
@@ -216,7 +223,9 @@ class ResearchClient:
             if kind is Kind.RATE_LIMITED and rate_waits < policy.max_rate_limit_waits:
                 rate_waits += 1
                 self.counters["rate_limited"] += 1
-                delay = max(outcome.retry_after or 0.0, policy.delay(rate_waits, self._rng))
+                delay = max(
+                    outcome.retry_after or 0.0, policy.rate_limit_pause(rate_waits, self._rng)
+                )
                 self._not_before = max(self._not_before, time.monotonic() + delay)
                 continue
             attempts += 1
@@ -242,6 +251,8 @@ class ResearchClient:
         except TransientAuthError as exc:
             return Outcome(Kind.TRANSIENT, detail=str(exc)), None
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        if self._limiter is not None:  # after the token: the slot is taken when the request leaves
+            await self._limiter.acquire()
         self.counters["requests"] += 1
         try:
             async with self._session.post(
@@ -277,21 +288,16 @@ def _error_outcome(status: int, raw: bytes) -> Outcome:
     """Classify an answer that is not a usable OK page."""
     try:
         env = _generic_decoder.decode(raw)
+    except msgspec.ValidationError:
+        return _shape_outcome(status, "the body is JSON but not an API envelope")
     except msgspec.DecodeError:
         snippet = "HTML" if raw.lstrip()[:1] == b"<" else "not JSON" if raw else "empty"
-        kind = Kind.TRANSIENT
-        return Outcome(kind, status=status, detail=f"HTTP {status}, body {snippet}")
+        return Outcome(Kind.TRANSIENT, status=status, detail=f"HTTP {status}, body {snippet}")
     if env.error is None:
-        if status >= 500:
-            return Outcome(
-                Kind.TRANSIENT, status=status, detail=f"HTTP {status} without an error object"
-            )
-        return Outcome(
-            Kind.FATAL,
-            status=status,
-            detail=f"unexpected response shape (HTTP {status}, no error object)",
-        )
+        return _shape_outcome(status, "no error object")
     code, message = env.error.code or "", env.error.message or ""
+    if code == "ok" and status == 200:
+        return _shape_outcome(status, "the data object is not what the endpoint documents")
     kind = classify_error(status, code, message)
     return Outcome(
         kind,
@@ -299,6 +305,17 @@ def _error_outcome(status: int, raw: bytes) -> Outcome:
         code=code,
         detail=f"HTTP {status} {code}: {message}".strip().rstrip(":"),
         log_id=env.error.log_id or "",
+    )
+
+
+def _shape_outcome(status: int, why: str) -> Outcome:
+    """JSON that is not what the API documents: fatal on a 200 (the API changed), else retried."""
+    if status >= 500 or status == 429:
+        return Outcome(
+            Kind.TRANSIENT, status=status, detail=f"HTTP {status}, unexpected response shape: {why}"
+        )
+    return Outcome(
+        Kind.FATAL, status=status, detail=f"unexpected response shape (HTTP {status}): {why}"
     )
 
 
@@ -350,7 +367,7 @@ def _parse_info(status: int, raw: bytes) -> Outcome:
     if status != 200 or env.error is None or env.error.code != "ok":
         return _error_outcome(status, raw)
     if not isinstance(env.data, dict):
-        return Outcome(Kind.FATAL, status=status, detail="unexpected response shape from user info")
+        return _shape_outcome(status, "user info data is not an object")
     return Outcome(
         Kind.OK, status=status, code="ok", log_id=env.error.log_id or "", payload=env.data
     )

@@ -130,7 +130,11 @@ class Engine:
             )
             writer._quota_source = self.quota.drain
             self._claimed_total = await writer.call(_started_users, store)
-            retry = RetryPolicy(max_retries=s.max_retries, base_delay=s.retry_base_delay)
+            retry = RetryPolicy(
+                max_retries=s.max_retries,
+                base_delay=s.retry_base_delay,
+                rate_limit_delay=s.rate_limit_delay,
+            )
             async with ResearchClient(
                 self.credentials,
                 api_base=s.api_base,

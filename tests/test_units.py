@@ -1,0 +1,113 @@
+"""Small pieces tested on their own: limiter (fake clock), usernames, settings layers, quota days."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tiktok_network.config import ConfigError, load_credentials, resolve
+from tiktok_network.quota_day import day_label, day_number, next_reset
+from tiktok_network.ratelimit import AsyncLimiter, SlidingWindow
+from tiktok_network.usernames import InvalidUsername, normalize_username
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_sliding_window_is_exact():
+    clock = FakeClock()
+    window = SlidingWindow(3, 1.0, clock)
+    assert [window.try_acquire() for _ in range(3)] == [0, 0, 0]
+    assert window.try_acquire() == pytest.approx(1.0)
+    clock.now += 0.5
+    assert window.try_acquire() == pytest.approx(0.5)
+    clock.now += 0.5
+    assert window.try_acquire() == 0
+
+
+async def test_async_limiter_never_exceeds_the_limit_in_any_window():
+    clock = FakeClock()
+    limiter = AsyncLimiter(10, 1.0, clock=clock, sleep=clock.sleep)
+    stamps = []
+
+    async def one():
+        await limiter.acquire()
+        stamps.append(clock.now)
+
+    await asyncio.gather(*(one() for _ in range(55)))
+    for t in stamps:
+        assert sum(1 for s in stamps if t <= s < t + 1.0) <= 10
+    assert stamps[-1] - stamps[0] >= 5.0 - 1e-9
+
+
+@pytest.mark.parametrize(
+    ("raw", "name"),
+    [
+        ("alice", "alice"),
+        ("@Alice", "alice"),
+        ("  bob.b_1 ", "bob.b_1"),
+        ("https://www.tiktok.com/@carol?lang=en", "carol"),
+        ("tiktok.com/@dave/video/123", "dave"),
+        ('"eve"', "eve"),
+    ],
+)
+def test_usernames_are_normalised(raw, name):
+    assert normalize_username(raw) == name
+
+
+@pytest.mark.parametrize(
+    "raw", ["a", "x" * 25, "bad name", "café", "https://example.com/@x", "", "@"]
+)
+def test_invalid_usernames_are_refused(raw):
+    with pytest.raises(InvalidUsername):
+        normalize_username(raw)
+
+
+def test_settings_layers_flags_over_env_over_file(tmp_path):
+    config = tmp_path / "tiktok-network.toml"
+    config.write_text('concurrency = 3\nmax_depth = 4\ndb = "file.db"\n[crawl]\n')
+    config.write_text('[crawl]\nconcurrency = 3\nmax-depth = 4\ndb = "file.db"\n')
+    env = {"TIKTOK_MAX_DEPTH": "5", "TIKTOK_DB": "env.db"}
+    s = resolve({"db": "flag.db"}, env=env, config=str(config))
+    assert (s.concurrency, s.max_depth, s.db) == (3, 5, "flag.db")
+    with pytest.raises(ConfigError, match="TIKTOK_CONCURRENCY"):
+        resolve({}, env={"TIKTOK_CONCURRENCY": "many"}, config=str(config))
+    config.write_text("colour = 'blue'\n")
+    with pytest.raises(ConfigError, match="unknown setting 'colour'"):
+        resolve({}, env={}, config=str(config))
+    config.write_text("client_secret = 'x'\n")
+    with pytest.raises(ConfigError, match="do not belong"):
+        resolve({}, env={}, config=str(config))
+    with pytest.raises(ConfigError, match="not found"):
+        resolve({}, env={}, config=str(tmp_path / "absent.toml"))
+
+
+def test_credentials_from_env_or_file(tmp_path):
+    creds, warnings = load_credentials(
+        None, env={"TIKTOK_CLIENT_KEY": "k", "TIKTOK_CLIENT_SECRET": "s3cr3t"}
+    )
+    assert (creds.client_key, creds.client_secret, warnings) == ("k", "s3cr3t", [])
+    assert "s3cr3t" not in repr(creds)
+    path = tmp_path / "c"
+    path.write_text('export TIKTOK_CLIENT_KEY=fk\nclient_secret = "fs"\n')
+    path.chmod(0o600)
+    creds, warnings = load_credentials(str(path), env={})
+    assert (creds.client_key, creds.client_secret, warnings) == ("fk", "fs", [])
+    with pytest.raises(ConfigError, match="no credentials"):
+        load_credentials(None, env={})
+
+
+def test_quota_days():
+    assert day_number(86400, 86400 * 3 + 5) == 3
+    assert next_reset(86400, 86400 * 3 + 5) == 86400 * 4
+    assert day_label(20000) == "2024-10-04"
+    assert day_label(7, 10.0) == "day-7"
