@@ -11,6 +11,7 @@ import os
 import signal
 import sqlite3
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -342,12 +343,18 @@ def _crawl_options(f: Any) -> Any:
 @click.option("--seeds", "seed_file", type=click.Path(), help="CSV of usernames (header detected).")
 @click.option("--column", help="Column of the seed CSV holding usernames (name or 1-based number).")
 @click.option("--no-export", is_flag=True, help="Do not write the CSV outputs at the end.")
+@click.option(
+    "--slurm-requeue",
+    is_flag=True,
+    help="Inside a Slurm job, requeue it (scontrol) when exiting 75 with work left.",
+)
 @_crawl_options
 def crawl(
     users: tuple[str, ...],
     seed_file: str | None,
     column: str | None,
     no_export: bool,
+    slurm_requeue: bool,
     config_file: str | None,
     **flags: Any,
 ) -> None:
@@ -377,7 +384,38 @@ def crawl(
     if not given and not _has_users(settings.db):
         click.echo(f"error: no seeds given and {settings.db} holds no crawl to continue", err=True)
         sys.exit(2)
-    sys.exit(_run_crawl(settings, credentials, seeds.usernames, export=not no_export))
+    code = _run_crawl(settings, credentials, seeds.usernames, export=not no_export)
+    if code == 75 and slurm_requeue:
+        _slurm_requeue(settings)
+    sys.exit(code)
+
+
+def _slurm_requeue(settings: CrawlSettings) -> None:
+    """Put this Slurm job back in the queue; after a quota stop, hold it until the reset."""
+    import subprocess
+
+    from tiktok_network.crawl.status import read_status
+    from tiktok_network.quota_day import next_reset
+
+    job = os.environ.get("SLURM_JOB_ID")
+    if not job:
+        click.echo(
+            "warning: --slurm-requeue outside a Slurm job (no SLURM_JOB_ID): not requeued", err=True
+        )
+        return
+    commands = [["scontrol", "requeue", job]]
+    if read_status(settings.db, day_seconds=settings.day_seconds).quota_exhausted_today:
+        start = time.strftime(
+            "%Y-%m-%dT%H:%M:%S", time.gmtime(next_reset(settings.day_seconds) + 120)
+        )
+        commands.append(["scontrol", "update", f"JobId={job}", f"StartTime={start}"])
+    for command in commands:
+        try:
+            subprocess.run(command, check=True, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.SubprocessError) as exc:
+            click.echo(f"warning: {' '.join(command)} failed: {exc}", err=True)
+            return
+    click.echo(f"requeued Slurm job {job}", err=True)
 
 
 def _has_users(db: str) -> bool:

@@ -13,10 +13,11 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.logging import RichHandler
 from rich.table import Table
+from rich.text import Text
 
 from tiktok_network.config import CrawlSettings
 from tiktok_network.crawl.engine import Engine
@@ -74,8 +75,8 @@ def summary_line(engine: Engine, status: CrawlStatus | None, settings: CrawlSett
     return " | ".join(parts)
 
 
-def _table(engine: Engine, status: CrawlStatus | None, settings: CrawlSettings) -> Table:
-    table = Table(title="tiktok-network crawl", show_header=True, expand=False)
+def _table(engine: Engine, status: CrawlStatus | None, settings: CrawlSettings) -> Group:
+    table = Table(title="users by depth", show_header=True, expand=False)
     table.add_column("depth", justify="right")
     table.add_column("known", justify="right")
     table.add_column("done", justify="right")
@@ -84,8 +85,7 @@ def _table(engine: Engine, status: CrawlStatus | None, settings: CrawlSettings) 
         for depth in sorted(status.by_depth):
             d = status.by_depth[depth]
             table.add_row(str(depth), f"{d['known']:,}", f"{d['done']:,}", f"{d['queued']:,}")
-    table.caption = summary_line(engine, status, settings)
-    return table
+    return Group(table, Text(summary_line(engine, status, settings).replace(" | ", "\n")))
 
 
 async def show_progress(engine: Engine, settings: CrawlSettings, console: Console) -> None:
