@@ -291,6 +291,7 @@ def _crawl_options(f: Any) -> Any:
             help="Seconds between progress lines off a terminal. [default: 30]",
         ),
         click.option("--quiet", is_flag=True, default=None, help="Print only errors."),
+        click.option("--log-file", type=click.Path(dir_okay=False), help="Also append every log line to this file."),
         click.option(
             "--follow-quota",
             type=int,
@@ -446,7 +447,7 @@ def _run_crawl(
     console = console or Console(stderr=True)
     from tiktok_network.cli_progress import setup_logging
 
-    setup_logging(settings.quiet, console)
+    setup_logging(settings.quiet, console, settings.log_file)
     try:
         return asyncio.run(_crawl_async(settings, credentials, seeds, export, console))
     except NotACrawlDatabase as exc:
@@ -562,6 +563,9 @@ def export(formats: str, config_file: str | None, **flags: Any) -> None:
     unknown = [f for f in wanted if f != "csv"]
     if unknown:
         raise UserError(f"unknown export format {unknown[0]!r}: expected csv")
+    # SIGTERM unwinds like Ctrl-C, so a half-written temporary file is removed and the
+    # previous export stays in place.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         settings = resolve(flags, config=config_file)
         written = export_csvs(settings.db, settings.out)

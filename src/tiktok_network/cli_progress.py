@@ -32,11 +32,15 @@ class UTCFormatter(logging.Formatter):
         return datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def setup_logging(quiet: bool, console: Console | None = None) -> None:
+def setup_logging(quiet: bool, console: Console | None = None, log_file: str | None = None) -> None:
     logger = logging.getLogger(LOGGER)
     logger.handlers.clear()
     logger.propagate = False
-    logger.setLevel(logging.ERROR if quiet else logging.INFO)
+    logger.setLevel(logging.INFO if log_file else logging.ERROR if quiet else logging.INFO)
+    if log_file:
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler.setFormatter(UTCFormatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(file_handler)
     handler: logging.Handler
     if console is not None and console.is_terminal:
         handler = RichHandler(
@@ -45,6 +49,7 @@ def setup_logging(quiet: bool, console: Console | None = None) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(UTCFormatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.setLevel(logging.ERROR if quiet else logging.INFO)
     logger.addHandler(handler)
 
 
@@ -90,30 +95,23 @@ def _table(engine: Engine, status: CrawlStatus | None, settings: CrawlSettings) 
 
 async def show_progress(engine: Engine, settings: CrawlSettings, console: Console) -> None:
     """Refresh until cancelled: live on a terminal, a plain line every log_every otherwise."""
-    if settings.quiet:
-        return
     log = logging.getLogger(LOGGER + ".progress")
     status: CrawlStatus | None = None
-    last_status = 0.0
 
     def refresh_status() -> CrawlStatus | None:
         with contextlib.suppress(Exception):  # a status read must never disturb the crawl
-            return read_status(
-                settings.db, max_depth=settings.max_depth, day_seconds=settings.day_seconds
-            )
+            return read_status(settings.db, max_depth=settings.max_depth, day_seconds=settings.day_seconds)
         return status
 
-    if console.is_terminal:
-        with Live(
-            _table(engine, status, settings), console=console, refresh_per_second=2, transient=False
-        ) as live:
-            while True:
-                await asyncio.sleep(1.0)
-                if time.monotonic() - last_status > 3:
-                    status, last_status = await asyncio.to_thread(refresh_status), time.monotonic()
-                live.update(_table(engine, status, settings))
-    else:
-        while True:
+    if settings.quiet or not console.is_terminal:
+        while True:  # plain lines; with --quiet they reach only the --log-file, if any
             await asyncio.sleep(settings.log_every)
             status = await asyncio.to_thread(refresh_status)
             log.info("%s", summary_line(engine, status, settings))
+    last_status = 0.0
+    with Live(_table(engine, status, settings), console=console, refresh_per_second=2) as live:
+        while True:
+            await asyncio.sleep(1.0)
+            if time.monotonic() - last_status > 3:
+                status, last_status = await asyncio.to_thread(refresh_status), time.monotonic()
+            live.update(_table(engine, status, settings))

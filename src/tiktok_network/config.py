@@ -88,6 +88,7 @@ class CrawlSettings:
     drain_timeout: float = 20.0
     log_every: float = 30.0
     quiet: bool = False
+    log_file: str | None = None
     follow_quota: int = 20000
     info_quota: int = 1000
     separate_follow_quotas: bool = False
@@ -118,6 +119,7 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "drain_timeout": _positive_float,
     "log_every": _positive_float,
     "quiet": _bool,
+    "log_file": _optional(str),
     "follow_quota": _positive_int,
     "info_quota": _positive_int,
     "separate_follow_quotas": _bool,

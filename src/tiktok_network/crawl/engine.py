@@ -33,7 +33,7 @@ from tiktok_network.api.outcomes import (
 from tiktok_network.config import CrawlSettings
 from tiktok_network.crawl.quota import QuotaTracker, client_id
 from tiktok_network.quota_day import day_number, iso_utc
-from tiktok_network.store.base import DONE, FAILED, Claim, PageRecord, UserOutcome
+from tiktok_network.store.base import DONE, FAILED, Claim, PageRecord, ProfileRecord, UserOutcome
 from tiktok_network.store.sqlite import SqliteStore
 from tiktok_network.store.writer import StoreWriter
 
@@ -292,6 +292,10 @@ class Engine:
     ) -> int | None:
         assert self.writer is not None
         state = claim.lists[direction]
+        # A follow sharing its second with the next one can come back on the next page.
+        previous = claim.last_page.get(direction, set())
+        fresh = list({u: n for u, n in page.items if u not in previous}.items())
+        claim.last_page[direction] = {u for u, _ in fresh}
         done = not page.has_more
         note = None
         if page.has_more and (page.next_cursor is None or (cursor and page.next_cursor >= cursor)):
@@ -319,9 +323,9 @@ class Engine:
         await self.writer.page(record)
         state.cursor, state.done = page.next_cursor, done
         state.pages += 1
-        state.items += len(page.items)
+        state.items += len(fresh)
         self.stats.pages += 1
-        self.stats.items += len(page.items)
+        self.stats.items += len(fresh)
         if record.user_complete:
             self.stats.users_done[1] += 1
         self._changed.set()
@@ -360,10 +364,24 @@ class Engine:
             return
         outcome = await self.client.user_info(claim.username)
         if outcome.kind is Kind.OK:
-            await self.writer.info(claim.user_id, json.dumps(outcome.payload, ensure_ascii=False))
+            info: dict = outcome.payload  # type: ignore[assignment]
+            notes = self._short_lists(claim, info)
+            await self.writer.profile(ProfileRecord(claim.user_id, json.dumps(info, ensure_ascii=False), notes))
             self.stats.infos += 1
         elif outcome.kind in (Kind.FATAL, Kind.SCOPE):
             log.warning("%s: user info unavailable: %s", claim.username, outcome.detail)
+
+    def _short_lists(self, claim: Claim, info: dict) -> dict[str, str]:
+        """Lists that ended with fewer accounts than the profile counts: capped or filtered."""
+        notes = {}
+        for direction, field_name in (("following", "following_count"), ("followers", "follower_count")):
+            state = claim.lists.get(direction)
+            reported = info.get(field_name)
+            if state is None or not state.done or not isinstance(reported, int) or state.items >= reported:
+                continue
+            notes[direction] = f"truncated: received {state.items:,} of {reported:,} reported by user info"
+            log.warning("%s %s list %s", claim.username, direction, notes[direction])
+        return notes
 
     # ----------------------------------------------------------------------- quota
     def _request_limit_reached(self) -> bool:

@@ -31,6 +31,7 @@ class Claim:
     depth: int
     lists: dict[str, ListState] = field(default_factory=dict)
     needs_info: bool = False
+    last_page: dict[str, set[str]] = field(default_factory=dict)  # usernames, per list
 
 
 @dataclass
@@ -59,6 +60,15 @@ class UserOutcome:
     state: int
     status: int | None
     error: str | None = None
+
+
+@dataclass
+class ProfileRecord:
+    """User info of one account, and notes on lists found shorter than its counts."""
+
+    user_id: int
+    info_json: str
+    list_notes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,7 +108,7 @@ class CrawlStore(abc.ABC):
         run_id: int,
         pages: list[PageRecord],
         outcomes: list[UserOutcome],
-        infos: list[tuple[int, str]],
+        profiles: list[ProfileRecord],
         releases: list[int],
         quota: list[QuotaDelta],
     ) -> None:

@@ -24,6 +24,7 @@ from tiktok_network.store.base import (
     CrawlStore,
     ListState,
     PageRecord,
+    ProfileRecord,
     QuotaDelta,
     UserOutcome,
 )
@@ -218,7 +219,7 @@ class SqliteStore(CrawlStore):
         run_id: int,
         pages: list[PageRecord],
         outcomes: list[UserOutcome],
-        infos: list[tuple[int, str]],
+        profiles: list[ProfileRecord],
         releases: list[int],
         quota: list[QuotaDelta],
     ) -> None:
@@ -232,10 +233,14 @@ class SqliteStore(CrawlStore):
                     " attempts=attempts+1 WHERE id=?",
                     [(o.state, o.status, o.error, now, o.user_id) for o in outcomes],
                 )
-            if infos:
+            if profiles:
                 self.conn.executemany(
                     "UPDATE users SET info=?, info_at=? WHERE id=?",
-                    [(text, now, uid) for uid, text in infos],
+                    [(p.info_json, now, p.user_id) for p in profiles],
+                )
+                self.conn.executemany(
+                    "UPDATE lists SET note=? WHERE user_id=? AND direction=?",
+                    [(note, p.user_id, d) for p in profiles for d, note in p.list_notes.items()],
                 )
             if releases:
                 self.conn.executemany(
@@ -252,10 +257,8 @@ class SqliteStore(CrawlStore):
 
     def _commit_page(self, run_id: int, page: PageRecord) -> None:
         conn = self.conn
-        names = dict.fromkeys(u for u, _ in page.items)  # de-duplicated, order kept
-        display = {}
-        for username, name in page.items:
-            display.setdefault(username, name)
+        display = dict(page.items)  # the engine already removed repeats
+        names = list(display)
         ids = self._intern(names, display, page.depth + 1, page.fetched_at)
         cur = conn.execute(
             "INSERT INTO pages(run_id, user_id, direction, request, request_cursor, next_cursor, has_more,"

@@ -14,7 +14,14 @@ import concurrent.futures
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from tiktok_network.store.base import Claim, CrawlStore, PageRecord, QuotaDelta, UserOutcome
+from tiktok_network.store.base import (
+    Claim,
+    CrawlStore,
+    PageRecord,
+    ProfileRecord,
+    QuotaDelta,
+    UserOutcome,
+)
 
 T = TypeVar("T")
 MAX_BATCH = 256
@@ -58,8 +65,8 @@ class StoreWriter:
     async def outcome(self, outcome: UserOutcome) -> None:
         await self._submit("outcome", outcome)
 
-    async def info(self, user_id: int, text: str) -> None:
-        await self._submit("info", (user_id, text))
+    async def profile(self, record: ProfileRecord) -> None:
+        await self._submit("profile", record)
 
     async def release(self, user_id: int) -> None:
         await self._submit("release", user_id)
@@ -81,13 +88,13 @@ class StoreWriter:
                 batch.append(self._queue.get_nowait())
             pages = [item for kind, item, _ in batch if kind == "page"]
             outcomes = [item for kind, item, _ in batch if kind == "outcome"]
-            infos = [item for kind, item, _ in batch if kind == "info"]
+            profiles = [item for kind, item, _ in batch if kind == "profile"]
             releases = [item for kind, item, _ in batch if kind == "release"]
             quota = self._quota_source()
             assert self.store is not None
             try:
                 await self.call(
-                    self.store.apply, self.run_id, pages, outcomes, infos, releases, quota
+                    self.store.apply, self.run_id, pages, outcomes, profiles, releases, quota
                 )
             except BaseException as exc:  # the batch rolled back: every waiter learns why
                 for _, _, future in batch:
