@@ -291,7 +291,11 @@ def _crawl_options(f: Any) -> Any:
             help="Seconds between progress lines off a terminal. [default: 30]",
         ),
         click.option("--quiet", is_flag=True, default=None, help="Print only errors."),
-        click.option("--log-file", type=click.Path(dir_okay=False), help="Also append every log line to this file."),
+        click.option(
+            "--log-file",
+            type=click.Path(dir_okay=False),
+            help="Also append every log line to this file.",
+        ),
         click.option(
             "--follow-quota",
             type=int,
@@ -315,6 +319,11 @@ def _crawl_options(f: Any) -> Any:
         ),
         click.option(
             "--retry-base-delay", type=float, help="First backoff delay in seconds. [default: 1]"
+        ),
+        click.option(
+            "--rate-limit-delay",
+            type=float,
+            help="First pause after a 429 rate limit, seconds. [default: 10]",
         ),
         click.option(
             "--credentials",

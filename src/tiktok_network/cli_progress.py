@@ -100,7 +100,9 @@ async def show_progress(engine: Engine, settings: CrawlSettings, console: Consol
 
     def refresh_status() -> CrawlStatus | None:
         with contextlib.suppress(Exception):  # a status read must never disturb the crawl
-            return read_status(settings.db, max_depth=settings.max_depth, day_seconds=settings.day_seconds)
+            return read_status(
+                settings.db, max_depth=settings.max_depth, day_seconds=settings.day_seconds
+            )
         return status
 
     if settings.quiet or not console.is_terminal:

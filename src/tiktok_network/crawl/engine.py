@@ -366,7 +366,9 @@ class Engine:
         if outcome.kind is Kind.OK:
             info: dict = outcome.payload  # type: ignore[assignment]
             notes = self._short_lists(claim, info)
-            await self.writer.profile(ProfileRecord(claim.user_id, json.dumps(info, ensure_ascii=False), notes))
+            await self.writer.profile(
+                ProfileRecord(claim.user_id, json.dumps(info, ensure_ascii=False), notes)
+            )
             self.stats.infos += 1
         elif outcome.kind in (Kind.FATAL, Kind.SCOPE):
             log.warning("%s: user info unavailable: %s", claim.username, outcome.detail)
@@ -374,12 +376,22 @@ class Engine:
     def _short_lists(self, claim: Claim, info: dict) -> dict[str, str]:
         """Lists that ended with fewer accounts than the profile counts: capped or filtered."""
         notes = {}
-        for direction, field_name in (("following", "following_count"), ("followers", "follower_count")):
+        for direction, field_name in (
+            ("following", "following_count"),
+            ("followers", "follower_count"),
+        ):
             state = claim.lists.get(direction)
             reported = info.get(field_name)
-            if state is None or not state.done or not isinstance(reported, int) or state.items >= reported:
+            if (
+                state is None
+                or not state.done
+                or not isinstance(reported, int)
+                or state.items >= reported
+            ):
                 continue
-            notes[direction] = f"truncated: received {state.items:,} of {reported:,} reported by user info"
+            notes[direction] = (
+                f"truncated: received {state.items:,} of {reported:,} reported by user info"
+            )
             log.warning("%s %s list %s", claim.username, direction, notes[direction])
         return notes
 

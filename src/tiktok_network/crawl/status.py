@@ -63,7 +63,9 @@ class CrawlStatus:
             f" = {self.est_requests / follow_quota:.1f} days at {follow_quota:,}/day",
         ]
         if self.truncated_lists:
-            out.append(f"lists cut short (cursor stuck, or fewer than the profile's count): {self.truncated_lists:,}")
+            out.append(
+                f"lists cut short (cursor stuck, or fewer than the profile's count): {self.truncated_lists:,}"
+            )
         for depth in sorted(self.by_depth):
             d = self.by_depth[depth]
             out.append(

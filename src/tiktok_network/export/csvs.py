@@ -100,6 +100,7 @@ def export_csvs(
     """Write the requested CSVs to ``out``; returns rows written per file."""
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(out_dir)
     snap = Snapshot(db)
     try:
         written: dict[str, int] = {}
@@ -108,6 +109,15 @@ def export_csvs(
         return written
     finally:
         snap.close()
+
+
+def _remove_stale_temporaries(out_dir: Path) -> None:
+    """Temporary files left by an export that was killed (its process is gone)."""
+    for tmp in out_dir.glob(".*.csv.*.tmp"):
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 def _parsing_list(snap: Snapshot, path: Path) -> int:

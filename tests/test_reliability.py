@@ -1,0 +1,594 @@
+"""Reliability: whatever happens, the graph handed back is exactly the graph the service served.
+
+Kills at random moments, signals, a fault storm, inaccessible accounts and quirks, bad seed
+files, bad API answers, export safety and readers beside a running crawl. Randomness is seeded
+so a failure can be replayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import random
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+from aiohttp import web
+
+from tests.conftest import WIKI_VOTE
+from tests.crawl_helpers import (
+    CLI,
+    bfs_users,
+    crawl_env,
+    db_edges,
+    db_status,
+    emulator_process,
+    integrity,
+    page_fetches,
+    run_crawl,
+    start_crawl,
+    truth,
+)
+from tiktok_network.emulator.graph import parse_graph_spec
+from tiktok_network.emulator.names import display_name_for
+from tiktok_network.emulator.server import Emulator
+from tiktok_network.emulator.settings import EmulatorSettings
+from tiktok_network.usernames import is_valid_username
+
+BAD_SEEDS = Path(__file__).parent / "data" / "bad_seeds"
+SYNTH = "synthetic:3000,seed=5"
+
+
+@pytest.fixture(scope="module")
+def synth():
+    return parse_graph_spec(SYNTH)
+
+
+def refetched(requests: list[dict]) -> int:
+    return sum(n - 1 for n in page_fetches(requests).values())
+
+
+def kill_until_done(
+    tmp_path: Path,
+    url: str,
+    args: tuple[str, ...],
+    kills: int,
+    rng: random.Random,
+    window: tuple[float, float],
+    sig: signal.Signals = signal.SIGKILL,
+) -> int:
+    """Start the crawl and kill it at random moments until ``kills`` kills; returns kills done."""
+    done = 0
+    while done < kills:
+        proc = start_crawl(tmp_path, url, *args)
+        time.sleep(rng.uniform(*window))
+        if proc.poll() is not None:
+            assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+            break
+        proc.send_signal(sig)
+        code = proc.wait(timeout=60)
+        if sig != signal.SIGKILL:
+            assert code == 75, proc.stderr.read() if proc.stderr else ""
+        done += 1
+        assert integrity(tmp_path / "crawl.db") == "ok"
+    return done
+
+
+def finish(tmp_path: Path, url: str, args: tuple[str, ...]) -> None:
+    for _ in range(3):
+        final = run_crawl(tmp_path, url, *args, "--no-export")
+        if final.returncode == 0:
+            return
+    raise AssertionError(final.stderr)
+
+
+# ---------------------------------------------------------------------------- 1. kill anywhere
+def test_twenty_kill_9s_at_random_moments_lose_and_duplicate_nothing(tmp_path):
+    spec = "synthetic:4000,seed=9"
+    graph = parse_graph_spec(spec)
+    seeds = [
+        graph.usernames[u] for u in range(graph.n_users) if 10 <= graph.following.degree(u) <= 30
+    ][:3]
+    args = (*seeds, "--max-depth", "3", "--concurrency", "4")
+    rng = random.Random(20261123)
+    with emulator_process(tmp_path, "--graph", spec, "--latency-ms", "10") as emu:
+        kills = kill_until_done(tmp_path, emu.url, args, 20, rng, (0.6, 1.4))
+        finish(tmp_path, emu.url, args)
+        requests = emu.requests()
+    assert kills == 20
+    edges = db_edges(tmp_path / "crawl.db")
+    assert len(edges) == len(set(edges))
+    assert set(edges) == truth(graph, bfs_users(graph, seeds, 3, "following"), "following")
+    assert refetched(requests) <= 4 * kills
+    assert integrity(tmp_path / "crawl.db") == "ok"
+
+
+def test_kill_9s_on_wiki_vote_both_directions(tmp_path, wiki_vote):
+    seeds = tmp_path / "seeds.csv"
+    seeds.write_text("\n".join(u for u in wiki_vote.usernames if is_valid_username(u)) + "\n")
+    args = ("--seeds", str(seeds), "--max-depth", "1", "--direction", "both", "--concurrency", "8")
+    rng = random.Random(7)
+    with emulator_process(tmp_path, "--graph", str(WIKI_VOTE)) as emu:
+        kills = kill_until_done(tmp_path, emu.url, args, 8, rng, (1.0, 2.0))
+        finish(tmp_path, emu.url, args)
+        requests = emu.requests()
+    assert kills >= 6
+    edges = db_edges(tmp_path / "crawl.db")
+    assert len(edges) == len(set(edges)) == 103689
+    assert refetched(requests) <= 8 * kills
+    assert set(db_status(tmp_path / "crawl.db").values()) == {1}
+
+
+# ------------------------------------------------------------------------- 2. polite signals
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGUSR1, signal.SIGINT])
+def test_signals_drain_exit_75_and_rerun_completes_exactly(tmp_path, synth, sig):
+    seeds = [
+        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
+    ][:3]
+    args = (*seeds, "--max-depth", "3", "--concurrency", "4", "--drain-timeout", "5")
+    rng = random.Random(int(sig))
+    with emulator_process(tmp_path, "--graph", SYNTH, "--latency-ms", "10") as emu:
+        for _ in range(3):
+            proc = start_crawl(tmp_path, emu.url, *args)
+            time.sleep(rng.uniform(0.8, 1.5))
+            assert proc.poll() is None
+            sent = time.monotonic()
+            proc.send_signal(sig)
+            assert proc.wait(timeout=30) == 75
+            assert time.monotonic() - sent < 5 + 5  # drain timeout plus the final commit
+        finish(tmp_path, emu.url, args)
+        requests = emu.requests()
+    edges = db_edges(tmp_path / "crawl.db")
+    assert len(edges) == len(set(edges))
+    assert set(edges) == truth(synth, bfs_users(synth, seeds, 3, "following"), "following")
+    assert refetched(requests) == 0  # a drained run commits every page it fetched
+
+
+def test_a_signal_during_export_leaves_the_previous_export_intact(tmp_path, wiki_vote):
+    seeds = tmp_path / "seeds.csv"
+    seeds.write_text("\n".join(u for u in wiki_vote.usernames if is_valid_username(u)) + "\n")
+    with emulator_process(tmp_path, "--graph", str(WIKI_VOTE)) as emu:
+        done = run_crawl(
+            tmp_path, emu.url, "--seeds", str(seeds), "--max-depth", "0", "--concurrency", "16"
+        )
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "out"
+    before = {p.name: p.read_bytes() for p in out.glob("*.csv")}
+    rng = random.Random(3)
+    export = [*CLI, "export", "--db", str(tmp_path / "crawl.db"), "--out", str(out)]
+    for sig in (signal.SIGTERM, signal.SIGKILL, signal.SIGINT, signal.SIGKILL, signal.SIGTERM):
+        proc = subprocess.Popen(export, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(rng.uniform(0.3, 1.2))
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+        assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+        after = {p.name: p.read_bytes() for p in out.glob("*.csv")}
+        assert after == before  # each file is the old one or an identical new one, never half
+    subprocess.run(export, check=True, capture_output=True, timeout=120)
+    assert not list(out.glob(".*.tmp"))  # leftovers of killed exports are cleared
+
+
+# ----------------------------------------------------------------------------- 3. fault storm
+STORM = "500=0.10,500-empty=0.02,504-html=0.02,truncated=0.01,cursor-400=0.01,reset=0.02"
+
+
+def test_fault_storm_gives_the_exact_graph_and_only_fault_overhead(tmp_path, synth):
+    seeds = [
+        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
+    ][:3]
+    args = (
+        *seeds,
+        "--max-depth",
+        "2",
+        "--concurrency",
+        "8",
+        "--max-retries",
+        "10",
+        "--rate-limit-delay",
+        "0.2",
+        "--direction",
+        "both",
+    )
+    with emulator_process(
+        tmp_path,
+        "--graph",
+        SYNTH,
+        "--faults",
+        STORM,
+        "--seed",
+        "42",
+        "--qps",
+        "500",
+        "--revoke-every",
+        "1.5",
+    ) as emu:
+        done = run_crawl(tmp_path, emu.url, *args)
+        requests = emu.requests()
+    assert done.returncode == 0, done.stderr
+    edges = db_edges(tmp_path / "crawl.db")
+    assert len(edges) == len(set(edges))
+    assert set(edges) == truth(synth, bfs_users(synth, seeds, 2, "both"), "both")
+    follow = [r for r in requests if r["endpoint"] in ("following", "followers")]
+    pages = page_fetches(requests)
+    minimum = len(pages)
+    assert max(pages.values()) == 1
+    faults = sum(1 for r in follow if r.get("fault"))
+    throttled = sum(1 for r in follow if r["status"] in (401, 429))
+    assert len(follow) == minimum + faults + throttled  # every extra request is an injected failure
+    assert faults > 0.1 * minimum and throttled > 0
+    ratio = len(follow) / minimum
+    print(
+        f"fault storm: {len(follow)} requests for {minimum} pages = {ratio:.3f}; faults {faults}, "
+        f"401/429 {throttled}"
+    )
+
+
+def test_users_that_fail_every_retry_get_status_4_and_are_retried_next_run(tmp_path, synth):
+    seeds = [
+        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
+    ][:5]
+    with emulator_process(tmp_path, "--graph", SYNTH, "--faults", "500=0.5", "--seed", "1") as emu:
+        first = run_crawl(tmp_path, emu.url, *seeds, "--max-depth", "1", "--max-retries", "0")
+        failed = [u for u, s in db_status(tmp_path / "crawl.db").items() if s == 4]
+        parsing = list(csv.reader((tmp_path / "out" / "parsing_list.csv").open()))
+        second = run_crawl(tmp_path, emu.url, *seeds, "--max-depth", "1", "--max-retries", "20")
+    assert first.returncode == 0 and second.returncode == 0, second.stderr
+    assert failed and all([u, "4"] in parsing for u in failed)
+    statuses = db_status(tmp_path / "crawl.db")
+    assert all(statuses[u] == 1 for u in failed)
+    assert set(db_edges(tmp_path / "crawl.db")) == truth(
+        synth, bfs_users(synth, seeds, 1, "following"), "following"
+    )
+
+
+# ----------------------------------------------------------- 5. inaccessible accounts, quirks
+def test_refused_and_missing_users_get_2_and_3_and_are_never_retried(tmp_path, synth):
+    seeds = [
+        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
+    ][:4]
+    missing = seeds[1]
+    args = (*seeds, "--max-depth", "1")
+    with emulator_process(
+        tmp_path, "--graph", SYNTH, "--refused-fraction", "0.2", "--missing", missing
+    ) as emu:
+        first = run_crawl(tmp_path, emu.url, *args)
+        count = len(emu.requests())
+        second = run_crawl(tmp_path, emu.url, *args)
+        assert len(emu.requests()) == count  # nothing left to ask: no retries of 2s and 3s
+    assert first.returncode == second.returncode == 0
+    statuses = db_status(tmp_path / "crawl.db")
+    assert statuses[missing] == 3
+    assert Counter(statuses.values())[2] > 0
+
+
+def test_quirks_give_the_served_edge_set_and_truncation_is_recorded(tmp_path, synth):
+    options = dict(
+        short_pages=0.3,
+        omit_empty_list=True,
+        same_second_repeats=0.5,
+        followers_cap=40,
+        followers_public_only=True,
+        private_fraction=0.1,
+        seed=4,
+    )
+    served = Emulator(synth, EmulatorSettings(**options))
+    seeds = [
+        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
+    ][:2]
+    flags = [
+        "--short-pages",
+        "0.3",
+        "--omit-empty-list",
+        "--same-second-repeats",
+        "0.5",
+        "--followers-cap",
+        "40",
+        "--followers-public-only",
+        "--private-fraction",
+        "0.1",
+        "--seed",
+        "4",
+    ]
+    with emulator_process(tmp_path, "--graph", SYNTH, *flags) as emu:
+        done = run_crawl(
+            tmp_path, emu.url, *seeds, "--max-depth", "1", "--direction", "both", "--info"
+        )
+    assert done.returncode == 0, done.stderr
+    crawled = {u for u, s in db_status(tmp_path / "crawl.db").items() if s == 1}
+    expected = set()
+    for name in crawled:
+        node = synth.user_id(name)
+        expected |= {(name, synth.usernames[int(v)]) for v in served._list_of("following", node)[0]}
+        expected |= {(synth.usernames[int(v)], name) for v in served._list_of("followers", node)[0]}
+    edges = db_edges(tmp_path / "crawl.db")
+    assert len(edges) == len(set(edges)) and set(edges) == expected
+    truncated = {
+        name
+        for name in crawled
+        if len(served._list_of("followers", synth.user_id(name))[0])
+        < synth.followers.degree(synth.user_id(name))
+    }
+    assert truncated
+    nodes = {
+        r["username"]: r
+        for r in csv.DictReader((tmp_path / "out" / "nodes.csv").open(encoding="utf-8"))
+    }
+    flagged = {u for u, r in nodes.items() if "followers: truncated" in r["notes"]}
+    assert flagged == truncated
+    status = subprocess.run(
+        [*CLI, "status", "--db", str(tmp_path / "crawl.db")], capture_output=True, text=True
+    )
+    assert (
+        f"lists cut short (cursor stuck, or fewer than the profile's count): {len(truncated)}"
+        in status.stdout
+    )
+
+
+# -------------------------------------------------------------------------- 6. bad seed input
+CORPUS = {
+    # file: (number of bad-row lines, valid seeds)
+    "bom.csv": (0, {"kikimoon0"}),
+    "crlf.csv": (0, {"kikimoon0", "ariawave1"}),
+    "blank_lines.csv": (0, {"kikimoon0", "ariawave1"}),
+    "header.csv": (0, {"kikimoon0", "ariawave1"}),
+    "quoted.csv": (0, {"kikimoon0", "ariawave1"}),
+    "urls.csv": (1, {"kikimoon0", "ariawave1"}),
+    "at_names.csv": (0, {"kikimoon0", "ariawave1"}),
+    "upper.csv": (0, {"kikimoon0", "ariawave1"}),
+    "duplicates.csv": (0, {"kikimoon0", "ariawave1"}),
+    "too_long.csv": (1, {"kikimoon0"}),
+    "illegal.csv": (4, {"kikimoon0"}),
+    "latin1.csv": (1, {"kikimoon0"}),
+}
+
+
+def test_bad_seed_corpus(tmp_path):
+    with emulator_process(tmp_path, "--graph", SYNTH) as emu:
+        for name, (bad_rows, valid) in CORPUS.items():
+            work = tmp_path / name
+            work.mkdir()
+            done = run_crawl(work, emu.url, "--seeds", str(BAD_SEEDS / name), "--max-depth", "0")
+            assert done.returncode == 0, (name, done.stderr)
+            assert "Traceback" not in done.stderr
+            lines = [line for line in done.stderr.splitlines() if "skipped" in line]
+            assert len(lines) == bad_rows, (name, lines)
+            assert all(f"{name}:" in line for line in lines)
+            assert {u for u, s in db_status(work / "crawl.db").items() if s == 1} == valid, name
+    for target, code, needle in [
+        (BAD_SEEDS / "empty.csv", 2, "no valid seed"),
+        (BAD_SEEDS / "binary.bin", 1, "binary"),
+        (BAD_SEEDS / "absent.csv", 1, "no such file"),
+        (BAD_SEEDS, 1, "directory"),
+    ]:
+        done = run_crawl(tmp_path, "http://127.0.0.1:9", "--seeds", str(target))
+        assert done.returncode == code and needle in done.stderr and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------------ 7. bad API answers
+@contextmanager
+def odd_api(token_body: dict, status: int, body: bytes) -> Iterator[str]:
+    """A real server in a thread that answers every follow request the same odd way."""
+    ready = threading.Event()
+    holder: dict = {}
+
+    async def token(request):
+        return web.json_response(token_body)
+
+    async def follow(request):
+        return web.Response(status=status, body=body, content_type="application/json")
+
+    async def main():
+        app = web.Application()
+        app.router.add_post("/v2/oauth/token/", token)
+        app.router.add_post("/v2/research/user/following/", follow)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        holder["url"] = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        holder["stop"] = asyncio.Event()
+        holder["loop"] = asyncio.get_running_loop()
+        ready.set()
+        await holder["stop"].wait()
+        await runner.cleanup()
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    ready.wait(10)
+    try:
+        yield holder["url"]
+    finally:
+        holder["loop"].call_soon_threadsafe(holder["stop"].set)
+        thread.join(10)
+
+
+GOOD_TOKEN = {"access_token": "clt.odd", "expires_in": 7200, "token_type": "Bearer"}
+
+
+@pytest.mark.parametrize(
+    ("token_body", "status", "body", "code", "needle"),
+    [
+        (
+            {"error": "invalid_client", "error_description": "bad", "log_id": "x"},
+            200,
+            b"{}",
+            1,
+            "credentials rejected",
+        ),
+        (
+            GOOD_TOKEN,
+            401,
+            b'{"error": {"code": "scope_not_authorized", "message": "no"}}',
+            1,
+            "approved scopes",
+        ),
+        (
+            GOOD_TOKEN,
+            200,
+            b'{"data": {"user_following": 5}, "error": {"code": "ok"}}',
+            1,
+            "unexpected response shape",
+        ),
+        (GOOD_TOKEN, 200, b'["not", "an", "envelope"]', 1, "unexpected response shape"),
+        (
+            GOOD_TOKEN,
+            400,
+            b'{"error": {"code": "brand_new_code", "message": "new"}}',
+            0,
+            "brand_new_code",
+        ),
+    ],
+)
+def test_bad_api_answers_give_a_clear_message_and_leave_the_database_intact(
+    tmp_path, synth, token_body, status, body, code, needle
+):
+    seeds = [
+        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
+    ][:2]
+    with emulator_process(tmp_path, "--graph", SYNTH) as emu:
+        assert run_crawl(tmp_path, emu.url, seeds[0], "--max-depth", "0").returncode == 0
+    before = sorted(db_edges(tmp_path / "crawl.db"))
+    with odd_api(token_body, status, body) as url:
+        done = run_crawl(tmp_path, url, seeds[1], "--max-depth", "0", "--max-retries", "1")
+    assert done.returncode == code, done.stderr
+    assert needle in done.stderr and "Traceback" not in done.stderr
+    assert sorted(db_edges(tmp_path / "crawl.db")) == before
+    assert integrity(tmp_path / "crawl.db") == "ok"
+    assert db_status(tmp_path / "crawl.db")[seeds[0]] == 1
+
+
+# --------------------------------------------------------------------------------- 8. secrets
+def test_secrets_never_reach_the_database_exports_output_or_log_file(tmp_path, synth):
+    import zlib
+
+    key, secret = "KEY-4f1c9e-recognisable", "SECRET-77aa1d-recognisable"
+    seeds = [
+        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
+    ][:2]
+    with emulator_process(
+        tmp_path,
+        "--graph",
+        SYNTH,
+        "--client",
+        f"{key}:{secret}",
+        "--revoke-every",
+        "0.3",
+        "--latency-ms",
+        "20",
+    ) as emu:
+        done = run_crawl(
+            tmp_path,
+            emu.url,
+            *seeds,
+            "--max-depth",
+            "1",
+            "--info",
+            "--log-file",
+            str(tmp_path / "crawl.log"),
+            "--concurrency",
+            "2",
+            key=key,
+            secret=secret,
+        )
+        tokens = [r for r in emu.requests() if r["endpoint"] == "token"]
+    assert done.returncode == 0, done.stderr
+    assert len(tokens) >= 2 and (tmp_path / "crawl.log").stat().st_size > 0
+    blobs = [done.stdout.encode(), done.stderr.encode()]
+    blobs += [
+        p.read_bytes()
+        for p in tmp_path.rglob("*")
+        if p.is_file() and not p.name.startswith("requests-")
+    ]
+    conn = sqlite3.connect(tmp_path / "crawl.db")
+    blobs += [zlib.decompress(b) for (b,) in conn.execute("SELECT response FROM pages")]
+    blobs += [str(row).encode() for row in conn.execute("SELECT * FROM runs")]
+    conn.close()
+    for blob in blobs:
+        assert key.encode() not in blob and secret.encode() not in blob and b"clt." not in blob
+
+
+# ---------------------------------------------------------------------------- 9. export safety
+def test_display_names_round_trip_through_csv_and_pandas(tmp_path, synth):
+    import pandas as pd
+
+    seeds = [
+        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
+    ][:3]
+    with emulator_process(tmp_path, "--graph", SYNTH) as emu:
+        assert run_crawl(tmp_path, emu.url, *seeds, "--max-depth", "1").returncode == 0
+    frame = pd.read_csv(tmp_path / "out" / "nodes.csv", dtype=str, keep_default_na=False)
+    checked = 0
+    tricky = 0
+    for username, shown in zip(frame["username"], frame["display_name"], strict=True):
+        if not shown:
+            continue
+        original = display_name_for(synth.user_id(username), username)
+        expected = "'" + original if original.startswith(("=", "+", "-", "@")) else original
+        assert shown == expected
+        checked += 1
+        tricky += any(c in original for c in ',"\n') or original[0] in "=+-@"
+    assert checked > 100 and tricky > 20
+    edges = pd.read_csv(tmp_path / "out" / "network.csv", dtype=str)
+    assert len(edges) == len(db_edges(tmp_path / "crawl.db"))
+
+
+# ------------------------------------------------------------------------ 10. concurrent reader
+def test_status_and_export_beside_a_running_crawl_do_not_block_it(tmp_path, synth):
+    seeds = [
+        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
+    ][:3]
+    with emulator_process(tmp_path, "--graph", SYNTH, "--latency-ms", "10") as emu:
+        proc = start_crawl(tmp_path, emu.url, *seeds, "--max-depth", "3", "--concurrency", "4")
+        time.sleep(1.0)
+        start = time.time()
+        env = crawl_env(emu.url)
+        for i in range(4):
+            st = subprocess.run(
+                [*CLI, "status", "--db", str(tmp_path / "crawl.db")],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=30,
+            )
+            ex = subprocess.run(
+                [
+                    *CLI,
+                    "export",
+                    "--db",
+                    str(tmp_path / "crawl.db"),
+                    "--out",
+                    str(tmp_path / f"s{i}"),
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=60,
+            )
+            assert st.returncode == 0 and ex.returncode == 0, (st.stderr, ex.stderr)
+        end = time.time()
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 75
+    conn = sqlite3.connect(tmp_path / "crawl.db")
+    stamps = np.array(
+        [
+            t
+            for (t,) in conn.execute(
+                "SELECT fetched_at FROM pages WHERE fetched_at BETWEEN ? AND ? ORDER BY fetched_at",
+                (start, end),
+            )
+        ]
+    )
+    conn.close()
+    assert len(stamps) > 50
+    assert np.diff(stamps).max() < 1.0  # pages kept arriving while the readers ran
