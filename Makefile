@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install bench-setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Extra tools of the benchmarks (requests for the sequential baseline, pyinstrument).
+bench-setup: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

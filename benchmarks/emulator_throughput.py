@@ -4,7 +4,7 @@ Runs `tiktok-network emulator` in its own process on loopback at 0 ms latency, t
 following-page requests from an aiohttp client (this process) and reports requests per
 wall-clock second and per CPU second of the emulator process (its single core).
 
-    .venv/bin/python benchmarks/emulator_throughput.py [--graph synthetic:200000] [--requests 20000]
+    .venv/bin/python -m benchmarks.emulator_throughput [--graph synthetic:200000] [--requests 20000]
 """
 
 from __future__ import annotations
