@@ -3,10 +3,11 @@ sequential baseline in the style of the original crawler (requests library, one 
 time, followings kept in memory).
 
 At 300 ms a sequential run of 20,000 requests takes 100 minutes, so runs whose concurrency is
-below --full-from are measured on --sample requests and scaled to N (the time per request of a
-sequential client is constant: latency plus overhead); the output says which figures are scaled.
+below --full-from are measured on --sample x concurrency requests and scaled to N (a client
+with a fixed number of requests in flight has a constant time per request); the output marks
+the scaled figures. Needs the bench extra: `make bench-setup`.
 
-    .venv/bin/python -m benchmarks.latency [--requests 20000] [--sample 400] [--full-from 8]
+    .venv/bin/python -m benchmarks.latency [--requests 20000] [--sample 400] [--full-from 32]
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def main() -> None:
     rows = []
     with emulator("--graph", args.graph, "--latency-ms", str(args.latency_ms)) as emu:
         for c in (int(x) for x in args.concurrency.split(",")):
-            measured = n if c >= args.full_from else args.sample
+            measured = n if c >= args.full_from else min(n, args.sample * c)
             with tempfile.TemporaryDirectory() as tmp:
                 db = Path(tmp) / "bench.db"
                 run = run_crawl(

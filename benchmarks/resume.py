@@ -49,7 +49,7 @@ def main() -> None:
                         "30",
                         "--max-requests",
                         "50",
-                        "--no-export",
+                        "--no-export", "--follow-quota", str(10**9),
                         "--quiet",
                     ],
                     env=crawl_env(emu.url),
