@@ -103,7 +103,17 @@ def run_crawl(
     url: str, db: Path, *args: str, sample_every: float = 0.5, timeout: float = 7200
 ) -> CrawlRun:
     """Run `tiktok-network crawl` and sample its RSS and CPU until it exits."""
-    cmd = [*CLI, "crawl", "--db", str(db), "--no-export", "--quiet", "--follow-quota", str(10**9), *args]
+    cmd = [
+        *CLI,
+        "crawl",
+        "--db",
+        str(db),
+        "--no-export",
+        "--quiet",
+        "--follow-quota",
+        str(10**9),
+        *args,
+    ]
     start = time.monotonic()
     proc = subprocess.Popen(
         cmd, env=crawl_env(url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True

@@ -46,7 +46,9 @@ def crawl(url: str, db: Path, depth: int, concurrency: int) -> subprocess.Popen:
         str(depth),
         "--concurrency",
         str(concurrency),
-        "--no-export", "--follow-quota", str(10**9),
+        "--no-export",
+        "--follow-quota",
+        str(10**9),
         "--quiet",
     ]
     return subprocess.Popen(

@@ -34,7 +34,6 @@ from tiktok_network.config import CrawlSettings
 from tiktok_network.crawl.quota import QuotaTracker, client_id
 from tiktok_network.quota_day import day_number, iso_utc
 from tiktok_network.store.base import DONE, FAILED, Claim, PageRecord, ProfileRecord, UserOutcome
-from tiktok_network.store.sqlite import SqliteStore
 from tiktok_network.store.writer import StoreWriter
 
 log = logging.getLogger("tiktok_network.crawl")
@@ -107,29 +106,29 @@ class Engine:
     # ----------------------------------------------------------------------- run
     async def run(self, seeds: list[str]) -> CrawlResult:
         s = self.settings
-        writer = self.writer = StoreWriter(lambda: SqliteStore(s.db))
+        writer = self.writer = StoreWriter(s.db)
         cid = client_id(self.credentials.client_key)
-        await writer.start()
-        store = writer.store
-        assert store is not None
+        try:
+            await writer.start()
+        except BaseException:
+            await writer.close()
+            raise
         complete = False
         try:
             public = {k: v for k, v in vars(s).items() if k != "credentials"}
             writer.run_id = await writer.call(
-                store.begin_run, __version__, s.api_base, json.dumps(public)
+                "begin_run", __version__, s.api_base, json.dumps(public)
             )
-            recovered = await writer.call(store.recover, self.worker_id)
+            recovered = await writer.call("recover", self.worker_id)
             if recovered:
                 log.info("put back %d users left claimed or failed by an earlier run", recovered)
             if seeds:
-                new, known = await writer.call(store.add_seeds, seeds)
+                new, known = await writer.call("add_seeds", seeds)
                 log.info("seeds: %d new, %d already in the crawl", new, known)
             today = day_number(s.day_seconds)
-            self.quota = QuotaTracker(
-                cid, s, await writer.call(store.quota_used, cid, today), today
-            )
-            writer._quota_source = self.quota.drain
-            self._claimed_total = await writer.call(_started_users, store)
+            self.quota = QuotaTracker(cid, s, await writer.call("quota_used", cid, today), today)
+            writer.set_quota_source(self.quota.drain)
+            self._claimed_total = await writer.call("started_users")
             retry = RetryPolicy(
                 max_retries=s.max_retries,
                 base_delay=s.retry_base_delay,
@@ -147,13 +146,11 @@ class Engine:
             ) as client:
                 self.client = client
                 await self._run_workers()
-            complete = (
-                await writer.call(_frontier_empty, store, s.max_depth) and self.stop_reason is None
-            )
+            complete = await writer.call("frontier_empty", s.max_depth) and self.stop_reason is None
         finally:
-            await writer.call(store.release_worker, self.worker_id)
+            await writer.call("release_worker", self.worker_id)
             exit_code = self._exit_code()
-            await writer.call(store.end_run, writer.run_id, exit_code)
+            await writer.call("end_run", writer.run_id, exit_code)
             await writer.close()
         requests = self.client.counters["requests"] if self.client else 0
         reason = (
@@ -435,14 +432,3 @@ class Engine:
             return True
         finally:
             self.stats.quota_wait_until = None
-
-
-def _started_users(store: SqliteStore) -> int:
-    return int(store.conn.execute("SELECT count(*) FROM users WHERE state != 0").fetchone()[0])
-
-
-def _frontier_empty(store: SqliteStore, max_depth: int) -> bool:
-    row = store.conn.execute(
-        "SELECT 1 FROM users WHERE state = 0 AND depth <= ? LIMIT 1", (max_depth,)
-    ).fetchone()
-    return row is None

@@ -119,6 +119,14 @@ class CrawlStore(abc.ABC):
         """Put back every claim this worker still holds (shutdown)."""
 
     @abc.abstractmethod
+    def started_users(self) -> int:
+        """Users whose lists were started (claimed, done or failed): for --max-users."""
+
+    @abc.abstractmethod
+    def frontier_empty(self, max_depth: int) -> bool:
+        """True when no user within ``max_depth`` waits to be crawled."""
+
+    @abc.abstractmethod
     def quota_used(self, client: str, day: int) -> dict[str, tuple[int, bool]]: ...
 
     @abc.abstractmethod

@@ -275,17 +275,37 @@ class SqliteStore(CrawlStore):
         first = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM pages").fetchone()[0]
         page_rows, edge_rows, list_rows, done_rows = [], [], [], []
         for page_id, page in enumerate(pages, start=first):
-            page_rows.append((
-                page_id, run_id, page.user_id, page.direction, page.request.decode(), page.request_cursor,
-                page.next_cursor, int(page.has_more), len(page.items), page.fetched_at, page.log_id,
-                compress(page.raw),
-            ))
+            page_rows.append(
+                (
+                    page_id,
+                    run_id,
+                    page.user_id,
+                    page.direction,
+                    page.request.decode(),
+                    page.request_cursor,
+                    page.next_cursor,
+                    int(page.has_more),
+                    len(page.items),
+                    page.fetched_at,
+                    page.log_id,
+                    compress(page.raw),
+                )
+            )
             user = page.user_id
             if page.direction == "following":
                 edge_rows += [(user, ids[u], page_id) for u, _ in page.items]
             else:
                 edge_rows += [(ids[u], user, page_id) for u, _ in page.items]
-            list_rows.append((user, page.direction, page.next_cursor, int(page.list_done), len(page.items), page.note))
+            list_rows.append(
+                (
+                    user,
+                    page.direction,
+                    page.next_cursor,
+                    int(page.list_done),
+                    len(page.items),
+                    page.note,
+                )
+            )
             if page.user_complete:
                 done_rows.append((DONE, page.fetched_at, user))
         conn = self.conn
@@ -294,7 +314,9 @@ class SqliteStore(CrawlStore):
             " n_items, fetched_at, log_id, response) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             page_rows,
         )
-        conn.executemany("INSERT OR IGNORE INTO edges(src, dst, page_id) VALUES (?, ?, ?)", edge_rows)
+        conn.executemany(
+            "INSERT OR IGNORE INTO edges(src, dst, page_id) VALUES (?, ?, ?)", edge_rows
+        )
         conn.executemany(
             "INSERT INTO lists(user_id, direction, cursor, done, pages, items, note) VALUES (?,?,?,?,1,?,?) "
             "ON CONFLICT(user_id, direction) DO UPDATE SET cursor=excluded.cursor, done=excluded.done,"
@@ -343,6 +365,17 @@ class SqliteStore(CrawlStore):
         if len(cache) > ID_CACHE_SIZE:
             cache.clear()
         return ids
+
+    def started_users(self) -> int:
+        return int(
+            self.conn.execute("SELECT count(*) FROM users WHERE state != ?", (TODO,)).fetchone()[0]
+        )
+
+    def frontier_empty(self, max_depth: int) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM users WHERE state = ? AND depth <= ? LIMIT 1", (TODO, max_depth)
+        )
+        return row.fetchone() is None
 
     # -------------------------------------------------------------------- quota
     def quota_used(self, client: str, day: int) -> dict[str, tuple[int, bool]]:

@@ -4,7 +4,9 @@ Workers hand over page records and wait for the commit before fetching the next 
 most one uncommitted page per worker exists at any moment: that is the bound on what a
 ``kill -9`` can make the next run fetch again. The writer gathers whatever is queued into one
 transaction and runs it on a dedicated thread, so the event loop never blocks on SQLite and
-there is never more than one writer (no ``SQLITE_BUSY``).
+there is never more than one writer (no ``SQLITE_BUSY``). (A writer process was tried to get
+the SQLite work off the GIL: pickling the pages cost as much as it saved; see
+``docs/performance.md``.)
 """
 
 from __future__ import annotations
@@ -12,52 +14,48 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from tiktok_network.store.base import (
-    Claim,
-    CrawlStore,
-    PageRecord,
-    ProfileRecord,
-    QuotaDelta,
-    UserOutcome,
-)
+from tiktok_network.store.base import Claim, PageRecord, ProfileRecord, QuotaDelta, UserOutcome
+from tiktok_network.store.sqlite import SqliteStore
 
-T = TypeVar("T")
 MAX_BATCH = 256
 
 
 class StoreWriter:
-    def __init__(
-        self, store_factory: Callable[[], CrawlStore], run_id_holder: list[int] | None = None
-    ) -> None:
+    def __init__(self, db: str) -> None:
+        self._db = db
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="store-writer"
         )
-        self._factory = store_factory
-        self.store: CrawlStore | None = None
+        self._store: SqliteStore | None = None
         self.run_id = 0
         self._queue: asyncio.Queue[tuple[str, Any, asyncio.Future[None]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._quota_source: Callable[[], list[QuotaDelta]] = list
         self.commits = 0
 
-    async def start(self, quota_source: Callable[[], list[QuotaDelta]] | None = None) -> None:
-        self.store = await self.call(self._factory)
-        if quota_source is not None:
-            self._quota_source = quota_source
+    async def start(self) -> None:
+        """Open the database on the writer thread (errors such as a foreign file surface here)."""
+        self._store = await self._run_in_child(SqliteStore, self._db)
         self._task = asyncio.create_task(self._run(), name="store-writer")
 
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run one store operation on the writer thread (after what is already queued)."""
+    def set_quota_source(self, source: Callable[[], list[QuotaDelta]]) -> None:
+        """Where pending quota use comes from; it rides along with the next commit."""
+        self._quota_source = source
+
+    async def call(self, name: str, *args: Any) -> Any:
+        """Run one store operation by name on the writer thread (after what is queued)."""
+        return await self._run_in_child(getattr(self._store, name), *args)
+
+    async def _run_in_child(self, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn, *args)
 
     async def claim(
         self, worker: str, n: int, max_depth: int, directions: tuple[str, ...], info: bool
     ) -> list[Claim]:
-        assert self.store is not None
-        return await self.call(self.store.claim, worker, n, max_depth, directions, info)
+        return await self.call("claim", worker, n, max_depth, directions, info)
 
     async def page(self, record: PageRecord) -> None:
         await self._submit("page", record)
@@ -86,15 +84,19 @@ class StoreWriter:
             batch = [first]
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            pages = [item for kind, item, _ in batch if kind == "page"]
-            outcomes = [item for kind, item, _ in batch if kind == "outcome"]
-            profiles = [item for kind, item, _ in batch if kind == "profile"]
-            releases = [item for kind, item, _ in batch if kind == "release"]
-            quota = self._quota_source()
-            assert self.store is not None
+            groups: dict[str, list[Any]] = {"page": [], "outcome": [], "profile": [], "release": []}
+            for kind, item, _ in batch:
+                if kind in groups:
+                    groups[kind].append(item)
             try:
                 await self.call(
-                    self.store.apply, self.run_id, pages, outcomes, profiles, releases, quota
+                    "apply",
+                    self.run_id,
+                    groups["page"],
+                    groups["outcome"],
+                    groups["profile"],
+                    groups["release"],
+                    self._quota_source(),
                 )
             except BaseException as exc:  # the batch rolled back: every waiter learns why
                 for _, _, future in batch:
@@ -109,10 +111,12 @@ class StoreWriter:
                     future.set_result(None)
 
     async def close(self) -> None:
-        if self._task is not None:
-            await self.flush()  # pending records and quota use that came with no page
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        if self.store is not None:
-            await self.call(self.store.close)
-        self._executor.shutdown(wait=True)
+        try:
+            if self._task is not None:
+                await self.flush()  # pending records and quota use that came with no page
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
+            if self._store is not None:
+                await self._run_in_child(self._store.close)
+        finally:
+            self._executor.shutdown(wait=True)
