@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--sample", type=int, default=400)
     parser.add_argument(
-        "--full-from", type=int, default=8, help="concurrency from which N is run in full"
+        "--full-from", type=int, default=32, help="concurrency from which N is run in full"
     )
     parser.add_argument("--concurrency", default="1,8,32,64")
     parser.add_argument("--latency-ms", type=float, default=300)

@@ -586,6 +586,60 @@ def export(formats: str, config_file: str | None, **flags: Any) -> None:
         click.echo(f"{settings.out}/{name}.csv: {rows:,} rows")
 
 
+# ----------------------------------------------------------------------------------- analyze
+@app.command()
+@click.option("--db", type=click.Path(), help="A crawl database: its core and everything discovered.")
+@click.option("--edges", "edge_file", type=click.Path(), help="An edge list: CSV with header, SNAP/KONECT text, Parquet.")
+@click.option("--name", help="Name of the --edges network in the report.")
+@click.option("--undirected", is_flag=True, help="--edges lists undirected pairs: each is a mutual follow.")
+@click.option("--compare", "compare", multiple=True, type=click.Path(), help="More edge lists to set beside (repeatable).")
+@click.option("--out", default="report", show_default=True, help="Folder for report.html, report.md, stats.json, figures/.")
+@click.option("--seed", default=0, show_default=True, help="Seed for sampled distances and communities.")
+def analyze(db: str | None, edge_file: str | None, name: str | None, undirected: bool, compare: tuple[str, ...],
+            out: str, seed: int) -> None:
+    """Network statistics, fits and figures, side by side with published networks."""
+    from tiktok_network.analysis.edgelist import EdgeListError, read_crawl, read_edges
+    from tiktok_network.analysis.report import Network, analyse
+
+    if not db and not edge_file:
+        raise UserError("give --db CRAWL.db or --edges FILE (and optionally --compare FILE ...)")
+    networks: list[Network] = []
+    try:
+        if db:
+            info = _crawl_profile(db)
+            label = name or Path(db).stem
+            networks.append(Network(f"{label}: crawled core", read_crawl(db, f"{label} core", core_only=True), info))
+            networks.append(Network(f"{label}: everything discovered", read_crawl(db, f"{label} all"), info))
+        if edge_file:
+            el = read_edges(edge_file, name, undirected)
+            networks.append(Network(name or el.name, el))
+        for path in compare:
+            el = read_edges(path)
+            networks.append(Network(el.name, el))
+    except EdgeListError as exc:
+        raise UserError(str(exc)) from None
+    doc = analyse(networks, Path(out), seed=seed)
+    for n in doc["networks"]:
+        what = "empty graph" if n.get("empty") else f"{n['nodes']:,} nodes, {n['edges']:,} edges"
+        click.echo(f"{n['label']}: {what}")
+    click.echo(f"report: {out}/report.html, {out}/report.md, {out}/stats.json ({doc['seconds']:.1f} s)")
+
+
+def _crawl_profile(db: str) -> dict[str, Any]:
+    from tiktok_network.store.sqlite import NotACrawlDatabase, connect
+
+    try:
+        conn = connect(db, readonly=True)
+    except NotACrawlDatabase as exc:
+        raise UserError(str(exc)) from None
+    try:
+        rows = conn.execute("SELECT depth, count(*), sum(status = 1) FROM users GROUP BY depth").fetchall()
+    finally:
+        conn.close()
+    profile = {str(d): {"known": k, "crawled": c or 0} for d, k, c in rows}
+    return {"known": sum(k for _, k, _ in rows), "crawled": sum(c or 0 for _, _, c in rows), "depth_profile": profile}
+
+
 # -------------------------------------------------------------------------------------- demo
 @app.command()
 @click.option("--out", default="demo-outputs", show_default=True, help="Folder for every output.")

@@ -1,0 +1,1 @@
+"""Network statistics, fits, figures and the comparison report."""

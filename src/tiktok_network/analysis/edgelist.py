@@ -1,0 +1,189 @@
+"""Directed edge lists for analysis, from a crawl database or a file, as integer arrays.
+
+Every input becomes the same thing: ``names`` (node labels) and two int64 arrays ``src`` and
+``dst`` (``src`` follows ``dst``), with duplicate edges and self-loops removed and counted, so
+every statistic downstream is computed on one well-defined simple directed graph.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+class EdgeListError(Exception):
+    """An input that cannot be analysed; the message names the file (and line)."""
+
+
+@dataclass
+class EdgeList:
+    name: str
+    names: list[str]
+    src: np.ndarray
+    dst: np.ndarray
+    duplicates_removed: int = 0
+    self_loops_removed: int = 0
+    checksum: str = ""
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.names)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.src)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def simplify(name: str, names: list[str], src: np.ndarray, dst: np.ndarray, checksum: str = "") -> EdgeList:
+    """Drop self-loops and repeated edges, counting both."""
+    n = max(len(names), 1)
+    loops = src == dst
+    keys = src[~loops].astype(np.int64) * n + dst[~loops]
+    unique = np.unique(keys)
+    return EdgeList(
+        name,
+        names,
+        unique // n,
+        unique % n,
+        duplicates_removed=int(len(keys) - len(unique)),
+        self_loops_removed=int(loops.sum()),
+        checksum=checksum,
+    )
+
+
+def _index(labels: list[str]) -> tuple[list[str], np.ndarray]:
+    """Labels to dense integer ids, in order of first appearance."""
+    index: dict[str, int] = {}
+    ids = np.fromiter((index.setdefault(label, len(index)) for label in labels), dtype=np.int64, count=len(labels))
+    return list(index), ids
+
+
+def read_text_edges(path: Path, name: str | None = None, undirected: bool = False) -> EdgeList:
+    """SNAP (``#``, tabs) or KONECT (``%``, spaces) text: the first two fields of each line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise EdgeListError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EdgeListError(f"{path}: cannot read ({exc})") from None
+    a: list[str] = []
+    b: list[str] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()
+        if not fields or fields[0][0] in "#%":
+            continue
+        if len(fields) < 2:
+            raise EdgeListError(f"{path}:{lineno}: expected two node labels, got {line.strip()!r}")
+        a.append(fields[0])
+        b.append(fields[1])
+    return _from_labels(path, a, b, name, undirected)
+
+
+def read_csv_edges(path: Path, name: str | None = None, undirected: bool = False) -> EdgeList:
+    """CSV with a header row: ``source,destination`` (or the first two columns)."""
+    import csv
+
+    try:
+        f = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115
+    except FileNotFoundError:
+        raise EdgeListError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise EdgeListError(f"{path}: cannot read ({exc.strerror})") from None
+    a: list[str] = []
+    b: list[str] = []
+    with f:
+        reader = csv.reader(f)
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise EdgeListError(f"{path}: empty file")
+            for row in reader:
+                if not row:
+                    continue
+                if len(row) < 2:
+                    raise EdgeListError(f"{path}:{reader.line_num}: expected at least 2 columns, got {len(row)}")
+                a.append(row[0])
+                b.append(row[1])
+        except UnicodeDecodeError:
+            raise EdgeListError(f"{path}: not UTF-8 text") from None
+        except csv.Error as exc:
+            raise EdgeListError(f"{path}:{reader.line_num}: {exc}") from None
+    return _from_labels(path, a, b, name, undirected)
+
+
+def read_parquet_edges(path: Path, name: str | None = None, undirected: bool = False) -> EdgeList:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises many kinds for a bad file
+        raise EdgeListError(f"{path}: cannot read Parquet ({exc})") from None
+    if table.num_columns < 2:
+        raise EdgeListError(f"{path}: expected at least 2 columns, got {table.num_columns}")
+    a = [str(x) for x in table.column(0).to_pylist()]
+    b = [str(x) for x in table.column(1).to_pylist()]
+    return _from_labels(path, a, b, name, undirected)
+
+
+def _from_labels(path: Path, a: list[str], b: list[str], name: str | None, undirected: bool) -> EdgeList:
+    if not a:
+        raise EdgeListError(f"{path}: no edges")
+    names, ids = _index(a + b)
+    src, dst = ids[: len(a)], ids[len(a) :]
+    if undirected:
+        src, dst = np.concatenate([src, dst]), np.concatenate([dst, src])
+    return simplify(name or path.stem, names, src, dst, sha256_of(path))
+
+
+def read_edges(path: str | Path, name: str | None = None, undirected: bool = False) -> EdgeList:
+    """Any supported edge-list file, chosen by its ending."""
+    path = Path(path)
+    if path.is_dir():
+        raise EdgeListError(f"{path}: is a directory")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return read_parquet_edges(path, name, undirected)
+    if suffix == ".csv":
+        return read_csv_edges(path, name, undirected)
+    return read_text_edges(path, name, undirected)
+
+
+def read_crawl(db: str | Path, name: str | None = None, core_only: bool = False) -> EdgeList:
+    """The follow graph of a crawl; ``core_only`` keeps users whose lists were fetched."""
+    from tiktok_network.store.sqlite import NotACrawlDatabase, connect
+
+    path = Path(db)
+    try:
+        conn = connect(path, readonly=True)
+    except NotACrawlDatabase as exc:
+        raise EdgeListError(str(exc)) from None
+    try:
+        top = conn.execute("SELECT coalesce(max(id), 0) FROM users").fetchone()[0]
+        names = [""] * (top + 1)
+        parsed = np.zeros(top + 1, dtype=bool)
+        for user_id, username, status in conn.execute("SELECT id, username, status FROM users"):
+            names[user_id] = username
+            parsed[user_id] = status == 1
+        edges = np.array(conn.execute("SELECT src, dst FROM edges").fetchall(), dtype=np.int64).reshape(-1, 2)
+        digest = hashlib.sha256(f"{path.resolve()}:{len(edges)}:{conn.execute('SELECT max(id) FROM pages').fetchone()[0]}".encode()).hexdigest()
+    finally:
+        conn.close()
+    src, dst = edges[:, 0], edges[:, 1]
+    if core_only:
+        keep = parsed[src] & parsed[dst]
+        src, dst = src[keep], dst[keep]
+    used = np.unique(np.concatenate([src, dst]))
+    remap = np.full(top + 1, -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    return simplify(name or path.stem, [names[i] for i in used], remap[src], remap[dst], digest)

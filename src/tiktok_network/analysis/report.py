@@ -1,0 +1,283 @@
+"""The report: stats.json, report.md, a self-contained report.html and figures/*.png.
+
+One call analyses each network (a crawl is analysed twice: the fully crawled core and
+everything discovered, each labelled), fits and plots its degree distributions, and puts all
+of them beside published reference networks converted to the same definitions.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tiktok_network import __version__
+from tiktok_network.analysis.edgelist import EdgeList
+from tiktok_network.analysis.fits import ccdf, fit_degrees
+from tiktok_network.analysis.stats import network_stats
+
+BFS_WARNING = (
+    "Breadth-first crawls over-represent high-degree accounts: an incomplete BFS sees a degree "
+    "distribution shifted towards hubs, and its mean degree, clustering and diameter differ from "
+    "the whole network's (Kurant, Markopoulou & Thiran, 'On the bias of BFS', ITC 2010; Gjoka et "
+    "al., 'Walking in Facebook', INFOCOM 2010). Read statistics of a partial crawl as statistics "
+    "of the sample, not of TikTok."
+)
+COMPARE_KEYS = (
+    ("nodes", "nodes", "{:,.0f}"),
+    ("edges", "edges (directed)", "{:,.0f}"),
+    ("mean_degree", "mean degree (edges/node)", "{:.2f}"),
+    ("edge_reciprocity", "edge reciprocity", "{:.3f}"),
+    ("average_clustering", "average local clustering", "{:.4f}"),
+    ("mean_distance", "mean distance", "{:.2f}"),
+    ("diameter", "diameter", "{:.0f}"),
+    ("effective_diameter_90", "90% effective diameter", "{:.2f}"),
+    ("assortativity_undirected", "degree assortativity", "{:+.3f}"),
+)
+
+
+@dataclass
+class Network:
+    label: str
+    edges: EdgeList
+    crawl: dict[str, Any] | None = None  # coverage and depth profile of a crawl
+
+
+def reference_networks() -> list[dict[str, Any]]:
+    text = resources.files("tiktok_network").joinpath("data/reference_networks.json").read_text(encoding="utf-8")
+    return json.loads(text)["networks"]
+
+
+def analyse(networks: list[Network], out: Path, *, seed: int = 0) -> dict[str, Any]:
+    """Compute everything, write every file, return what stats.json holds."""
+    figures = out / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    results = []
+    for net in networks:
+        stats = network_stats(net.edges, seed=seed)
+        stats["label"] = net.label
+        if net.crawl:
+            stats["crawl"] = net.crawl
+        if not stats.get("empty"):
+            out_deg = np.bincount(net.edges.src, minlength=net.edges.n_nodes)
+            in_deg = np.bincount(net.edges.dst, minlength=net.edges.n_nodes)
+            und = _undirected_degrees(net.edges)
+            stats["degree_fits"] = {
+                kind: fit_degrees(deg, seed=seed) for kind, deg in (("in", in_deg), ("out", out_deg), ("undirected", und))
+            }
+            stats["figures"] = _figures(net, figures, in_deg, out_deg, und, stats)
+        results.append(stats)
+    doc = {
+        "tool": "tiktok-network",
+        "version": __version__,
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "seconds": round(time.time() - started, 2),
+        "networks": results,
+        "references": reference_networks(),
+        "notes": {"bfs_bias": BFS_WARNING},
+    }
+    (out / "stats.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=_jsonable), encoding="utf-8")
+    (out / "report.md").write_text(render_markdown(doc), encoding="utf-8")
+    (out / "report.html").write_text(render_html(doc, out), encoding="utf-8")
+    return doc
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _undirected_degrees(el: EdgeList) -> np.ndarray:
+    a, b = np.minimum(el.src, el.dst), np.maximum(el.src, el.dst)
+    keys = np.unique(a * max(el.n_nodes, 1) + b)
+    n = max(el.n_nodes, 1)
+    return np.bincount(keys // n, minlength=el.n_nodes) + np.bincount(keys % n, minlength=el.n_nodes)
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")[:60] or "network"
+
+
+def _figures(net: Network, folder: Path, in_deg: np.ndarray, out_deg: np.ndarray, und: np.ndarray,
+             stats: dict[str, Any]) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    slug = _slug(net.label)
+    written = []
+    fig, ax = plt.subplots(figsize=(7, 5), dpi=110)
+    for name, deg, colour in (("in-degree", in_deg, "#1f77b4"), ("out-degree", out_deg, "#d62728"),
+                              ("undirected degree", und, "#2ca02c")):
+        x, y = ccdf(deg)
+        if len(x):
+            ax.loglog(x, y, marker=".", linestyle="none", markersize=4, label=name, color=colour, alpha=0.8)
+    fit = stats["degree_fits"].get("in", {})
+    if "alpha" in fit:
+        x, y = ccdf(in_deg)
+        xs = np.logspace(math.log10(fit["xmin"]), math.log10(max(x.max(), fit["xmin"] * 1.01)), 50)
+        y0 = y[np.searchsorted(x, fit["xmin"])]
+        ax.loglog(xs, y0 * (xs / fit["xmin"]) ** (1 - fit["alpha"]), color="black", linewidth=1.2,
+                  label=f"power-law fit, in-degree (alpha={fit['alpha']:.2f}, xmin={fit['xmin']:.0f})")
+    ax.set_title(f"Degree distributions: {net.label}")
+    ax.set_xlabel("degree k (log scale)")
+    ax.set_ylabel("P(K >= k) (log scale)")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = folder / f"{slug}_degree_ccdf.png"
+    fig.savefig(path)
+    plt.close(fig)
+    written.append(f"figures/{path.name}")
+    sizes = stats.get("community_sizes") or []
+    if sizes:
+        fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+        x, y = ccdf(np.array(sizes))
+        ax.loglog(x, y, marker="o", linestyle="none", markersize=4)
+        ax.set_title(f"Community sizes (Louvain, modularity {stats['modularity']:.3f}): {net.label}")
+        ax.set_xlabel("community size (log scale)")
+        ax.set_ylabel("P(size >= s) (log scale)")
+        ax.grid(True, alpha=0.3)
+        fig.tight_layout()
+        path = folder / f"{slug}_community_sizes.png"
+        fig.savefig(path)
+        plt.close(fig)
+        written.append(f"figures/{path.name}")
+    profile = (net.crawl or {}).get("depth_profile")
+    if profile:
+        depths = sorted(int(d) for d in profile)
+        fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+        known = [profile[str(d)]["known"] for d in depths]
+        done = [profile[str(d)]["crawled"] for d in depths]
+        ax.bar([d - 0.2 for d in depths], known, width=0.4, label="discovered")
+        ax.bar([d + 0.2 for d in depths], done, width=0.4, label="lists fetched")
+        ax.set_yscale("log")
+        ax.set_title(f"Crawl depth profile: {net.label}")
+        ax.set_xlabel("depth (seeds are 0)")
+        ax.set_ylabel("accounts (log scale)")
+        ax.legend()
+        fig.tight_layout()
+        path = folder / f"{slug}_depth_profile.png"
+        fig.savefig(path)
+        plt.close(fig)
+        written.append(f"figures/{path.name}")
+    return written
+
+
+# ------------------------------------------------------------------------------- rendering
+def _fmt(value: Any, pattern: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    try:
+        return pattern.format(value)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+def _comparison_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    columns = [n["label"] for n in doc["networks"] if not n.get("empty")] + [r["name"] for r in doc["references"]]
+    rows = []
+    for key, title, pattern in COMPARE_KEYS:
+        row = [title]
+        for n in doc["networks"]:
+            if not n.get("empty"):
+                row.append(_fmt(n.get(key), pattern))
+        for r in doc["references"]:
+            ref_key = "assortativity" if key == "assortativity_undirected" else key
+            row.append(_fmt(r.get(ref_key), pattern))
+        rows.append(row)
+    return columns, rows
+
+
+def _network_lines(n: dict[str, Any]) -> list[tuple[str, str]]:
+    if n.get("empty"):
+        return [("graph", "empty: no edges, nothing to measure")]
+    lines = [
+        ("nodes / edges", f"{n['nodes']:,} / {n['edges']:,} (removed: {n['duplicate_edges_removed']:,} duplicate edges, {n['self_loops_removed']:,} self-loops)"),
+        ("density, mean degree", f"{n['density']:.3g}, {n['mean_degree']:.2f}"),
+        ("max in-degree / out-degree", f"{n['max_in_degree']:,} / {n['max_out_degree']:,}"),
+        ("edge reciprocity / pair reciprocity", f"{n['edge_reciprocity']:.4f} / {n['pair_reciprocity']:.4f}"),
+        ("average local clustering (undirected)", f"{n['average_clustering']:.4f}"),
+        ("global transitivity / fraction of closed triangles", f"{n['global_transitivity']:.4f} / {n['fraction_closed_triangles']:.4f}"),
+        ("triangles", f"{n['triangles']:,}"),
+        ("WCC: count, largest (nodes/edges)", f"{n['wcc_count']:,}, {n['largest_wcc_nodes']:,} / {n['largest_wcc_edges']:,}"),
+        ("SCC: count, largest (nodes/edges)", f"{n['scc_count']:,}, {n['largest_scc_nodes']:,} / {n['largest_scc_edges']:,}"),
+        ("diameter, mean distance, 90% effective diameter", f"{n['diameter']}, {n['mean_distance']:.3f}, {n['effective_diameter_90']:.2f} ({'exact' if n.get('distances_exact') else str(n['distance_sources']) + ' sampled BFS sources'}, largest WCC, undirected)"),
+        ("assortativity out-in / in-in / out-out / in-out / undirected", " / ".join(_fmt(n.get(k), "{:+.4f}") for k in ("assortativity_out_in", "assortativity_in_in", "assortativity_out_out", "assortativity_in_out", "assortativity_undirected"))),
+    ]
+    if "communities" in n:
+        lines.append(("communities (Louvain), modularity", f"{n['communities']:,}, {n['modularity']:.4f}"))
+        for i, c in enumerate(n["largest_communities"][:3], start=1):
+            lines.append((f"community {i} ({c['size']:,} accounts)", ", ".join(c["top_accounts"])))
+    lines.append(("top by PageRank", ", ".join(t["account"] for t in n["top_pagerank"])))
+    lines.append(("top by in-degree", ", ".join(f"{t['account']} ({t['value']:.0f})" for t in n["top_in_degree"])))
+    for kind, fit in n.get("degree_fits", {}).items():
+        if "alpha" in fit:
+            text = (f"alpha {fit['alpha']:.3f}, xmin {fit['xmin']:.0f}, tail {fit['tail_size']:,}, KS {fit['ks_distance']:.4f}; "
+                    f"vs lognormal R={fit['vs_lognormal']['loglikelihood_ratio']:.2f} p={fit['vs_lognormal']['p']:.3f}; "
+                    f"vs truncated power law R={fit['vs_truncated_power_law']['loglikelihood_ratio']:.2f} "
+                    f"p={fit['vs_truncated_power_law']['p']:.3f}: {fit['verdict']}")
+        else:
+            text = fit.get("skipped", "not fitted")
+        lines.append((f"power-law fit, {kind}-degree", text))
+    crawl = n.get("crawl")
+    if crawl:
+        lines.append(("crawl coverage", f"{crawl['crawled']:,} accounts with lists fetched of {crawl['known']:,} discovered ({crawl['crawled'] / max(crawl['known'], 1):.1%})"))
+    return lines
+
+
+def render_markdown(doc: dict[str, Any]) -> str:
+    out = [f"# Network report (tiktok-network {doc['version']}, {doc['generated_at']})", ""]
+    for n in doc["networks"]:
+        out += [f"## {n['label']}", "", "| figure | value |", "|---|---|"]
+        out += [f"| {k} | {v.replace('|', '/')} |" for k, v in _network_lines(n)]
+        out += [""] + [f"![{f}]({f})" for f in n.get("figures", [])] + [""]
+    columns, rows = _comparison_rows(doc)
+    out += ["## Side by side with published networks", "", "| | " + " | ".join(columns) + " |",
+            "|---" * (len(columns) + 1) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    out += ["", "Sources of the reference figures:", ""]
+    out += [f"- {r['name']}: {r['source']} [{r['confidence']}]" for r in doc["references"]]
+    out += ["", f"**Sampling bias.** {doc['notes']['bfs_bias']}", ""]
+    return "\n".join(out)
+
+
+def render_html(doc: dict[str, Any], out: Path) -> str:
+    esc = html.escape
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>Network report: {esc(', '.join(n['label'] for n in doc['networks']))}</title>",
+        "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+        "table{border-collapse:collapse;margin:1em 0;font-size:14px}td,th{border:1px solid #ccc;padding:4px 8px;"
+        "text-align:left;vertical-align:top}th{background:#f3f3f3}img{max-width:100%;border:1px solid #eee;margin:.5em 0}"
+        ".warn{background:#fff6e0;border-left:4px solid #e0a000;padding:.6em 1em}</style></head><body>",
+        f"<h1>Network report</h1><p>tiktok-network {esc(doc['version'])}, generated {esc(doc['generated_at'])}.</p>",
+    ]
+    for n in doc["networks"]:
+        parts.append(f"<h2>{esc(n['label'])}</h2><table><tr><th>figure</th><th>value</th></tr>")
+        parts += [f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in _network_lines(n)]
+        parts.append("</table>")
+        for f in n.get("figures", []):
+            data = base64.b64encode((out / f).read_bytes()).decode()
+            parts.append(f"<img alt='{esc(f)}' src='data:image/png;base64,{data}'>")
+    columns, rows = _comparison_rows(doc)
+    parts.append("<h2>Side by side with published networks</h2><table><tr><th></th>")
+    parts += [f"<th>{esc(c)}</th>" for c in columns]
+    parts.append("</tr>")
+    for r in rows:
+        parts.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>")
+    parts.append("</table><p>Sources:</p><ul>")
+    parts += [f"<li>{esc(r['name'])}: {esc(r['source'])} [{esc(r['confidence'])}]</li>" for r in doc["references"]]
+    parts.append(f"</ul><p class='warn'><b>Sampling bias.</b> {esc(doc['notes']['bfs_bias'])}</p></body></html>")
+    return "".join(parts)

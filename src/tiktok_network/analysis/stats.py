@@ -1,0 +1,188 @@
+"""Network statistics, each under the name and definition papers use.
+
+Quantities that papers define differently are reported separately and named: edge vs pair
+reciprocity, average local clustering (SNAP's: nodes of degree < 2 count as 0) vs global
+transitivity vs SNAP's "fraction of closed triangles". Clustering, triangles and distances are
+computed on the undirected simple view, as SNAP does. igraph does the graph work; numpy the
+degree arrays.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import igraph as ig
+import numpy as np
+
+from tiktok_network.analysis.edgelist import EdgeList
+
+EXACT_DISTANCE_LIMIT = 10_000  # nodes in the largest WCC up to which all-pairs BFS is exact
+BFS_SOURCES = 1_000
+
+
+def build_graph(el: EdgeList) -> ig.Graph:
+    return ig.Graph(n=el.n_nodes, edges=np.column_stack([el.src, el.dst]), directed=True)
+
+
+def network_stats(el: EdgeList, *, seed: int = 0, bfs_sources: int = BFS_SOURCES,
+                  exact_limit: int = EXACT_DISTANCE_LIMIT, communities: bool = True) -> dict[str, Any]:
+    """Every figure of the report for one network (degree fits are in ``fits.py``)."""
+    n, m = el.n_nodes, el.n_edges
+    stats: dict[str, Any] = {
+        "name": el.name,
+        "nodes": n,
+        "edges": m,
+        "duplicate_edges_removed": el.duplicates_removed,
+        "self_loops_removed": el.self_loops_removed,
+        "input_checksum": el.checksum,
+    }
+    if n == 0 or m == 0:
+        stats["empty"] = True
+        return stats
+    g = build_graph(el)
+    out_deg = np.bincount(el.src, minlength=n)
+    in_deg = np.bincount(el.dst, minlength=n)
+    stats.update(
+        density=m / (n * (n - 1)) if n > 1 else 0.0,
+        mean_degree=m / n,
+        max_out_degree=int(out_deg.max()),
+        max_in_degree=int(in_deg.max()),
+    )
+    stats.update(reciprocity(g))
+    u = g.as_undirected(mode="collapse")
+    stats.update(clustering(u))
+    stats.update(components(g))
+    stats.update(distances(g, u, seed=seed, bfs_sources=bfs_sources, exact_limit=exact_limit))
+    stats.update(assortativity(g, u, out_deg, in_deg))
+    stats["top_pagerank"] = _top(el, np.array(g.pagerank(directed=True)), 10)
+    stats["top_in_degree"] = _top(el, in_deg.astype(float), 10)
+    if communities:
+        stats.update(community_stats(el, u, in_deg, seed=seed))
+    return stats
+
+
+def reciprocity(g: ig.Graph) -> dict[str, float]:
+    edge = g.reciprocity(ignore_loops=True, mode="default")
+    return {"edge_reciprocity": edge, "pair_reciprocity": edge / (2 - edge) if edge < 2 else 0.0}
+
+
+def clustering(u: ig.Graph) -> dict[str, Any]:
+    degrees = np.array(u.degree(), dtype=np.float64)
+    wedges = float((degrees * (degrees - 1) / 2).sum())  # connected triples W
+    transitivity = u.transitivity_undirected() if wedges else 0.0
+    triangles = round(transitivity * wedges / 3) if wedges else 0
+    closed = triangles / (wedges - 2 * triangles) if wedges - 2 * triangles > 0 else 0.0
+    return {
+        "undirected_edges": u.ecount(),
+        "average_clustering": u.transitivity_avglocal_undirected(mode="zero"),
+        "global_transitivity": transitivity,
+        "triangles": triangles,
+        "fraction_closed_triangles": closed,
+    }
+
+
+def components(g: ig.Graph) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for mode in ("weak", "strong"):
+        comps = g.connected_components(mode=mode)
+        sizes = np.array(comps.sizes())
+        largest = comps.giant()
+        key = "wcc" if mode == "weak" else "scc"
+        out[f"{key}_count"] = len(sizes)
+        out[f"largest_{key}_nodes"] = largest.vcount()
+        out[f"largest_{key}_edges"] = largest.ecount()
+        out[f"largest_{key}_fraction"] = largest.vcount() / g.vcount()
+    return out
+
+
+def effective_diameter(hist: np.ndarray, percentile: float = 0.9) -> float:
+    """SNAP's interpolated effective diameter from counts of pairs at each distance (0, 1, ...)."""
+    cdf = np.cumsum(hist.astype(np.float64))
+    target = percentile * cdf[-1]
+    above = np.nonzero(cdf > target)[0]
+    if len(above) == 0:
+        return float(len(hist) - 1)
+    d = int(above[0])
+    if d == 0:
+        return 1.0
+    delta = cdf[d] - cdf[d - 1]
+    return float(d) if delta == 0 else (d - 1) + (target - cdf[d - 1]) / delta
+
+
+def distances(g: ig.Graph, u: ig.Graph, *, seed: int, bfs_sources: int, exact_limit: int) -> dict[str, Any]:
+    """Diameter, mean distance and 90% effective diameter on the largest WCC (undirected)."""
+    giant = u.connected_components().giant()
+    k = giant.vcount()
+    if k < 2:
+        return {"diameter": 0, "mean_distance": 0.0, "effective_diameter_90": 0.0, "distance_sources": k}
+    if k <= exact_limit:
+        # All pairs in C; unordered pairs counted once, so double them and add the k
+        # zero-length pairs, as SNAP's histogram over BFS sources counts them.
+        bins = list(giant.path_length_hist(directed=False).bins())
+        hist = np.zeros(int(bins[-1][0]) + 1, dtype=np.int64)
+        for start, _, count in bins:
+            hist[int(start)] = 2 * count
+        hist[0] = k
+        sources_used = k
+        exact = True
+    else:
+        sources = random.Random(seed).sample(range(k), min(bfs_sources, k))
+        hist = np.zeros(1, dtype=np.int64)
+        for start in range(0, len(sources), 64):
+            block = np.array(giant.distances(source=sources[start : start + 64]), dtype=np.float64)
+            counts = np.bincount(block[np.isfinite(block)].astype(np.int64))
+            if len(counts) > len(hist):
+                hist = np.pad(hist, (0, len(counts) - len(hist)))
+            hist[: len(counts)] += counts
+        sources_used = len(sources)
+        exact = False
+    pairs = hist[1:].sum()
+    mean = float((np.arange(len(hist))[1:] * hist[1:]).sum() / pairs) if pairs else 0.0
+    return {
+        "diameter": len(hist) - 1,
+        "mean_distance": mean,
+        "effective_diameter_90": effective_diameter(hist),
+        "distance_sources": sources_used,
+        "distances_exact": exact,
+    }
+
+
+def assortativity(g: ig.Graph, u: ig.Graph, out_deg: np.ndarray, in_deg: np.ndarray) -> dict[str, float | None]:
+    """Degree assortativity r(source degree, target degree) for the four directed pairings."""
+    result: dict[str, float | None] = {}
+    kinds = {"out": out_deg.tolist(), "in": in_deg.tolist()}
+    for a in ("out", "in"):
+        for b in ("in", "out"):
+            value = g.assortativity(types1=kinds[a], types2=kinds[b], directed=True)
+            result[f"assortativity_{a}_{b}"] = None if value is None or math.isnan(value) else value
+    value = u.assortativity_degree(directed=False)
+    result["assortativity_undirected"] = None if value is None or math.isnan(value) else value
+    return result
+
+
+def community_stats(el: EdgeList, u: ig.Graph, in_deg: np.ndarray, *, seed: int) -> dict[str, Any]:
+    """Louvain communities on the undirected view: modularity, sizes, top accounts of the largest."""
+    random.seed(seed)
+    ig.set_random_number_generator(random.Random(seed))
+    parts = u.community_multilevel()
+    sizes = np.array(parts.sizes())
+    order = np.argsort(-sizes)
+    membership = np.array(parts.membership)
+    largest = []
+    for c in order[:5]:
+        members = np.nonzero(membership == c)[0]
+        top = members[np.argsort(-in_deg[members])[:5]]
+        largest.append({"size": int(sizes[c]), "top_accounts": [el.names[i] for i in top]})
+    return {
+        "communities": len(sizes),
+        "modularity": parts.modularity,
+        "community_sizes": sorted(sizes.tolist(), reverse=True),
+        "largest_communities": largest,
+    }
+
+
+def _top(el: EdgeList, values: np.ndarray, k: int) -> list[dict[str, Any]]:
+    idx = np.argsort(-values, kind="stable")[:k]
+    return [{"account": el.names[i], "value": float(values[i])} for i in idx]
