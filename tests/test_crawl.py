@@ -413,3 +413,15 @@ def test_exports_neutralise_formulas_and_round_trip_through_pandas_like_csv(tmp_
     assert any(n.startswith("'=") for n in names)
     stamps = list(csv.DictReader((tmp_path / "out" / "time_stamps.csv").open()))
     assert stamps and all(s["timestamp"].endswith("Z") and "T" in s["timestamp"] for s in stamps)
+
+
+def test_sigterm_with_a_closed_stderr_still_stops_the_crawl(tmp_path, synth):
+    """A batch log that went away must not make the crawl deaf to signals."""
+    seeds = seeds_of(synth, 3)
+    with emulator_process(tmp_path, "--graph", SYNTH, "--latency-ms", "20") as emu:
+        proc = start_crawl(tmp_path, emu.url, *seeds, "--max-depth", "3", "--concurrency", "4")
+        time.sleep(1.5)
+        assert proc.stderr is not None and proc.poll() is None
+        proc.stderr.close()  # the reader of the log is gone
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 75

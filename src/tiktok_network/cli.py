@@ -7,6 +7,7 @@ unreadable file) is turned into one line on stderr and an exit status, never a t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
@@ -485,13 +486,15 @@ async def _crawl_async(
             interrupts += 1
             if interrupts > 1:
                 os._exit(130)  # committed state is consistent: every commit is a whole transaction
-        if not engine.stop_event.is_set():
-            click.echo(
-                f"{sig.name}: stopping; in-flight requests get {settings.drain_timeout:g}s"
-                + (" (Ctrl-C again to quit at once)" if sig == signal.SIGINT else ""),
-                err=True,
-            )
-        engine.request_stop(StopReason.SIGNAL)
+        first = not engine.stop_event.is_set()
+        engine.request_stop(StopReason.SIGNAL)  # before any output: stderr may be a closed pipe
+        if first:
+            with contextlib.suppress(OSError):
+                click.echo(
+                    f"{sig.name}: stopping; in-flight requests get {settings.drain_timeout:g}s"
+                    + (" (Ctrl-C again to quit at once)" if sig == signal.SIGINT else ""),
+                    err=True,
+                )
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
         loop.add_signal_handler(sig, on_signal, sig)
@@ -502,26 +505,27 @@ async def _crawl_async(
         progress.cancel()
         await asyncio.gather(progress, return_exceptions=True)
     if result.fatal:
-        click.echo(f"error: {result.fatal}", err=True)
+        _say(f"error: {result.fatal}")
     if export:
         from tiktok_network.export.csvs import export_csvs
 
         written = await asyncio.to_thread(export_csvs, settings.db, settings.out)
         if not settings.quiet:
-            click.echo(
-                f"outputs: {settings.out}/ ({written['network']:,} edges in network.csv)", err=True
-            )
+            _say(f"outputs: {settings.out}/ ({written['network']:,} edges in network.csv)")
     if not settings.quiet:
         state = (
             "complete"
             if result.complete
             else f"stopped ({result.reason}); run the same command to continue"
         )
-        click.echo(
-            f"crawl {state}: {result.stats.pages:,} pages, {result.requests:,} requests this run",
-            err=True,
-        )
+        _say(f"crawl {state}: {result.stats.pages:,} pages, {result.requests:,} requests this run")
     return result.exit_code
+
+
+def _say(message: str) -> None:
+    """A line on stderr that never turns a closed log pipe into a crash (the data is safe)."""
+    with contextlib.suppress(OSError):
+        click.echo(message, err=True)
 
 
 # ------------------------------------------------------------------------------------ status
@@ -554,36 +558,38 @@ def status(config_file: str | None, **flags: Any) -> None:
 @app.command()
 @click.option("--db", default=None, help="Crawl database. [default: tiktok-network.db]")
 @click.option("--out", default=None, help="Output folder. [default: outputs]")
-@click.option(
-    "--format",
-    "formats",
-    default="csv",
-    show_default=True,
-    help="Comma-separated: csv (the five classic CSVs plus nodes.csv and edges.csv).",
-)
+@click.option("--format", "formats", default="csv", show_default=True,
+              help="Comma-separated: csv (the five classic CSVs, nodes.csv, edges.csv), parquet, graphml, gexf.")
+@click.option("--force", is_flag=True, help="Write GraphML/GEXF even above the size Gephi can open.")
 @click.option("--config", "config_file", type=click.Path(), help="Settings file.")
-def export(formats: str, config_file: str | None, **flags: Any) -> None:
+def export(formats: str, force: bool, config_file: str | None, **flags: Any) -> None:
     """Write the outputs from the database, at any moment (even while a crawl runs)."""
     from tiktok_network.config import ConfigError, resolve
     from tiktok_network.export.csvs import export_csvs
+    from tiktok_network.export.graph_formats import FORMATS, ExportTooLarge, export_graph_formats
     from tiktok_network.store.sqlite import NotACrawlDatabase
 
-    wanted = [f.strip() for f in formats.split(",") if f.strip()]
-    unknown = [f for f in wanted if f != "csv"]
-    if unknown:
-        raise UserError(f"unknown export format {unknown[0]!r}: expected csv")
+    wanted = [f.strip().lower() for f in formats.split(",") if f.strip()]
+    unknown = [f for f in wanted if f != "csv" and f not in FORMATS]
+    if unknown or not wanted:
+        raise UserError(f"unknown export format {(unknown or [formats])[0]!r}: expected csv, parquet, graphml, gexf")
     # SIGTERM unwinds like Ctrl-C, so a half-written temporary file is removed and the
     # previous export stays in place.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         settings = resolve(flags, config=config_file)
-        written = export_csvs(settings.db, settings.out)
-    except (ConfigError, NotACrawlDatabase) as exc:
+        written: dict[str, int] = {}
+        if "csv" in wanted:
+            written.update({f"{k}.csv": v for k, v in export_csvs(settings.db, settings.out).items()})
+        others = [f for f in wanted if f != "csv"]
+        if others:
+            written.update(export_graph_formats(settings.db, settings.out, others, force))
+    except (ConfigError, NotACrawlDatabase, ExportTooLarge) as exc:
         raise UserError(str(exc)) from None
     except OSError as exc:
         raise UserError(f"cannot write outputs: {exc}") from None
     for name, rows in written.items():
-        click.echo(f"{settings.out}/{name}.csv: {rows:,} rows")
+        click.echo(f"{settings.out}/{name}: {rows:,} rows")
 
 
 # ----------------------------------------------------------------------------------- analyze

@@ -75,6 +75,8 @@ async def _demo(out_dir: Path, n_users: int, max_depth: int, n_seeds: int, conso
             await asyncio.gather(progress, return_exceptions=True)
         served = server.emulator.log.snapshot()["total_requests"]
     written = await asyncio.to_thread(export_csvs, settings.db, settings.out)
+    click.echo("analysing the crawl (statistics, fits, figures, report)...", err=True)
+    report = await asyncio.to_thread(_report, settings.db, out_dir / "report")
     users, edges, reciprocity = _summary_figures(settings.db)
     lines = [
         "",
@@ -84,10 +86,27 @@ async def _demo(out_dir: Path, n_users: int, max_depth: int, n_seeds: int, conso
         f"  requests: {result.requests:,} to the emulator ({served:,} served incl. tokens)",
         f"  time: {time.monotonic() - start:.1f} s",
         f"  outputs in {out_dir}/: " + ", ".join(f"{name}.csv" for name in written),
+        f"  report: {report}",
         f"  database: {settings.db}  (try: tiktok-network status --db {settings.db})",
     ]
     click.echo("\n".join(lines))
     return result.exit_code
+
+
+def _report(db: str, out: Path) -> Path:
+    from tiktok_network.analysis.edgelist import read_crawl
+    from tiktok_network.analysis.report import Network, analyse
+    from tiktok_network.cli import _crawl_profile
+
+    info = _crawl_profile(db)
+    analyse(
+        [
+            Network("demo crawl: crawled core", read_crawl(db, "demo core", core_only=True), info),
+            Network("demo crawl: everything discovered", read_crawl(db, "demo all"), info),
+        ],
+        out,
+    )
+    return out / "report.html"
 
 
 def _summary_figures(db: str) -> tuple[int, int, float]:

@@ -1,0 +1,183 @@
+"""Parquet, GraphML and GEXF exports, for pandas/Arrow, igraph and Gephi.
+
+Parquet streams from SQLite in row groups, so it works at any size. GraphML and GEXF are whole
+XML documents that Gephi loads into memory: above ``GRAPH_EDGE_LIMIT`` edges they stop with a
+message unless forced, instead of writing gigabytes nobody can open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from tiktok_network.export.csvs import INFO_COLUMNS, Snapshot
+from tiktok_network.quota_day import iso_utc
+
+GRAPH_EDGE_LIMIT = 2_000_000
+ROW_GROUP = 500_000
+
+
+class ExportTooLarge(Exception):
+    """A GraphML/GEXF export above the size limit; the message says how to force it."""
+
+
+def _nodes(snap: Snapshot) -> Iterator[dict[str, Any]]:
+    cur = snap.conn.execute("SELECT id, username, display_name, depth, status, first_seen, info FROM users ORDER BY id")
+    while batch := cur.fetchmany(10000):
+        for user_id, username, display, depth, status, first_seen, info in batch:
+            fields = json.loads(info) if info else {}
+            row = {"id": user_id, "username": username, "display_name": fields.get("display_name", display) or "",
+                   "depth": depth, "status": status if status is not None else 0, "first_seen": iso_utc(first_seen)}
+            for column in INFO_COLUMNS:
+                value = fields.get(column)
+                row[column] = "" if value is None else value
+            yield row
+
+
+def _edges(snap: Snapshot) -> Iterator[tuple[int, int, float, str]]:
+    cur = snap.conn.execute("SELECT e.src, e.dst, p.fetched_at, p.direction FROM edges e JOIN pages p ON p.id = e.page_id")
+    while batch := cur.fetchmany(100000):
+        yield from batch
+
+
+def _edge_count(snap: Snapshot) -> int:
+    return int(snap.conn.execute("SELECT count(*) FROM edges").fetchone()[0])
+
+
+@contextlib.contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def export_parquet(snap: Snapshot, out: Path) -> dict[str, int]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = snap.names()
+    counts = {}
+    edge_schema = pa.schema([("source", pa.string()), ("destination", pa.string()),
+                             ("first_seen", pa.string()), ("found_via", pa.string())])
+    with _atomic(out / "edges.parquet") as tmp, pq.ParquetWriter(tmp, edge_schema, compression="zstd") as writer:
+        total = 0
+        batch: list[tuple[int, int, float, str]] = []
+        for edge in _edges(snap):
+            batch.append(edge)
+            if len(batch) >= ROW_GROUP:
+                writer.write_table(_edge_table(batch, names, edge_schema))
+                total += len(batch)
+                batch = []
+        if batch or not total:
+            writer.write_table(_edge_table(batch, names, edge_schema))
+            total += len(batch)
+        counts["edges.parquet"] = total
+    rows = list(_nodes(snap))
+    table = pa.Table.from_pylist([{k: (str(v) if k in INFO_COLUMNS else v) for k, v in r.items() if k != "id"}
+                                  for r in rows]) if rows else pa.table({"username": pa.array([], pa.string())})
+    with _atomic(out / "nodes.parquet") as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    counts["nodes.parquet"] = len(rows)
+    return counts
+
+
+def _edge_table(batch: list[tuple[int, int, float, str]], names: list[str | None], schema: Any) -> Any:
+    import pyarrow as pa
+
+    return pa.table({
+        "source": [names[s] for s, _, _, _ in batch],
+        "destination": [names[d] for _, d, _, _ in batch],
+        "first_seen": [iso_utc(t) for _, _, t, _ in batch],
+        "found_via": [v for _, _, _, v in batch],
+    }, schema=schema)
+
+
+def _check_size(snap: Snapshot, fmt: str, force: bool) -> int:
+    m = _edge_count(snap)
+    if m > GRAPH_EDGE_LIMIT and not force:
+        raise ExportTooLarge(
+            f"{m:,} edges is more than Gephi can open as {fmt} (limit {GRAPH_EDGE_LIMIT:,}): "
+            "use --format parquet, or --force to write it anyway"
+        )
+    return m
+
+
+def export_graphml(snap: Snapshot, out: Path, force: bool = False) -> dict[str, int]:
+    import igraph as ig
+
+    m = _check_size(snap, "GraphML", force)
+    rows = list(_nodes(snap))
+    index = {r["id"]: i for i, r in enumerate(rows)}
+    g = ig.Graph(n=len(rows), directed=True)
+    for key in rows[0] if rows else ():
+        if key != "id":
+            g.vs[key if key != "username" else "name"] = [
+                (str(r[key]) if key in INFO_COLUMNS or key in ("display_name",) else r[key]) for r in rows
+            ]
+    edges, first_seen, via = [], [], []
+    for s, d, t, v in _edges(snap):
+        edges.append((index[s], index[d]))
+        first_seen.append(iso_utc(t))
+        via.append(v)
+    g.add_edges(edges, attributes={"first_seen": first_seen, "found_via": via})
+    with _atomic(out / "graph.graphml") as tmp:
+        g.write_graphml(str(tmp))
+    return {"graph.graphml": m}
+
+
+def export_gexf(snap: Snapshot, out: Path, force: bool = False) -> dict[str, int]:
+    """GEXF 1.3 written as a stream; node attributes are declared once and typed."""
+    m = _check_size(snap, "GEXF", force)
+    attrs = [("display_name", "string"), ("depth", "integer"), ("status", "integer"), ("first_seen", "string")]
+    attrs += [(c, "string") for c in INFO_COLUMNS]
+    with _atomic(out / "graph.gexf") as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write('<?xml version="1.0" encoding="UTF-8"?>\n<gexf xmlns="http://gexf.net/1.3" version="1.3">\n')
+        f.write('<meta><creator>tiktok-network</creator></meta>\n<graph defaultedgetype="directed">\n')
+        f.write('<attributes class="node">\n')
+        for i, (name, kind) in enumerate(attrs):
+            f.write(f'<attribute id="{i}" title={quoteattr(name)} type="{kind}"/>\n')
+        f.write('</attributes>\n<attributes class="edge"><attribute id="0" title="first_seen" type="string"/>'
+                '<attribute id="1" title="found_via" type="string"/></attributes>\n<nodes>\n')
+        for row in _nodes(snap):
+            f.write(f'<node id="{row["id"]}" label={quoteattr(row["username"])}><attvalues>')
+            for i, (name, _) in enumerate(attrs):
+                f.write(f'<attvalue for="{i}" value={quoteattr(_xml_text(row[name]))}/>')
+            f.write("</attvalues></node>\n")
+        f.write("</nodes>\n<edges>\n")
+        for n, (s, d, t, v) in enumerate(_edges(snap)):
+            f.write(f'<edge id="{n}" source="{s}" target="{d}"><attvalues><attvalue for="0" value="{iso_utc(t)}"/>'
+                    f'<attvalue for="1" value="{escape(v)}"/></attvalues></edge>\n')
+        f.write("</edges>\n</graph>\n</gexf>\n")
+    return {"graph.gexf": m}
+
+
+def _xml_text(value: Any) -> str:
+    """Text safe for XML 1.0: control characters other than tab/newline are dropped."""
+    text = str(value)
+    return "".join(c for c in text if c in "\t\n\r" or ord(c) >= 0x20)
+
+
+FORMATS = {"parquet": lambda snap, out, force: export_parquet(snap, out), "graphml": export_graphml, "gexf": export_gexf}
+
+
+def export_graph_formats(db: str | Path, out: str | Path, formats: list[str], force: bool = False) -> dict[str, int]:
+    """Write the requested non-CSV formats from one read snapshot."""
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    snap = Snapshot(db)
+    try:
+        written: dict[str, int] = {}
+        for fmt in formats:
+            written.update(FORMATS[fmt](snap, out_dir, force))
+        return written
+    finally:
+        snap.close()

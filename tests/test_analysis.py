@@ -1,0 +1,202 @@
+"""Analysis: published figures of real graphs, networkx as an oracle, the report, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from tests.conftest import FACEBOOK, WIKI_VOTE
+from tests.crawl_helpers import db_edges, emulator_process, run_crawl
+from tiktok_network.analysis.edgelist import EdgeListError, read_crawl, read_edges, simplify
+from tiktok_network.analysis.stats import effective_diameter, network_stats
+from tiktok_network.usernames import is_valid_username
+
+CLI = [sys.executable, "-m", "tiktok_network.cli"]
+
+# SNAP's published statistics (shared/data/README.md)
+PUBLISHED = {
+    "Wiki-Vote": dict(nodes=7115, edges=103689, largest_wcc_nodes=7066, largest_wcc_edges=103663,
+                      largest_scc_nodes=1300, largest_scc_edges=39456, triangles=608389,
+                      average_clustering=0.1409, fraction_closed_triangles=0.04564, global_transitivity=0.1255,
+                      diameter=7, effective_diameter_90=3.8),
+    "facebook": dict(nodes=4039, undirected_edges=88234, largest_wcc_nodes=4039, triangles=1612010,
+                     average_clustering=0.6055, fraction_closed_triangles=0.2647, global_transitivity=0.5192,
+                     diameter=8, effective_diameter_90=4.7),
+}
+
+
+def check_published(stats: dict, expected: dict) -> None:
+    for key, value in expected.items():
+        if key == "effective_diameter_90":
+            assert abs(stats[key] - value) <= 0.1, (key, stats[key])
+        elif isinstance(value, float):
+            assert round(stats[key], 4) == pytest.approx(value, abs=1e-4), (key, stats[key])
+        else:
+            assert stats[key] == value, (key, stats[key])
+
+
+@pytest.fixture(scope="module")
+def wiki_stats():
+    return network_stats(read_edges(WIKI_VOTE), communities=False)
+
+
+@pytest.fixture(scope="module")
+def facebook_stats():
+    return network_stats(read_edges(FACEBOOK, undirected=True), communities=False)
+
+
+def test_wiki_vote_matches_snap(wiki_stats):
+    check_published(wiki_stats, PUBLISHED["Wiki-Vote"])
+    # r_e = 2 r_p / (1 + r_p)
+    rp = wiki_stats["pair_reciprocity"]
+    assert wiki_stats["edge_reciprocity"] == pytest.approx(2 * rp / (1 + rp))
+
+
+def test_facebook_as_mutual_follows_matches_snap(facebook_stats):
+    check_published(facebook_stats, PUBLISHED["facebook"])
+    assert facebook_stats["edges"] == 176468 and facebook_stats["edge_reciprocity"] == 1.0
+
+
+def test_crawled_facebook_gives_the_published_figures(tmp_path):
+    """Facebook served by the emulator, crawled in both directions from every node."""
+    labels = sorted({x for line in FACEBOOK.read_text().split("\n") for x in line.split()})
+    seeds = tmp_path / "seeds.csv"
+    seeds.write_text("\n".join(x for x in labels if is_valid_username(x)) + "\n")
+    with emulator_process(tmp_path, "--graph", str(FACEBOOK), "--undirected") as emu:
+        done = run_crawl(tmp_path, emu.url, "--seeds", str(seeds), "--max-depth", "1", "--direction", "both",
+                         "--concurrency", "16")
+    assert done.returncode == 0, done.stderr
+    assert len(db_edges(tmp_path / "crawl.db")) == 176468
+    stats = network_stats(read_crawl(tmp_path / "crawl.db", core_only=True), communities=False)
+    check_published(stats, PUBLISHED["facebook"])
+
+
+def random_graph(seed: int) -> tuple[nx.DiGraph, object]:
+    rng = np.random.default_rng(seed)
+    n = 60
+    src = rng.integers(0, n, 400)
+    dst = rng.integers(0, n, 400)
+    names = [f"u{i}" for i in range(n)]
+    el = simplify("random", names, src, dst)
+    g = nx.DiGraph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from(zip(el.src.tolist(), el.dst.tolist(), strict=True))
+    return g, el
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_statistics_match_networkx_on_small_random_graphs(seed):
+    g, el = random_graph(seed)
+    stats = network_stats(el, communities=False)
+    u = g.to_undirected()
+    assert stats["edges"] == g.number_of_edges()
+    assert stats["edge_reciprocity"] == pytest.approx(nx.reciprocity(g))
+    assert stats["average_clustering"] == pytest.approx(nx.average_clustering(u))
+    assert stats["global_transitivity"] == pytest.approx(nx.transitivity(u))
+    assert stats["triangles"] == sum(nx.triangles(u).values()) // 3
+    assert stats["wcc_count"] == nx.number_weakly_connected_components(g)
+    assert stats["scc_count"] == nx.number_strongly_connected_components(g)
+    assert stats["largest_scc_nodes"] == max(len(c) for c in nx.strongly_connected_components(g))
+    giant = u.subgraph(max(nx.connected_components(u), key=len))
+    assert stats["diameter"] == nx.diameter(giant)
+    assert stats["mean_distance"] == pytest.approx(nx.average_shortest_path_length(giant))
+    for a, b in (("out", "in"), ("in", "in"), ("out", "out"), ("in", "out")):
+        assert stats[f"assortativity_{a}_{b}"] == pytest.approx(nx.degree_assortativity_coefficient(g, x=a, y=b), abs=1e-9)
+    assert stats["assortativity_undirected"] == pytest.approx(nx.degree_assortativity_coefficient(u), abs=1e-9)
+    pagerank = nx.pagerank(g)
+    best = max(pagerank, key=pagerank.get)
+    assert stats["top_pagerank"][0]["account"] == f"u{best}"
+
+
+def test_effective_diameter_interpolates_like_snap():
+    # pairs at distance 0..3: 10, 30, 40, 20 -> 90 % of 100 = 90 falls inside distance 3
+    assert effective_diameter(np.array([10, 30, 40, 20])) == pytest.approx(2 + (90 - 80) / 20)
+
+
+def test_analyze_command_writes_the_report(tmp_path):
+    out = tmp_path / "report"
+    done = subprocess.run([*CLI, "analyze", "--edges", str(WIKI_VOTE), "--name", "wiki", "--compare", str(FACEBOOK),
+                           "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads((out / "stats.json").read_text())
+    assert doc["version"] and doc["networks"][0]["input_checksum"].startswith("6f371ed4")
+    fits = doc["networks"][0]["degree_fits"]["in"]
+    assert {"alpha", "xmin", "tail_size", "ks_distance", "vs_lognormal", "vs_truncated_power_law"} <= set(fits)
+    html_text = (out / "report.html").read_text()
+    assert html_text.count("data:image/png;base64,") == len(doc["networks"][0]["figures"]) + len(doc["networks"][1]["figures"])
+    assert "Mislove" in html_text and "Kwak" in html_text and "edge reciprocity" in html_text
+    assert (out / "report.md").read_text().startswith("# Network report")
+    assert all((out / f).exists() for n in doc["networks"] for f in n["figures"])
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix", "needle"),
+    [("", ".txt", "no edges"), ("a,b\n1\n", ".csv", ":2: expected at least 2 columns"),
+     ("1 2\nlonely\n", ".txt", ":2: expected two node labels"), (None, ".txt", "no such file")],
+)
+def test_bad_edge_lists_get_one_line(tmp_path, content, suffix, needle):
+    path = tmp_path / f"edges{suffix}"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(EdgeListError, match=needle):
+        read_edges(path)
+    done = subprocess.run([*CLI, "analyze", "--edges", str(path), "--out", str(tmp_path / "r")], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode != 0 and needle in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_database_that_is_not_a_crawl_is_refused(tmp_path):
+    import sqlite3
+
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE x(y)").connection.commit()
+    done = subprocess.run([*CLI, "analyze", "--db", str(other), "--out", str(tmp_path / "r")], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode != 0 and "not a tiktok-network database" in done.stderr
+
+
+def test_an_empty_graph_gives_a_report_that_says_so(tmp_path):
+    from tiktok_network.analysis.report import Network, analyse
+
+    el = simplify("nothing", ["a"], np.array([0]), np.array([0]))  # only a self-loop
+    doc = analyse([Network("nothing", el)], tmp_path)
+    assert doc["networks"][0]["empty"] and doc["networks"][0]["self_loops_removed"] == 1
+    assert "empty: no edges" in (tmp_path / "report.md").read_text()
+
+
+def test_graph_exports_open_in_pandas_igraph_and_networkx(tmp_path, monkeypatch):
+    import igraph as ig
+    import pandas as pd
+
+    from tiktok_network.export import graph_formats
+    from tiktok_network.export.graph_formats import ExportTooLarge, export_graph_formats
+
+    with emulator_process(tmp_path, "--graph", "synthetic:3000,seed=5") as emu:
+        done = run_crawl(tmp_path, emu.url, "kikimoon0", "ariawave1", "--max-depth", "1")
+    assert done.returncode == 0, done.stderr
+    db = tmp_path / "crawl.db"
+    edges = set(db_edges(db))
+    out = tmp_path / "x"
+    export_graph_formats(db, out, ["parquet", "graphml", "gexf"])
+    frame = pd.read_parquet(out / "edges.parquet")
+    assert set(zip(frame["source"], frame["destination"], strict=True)) == edges
+    assert set(pd.read_parquet(out / "nodes.parquet").columns) >= {"username", "display_name", "depth", "status"}
+    g = ig.Graph.Read_GraphML(str(out / "graph.graphml"))
+    assert {(g.vs[e.source]["name"], g.vs[e.target]["name"]) for e in g.es} == edges
+    h = nx.read_gexf(out / "graph.gexf")
+    label = nx.get_node_attributes(h, "label")
+    assert {(label[a], label[b]) for a, b in h.edges()} == edges
+    assert all("depth" in data for _, data in h.nodes(data=True))
+    monkeypatch.setattr(graph_formats, "GRAPH_EDGE_LIMIT", 10)
+    with pytest.raises(ExportTooLarge, match="--force"):
+        export_graph_formats(db, out, ["gexf"])
+    export_graph_formats(db, out, ["gexf"], force=True)
+    done = subprocess.run([*CLI, "export", "--db", str(db), "--out", str(out), "--format", "pdf"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode != 0 and "unknown export format 'pdf'" in done.stderr
