@@ -20,13 +20,31 @@ CLI = [sys.executable, "-m", "tiktok_network.cli"]
 
 # SNAP's published statistics (shared/data/README.md)
 PUBLISHED = {
-    "Wiki-Vote": dict(nodes=7115, edges=103689, largest_wcc_nodes=7066, largest_wcc_edges=103663,
-                      largest_scc_nodes=1300, largest_scc_edges=39456, triangles=608389,
-                      average_clustering=0.1409, fraction_closed_triangles=0.04564, global_transitivity=0.1255,
-                      diameter=7, effective_diameter_90=3.8),
-    "facebook": dict(nodes=4039, undirected_edges=88234, largest_wcc_nodes=4039, triangles=1612010,
-                     average_clustering=0.6055, fraction_closed_triangles=0.2647, global_transitivity=0.5192,
-                     diameter=8, effective_diameter_90=4.7),
+    "Wiki-Vote": dict(
+        nodes=7115,
+        edges=103689,
+        largest_wcc_nodes=7066,
+        largest_wcc_edges=103663,
+        largest_scc_nodes=1300,
+        largest_scc_edges=39456,
+        triangles=608389,
+        average_clustering=0.1409,
+        fraction_closed_triangles=0.04564,
+        global_transitivity=0.1255,
+        diameter=7,
+        effective_diameter_90=3.8,
+    ),
+    "facebook": dict(
+        nodes=4039,
+        undirected_edges=88234,
+        largest_wcc_nodes=4039,
+        triangles=1612010,
+        average_clustering=0.6055,
+        fraction_closed_triangles=0.2647,
+        global_transitivity=0.5192,
+        diameter=8,
+        effective_diameter_90=4.7,
+    ),
 }
 
 
@@ -68,8 +86,18 @@ def test_crawled_facebook_gives_the_published_figures(tmp_path):
     seeds = tmp_path / "seeds.csv"
     seeds.write_text("\n".join(x for x in labels if is_valid_username(x)) + "\n")
     with emulator_process(tmp_path, "--graph", str(FACEBOOK), "--undirected") as emu:
-        done = run_crawl(tmp_path, emu.url, "--seeds", str(seeds), "--max-depth", "1", "--direction", "both",
-                         "--concurrency", "16")
+        done = run_crawl(
+            tmp_path,
+            emu.url,
+            "--seeds",
+            str(seeds),
+            "--max-depth",
+            "1",
+            "--direction",
+            "both",
+            "--concurrency",
+            "16",
+        )
     assert done.returncode == 0, done.stderr
     assert len(db_edges(tmp_path / "crawl.db")) == 176468
     stats = network_stats(read_crawl(tmp_path / "crawl.db", core_only=True), communities=False)
@@ -106,8 +134,12 @@ def test_statistics_match_networkx_on_small_random_graphs(seed):
     assert stats["diameter"] == nx.diameter(giant)
     assert stats["mean_distance"] == pytest.approx(nx.average_shortest_path_length(giant))
     for a, b in (("out", "in"), ("in", "in"), ("out", "out"), ("in", "out")):
-        assert stats[f"assortativity_{a}_{b}"] == pytest.approx(nx.degree_assortativity_coefficient(g, x=a, y=b), abs=1e-9)
-    assert stats["assortativity_undirected"] == pytest.approx(nx.degree_assortativity_coefficient(u), abs=1e-9)
+        assert stats[f"assortativity_{a}_{b}"] == pytest.approx(
+            nx.degree_assortativity_coefficient(g, x=a, y=b), abs=1e-9
+        )
+    assert stats["assortativity_undirected"] == pytest.approx(
+        nx.degree_assortativity_coefficient(u), abs=1e-9
+    )
     pagerank = nx.pagerank(g)
     best = max(pagerank, key=pagerank.get)
     assert stats["top_pagerank"][0]["account"] == f"u{best}"
@@ -120,15 +152,39 @@ def test_effective_diameter_interpolates_like_snap():
 
 def test_analyze_command_writes_the_report(tmp_path):
     out = tmp_path / "report"
-    done = subprocess.run([*CLI, "analyze", "--edges", str(WIKI_VOTE), "--name", "wiki", "--compare", str(FACEBOOK),
-                           "--out", str(out)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            *CLI,
+            "analyze",
+            "--edges",
+            str(WIKI_VOTE),
+            "--name",
+            "wiki",
+            "--compare",
+            str(FACEBOOK),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     doc = json.loads((out / "stats.json").read_text())
     assert doc["version"] and doc["networks"][0]["input_checksum"].startswith("6f371ed4")
     fits = doc["networks"][0]["degree_fits"]["in"]
-    assert {"alpha", "xmin", "tail_size", "ks_distance", "vs_lognormal", "vs_truncated_power_law"} <= set(fits)
+    assert {
+        "alpha",
+        "xmin",
+        "tail_size",
+        "ks_distance",
+        "vs_lognormal",
+        "vs_truncated_power_law",
+    } <= set(fits)
     html_text = (out / "report.html").read_text()
-    assert html_text.count("data:image/png;base64,") == len(doc["networks"][0]["figures"]) + len(doc["networks"][1]["figures"])
+    assert html_text.count("data:image/png;base64,") == len(doc["networks"][0]["figures"]) + len(
+        doc["networks"][1]["figures"]
+    )
     assert "Mislove" in html_text and "Kwak" in html_text and "edge reciprocity" in html_text
     assert (out / "report.md").read_text().startswith("# Network report")
     assert all((out / f).exists() for n in doc["networks"] for f in n["figures"])
@@ -136,8 +192,12 @@ def test_analyze_command_writes_the_report(tmp_path):
 
 @pytest.mark.parametrize(
     ("content", "suffix", "needle"),
-    [("", ".txt", "no edges"), ("a,b\n1\n", ".csv", ":2: expected at least 2 columns"),
-     ("1 2\nlonely\n", ".txt", ":2: expected two node labels"), (None, ".txt", "no such file")],
+    [
+        ("", ".txt", "no edges"),
+        ("a,b\n1\n", ".csv", ":2: expected at least 2 columns"),
+        ("1 2\nlonely\n", ".txt", ":2: expected two node labels"),
+        (None, ".txt", "no such file"),
+    ],
 )
 def test_bad_edge_lists_get_one_line(tmp_path, content, suffix, needle):
     path = tmp_path / f"edges{suffix}"
@@ -145,8 +205,12 @@ def test_bad_edge_lists_get_one_line(tmp_path, content, suffix, needle):
         path.write_text(content)
     with pytest.raises(EdgeListError, match=needle):
         read_edges(path)
-    done = subprocess.run([*CLI, "analyze", "--edges", str(path), "--out", str(tmp_path / "r")], capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [*CLI, "analyze", "--edges", str(path), "--out", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0 and needle in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
@@ -156,8 +220,12 @@ def test_a_database_that_is_not_a_crawl_is_refused(tmp_path):
 
     other = tmp_path / "other.db"
     sqlite3.connect(other).execute("CREATE TABLE x(y)").connection.commit()
-    done = subprocess.run([*CLI, "analyze", "--db", str(other), "--out", str(tmp_path / "r")], capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [*CLI, "analyze", "--db", str(other), "--out", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0 and "not a tiktok-network database" in done.stderr
 
 
@@ -186,7 +254,12 @@ def test_graph_exports_open_in_pandas_igraph_and_networkx(tmp_path, monkeypatch)
     export_graph_formats(db, out, ["parquet", "graphml", "gexf"])
     frame = pd.read_parquet(out / "edges.parquet")
     assert set(zip(frame["source"], frame["destination"], strict=True)) == edges
-    assert set(pd.read_parquet(out / "nodes.parquet").columns) >= {"username", "display_name", "depth", "status"}
+    assert set(pd.read_parquet(out / "nodes.parquet").columns) >= {
+        "username",
+        "display_name",
+        "depth",
+        "status",
+    }
     g = ig.Graph.Read_GraphML(str(out / "graph.graphml"))
     assert {(g.vs[e.source]["name"], g.vs[e.target]["name"]) for e in g.es} == edges
     h = nx.read_gexf(out / "graph.gexf")
@@ -197,6 +270,10 @@ def test_graph_exports_open_in_pandas_igraph_and_networkx(tmp_path, monkeypatch)
     with pytest.raises(ExportTooLarge, match="--force"):
         export_graph_formats(db, out, ["gexf"])
     export_graph_formats(db, out, ["gexf"], force=True)
-    done = subprocess.run([*CLI, "export", "--db", str(db), "--out", str(out), "--format", "pdf"], capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [*CLI, "export", "--db", str(db), "--out", str(out), "--format", "pdf"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0 and "unknown export format 'pdf'" in done.stderr

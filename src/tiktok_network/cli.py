@@ -558,9 +558,16 @@ def status(config_file: str | None, **flags: Any) -> None:
 @app.command()
 @click.option("--db", default=None, help="Crawl database. [default: tiktok-network.db]")
 @click.option("--out", default=None, help="Output folder. [default: outputs]")
-@click.option("--format", "formats", default="csv", show_default=True,
-              help="Comma-separated: csv (the five classic CSVs, nodes.csv, edges.csv), parquet, graphml, gexf.")
-@click.option("--force", is_flag=True, help="Write GraphML/GEXF even above the size Gephi can open.")
+@click.option(
+    "--format",
+    "formats",
+    default="csv",
+    show_default=True,
+    help="Comma-separated: csv (the five classic CSVs, nodes.csv, edges.csv), parquet, graphml, gexf.",
+)
+@click.option(
+    "--force", is_flag=True, help="Write GraphML/GEXF even above the size Gephi can open."
+)
 @click.option("--config", "config_file", type=click.Path(), help="Settings file.")
 def export(formats: str, force: bool, config_file: str | None, **flags: Any) -> None:
     """Write the outputs from the database, at any moment (even while a crawl runs)."""
@@ -572,7 +579,9 @@ def export(formats: str, force: bool, config_file: str | None, **flags: Any) -> 
     wanted = [f.strip().lower() for f in formats.split(",") if f.strip()]
     unknown = [f for f in wanted if f != "csv" and f not in FORMATS]
     if unknown or not wanted:
-        raise UserError(f"unknown export format {(unknown or [formats])[0]!r}: expected csv, parquet, graphml, gexf")
+        raise UserError(
+            f"unknown export format {(unknown or [formats])[0]!r}: expected csv, parquet, graphml, gexf"
+        )
     # SIGTERM unwinds like Ctrl-C, so a half-written temporary file is removed and the
     # previous export stays in place.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -580,7 +589,9 @@ def export(formats: str, force: bool, config_file: str | None, **flags: Any) -> 
         settings = resolve(flags, config=config_file)
         written: dict[str, int] = {}
         if "csv" in wanted:
-            written.update({f"{k}.csv": v for k, v in export_csvs(settings.db, settings.out).items()})
+            written.update(
+                {f"{k}.csv": v for k, v in export_csvs(settings.db, settings.out).items()}
+            )
         others = [f for f in wanted if f != "csv"]
         if others:
             written.update(export_graph_formats(settings.db, settings.out, others, force))
@@ -594,15 +605,44 @@ def export(formats: str, force: bool, config_file: str | None, **flags: Any) -> 
 
 # ----------------------------------------------------------------------------------- analyze
 @app.command()
-@click.option("--db", type=click.Path(), help="A crawl database: its core and everything discovered.")
-@click.option("--edges", "edge_file", type=click.Path(), help="An edge list: CSV with header, SNAP/KONECT text, Parquet.")
+@click.option(
+    "--db", type=click.Path(), help="A crawl database: its core and everything discovered."
+)
+@click.option(
+    "--edges",
+    "edge_file",
+    type=click.Path(),
+    help="An edge list: CSV with header, SNAP/KONECT text, Parquet.",
+)
 @click.option("--name", help="Name of the --edges network in the report.")
-@click.option("--undirected", is_flag=True, help="--edges lists undirected pairs: each is a mutual follow.")
-@click.option("--compare", "compare", multiple=True, type=click.Path(), help="More edge lists to set beside (repeatable).")
-@click.option("--out", default="report", show_default=True, help="Folder for report.html, report.md, stats.json, figures/.")
-@click.option("--seed", default=0, show_default=True, help="Seed for sampled distances and communities.")
-def analyze(db: str | None, edge_file: str | None, name: str | None, undirected: bool, compare: tuple[str, ...],
-            out: str, seed: int) -> None:
+@click.option(
+    "--undirected", is_flag=True, help="--edges lists undirected pairs: each is a mutual follow."
+)
+@click.option(
+    "--compare",
+    "compare",
+    multiple=True,
+    type=click.Path(),
+    help="More edge lists to set beside (repeatable).",
+)
+@click.option(
+    "--out",
+    default="report",
+    show_default=True,
+    help="Folder for report.html, report.md, stats.json, figures/.",
+)
+@click.option(
+    "--seed", default=0, show_default=True, help="Seed for sampled distances and communities."
+)
+def analyze(
+    db: str | None,
+    edge_file: str | None,
+    name: str | None,
+    undirected: bool,
+    compare: tuple[str, ...],
+    out: str,
+    seed: int,
+) -> None:
     """Network statistics, fits and figures, side by side with published networks."""
     from tiktok_network.analysis.edgelist import EdgeListError, read_crawl, read_edges
     from tiktok_network.analysis.report import Network, analyse
@@ -614,8 +654,14 @@ def analyze(db: str | None, edge_file: str | None, name: str | None, undirected:
         if db:
             info = _crawl_profile(db)
             label = name or Path(db).stem
-            networks.append(Network(f"{label}: crawled core", read_crawl(db, f"{label} core", core_only=True), info))
-            networks.append(Network(f"{label}: everything discovered", read_crawl(db, f"{label} all"), info))
+            networks.append(
+                Network(
+                    f"{label}: crawled core", read_crawl(db, f"{label} core", core_only=True), info
+                )
+            )
+            networks.append(
+                Network(f"{label}: everything discovered", read_crawl(db, f"{label} all"), info)
+            )
         if edge_file:
             el = read_edges(edge_file, name, undirected)
             networks.append(Network(name or el.name, el))
@@ -628,7 +674,9 @@ def analyze(db: str | None, edge_file: str | None, name: str | None, undirected:
     for n in doc["networks"]:
         what = "empty graph" if n.get("empty") else f"{n['nodes']:,} nodes, {n['edges']:,} edges"
         click.echo(f"{n['label']}: {what}")
-    click.echo(f"report: {out}/report.html, {out}/report.md, {out}/stats.json ({doc['seconds']:.1f} s)")
+    click.echo(
+        f"report: {out}/report.html, {out}/report.md, {out}/stats.json ({doc['seconds']:.1f} s)"
+    )
 
 
 def _crawl_profile(db: str) -> dict[str, Any]:
@@ -639,11 +687,17 @@ def _crawl_profile(db: str) -> dict[str, Any]:
     except NotACrawlDatabase as exc:
         raise UserError(str(exc)) from None
     try:
-        rows = conn.execute("SELECT depth, count(*), sum(status = 1) FROM users GROUP BY depth").fetchall()
+        rows = conn.execute(
+            "SELECT depth, count(*), sum(status = 1) FROM users GROUP BY depth"
+        ).fetchall()
     finally:
         conn.close()
     profile = {str(d): {"known": k, "crawled": c or 0} for d, k, c in rows}
-    return {"known": sum(k for _, k, _ in rows), "crawled": sum(c or 0 for _, _, c in rows), "depth_profile": profile}
+    return {
+        "known": sum(k for _, k, _ in rows),
+        "crawled": sum(c or 0 for _, _, c in rows),
+        "depth_profile": profile,
+    }
 
 
 # -------------------------------------------------------------------------------------- demo

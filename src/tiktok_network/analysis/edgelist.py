@@ -45,7 +45,9 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def simplify(name: str, names: list[str], src: np.ndarray, dst: np.ndarray, checksum: str = "") -> EdgeList:
+def simplify(
+    name: str, names: list[str], src: np.ndarray, dst: np.ndarray, checksum: str = ""
+) -> EdgeList:
     """Drop self-loops and repeated edges, counting both."""
     n = max(len(names), 1)
     loops = src == dst
@@ -65,7 +67,9 @@ def simplify(name: str, names: list[str], src: np.ndarray, dst: np.ndarray, chec
 def _index(labels: list[str]) -> tuple[list[str], np.ndarray]:
     """Labels to dense integer ids, in order of first appearance."""
     index: dict[str, int] = {}
-    ids = np.fromiter((index.setdefault(label, len(index)) for label in labels), dtype=np.int64, count=len(labels))
+    ids = np.fromiter(
+        (index.setdefault(label, len(index)) for label in labels), dtype=np.int64, count=len(labels)
+    )
     return list(index), ids
 
 
@@ -112,7 +116,9 @@ def read_csv_edges(path: Path, name: str | None = None, undirected: bool = False
                 if not row:
                     continue
                 if len(row) < 2:
-                    raise EdgeListError(f"{path}:{reader.line_num}: expected at least 2 columns, got {len(row)}")
+                    raise EdgeListError(
+                        f"{path}:{reader.line_num}: expected at least 2 columns, got {len(row)}"
+                    )
                 a.append(row[0])
                 b.append(row[1])
         except UnicodeDecodeError:
@@ -136,7 +142,9 @@ def read_parquet_edges(path: Path, name: str | None = None, undirected: bool = F
     return _from_labels(path, a, b, name, undirected)
 
 
-def _from_labels(path: Path, a: list[str], b: list[str], name: str | None, undirected: bool) -> EdgeList:
+def _from_labels(
+    path: Path, a: list[str], b: list[str], name: str | None, undirected: bool
+) -> EdgeList:
     if not a:
         raise EdgeListError(f"{path}: no edges")
     names, ids = _index(a + b)
@@ -175,8 +183,12 @@ def read_crawl(db: str | Path, name: str | None = None, core_only: bool = False)
         for user_id, username, status in conn.execute("SELECT id, username, status FROM users"):
             names[user_id] = username
             parsed[user_id] = status == 1
-        edges = np.array(conn.execute("SELECT src, dst FROM edges").fetchall(), dtype=np.int64).reshape(-1, 2)
-        digest = hashlib.sha256(f"{path.resolve()}:{len(edges)}:{conn.execute('SELECT max(id) FROM pages').fetchone()[0]}".encode()).hexdigest()
+        edges = np.array(
+            conn.execute("SELECT src, dst FROM edges").fetchall(), dtype=np.int64
+        ).reshape(-1, 2)
+        digest = hashlib.sha256(
+            f"{path.resolve()}:{len(edges)}:{conn.execute('SELECT max(id) FROM pages').fetchone()[0]}".encode()
+        ).hexdigest()
     finally:
         conn.close()
     src, dst = edges[:, 0], edges[:, 1]

@@ -52,7 +52,11 @@ class Network:
 
 
 def reference_networks() -> list[dict[str, Any]]:
-    text = resources.files("tiktok_network").joinpath("data/reference_networks.json").read_text(encoding="utf-8")
+    text = (
+        resources.files("tiktok_network")
+        .joinpath("data/reference_networks.json")
+        .read_text(encoding="utf-8")
+    )
     return json.loads(text)["networks"]
 
 
@@ -72,7 +76,8 @@ def analyse(networks: list[Network], out: Path, *, seed: int = 0) -> dict[str, A
             in_deg = np.bincount(net.edges.dst, minlength=net.edges.n_nodes)
             und = _undirected_degrees(net.edges)
             stats["degree_fits"] = {
-                kind: fit_degrees(deg, seed=seed) for kind, deg in (("in", in_deg), ("out", out_deg), ("undirected", und))
+                kind: fit_degrees(deg, seed=seed)
+                for kind, deg in (("in", in_deg), ("out", out_deg), ("undirected", und))
             }
             stats["figures"] = _figures(net, figures, in_deg, out_deg, und, stats)
         results.append(stats)
@@ -85,7 +90,9 @@ def analyse(networks: list[Network], out: Path, *, seed: int = 0) -> dict[str, A
         "references": reference_networks(),
         "notes": {"bfs_bias": BFS_WARNING},
     }
-    (out / "stats.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=_jsonable), encoding="utf-8")
+    (out / "stats.json").write_text(
+        json.dumps(doc, indent=2, ensure_ascii=False, default=_jsonable), encoding="utf-8"
+    )
     (out / "report.md").write_text(render_markdown(doc), encoding="utf-8")
     (out / "report.html").write_text(render_html(doc, out), encoding="utf-8")
     return doc
@@ -101,15 +108,23 @@ def _undirected_degrees(el: EdgeList) -> np.ndarray:
     a, b = np.minimum(el.src, el.dst), np.maximum(el.src, el.dst)
     keys = np.unique(a * max(el.n_nodes, 1) + b)
     n = max(el.n_nodes, 1)
-    return np.bincount(keys // n, minlength=el.n_nodes) + np.bincount(keys % n, minlength=el.n_nodes)
+    return np.bincount(keys // n, minlength=el.n_nodes) + np.bincount(
+        keys % n, minlength=el.n_nodes
+    )
 
 
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")[:60] or "network"
 
 
-def _figures(net: Network, folder: Path, in_deg: np.ndarray, out_deg: np.ndarray, und: np.ndarray,
-             stats: dict[str, Any]) -> list[str]:
+def _figures(
+    net: Network,
+    folder: Path,
+    in_deg: np.ndarray,
+    out_deg: np.ndarray,
+    und: np.ndarray,
+    stats: dict[str, Any],
+) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -118,18 +133,35 @@ def _figures(net: Network, folder: Path, in_deg: np.ndarray, out_deg: np.ndarray
     slug = _slug(net.label)
     written = []
     fig, ax = plt.subplots(figsize=(7, 5), dpi=110)
-    for name, deg, colour in (("in-degree", in_deg, "#1f77b4"), ("out-degree", out_deg, "#d62728"),
-                              ("undirected degree", und, "#2ca02c")):
+    for name, deg, colour in (
+        ("in-degree", in_deg, "#1f77b4"),
+        ("out-degree", out_deg, "#d62728"),
+        ("undirected degree", und, "#2ca02c"),
+    ):
         x, y = ccdf(deg)
         if len(x):
-            ax.loglog(x, y, marker=".", linestyle="none", markersize=4, label=name, color=colour, alpha=0.8)
+            ax.loglog(
+                x,
+                y,
+                marker=".",
+                linestyle="none",
+                markersize=4,
+                label=name,
+                color=colour,
+                alpha=0.8,
+            )
     fit = stats["degree_fits"].get("in", {})
     if "alpha" in fit:
         x, y = ccdf(in_deg)
         xs = np.logspace(math.log10(fit["xmin"]), math.log10(max(x.max(), fit["xmin"] * 1.01)), 50)
         y0 = y[np.searchsorted(x, fit["xmin"])]
-        ax.loglog(xs, y0 * (xs / fit["xmin"]) ** (1 - fit["alpha"]), color="black", linewidth=1.2,
-                  label=f"power-law fit, in-degree (alpha={fit['alpha']:.2f}, xmin={fit['xmin']:.0f})")
+        ax.loglog(
+            xs,
+            y0 * (xs / fit["xmin"]) ** (1 - fit["alpha"]),
+            color="black",
+            linewidth=1.2,
+            label=f"power-law fit, in-degree (alpha={fit['alpha']:.2f}, xmin={fit['xmin']:.0f})",
+        )
     ax.set_title(f"Degree distributions: {net.label}")
     ax.set_xlabel("degree k (log scale)")
     ax.set_ylabel("P(K >= k) (log scale)")
@@ -145,7 +177,9 @@ def _figures(net: Network, folder: Path, in_deg: np.ndarray, out_deg: np.ndarray
         fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
         x, y = ccdf(np.array(sizes))
         ax.loglog(x, y, marker="o", linestyle="none", markersize=4)
-        ax.set_title(f"Community sizes (Louvain, modularity {stats['modularity']:.3f}): {net.label}")
+        ax.set_title(
+            f"Community sizes (Louvain, modularity {stats['modularity']:.3f}): {net.label}"
+        )
         ax.set_xlabel("community size (log scale)")
         ax.set_ylabel("P(size >= s) (log scale)")
         ax.grid(True, alpha=0.3)
@@ -163,6 +197,7 @@ def _figures(net: Network, folder: Path, in_deg: np.ndarray, out_deg: np.ndarray
         ax.bar([d - 0.2 for d in depths], known, width=0.4, label="discovered")
         ax.bar([d + 0.2 for d in depths], done, width=0.4, label="lists fetched")
         ax.set_yscale("log")
+        ax.set_xticks(depths)
         ax.set_title(f"Crawl depth profile: {net.label}")
         ax.set_xlabel("depth (seeds are 0)")
         ax.set_ylabel("accounts (log scale)")
@@ -186,7 +221,9 @@ def _fmt(value: Any, pattern: str) -> str:
 
 
 def _comparison_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    columns = [n["label"] for n in doc["networks"] if not n.get("empty")] + [r["name"] for r in doc["references"]]
+    columns = [n["label"] for n in doc["networks"] if not n.get("empty")] + [
+        r["name"] for r in doc["references"]
+    ]
     rows = []
     for key, title, pattern in COMPARE_KEYS:
         row = [title]
@@ -204,36 +241,80 @@ def _network_lines(n: dict[str, Any]) -> list[tuple[str, str]]:
     if n.get("empty"):
         return [("graph", "empty: no edges, nothing to measure")]
     lines = [
-        ("nodes / edges", f"{n['nodes']:,} / {n['edges']:,} (removed: {n['duplicate_edges_removed']:,} duplicate edges, {n['self_loops_removed']:,} self-loops)"),
+        (
+            "nodes / edges",
+            f"{n['nodes']:,} / {n['edges']:,} (removed: {n['duplicate_edges_removed']:,} duplicate edges, {n['self_loops_removed']:,} self-loops)",
+        ),
         ("density, mean degree", f"{n['density']:.3g}, {n['mean_degree']:.2f}"),
         ("max in-degree / out-degree", f"{n['max_in_degree']:,} / {n['max_out_degree']:,}"),
-        ("edge reciprocity / pair reciprocity", f"{n['edge_reciprocity']:.4f} / {n['pair_reciprocity']:.4f}"),
+        (
+            "edge reciprocity / pair reciprocity",
+            f"{n['edge_reciprocity']:.4f} / {n['pair_reciprocity']:.4f}",
+        ),
         ("average local clustering (undirected)", f"{n['average_clustering']:.4f}"),
-        ("global transitivity / fraction of closed triangles", f"{n['global_transitivity']:.4f} / {n['fraction_closed_triangles']:.4f}"),
+        (
+            "global transitivity / fraction of closed triangles",
+            f"{n['global_transitivity']:.4f} / {n['fraction_closed_triangles']:.4f}",
+        ),
         ("triangles", f"{n['triangles']:,}"),
-        ("WCC: count, largest (nodes/edges)", f"{n['wcc_count']:,}, {n['largest_wcc_nodes']:,} / {n['largest_wcc_edges']:,}"),
-        ("SCC: count, largest (nodes/edges)", f"{n['scc_count']:,}, {n['largest_scc_nodes']:,} / {n['largest_scc_edges']:,}"),
-        ("diameter, mean distance, 90% effective diameter", f"{n['diameter']}, {n['mean_distance']:.3f}, {n['effective_diameter_90']:.2f} ({'exact' if n.get('distances_exact') else str(n['distance_sources']) + ' sampled BFS sources'}, largest WCC, undirected)"),
-        ("assortativity out-in / in-in / out-out / in-out / undirected", " / ".join(_fmt(n.get(k), "{:+.4f}") for k in ("assortativity_out_in", "assortativity_in_in", "assortativity_out_out", "assortativity_in_out", "assortativity_undirected"))),
+        (
+            "WCC: count, largest (nodes/edges)",
+            f"{n['wcc_count']:,}, {n['largest_wcc_nodes']:,} / {n['largest_wcc_edges']:,}",
+        ),
+        (
+            "SCC: count, largest (nodes/edges)",
+            f"{n['scc_count']:,}, {n['largest_scc_nodes']:,} / {n['largest_scc_edges']:,}",
+        ),
+        (
+            "diameter, mean distance, 90% effective diameter",
+            f"{n['diameter']}, {n['mean_distance']:.3f}, {n['effective_diameter_90']:.2f} ({'exact' if n.get('distances_exact') else str(n['distance_sources']) + ' sampled BFS sources'}, largest WCC, undirected)",
+        ),
+        (
+            "assortativity out-in / in-in / out-out / in-out / undirected",
+            " / ".join(
+                _fmt(n.get(k), "{:+.4f}")
+                for k in (
+                    "assortativity_out_in",
+                    "assortativity_in_in",
+                    "assortativity_out_out",
+                    "assortativity_in_out",
+                    "assortativity_undirected",
+                )
+            ),
+        ),
     ]
     if "communities" in n:
-        lines.append(("communities (Louvain), modularity", f"{n['communities']:,}, {n['modularity']:.4f}"))
+        lines.append(
+            ("communities (Louvain), modularity", f"{n['communities']:,}, {n['modularity']:.4f}")
+        )
         for i, c in enumerate(n["largest_communities"][:3], start=1):
             lines.append((f"community {i} ({c['size']:,} accounts)", ", ".join(c["top_accounts"])))
     lines.append(("top by PageRank", ", ".join(t["account"] for t in n["top_pagerank"])))
-    lines.append(("top by in-degree", ", ".join(f"{t['account']} ({t['value']:.0f})" for t in n["top_in_degree"])))
+    lines.append(
+        (
+            "top by in-degree",
+            ", ".join(f"{t['account']} ({t['value']:.0f})" for t in n["top_in_degree"]),
+        )
+    )
     for kind, fit in n.get("degree_fits", {}).items():
         if "alpha" in fit:
-            text = (f"alpha {fit['alpha']:.3f}, xmin {fit['xmin']:.0f}, tail {fit['tail_size']:,}, KS {fit['ks_distance']:.4f}; "
-                    f"vs lognormal R={fit['vs_lognormal']['loglikelihood_ratio']:.2f} p={fit['vs_lognormal']['p']:.3f}; "
-                    f"vs truncated power law R={fit['vs_truncated_power_law']['loglikelihood_ratio']:.2f} "
-                    f"p={fit['vs_truncated_power_law']['p']:.3f}: {fit['verdict']}")
+            text = (
+                f"alpha {fit['alpha']:.3f}, xmin {fit['xmin']:.0f}, tail {fit['tail_size']:,}, KS {fit['ks_distance']:.4f}; "
+                f"vs lognormal R={fit['vs_lognormal']['loglikelihood_ratio']:.2f} p={fit['vs_lognormal']['p']:.3f}; "
+                f"vs truncated power law R={fit['vs_truncated_power_law']['loglikelihood_ratio']:.2f} "
+                f"p={fit['vs_truncated_power_law']['p']:.3f}: {fit['verdict']}"
+            )
         else:
             text = fit.get("skipped", "not fitted")
         lines.append((f"power-law fit, {kind}-degree", text))
     crawl = n.get("crawl")
     if crawl:
-        lines.append(("crawl coverage", f"{crawl['crawled']:,} accounts with lists fetched of {crawl['known']:,} discovered ({crawl['crawled'] / max(crawl['known'], 1):.1%})"))
+        lines.append(
+            (
+                "crawl coverage",
+                f"{crawl['crawled']:,} accounts with lists fetched of {crawl['known']:,} discovered ({crawl['crawled'] / max(crawl['known'], 1):.1%})",
+            )
+        )
     return lines
 
 
@@ -244,8 +325,12 @@ def render_markdown(doc: dict[str, Any]) -> str:
         out += [f"| {k} | {v.replace('|', '/')} |" for k, v in _network_lines(n)]
         out += [""] + [f"![{f}]({f})" for f in n.get("figures", [])] + [""]
     columns, rows = _comparison_rows(doc)
-    out += ["## Side by side with published networks", "", "| | " + " | ".join(columns) + " |",
-            "|---" * (len(columns) + 1) + "|"]
+    out += [
+        "## Side by side with published networks",
+        "",
+        "| | " + " | ".join(columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
+    ]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     out += ["", "Sources of the reference figures:", ""]
     out += [f"- {r['name']}: {r['source']} [{r['confidence']}]" for r in doc["references"]]
@@ -278,6 +363,11 @@ def render_html(doc: dict[str, Any], out: Path) -> str:
     for r in rows:
         parts.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>")
     parts.append("</table><p>Sources:</p><ul>")
-    parts += [f"<li>{esc(r['name'])}: {esc(r['source'])} [{esc(r['confidence'])}]</li>" for r in doc["references"]]
-    parts.append(f"</ul><p class='warn'><b>Sampling bias.</b> {esc(doc['notes']['bfs_bias'])}</p></body></html>")
+    parts += [
+        f"<li>{esc(r['name'])}: {esc(r['source'])} [{esc(r['confidence'])}]</li>"
+        for r in doc["references"]
+    ]
+    parts.append(
+        f"</ul><p class='warn'><b>Sampling bias.</b> {esc(doc['notes']['bfs_bias'])}</p></body></html>"
+    )
     return "".join(parts)

@@ -20,14 +20,21 @@ from tiktok_network.analysis.edgelist import EdgeList
 
 EXACT_DISTANCE_LIMIT = 10_000  # nodes in the largest WCC up to which all-pairs BFS is exact
 BFS_SOURCES = 1_000
+BFS_EDGE_BUDGET = 2_000_000_000  # sampled BFS sources x edges: about a minute on large graphs
 
 
 def build_graph(el: EdgeList) -> ig.Graph:
     return ig.Graph(n=el.n_nodes, edges=np.column_stack([el.src, el.dst]), directed=True)
 
 
-def network_stats(el: EdgeList, *, seed: int = 0, bfs_sources: int = BFS_SOURCES,
-                  exact_limit: int = EXACT_DISTANCE_LIMIT, communities: bool = True) -> dict[str, Any]:
+def network_stats(
+    el: EdgeList,
+    *,
+    seed: int = 0,
+    bfs_sources: int = BFS_SOURCES,
+    exact_limit: int = EXACT_DISTANCE_LIMIT,
+    communities: bool = True,
+) -> dict[str, Any]:
     """Every figure of the report for one network (degree fits are in ``fits.py``)."""
     n, m = el.n_nodes, el.n_edges
     stats: dict[str, Any] = {
@@ -111,12 +118,19 @@ def effective_diameter(hist: np.ndarray, percentile: float = 0.9) -> float:
     return float(d) if delta == 0 else (d - 1) + (target - cdf[d - 1]) / delta
 
 
-def distances(g: ig.Graph, u: ig.Graph, *, seed: int, bfs_sources: int, exact_limit: int) -> dict[str, Any]:
+def distances(
+    g: ig.Graph, u: ig.Graph, *, seed: int, bfs_sources: int, exact_limit: int
+) -> dict[str, Any]:
     """Diameter, mean distance and 90% effective diameter on the largest WCC (undirected)."""
     giant = u.connected_components().giant()
     k = giant.vcount()
     if k < 2:
-        return {"diameter": 0, "mean_distance": 0.0, "effective_diameter_90": 0.0, "distance_sources": k}
+        return {
+            "diameter": 0,
+            "mean_distance": 0.0,
+            "effective_diameter_90": 0.0,
+            "distance_sources": k,
+        }
     if k <= exact_limit:
         # All pairs in C; unordered pairs counted once, so double them and add the k
         # zero-length pairs, as SNAP's histogram over BFS sources counts them.
@@ -128,10 +142,11 @@ def distances(g: ig.Graph, u: ig.Graph, *, seed: int, bfs_sources: int, exact_li
         sources_used = k
         exact = True
     else:
-        sources = random.Random(seed).sample(range(k), min(bfs_sources, k))
+        budget = max(32, BFS_EDGE_BUDGET // max(giant.ecount(), 1))
+        sources = random.Random(seed).sample(range(k), min(bfs_sources, budget, k))
         hist = np.zeros(1, dtype=np.int64)
-        for start in range(0, len(sources), 64):
-            block = np.array(giant.distances(source=sources[start : start + 64]), dtype=np.float64)
+        for start in range(0, len(sources), 16):
+            block = np.array(giant.distances(source=sources[start : start + 16]), dtype=np.float64)
             counts = np.bincount(block[np.isfinite(block)].astype(np.int64))
             if len(counts) > len(hist):
                 hist = np.pad(hist, (0, len(counts) - len(hist)))
@@ -149,7 +164,9 @@ def distances(g: ig.Graph, u: ig.Graph, *, seed: int, bfs_sources: int, exact_li
     }
 
 
-def assortativity(g: ig.Graph, u: ig.Graph, out_deg: np.ndarray, in_deg: np.ndarray) -> dict[str, float | None]:
+def assortativity(
+    g: ig.Graph, u: ig.Graph, out_deg: np.ndarray, in_deg: np.ndarray
+) -> dict[str, float | None]:
     """Degree assortativity r(source degree, target degree) for the four directed pairings."""
     result: dict[str, float | None] = {}
     kinds = {"out": out_deg.tolist(), "in": in_deg.tolist()}

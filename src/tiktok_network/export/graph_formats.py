@@ -27,12 +27,20 @@ class ExportTooLarge(Exception):
 
 
 def _nodes(snap: Snapshot) -> Iterator[dict[str, Any]]:
-    cur = snap.conn.execute("SELECT id, username, display_name, depth, status, first_seen, info FROM users ORDER BY id")
+    cur = snap.conn.execute(
+        "SELECT id, username, display_name, depth, status, first_seen, info FROM users ORDER BY id"
+    )
     while batch := cur.fetchmany(10000):
         for user_id, username, display, depth, status, first_seen, info in batch:
             fields = json.loads(info) if info else {}
-            row = {"id": user_id, "username": username, "display_name": fields.get("display_name", display) or "",
-                   "depth": depth, "status": status if status is not None else 0, "first_seen": iso_utc(first_seen)}
+            row = {
+                "id": user_id,
+                "username": username,
+                "display_name": fields.get("display_name", display) or "",
+                "depth": depth,
+                "status": status if status is not None else 0,
+                "first_seen": iso_utc(first_seen),
+            }
             for column in INFO_COLUMNS:
                 value = fields.get(column)
                 row[column] = "" if value is None else value
@@ -40,7 +48,9 @@ def _nodes(snap: Snapshot) -> Iterator[dict[str, Any]]:
 
 
 def _edges(snap: Snapshot) -> Iterator[tuple[int, int, float, str]]:
-    cur = snap.conn.execute("SELECT e.src, e.dst, p.fetched_at, p.direction FROM edges e JOIN pages p ON p.id = e.page_id")
+    cur = snap.conn.execute(
+        "SELECT e.src, e.dst, p.fetched_at, p.direction FROM edges e JOIN pages p ON p.id = e.page_id"
+    )
     while batch := cur.fetchmany(100000):
         yield from batch
 
@@ -66,9 +76,18 @@ def export_parquet(snap: Snapshot, out: Path) -> dict[str, int]:
 
     names = snap.names()
     counts = {}
-    edge_schema = pa.schema([("source", pa.string()), ("destination", pa.string()),
-                             ("first_seen", pa.string()), ("found_via", pa.string())])
-    with _atomic(out / "edges.parquet") as tmp, pq.ParquetWriter(tmp, edge_schema, compression="zstd") as writer:
+    edge_schema = pa.schema(
+        [
+            ("source", pa.string()),
+            ("destination", pa.string()),
+            ("first_seen", pa.string()),
+            ("found_via", pa.string()),
+        ]
+    )
+    with (
+        _atomic(out / "edges.parquet") as tmp,
+        pq.ParquetWriter(tmp, edge_schema, compression="zstd") as writer,
+    ):
         total = 0
         batch: list[tuple[int, int, float, str]] = []
         for edge in _edges(snap):
@@ -82,23 +101,36 @@ def export_parquet(snap: Snapshot, out: Path) -> dict[str, int]:
             total += len(batch)
         counts["edges.parquet"] = total
     rows = list(_nodes(snap))
-    table = pa.Table.from_pylist([{k: (str(v) if k in INFO_COLUMNS else v) for k, v in r.items() if k != "id"}
-                                  for r in rows]) if rows else pa.table({"username": pa.array([], pa.string())})
+    table = (
+        pa.Table.from_pylist(
+            [
+                {k: (str(v) if k in INFO_COLUMNS else v) for k, v in r.items() if k != "id"}
+                for r in rows
+            ]
+        )
+        if rows
+        else pa.table({"username": pa.array([], pa.string())})
+    )
     with _atomic(out / "nodes.parquet") as tmp:
         pq.write_table(table, tmp, compression="zstd")
     counts["nodes.parquet"] = len(rows)
     return counts
 
 
-def _edge_table(batch: list[tuple[int, int, float, str]], names: list[str | None], schema: Any) -> Any:
+def _edge_table(
+    batch: list[tuple[int, int, float, str]], names: list[str | None], schema: Any
+) -> Any:
     import pyarrow as pa
 
-    return pa.table({
-        "source": [names[s] for s, _, _, _ in batch],
-        "destination": [names[d] for _, d, _, _ in batch],
-        "first_seen": [iso_utc(t) for _, _, t, _ in batch],
-        "found_via": [v for _, _, _, v in batch],
-    }, schema=schema)
+    return pa.table(
+        {
+            "source": [names[s] for s, _, _, _ in batch],
+            "destination": [names[d] for _, d, _, _ in batch],
+            "first_seen": [iso_utc(t) for _, _, t, _ in batch],
+            "found_via": [v for _, _, _, v in batch],
+        },
+        schema=schema,
+    )
 
 
 def _check_size(snap: Snapshot, fmt: str, force: bool) -> int:
@@ -121,7 +153,8 @@ def export_graphml(snap: Snapshot, out: Path, force: bool = False) -> dict[str, 
     for key in rows[0] if rows else ():
         if key != "id":
             g.vs[key if key != "username" else "name"] = [
-                (str(r[key]) if key in INFO_COLUMNS or key in ("display_name",) else r[key]) for r in rows
+                (str(r[key]) if key in INFO_COLUMNS or key in ("display_name",) else r[key])
+                for r in rows
             ]
     edges, first_seen, via = [], [], []
     for s, d, t, v in _edges(snap):
@@ -137,16 +170,27 @@ def export_graphml(snap: Snapshot, out: Path, force: bool = False) -> dict[str, 
 def export_gexf(snap: Snapshot, out: Path, force: bool = False) -> dict[str, int]:
     """GEXF 1.3 written as a stream; node attributes are declared once and typed."""
     m = _check_size(snap, "GEXF", force)
-    attrs = [("display_name", "string"), ("depth", "integer"), ("status", "integer"), ("first_seen", "string")]
+    attrs = [
+        ("display_name", "string"),
+        ("depth", "integer"),
+        ("status", "integer"),
+        ("first_seen", "string"),
+    ]
     attrs += [(c, "string") for c in INFO_COLUMNS]
     with _atomic(out / "graph.gexf") as tmp, open(tmp, "w", encoding="utf-8") as f:
-        f.write('<?xml version="1.0" encoding="UTF-8"?>\n<gexf xmlns="http://gexf.net/1.3" version="1.3">\n')
-        f.write('<meta><creator>tiktok-network</creator></meta>\n<graph defaultedgetype="directed">\n')
+        f.write(
+            '<?xml version="1.0" encoding="UTF-8"?>\n<gexf xmlns="http://gexf.net/1.3" version="1.3">\n'
+        )
+        f.write(
+            '<meta><creator>tiktok-network</creator></meta>\n<graph defaultedgetype="directed">\n'
+        )
         f.write('<attributes class="node">\n')
         for i, (name, kind) in enumerate(attrs):
             f.write(f'<attribute id="{i}" title={quoteattr(name)} type="{kind}"/>\n')
-        f.write('</attributes>\n<attributes class="edge"><attribute id="0" title="first_seen" type="string"/>'
-                '<attribute id="1" title="found_via" type="string"/></attributes>\n<nodes>\n')
+        f.write(
+            '</attributes>\n<attributes class="edge"><attribute id="0" title="first_seen" type="string"/>'
+            '<attribute id="1" title="found_via" type="string"/></attributes>\n<nodes>\n'
+        )
         for row in _nodes(snap):
             f.write(f'<node id="{row["id"]}" label={quoteattr(row["username"])}><attvalues>')
             for i, (name, _) in enumerate(attrs):
@@ -154,8 +198,10 @@ def export_gexf(snap: Snapshot, out: Path, force: bool = False) -> dict[str, int
             f.write("</attvalues></node>\n")
         f.write("</nodes>\n<edges>\n")
         for n, (s, d, t, v) in enumerate(_edges(snap)):
-            f.write(f'<edge id="{n}" source="{s}" target="{d}"><attvalues><attvalue for="0" value="{iso_utc(t)}"/>'
-                    f'<attvalue for="1" value="{escape(v)}"/></attvalues></edge>\n')
+            f.write(
+                f'<edge id="{n}" source="{s}" target="{d}"><attvalues><attvalue for="0" value="{iso_utc(t)}"/>'
+                f'<attvalue for="1" value="{escape(v)}"/></attvalues></edge>\n'
+            )
         f.write("</edges>\n</graph>\n</gexf>\n")
     return {"graph.gexf": m}
 
@@ -166,10 +212,16 @@ def _xml_text(value: Any) -> str:
     return "".join(c for c in text if c in "\t\n\r" or ord(c) >= 0x20)
 
 
-FORMATS = {"parquet": lambda snap, out, force: export_parquet(snap, out), "graphml": export_graphml, "gexf": export_gexf}
+FORMATS = {
+    "parquet": lambda snap, out, force: export_parquet(snap, out),
+    "graphml": export_graphml,
+    "gexf": export_gexf,
+}
 
 
-def export_graph_formats(db: str | Path, out: str | Path, formats: list[str], force: bool = False) -> dict[str, int]:
+def export_graph_formats(
+    db: str | Path, out: str | Path, formats: list[str], force: bool = False
+) -> dict[str, int]:
     """Write the requested non-CSV formats from one read snapshot."""
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
