@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import sqlite3
@@ -219,6 +220,8 @@ def _emulator_settings(**o: Any) -> EmulatorSettings:
 async def _serve_forever(graph: FollowGraph, settings: EmulatorSettings, port: int) -> None:
     from tiktok_network.emulator.server import start_emulator
 
+    # A client that drops a connection is routine here (kill tests, benchmarks): no tracebacks.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     server = await start_emulator(graph, settings, port=port)
     click.echo(f"listening on {server.url}", nl=True)
     sys.stdout.flush()
