@@ -137,9 +137,20 @@ def read_parquet_edges(path: Path, name: str | None = None, undirected: bool = F
         raise EdgeListError(f"{path}: cannot read Parquet ({exc})") from None
     if table.num_columns < 2:
         raise EdgeListError(f"{path}: expected at least 2 columns, got {table.num_columns}")
-    a = [str(x) for x in table.column(0).to_pylist()]
-    b = [str(x) for x in table.column(1).to_pylist()]
-    return _from_labels(path, a, b, name, undirected)
+    if table.num_rows == 0:
+        raise EdgeListError(f"{path}: no edges")
+    import pyarrow as pa
+
+    # Label -> id in C: one dictionary encoding over both columns.
+    both = pa.chunked_array(
+        table.column(0).cast(pa.string()).chunks + table.column(1).cast(pa.string()).chunks
+    ).combine_chunks().dictionary_encode()
+    ids = both.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    m = table.num_rows
+    src, dst = ids[:m], ids[m:]
+    if undirected:
+        src, dst = np.concatenate([src, dst]), np.concatenate([dst, src])
+    return simplify(name or path.stem, both.dictionary.to_pylist(), src, dst, sha256_of(path))
 
 
 def _from_labels(

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-MAX_SAMPLE = 200_000
+MAX_SAMPLE = 50_000
 MAX_XMIN_CANDIDATES = 200
 
 

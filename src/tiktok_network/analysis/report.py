@@ -178,7 +178,7 @@ def _figures(
         x, y = ccdf(np.array(sizes))
         ax.loglog(x, y, marker="o", linestyle="none", markersize=4)
         ax.set_title(
-            f"Community sizes (Louvain, modularity {stats['modularity']:.3f}): {net.label}"
+            f"Community sizes (Leiden, modularity {stats['modularity']:.3f}): {net.label}"
         )
         ax.set_xlabel("community size (log scale)")
         ax.set_ylabel("P(size >= s) (log scale)")
@@ -285,7 +285,7 @@ def _network_lines(n: dict[str, Any]) -> list[tuple[str, str]]:
     ]
     if "communities" in n:
         lines.append(
-            ("communities (Louvain), modularity", f"{n['communities']:,}, {n['modularity']:.4f}")
+            ("communities (Leiden), modularity", f"{n['communities']:,}, {n['modularity']:.4f}")
         )
         for i, c in enumerate(n["largest_communities"][:3], start=1):
             lines.append((f"community {i} ({c['size']:,} accounts)", ", ".join(c["top_accounts"])))
