@@ -476,7 +476,7 @@ async def _crawl_async(
     export: bool,
     console: Console,
 ) -> int:
-    from tiktok_network.cli_progress import show_progress
+    from tiktok_network.cli_progress import run_with_progress
     from tiktok_network.crawl.engine import Engine, StopReason
 
     engine = Engine(settings, credentials)
@@ -501,12 +501,7 @@ async def _crawl_async(
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
         loop.add_signal_handler(sig, on_signal, sig)
-    progress = asyncio.create_task(show_progress(engine, settings, console))
-    try:
-        result = await engine.run(seeds)
-    finally:
-        progress.cancel()
-        await asyncio.gather(progress, return_exceptions=True)
+    result = await run_with_progress(engine, seeds, settings, console)
     if result.fatal:
         _say(f"error: {result.fatal}")
     if export:

@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 
 from tiktok_network.api.auth import Credentials
-from tiktok_network.cli_progress import setup_logging, show_progress
+from tiktok_network.cli_progress import run_with_progress, setup_logging
 from tiktok_network.config import CrawlSettings
 from tiktok_network.crawl.engine import Engine, StopReason
 from tiktok_network.emulator.graph import parse_graph_spec
@@ -67,12 +67,7 @@ async def _demo(out_dir: Path, n_users: int, max_depth: int, n_seeds: int, conso
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, engine.request_stop, StopReason.SIGNAL)
-        progress = asyncio.create_task(show_progress(engine, settings, console))
-        try:
-            result = await engine.run(seeds)
-        finally:
-            progress.cancel()
-            await asyncio.gather(progress, return_exceptions=True)
+        result = await run_with_progress(engine, seeds, settings, console)
         served = server.emulator.log.snapshot()["total_requests"]
     written = await asyncio.to_thread(export_csvs, settings.db, settings.out)
     click.echo("analysing the crawl (statistics, fits, figures, report)...", err=True)

@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -117,3 +118,15 @@ async def show_progress(engine: Engine, settings: CrawlSettings, console: Consol
             if time.monotonic() - last_status > 3:
                 status, last_status = await asyncio.to_thread(refresh_status), time.monotonic()
             live.update(_table(engine, status, settings))
+
+
+async def run_with_progress(
+    engine: Engine, seeds: list[str], settings: CrawlSettings, console: Console
+) -> Any:
+    """Run the crawl with the progress display beside it; the display never outlives it."""
+    progress = asyncio.create_task(show_progress(engine, settings, console))
+    try:
+        return await engine.run(seeds)
+    finally:
+        progress.cancel()
+        await asyncio.gather(progress, return_exceptions=True)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tiktok_network.edgefile import EdgeFileError, read_label_pairs
+
 
 class EdgeListError(Exception):
     """An input that cannot be analysed; the message names the file (and line)."""
@@ -76,22 +78,10 @@ def _index(labels: list[str]) -> tuple[list[str], np.ndarray]:
 def read_text_edges(path: Path, name: str | None = None, undirected: bool = False) -> EdgeList:
     """SNAP (``#``, tabs) or KONECT (``%``, spaces) text: the first two fields of each line."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise EdgeListError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EdgeListError(f"{path}: cannot read ({exc})") from None
-    a: list[str] = []
-    b: list[str] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        fields = line.split()
-        if not fields or fields[0][0] in "#%":
-            continue
-        if len(fields) < 2:
-            raise EdgeListError(f"{path}:{lineno}: expected two node labels, got {line.strip()!r}")
-        a.append(fields[0])
-        b.append(fields[1])
-    return _from_labels(path, a, b, name, undirected)
+        sources, targets = read_label_pairs(path)
+    except EdgeFileError as exc:
+        raise EdgeListError(str(exc)) from None
+    return _from_labels(path, sources, targets, name, undirected)
 
 
 def read_csv_edges(path: Path, name: str | None = None, undirected: bool = False) -> EdgeList:
@@ -142,9 +132,13 @@ def read_parquet_edges(path: Path, name: str | None = None, undirected: bool = F
     import pyarrow as pa
 
     # Label -> id in C: one dictionary encoding over both columns.
-    both = pa.chunked_array(
-        table.column(0).cast(pa.string()).chunks + table.column(1).cast(pa.string()).chunks
-    ).combine_chunks().dictionary_encode()
+    both = (
+        pa.chunked_array(
+            table.column(0).cast(pa.string()).chunks + table.column(1).cast(pa.string()).chunks
+        )
+        .combine_chunks()
+        .dictionary_encode()
+    )
     ids = both.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     m = table.num_rows
     src, dst = ids[:m], ids[m:]

@@ -177,9 +177,7 @@ def _figures(
         fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
         x, y = ccdf(np.array(sizes))
         ax.loglog(x, y, marker="o", linestyle="none", markersize=4)
-        ax.set_title(
-            f"Community sizes (Leiden, modularity {stats['modularity']:.3f}): {net.label}"
-        )
+        ax.set_title(f"Community sizes (Leiden, modularity {stats['modularity']:.3f}): {net.label}")
         ax.set_xlabel("community size (log scale)")
         ax.set_ylabel("P(size >= s) (log scale)")
         ax.grid(True, alpha=0.3)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tiktok_network.edgefile import EdgeFileError, read_label_pairs
 from tiktok_network.emulator.names import display_name_for
 
 # Follow times start here (2019-01-01T00:00:00Z) and spread over about five years.
@@ -159,41 +160,18 @@ def load_edge_list(path: str | Path, *, undirected: bool = False, seed: int = 0)
     load with an error naming the file and line, because a silently skipped line is a missing
     edge in every statistic computed later.
     """
-    path = Path(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise GraphLoadError(f"{path}: cannot read graph file ({exc.strerror or exc})") from exc
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise GraphLoadError(f"{path}:{line}: not UTF-8 text") from exc
+        sources, targets = read_label_pairs(Path(path))
+    except EdgeFileError as exc:
+        raise GraphLoadError(str(exc)) from None
     index: dict[str, int] = {}
-    names: list[str] = []
-    src: list[int] = []
-    dst: list[int] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        fields = line.split()
-        if not fields or fields[0][0] in "#%":
-            continue
-        if len(fields) < 2:
-            raise GraphLoadError(f"{path}:{lineno}: expected two node labels, got {line.strip()!r}")
-        a, b = fields[0], fields[1]
-        ia = index.get(a)
-        if ia is None:
-            ia = index[a] = len(names)
-            names.append(a)
-        ib = index.get(b)
-        if ib is None:
-            ib = index[b] = len(names)
-            names.append(b)
-        src.append(ia)
-        dst.append(ib)
-    if not names:
-        raise GraphLoadError(f"{path}: no edges found")
-    s = np.asarray(src, dtype=np.int64)
-    d = np.asarray(dst, dtype=np.int64)
+    s = np.fromiter(
+        (index.setdefault(x, len(index)) for x in sources), dtype=np.int64, count=len(sources)
+    )
+    d = np.fromiter(
+        (index.setdefault(x, len(index)) for x in targets), dtype=np.int64, count=len(targets)
+    )
+    names = list(index)
     if undirected:
         s, d = np.concatenate([s, d]), np.concatenate([d, s])
     return FollowGraph(names, s, d, seed=seed)
