@@ -80,6 +80,37 @@ def test_facebook_as_mutual_follows_matches_snap(facebook_stats):
     assert facebook_stats["edges"] == 176468 and facebook_stats["edge_reciprocity"] == 1.0
 
 
+def test_crawled_wiki_vote_gives_the_published_figures(tmp_path):
+    """Wiki-Vote served by the emulator, crawled in both directions from every valid username."""
+    labels = sorted(
+        {
+            x
+            for line in WIKI_VOTE.read_text().splitlines()
+            if not line.startswith("#")
+            for x in line.split()
+        }
+    )
+    seeds = tmp_path / "seeds.csv"
+    seeds.write_text("\n".join(x for x in labels if is_valid_username(x)) + "\n")
+    with emulator_process(tmp_path, "--graph", str(WIKI_VOTE)) as emu:
+        done = run_crawl(
+            tmp_path,
+            emu.url,
+            "--seeds",
+            str(seeds),
+            "--max-depth",
+            "1",
+            "--direction",
+            "both",
+            "--concurrency",
+            "16",
+            "--no-export",
+        )
+    assert done.returncode == 0, done.stderr
+    stats = network_stats(read_crawl(tmp_path / "crawl.db", core_only=True), communities=False)
+    check_published(stats, PUBLISHED["Wiki-Vote"])
+
+
 def test_crawled_facebook_gives_the_published_figures(tmp_path):
     """Facebook served by the emulator, crawled in both directions from every node."""
     labels = sorted({x for line in FACEBOOK.read_text().split("\n") for x in line.split()})

@@ -60,7 +60,7 @@ def network_stats(
     stats.update(reciprocity(g))
     u = g.as_undirected(mode="collapse")
     stats.update(clustering(u))
-    stats.update(components(g))
+    stats.update(components(g, el))
     stats.update(distances(g, u, seed=seed, bfs_sources=bfs_sources, exact_limit=exact_limit))
     stats.update(assortativity(g, u, out_deg, in_deg))
     stats["top_pagerank"] = _top(el, np.array(g.pagerank(directed=True)), 10)
@@ -90,17 +90,19 @@ def clustering(u: ig.Graph) -> dict[str, Any]:
     }
 
 
-def components(g: ig.Graph) -> dict[str, Any]:
+def components(g: ig.Graph, el: EdgeList) -> dict[str, Any]:
+    """Count and size of weak and strong components; the largest one's edges counted with numpy
+    instead of building it as a subgraph (seconds saved on large graphs)."""
     out: dict[str, Any] = {}
-    for mode in ("weak", "strong"):
-        comps = g.connected_components(mode=mode)
-        sizes = np.array(comps.sizes())
-        largest = comps.giant()
-        key = "wcc" if mode == "weak" else "scc"
+    for mode, key in (("weak", "wcc"), ("strong", "scc")):
+        membership = np.array(g.connected_components(mode=mode).membership)
+        sizes = np.bincount(membership)
+        largest = int(np.argmax(sizes))
+        inside = (membership[el.src] == largest) & (membership[el.dst] == largest)
         out[f"{key}_count"] = len(sizes)
-        out[f"largest_{key}_nodes"] = largest.vcount()
-        out[f"largest_{key}_edges"] = largest.ecount()
-        out[f"largest_{key}_fraction"] = largest.vcount() / g.vcount()
+        out[f"largest_{key}_nodes"] = int(sizes[largest])
+        out[f"largest_{key}_edges"] = int(inside.sum())
+        out[f"largest_{key}_fraction"] = int(sizes[largest]) / g.vcount()
     return out
 
 
