@@ -64,23 +64,28 @@ def crawl_env(api_base: str, key: str = KEY, secret: str = SECRET, **extra: str)
     return env
 
 
+def crawl_command(tmp_path: Path, *args: str) -> list[str]:
+    """`tiktok-network crawl` on the test's database and output folder, with fast retries."""
+    return [
+        *CLI,
+        "crawl",
+        "--db",
+        str(tmp_path / "crawl.db"),
+        "--out",
+        str(tmp_path / "out"),
+        "--log-every",
+        "1",
+        "--retry-base-delay",
+        "0.01",
+        *args,
+    ]
+
+
 def run_crawl(
     tmp_path: Path, api_base: str, *args: str, timeout: float = 300, **env: str
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            *CLI,
-            "crawl",
-            "--db",
-            str(tmp_path / "crawl.db"),
-            "--out",
-            str(tmp_path / "out"),
-            "--log-every",
-            "1",
-            "--retry-base-delay",
-            "0.01",
-            *args,
-        ],
+        crawl_command(tmp_path, *args),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -91,20 +96,7 @@ def run_crawl(
 
 def start_crawl(tmp_path: Path, api_base: str, *args: str, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [
-            *CLI,
-            "crawl",
-            "--db",
-            str(tmp_path / "crawl.db"),
-            "--out",
-            str(tmp_path / "out"),
-            "--log-every",
-            "1",
-            "--retry-base-delay",
-            "0.01",
-            "--no-export",
-            *args,
-        ],
+        crawl_command(tmp_path, "--no-export", *args),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
