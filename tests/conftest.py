@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -9,13 +10,22 @@ from typing import Any
 import aiohttp
 import pytest
 
+import tiktok_network
 from tiktok_network.emulator.graph import FollowGraph, load_edge_list, parse_graph_spec
 from tiktok_network.emulator.server import RunningEmulator, start_emulator
 from tiktok_network.emulator.settings import EmulatorSettings
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"  # shared/ sits beside the clone
-WIKI_VOTE = SHARED / "Wiki-Vote.txt"
-FACEBOOK = SHARED / "facebook_combined.txt"
+# The SNAP graphs ship inside the package (data/graphs/README.md): a clone needs nothing else.
+GRAPHS = Path(tiktok_network.__file__).parent / "data" / "graphs"
+WIKI_VOTE = GRAPHS / "Wiki-Vote.txt.gz"
+FACEBOOK = GRAPHS / "facebook_combined.txt.gz"
+
+
+def graph_text(path: Path) -> str:
+    """The decompressed text of a bundled graph file."""
+    return gzip.decompress(path.read_bytes()).decode("utf-8")
+
+
 DEMO_KEY, DEMO_SECRET = "demo-key", "demo-secret"
 
 

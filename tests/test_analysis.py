@@ -10,7 +10,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from tests.conftest import FACEBOOK, WIKI_VOTE
+from tests.conftest import FACEBOOK, WIKI_VOTE, graph_text
 from tests.crawl_helpers import db_edges, emulator_process, run_crawl
 from tiktok_network.analysis.edgelist import EdgeListError, read_crawl, read_edges, simplify
 from tiktok_network.analysis.stats import effective_diameter, network_stats
@@ -18,7 +18,7 @@ from tiktok_network.usernames import is_valid_username
 
 CLI = [sys.executable, "-m", "tiktok_network.cli"]
 
-# SNAP's published statistics (shared/data/README.md)
+# SNAP's published statistics (src/tiktok_network/data/graphs/README.md)
 PUBLISHED = {
     "Wiki-Vote": dict(
         nodes=7115,
@@ -85,7 +85,7 @@ def test_crawled_wiki_vote_gives_the_published_figures(tmp_path):
     labels = sorted(
         {
             x
-            for line in WIKI_VOTE.read_text().splitlines()
+            for line in graph_text(WIKI_VOTE).splitlines()
             if not line.startswith("#")
             for x in line.split()
         }
@@ -113,7 +113,7 @@ def test_crawled_wiki_vote_gives_the_published_figures(tmp_path):
 
 def test_crawled_facebook_gives_the_published_figures(tmp_path):
     """Facebook served by the emulator, crawled in both directions from every node."""
-    labels = sorted({x for line in FACEBOOK.read_text().split("\n") for x in line.split()})
+    labels = sorted({x for line in graph_text(FACEBOOK).split("\n") for x in line.split()})
     seeds = tmp_path / "seeds.csv"
     seeds.write_text("\n".join(x for x in labels if is_valid_username(x)) + "\n")
     with emulator_process(tmp_path, "--graph", str(FACEBOOK), "--undirected") as emu:

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.conftest import WIKI_VOTE
+from tests.conftest import WIKI_VOTE, graph_text
 from tests.crawl_helpers import (
     CLI,
     bfs_users,
@@ -75,7 +75,7 @@ def test_wiki_vote_full_crawl_returns_exactly_the_file(tmp_path, wiki_vote):
     valid = [u for u in wiki_vote.usernames if is_valid_username(u)]
     seeds.write_text("username\n" + "\n".join(valid) + "\n")
     expected = set()
-    for line in WIKI_VOTE.read_text().splitlines():
+    for line in graph_text(WIKI_VOTE).splitlines():
         if line and not line.startswith("#"):
             a, b = line.split()
             expected.add((a, b))

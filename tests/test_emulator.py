@@ -10,7 +10,7 @@ from collections import Counter
 
 import aiohttp
 
-from tests.conftest import WIKI_VOTE
+from tests.conftest import WIKI_VOTE, graph_text
 from tiktok_network.emulator.graph import FollowGraph
 from tiktok_network.emulator.settings import ErrorTriple
 
@@ -21,7 +21,7 @@ INFO = "/v2/research/user/info/"
 
 def wiki_edges() -> set[tuple[str, str]]:
     edges = set()
-    for line in WIKI_VOTE.read_text().splitlines():
+    for line in graph_text(WIKI_VOTE).splitlines():
         if line and not line.startswith("#"):
             a, b = line.split()
             edges.add((a, b))

@@ -7,15 +7,34 @@ because a silently skipped line is a missing edge in every statistic computed la
 
 from __future__ import annotations
 
+import gzip
+import zlib
+from importlib import resources
 from pathlib import Path
+
+# Real graphs shipped with the package (data/graphs/README.md gives source, licence and the
+# published statistics): name -> (file, served as undirected pairs by default).
+BUNDLED_GRAPHS: dict[str, tuple[str, bool]] = {
+    "wiki-vote": ("Wiki-Vote.txt.gz", False),
+    "ego-facebook": ("facebook_combined.txt.gz", True),
+}
 
 
 class EdgeFileError(Exception):
     """An edge-list file that cannot be read; the message names the file and line."""
 
 
-def read_label_pairs(path: Path) -> tuple[list[str], list[str]]:
-    """The first two fields of every non-comment line: (sources, targets)."""
+def bundled_graph(name: str) -> tuple[Path, bool] | None:
+    """The packaged file of a bundled graph and whether it lists undirected pairs."""
+    entry = BUNDLED_GRAPHS.get(name.lower())
+    if entry is None:
+        return None
+    filename, undirected = entry
+    return Path(str(resources.files("tiktok_network") / "data" / "graphs" / filename)), undirected
+
+
+def read_bytes(path: Path) -> bytes:
+    """A file's content, gunzipped when it is gzip (the bundled graphs are stored that way)."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -24,6 +43,17 @@ def read_label_pairs(path: Path) -> tuple[list[str], list[str]]:
         raise EdgeFileError(f"{path}: is a directory") from None
     except OSError as exc:
         raise EdgeFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise EdgeFileError(f"{path}: damaged gzip file ({exc})") from None
+    return raw
+
+
+def read_label_pairs(path: Path) -> tuple[list[str], list[str]]:
+    """The first two fields of every non-comment line: (sources, targets); gzip is read as is."""
+    raw = read_bytes(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -7,6 +7,7 @@ every statistic downstream is computed on one well-defined simple directed graph
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +41,12 @@ class EdgeList:
 
 
 def sha256_of(path: Path) -> str:
+    """Checksum of the content: a gzip file hashes as its decompressed text, so the same edge
+    list gives the same figure in stats.json whether or not it was compressed."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+    with gzip.open(path, "rb") if gzipped else open(path, "rb") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
@@ -165,6 +170,8 @@ def read_edges(path: str | Path, name: str | None = None, undirected: bool = Fal
     if path.is_dir():
         raise EdgeListError(f"{path}: is a directory")
     suffix = path.suffix.lower()
+    if suffix == ".gz":  # compressed text: SNAP/KONECT (read_label_pairs gunzips)
+        return read_text_edges(path, name or Path(path.stem).stem, undirected)
     if suffix == ".parquet":
         return read_parquet_edges(path, name, undirected)
     if suffix == ".csv":

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tiktok_network.edgefile import EdgeFileError, read_label_pairs
+from tiktok_network.edgefile import EdgeFileError, bundled_graph, read_label_pairs
 from tiktok_network.emulator.names import display_name_for
 
 # Follow times start here (2019-01-01T00:00:00Z) and spread over about five years.
@@ -178,7 +178,7 @@ def load_edge_list(path: str | Path, *, undirected: bool = False, seed: int = 0)
 
 
 def parse_graph_spec(spec: str, *, undirected: bool = False, seed: int = 0) -> FollowGraph:
-    """``synthetic:N[,seed=S]`` or a path to an edge list."""
+    """``synthetic:N[,seed=S]``, a bundled graph (``wiki-vote``, ``ego-facebook``) or a path."""
     if spec.startswith("synthetic:"):
         from tiktok_network.emulator.synthetic import synthetic_graph
 
@@ -196,4 +196,8 @@ def parse_graph_spec(spec: str, *, undirected: bool = False, seed: int = 0) -> F
         if n < 2:
             raise GraphLoadError(f"bad graph spec {spec!r}: needs at least 2 users")
         return synthetic_graph(n, seed=graph_seed)
+    bundled = bundled_graph(spec)
+    if bundled is not None:
+        path, pairs_undirected = bundled
+        return load_edge_list(path, undirected=undirected or pairs_undirected, seed=seed)
     return load_edge_list(spec, undirected=undirected, seed=seed)

@@ -1,6 +1,6 @@
 """Crawl state in one SQLite file, in WAL mode, written by one thread.
 
-Why these choices (measurements in ``shared/engineering-notes.md``): WAL with
+Why these choices (measurements in ``docs/performance.md``): WAL with
 ``synchronous=NORMAL`` keeps every committed transaction across a ``kill -9`` and lets readers
 (``status``, ``export``) run beside the writer; usernames are interned as integer ids and
 edges live in a ``WITHOUT ROWID`` table keyed by (src, dst), which de-duplicates edges without
