@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,6 +56,43 @@ def emulator_process(tmp_path: Path, *args: str) -> Iterator[EmulatorProcess]:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+class RequestCounter:
+    """Counts the lines of an emulator's request log as it grows, reading only what is new.
+
+    Tests trigger kills and signals by progress (requests the emulator has answered), never by
+    wall-clock moments, so a planned kill happens on a fast machine and on a slow one alike.
+    """
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self._offset = 0
+        self._lines = 0
+
+    def count(self) -> int:
+        if self.log.exists():
+            with self.log.open("rb") as f:
+                f.seek(self._offset)
+                chunk = f.read()
+            complete = chunk.rfind(b"\n") + 1  # a half-written last line is counted next time
+            self._lines += chunk.count(b"\n", 0, complete)
+            self._offset += complete
+        return self._lines
+
+    def wait_for(self, target: int, proc: subprocess.Popen[str], limit: float = 240.0) -> None:
+        """Block until ``target`` requests were logged; fail if ``proc`` ended first."""
+        deadline = time.monotonic() + limit  # a guard against a hang, not a trigger
+        while self.count() < target:
+            if proc.poll() is not None:
+                err = proc.stderr.read() if proc.stderr else ""
+                raise AssertionError(
+                    f"process ended (exit {proc.returncode}) after {self.count()} of the "
+                    f"{target} logged requests the test planned for: {err[-2000:]}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no progress to {target} requests in {limit:.0f} s")
+            time.sleep(0.002)
 
 
 def crawl_env(api_base: str, key: str = KEY, secret: str = SECRET, **extra: str) -> dict[str, str]:
@@ -159,6 +197,19 @@ def bfs_users(graph: FollowGraph, seeds: list[str], max_depth: int, direction: s
         frontier = nxt - seen
         seen |= frontier
     return {graph.usernames[u] for u in seen}
+
+
+def pages_needed(graph: FollowGraph, users: set[str], direction: str) -> int:
+    """Follow-list pages (100 entries each, at least one per list) a crawl of ``users`` needs:
+    a test that plans its kills within this many requests knows every kill will happen."""
+    directions = ("following", "followers") if direction == "both" else (direction,)
+    total = 0
+    for name in users:
+        u = graph.user_id(name)
+        assert u is not None
+        for d in directions:
+            total += max(1, -(-getattr(graph, d).degree(u) // 100))
+    return total
 
 
 def page_fetches(requests: list[dict]) -> Counter[tuple[str, str, int]]:

@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import WIKI_VOTE, graph_text
 from tests.crawl_helpers import (
     CLI,
+    RequestCounter,
     bfs_users,
     crawl_env,
     db_edges,
@@ -22,6 +23,7 @@ from tests.crawl_helpers import (
     emulator_process,
     integrity,
     page_fetches,
+    pages_needed,
     run_crawl,
     start_crawl,
     truth,
@@ -109,26 +111,24 @@ def test_kill_9_and_sigterm_then_rerun_gives_the_same_graph(tmp_path, synth):
     seeds = seeds_of(synth, 2)
     args = (*seeds, "--max-depth", "3", "--concurrency", "4")
     rng = random.Random(1234)
-    kills = 0
+    kills = 6
+    crawled = bfs_users(synth, seeds, 3, "following")
+    assert kills * 300 < pages_needed(synth, crawled, "following")  # every kill will happen
     with emulator_process(tmp_path, "--graph", SYNTH, "--latency-ms", "10") as emu:
-        for round_ in range(6):
+        counter = RequestCounter(emu.log)
+        for round_ in range(kills):
             proc = start_crawl(tmp_path, emu.url, *args)
-            time.sleep(rng.uniform(0.7, 1.5))
-            if proc.poll() is not None:
-                break
+            counter.wait_for(counter.count() + rng.randint(50, 300), proc)
             if round_ % 2 == 0:
                 proc.kill()
                 proc.wait()
             else:
                 proc.send_signal(signal.SIGTERM)
                 assert proc.wait(timeout=30) == 75, proc.stderr.read() if proc.stderr else ""
-            kills += 1
             assert integrity(tmp_path / "crawl.db") == "ok"
         final = run_crawl(tmp_path, emu.url, *args)
         requests = emu.requests()
     assert final.returncode == 0, final.stderr
-    assert kills >= 3
-    crawled = bfs_users(synth, seeds, 3, "following")
     edges = db_edges(tmp_path / "crawl.db")
     assert len(edges) == len(set(edges))
     assert set(edges) == truth(synth, crawled, "following")
@@ -356,9 +356,11 @@ def test_token_key_and_secret_never_reach_disk_or_logs(tmp_path, synth):
 # ------------------------------------------------------------------- status and export
 def test_status_and_export_while_crawl_runs(tmp_path, synth):
     seeds = seeds_of(synth, 3)
+    # --qps 40: thousands of pages take over a minute, so the crawl outlives the readers.
+    args = (*seeds, "--max-depth", "3", "--concurrency", "4", "--qps", "40")
     with emulator_process(tmp_path, "--graph", SYNTH, "--latency-ms", "20") as emu:
-        proc = start_crawl(tmp_path, emu.url, *seeds, "--max-depth", "3", "--concurrency", "4")
-        time.sleep(1.5)
+        proc = start_crawl(tmp_path, emu.url, *args)
+        RequestCounter(emu.log).wait_for(40, proc)
         env = crawl_env(emu.url)
         st = subprocess.run(
             [*CLI, "status", "--db", str(tmp_path / "crawl.db")],
@@ -418,9 +420,10 @@ def test_exports_neutralise_formulas_and_round_trip_through_pandas_like_csv(tmp_
 def test_sigterm_with_a_closed_stderr_still_stops_the_crawl(tmp_path, synth):
     """A batch log that went away must not make the crawl deaf to signals."""
     seeds = seeds_of(synth, 3)
+    args = (*seeds, "--max-depth", "3", "--concurrency", "4", "--qps", "40")
     with emulator_process(tmp_path, "--graph", SYNTH, "--latency-ms", "20") as emu:
-        proc = start_crawl(tmp_path, emu.url, *seeds, "--max-depth", "3", "--concurrency", "4")
-        time.sleep(1.5)
+        proc = start_crawl(tmp_path, emu.url, *args)
+        RequestCounter(emu.log).wait_for(40, proc)
         assert proc.stderr is not None and proc.poll() is None
         proc.stderr.close()  # the reader of the log is gone
         proc.send_signal(signal.SIGTERM)

@@ -27,6 +27,8 @@ from aiohttp import web
 from tests.conftest import WIKI_VOTE
 from tests.crawl_helpers import (
     CLI,
+    EmulatorProcess,
+    RequestCounter,
     bfs_users,
     crawl_env,
     db_edges,
@@ -57,30 +59,45 @@ def refetched(requests: list[dict]) -> int:
     return sum(n - 1 for n in page_fetches(requests).values())
 
 
-def kill_until_done(
+def kill_at_progress(
     tmp_path: Path,
-    url: str,
+    emu: EmulatorProcess,
     args: tuple[str, ...],
     kills: int,
     rng: random.Random,
-    window: tuple[float, float],
+    step: tuple[int, int],
     sig: signal.Signals = signal.SIGKILL,
-) -> int:
-    """Start the crawl and kill it at random moments until ``kills`` kills; returns kills done."""
-    done = 0
-    while done < kills:
-        proc = start_crawl(tmp_path, url, *args)
-        time.sleep(rng.uniform(*window))
-        if proc.poll() is not None:
-            assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
-            break
+) -> None:
+    """Start the crawl and stop it ``kills`` times, each after a seeded random number of
+    further requests in ``step``; the caller sizes the crawl so that every planned kill
+    happens before it can finish (kills * step[1] < the pages it needs)."""
+    counter = RequestCounter(emu.log)
+    for _ in range(kills):
+        proc = start_crawl(tmp_path, emu.url, *args)
+        counter.wait_for(counter.count() + rng.randint(*step), proc)
         proc.send_signal(sig)
         code = proc.wait(timeout=60)
         if sig != signal.SIGKILL:
             assert code == 75, proc.stderr.read() if proc.stderr else ""
-        done += 1
         assert integrity(tmp_path / "crawl.db") == "ok"
-    return done
+
+
+def signal_mid_export(
+    export: list[str], out: Path, nth_file: int, sig: signal.Signals
+) -> subprocess.Popen[str]:
+    """Run ``export`` and send ``sig`` once its ``nth_file``-th temporary file exists, so the
+    signal lands while an output is half written (progress, not a clock, decides when)."""
+    for _ in range(5):  # an export too quick to catch is run again
+        proc = subprocess.Popen(export, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        seen: set[str] = set()
+        while proc.poll() is None:
+            seen.update(p.name for p in out.glob(".*.tmp"))
+            if len(seen) >= nth_file:
+                proc.send_signal(sig)
+                proc.wait(timeout=60)
+                return proc
+            time.sleep(0.001)
+    raise AssertionError("the export never ran long enough to be signalled mid-file")
 
 
 def finish(tmp_path: Path, url: str, args: tuple[str, ...]) -> None:
@@ -100,11 +117,11 @@ def test_twenty_kill_9s_at_random_moments_lose_and_duplicate_nothing(tmp_path):
     ][:3]
     args = (*seeds, "--max-depth", "3", "--concurrency", "4")
     rng = random.Random(20261123)
+    kills = 20  # at most 20 * 150 requests before the last kill; the crawl needs 3,805 pages
     with emulator_process(tmp_path, "--graph", spec, "--latency-ms", "10") as emu:
-        kills = kill_until_done(tmp_path, emu.url, args, 20, rng, (0.6, 1.4))
+        kill_at_progress(tmp_path, emu, args, kills, rng, (40, 150))
         finish(tmp_path, emu.url, args)
         requests = emu.requests()
-    assert kills == 20
     edges = db_edges(tmp_path / "crawl.db")
     assert len(edges) == len(set(edges))
     assert set(edges) == truth(graph, bfs_users(graph, seeds, 3, "following"), "following")
@@ -117,11 +134,11 @@ def test_kill_9s_on_wiki_vote_both_directions(tmp_path, wiki_vote):
     seeds.write_text("\n".join(u for u in wiki_vote.usernames if is_valid_username(u)) + "\n")
     args = ("--seeds", str(seeds), "--max-depth", "1", "--direction", "both", "--concurrency", "8")
     rng = random.Random(7)
+    kills = 8  # at most 8 * 1,500 requests before the last kill; the crawl needs > 14,000 pages
     with emulator_process(tmp_path, "--graph", str(WIKI_VOTE)) as emu:
-        kills = kill_until_done(tmp_path, emu.url, args, 8, rng, (1.0, 2.0))
+        kill_at_progress(tmp_path, emu, args, kills, rng, (300, 1500))
         finish(tmp_path, emu.url, args)
         requests = emu.requests()
-    assert kills >= 6
     edges = db_edges(tmp_path / "crawl.db")
     assert len(edges) == len(set(edges)) == 103689
     assert refetched(requests) <= 8 * kills
@@ -137,10 +154,10 @@ def test_signals_drain_exit_75_and_rerun_completes_exactly(tmp_path, synth, sig)
     args = (*seeds, "--max-depth", "3", "--concurrency", "4", "--drain-timeout", "5")
     rng = random.Random(int(sig))
     with emulator_process(tmp_path, "--graph", SYNTH, "--latency-ms", "10") as emu:
-        for _ in range(3):
+        counter = RequestCounter(emu.log)
+        for _ in range(3):  # at most 3 * 400 requests; the crawl needs 2,910 pages
             proc = start_crawl(tmp_path, emu.url, *args)
-            time.sleep(rng.uniform(0.8, 1.5))
-            assert proc.poll() is None
+            counter.wait_for(counter.count() + rng.randint(100, 400), proc)
             sent = time.monotonic()
             proc.send_signal(sig)
             assert proc.wait(timeout=30) == 75
@@ -166,10 +183,7 @@ def test_a_signal_during_export_leaves_the_previous_export_intact(tmp_path, wiki
     rng = random.Random(3)
     export = [*CLI, "export", "--db", str(tmp_path / "crawl.db"), "--out", str(out)]
     for sig in (signal.SIGTERM, signal.SIGKILL, signal.SIGINT, signal.SIGKILL, signal.SIGTERM):
-        proc = subprocess.Popen(export, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(rng.uniform(0.3, 1.2))
-        proc.send_signal(sig)
-        proc.wait(timeout=60)
+        proc = signal_mid_export(export, out, rng.randint(1, 4), sig)
         assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
         after = {p.name: p.read_bytes() for p in out.glob("*.csv")}
         assert after == before  # each file is the old one or an identical new one, never half
@@ -547,9 +561,12 @@ def test_status_and_export_beside_a_running_crawl_do_not_block_it(tmp_path, synt
     seeds = [
         synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
     ][:3]
+    # --qps 40: the crawl's 2,910 pages take at least 72 s, far longer than the readers, so
+    # it is still running when they are done on any machine.
+    args = (*seeds, "--max-depth", "3", "--concurrency", "4", "--qps", "40")
     with emulator_process(tmp_path, "--graph", SYNTH, "--latency-ms", "10") as emu:
-        proc = start_crawl(tmp_path, emu.url, *seeds, "--max-depth", "3", "--concurrency", "4")
-        time.sleep(1.0)
+        proc = start_crawl(tmp_path, emu.url, *args)
+        RequestCounter(emu.log).wait_for(40, proc)
         start = time.time()
         env = crawl_env(emu.url)
         for i in range(4):
