@@ -39,6 +39,11 @@ def _sbin(name: str) -> str | None:
     return None
 
 
+def _memory_mb() -> int:
+    """The node's memory for slurm.conf (the job script asks for --mem)."""
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20 * 0.9)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -124,7 +129,8 @@ class SlurmCluster:
                 "SlurmctldTimeout=30",
                 "SlurmdTimeout=30",
                 "MpiDefault=none",
-                f"NodeName={self.node} NodeAddr=127.0.0.1 CPUs={os.cpu_count() or 2} State=UNKNOWN",
+                f"NodeName={self.node} NodeAddr=127.0.0.1 CPUs={os.cpu_count() or 2} "
+                f"RealMemory={_memory_mb()} State=UNKNOWN",
                 "PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
                 "",
             ]

@@ -428,3 +428,42 @@ def test_sigterm_with_a_closed_stderr_still_stops_the_crawl(tmp_path, synth):
         proc.stderr.close()  # the reader of the log is gone
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 75
+
+
+# ------------------------------------------------------------- batch jobs (without Slurm)
+def test_slurm_requeue_exits_75_on_quota_and_sigusr1_and_the_staged_rerun_resumes(tmp_path, synth):
+    """The requeue path as the job script runs it, outside Slurm (tests/test_slurm.py runs it
+    under a real one): exit 75 with work left, outputs left to the end, the database copied
+    back from the stage folder at every exit, and a rerun that continues from that copy."""
+    seeds = seeds_of(synth, 3)
+    durable = tmp_path / "durable" / "crawl.db"
+    batch = ("--db", str(durable), "--stage-dir", str(tmp_path / "scratch"), "--slurm-requeue")
+    args = (*seeds, "--max-depth", "2", "--concurrency", "4", *batch)
+    needed = pages_needed(synth, bfs_users(synth, seeds, 2, "following"), "following")
+    assert needed > 10 + 200
+    day = 3600.0
+    with emulator_process(
+        tmp_path, "--graph", SYNTH, "--follow-quota", "10", "--day-seconds", str(day)
+    ) as emu:
+        quota = run_crawl(tmp_path, emu.url, *args, "--on-quota", "exit", "--day-seconds", str(day))
+    assert quota.returncode == 75, quota.stderr
+    assert "outside a Slurm job" in quota.stderr and "not requeued" in quota.stderr
+    assert "copied the crawl back to" in quota.stderr
+    assert not (tmp_path / "out" / "network.csv").exists()  # outputs wait for the end
+    assert len(db_edges(durable)) > 0
+    with emulator_process(tmp_path, "--graph", SYNTH, "--latency-ms", "5") as emu:
+        proc = start_crawl(tmp_path, emu.url, *args)
+        RequestCounter(emu.log).wait_for(100, proc)
+        proc.send_signal(signal.SIGUSR1)
+        assert proc.wait(timeout=60) == 75
+        stopped = len(db_edges(durable))
+        final = run_crawl(tmp_path, emu.url, *args)  # the same command continues the crawl
+        requests = emu.requests()
+    assert final.returncode == 0, final.stderr
+    assert len(db_edges(durable)) > stopped
+    edges = db_edges(durable)
+    assert len(edges) == len(set(edges))
+    assert set(edges) == truth(synth, bfs_users(synth, seeds, 2, "following"), "following")
+    assert max(page_fetches(requests).values()) == 1
+    assert (tmp_path / "out" / "network.csv").exists()
+    assert not list((tmp_path / "scratch").glob("*.db*"))

@@ -25,8 +25,10 @@ from tiktok_network import __version__
 if TYPE_CHECKING:
     from tiktok_network.api.auth import Credentials
     from tiktok_network.config import CrawlSettings
+    from tiktok_network.crawl.engine import CrawlResult
     from tiktok_network.emulator.graph import FollowGraph
     from tiktok_network.emulator.settings import EmulatorSettings
+    from tiktok_network.store.staging import StagedDatabase
 
 
 class UserError(click.ClickException):
@@ -360,7 +362,21 @@ def _crawl_options(f: Any) -> Any:
 @click.option(
     "--slurm-requeue",
     is_flag=True,
-    help="Inside a Slurm job, requeue it (scontrol) when exiting 75 with work left.",
+    help="Inside a Slurm job, requeue it (scontrol) when exiting 75 with work left; after a "
+    "quota stop, hold it until the quota resets. Outputs are then left to the final run.",
+)
+@click.option(
+    "--stage-dir",
+    type=click.Path(file_okay=False),
+    help="Work on a copy of --db in this folder (node-local scratch) and copy it back with "
+    "SQLite's online backup every --stage-every seconds and at every exit.",
+)
+@click.option(
+    "--stage-every",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Seconds between copies of the staged database back to --db.",
 )
 @_crawl_options
 def crawl(
@@ -369,6 +385,8 @@ def crawl(
     column: str | None,
     no_export: bool,
     slurm_requeue: bool,
+    stage_dir: str | None,
+    stage_every: float,
     config_file: str | None,
     **flags: Any,
 ) -> None:
@@ -395,41 +413,103 @@ def crawl(
             "error: no valid seed: give usernames as arguments or --seeds FILE.csv", err=True
         )
         sys.exit(2)
+    stage = _stage_in(settings, stage_dir) if stage_dir else None
     if not given and not _has_users(settings.db):
-        click.echo(f"error: no seeds given and {settings.db} holds no crawl to continue", err=True)
+        click.echo(
+            f"error: no seeds given and {stage.durable if stage else settings.db} holds no "
+            "crawl to continue",
+            err=True,
+        )
         sys.exit(2)
-    code = _run_crawl(settings, credentials, seeds.usernames, export=not no_export)
-    if code == 75 and slurm_requeue:
-        _slurm_requeue(settings)
-    sys.exit(code)
+    # A requeued job must leave within Slurm's warning: its outputs are written at the end.
+    export = "never" if no_export else ("at-end" if slurm_requeue else "always")
+    try:
+        result = _run_crawl(
+            settings, credentials, seeds.usernames, export=export, stage=(stage, stage_every)
+        )
+    finally:
+        if stage is not None:
+            _stage_out(stage)
+    if result.exit_code == 75 and slurm_requeue:
+        _slurm_requeue(settings, hold=result.reason == "quota")
+    sys.exit(result.exit_code)
 
 
-def _slurm_requeue(settings: CrawlSettings) -> None:
-    """Put this Slurm job back in the queue; after a quota stop, hold it until the reset."""
+def _stage_in(settings: CrawlSettings, stage_dir: str) -> StagedDatabase:
+    """Copy --db to the stage folder and point the crawl at the copy."""
+    from tiktok_network.store.sqlite import NotACrawlDatabase
+    from tiktok_network.store.staging import StagedDatabase
+
+    stage = StagedDatabase.under(settings.db, stage_dir)
+    try:
+        found = stage.stage_in()
+    except NotACrawlDatabase as exc:
+        raise UserError(str(exc)) from None
+    except (OSError, sqlite3.Error) as exc:
+        raise UserError(f"cannot stage {stage.durable} into {stage_dir}: {exc}") from None
+    _say(
+        f"working on {stage.local}, "
+        + (f"copied from {stage.durable}" if found else f"new; copied to {stage.durable} on exit")
+    )
+    settings.db = str(stage.local)
+    return stage
+
+
+def _stage_out(stage: StagedDatabase) -> None:
+    """Copy the crawl back at exit; the local copy is removed once it is safe elsewhere."""
+    try:
+        stage.stage_out()
+    except (OSError, sqlite3.Error) as exc:
+        _say(f"error: could not copy {stage.local} back to {stage.durable} (kept): {exc}")
+        return
+    stage.discard_local()
+    _say(f"copied the crawl back to {stage.durable}")
+
+
+def _slurm_requeue(settings: CrawlSettings, *, hold: bool) -> None:
+    """Put this Slurm job back in the queue; after a quota stop, hold it until the reset.
+
+    A requeue makes Slurm send SIGTERM to every process of the job, scontrol included, so
+    SIGTERM is ignored from here on (the crawl is committed and copied back; an ignored
+    signal stays ignored in the scontrol children). A held requeue is race-free: the job is
+    requeued held, its begin time set, then released, so whatever dies half-way leaves it
+    held rather than free to start before the quota resets. The begin time is relative
+    (``now+N`` seconds), which Slurm cannot misread in the node's local time zone.
+    """
+    import math
     import subprocess
 
-    from tiktok_network.crawl.status import read_status
-    from tiktok_network.quota_day import next_reset
+    from tiktok_network.quota_day import iso_utc, next_reset
 
     job = os.environ.get("SLURM_JOB_ID")
     if not job:
-        click.echo(
-            "warning: --slurm-requeue outside a Slurm job (no SLURM_JOB_ID): not requeued", err=True
-        )
+        _say("warning: --slurm-requeue outside a Slurm job (no SLURM_JOB_ID): not requeued")
         return
-    commands = [["scontrol", "requeue", job]]
-    if read_status(settings.db, day_seconds=settings.day_seconds).quota_exhausted_today:
-        start = time.strftime(
-            "%Y-%m-%dT%H:%M:%S", time.gmtime(next_reset(settings.day_seconds) + 120)
-        )
-        commands.append(["scontrol", "update", f"JobId={job}", f"StartTime={start}"])
+    for sig in (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
+    if hold:
+        margin = min(120.0, 0.05 * settings.day_seconds)
+        begin = next_reset(settings.day_seconds) + margin
+        delay = max(1, math.ceil(begin - time.time()))
+        commands = [
+            ["scontrol", "requeuehold", job],
+            ["scontrol", "update", f"JobId={job}", f"StartTime=now+{delay}"],
+            ["scontrol", "release", job],
+        ]
+        done = f"requeued Slurm job {job}, held until {iso_utc(time.time() + delay)} (quota reset)"
+    else:
+        commands = [["scontrol", "requeue", job]]
+        done = f"requeued Slurm job {job}"
     for command in commands:
         try:
             subprocess.run(command, check=True, capture_output=True, text=True, timeout=60)
-        except (OSError, subprocess.SubprocessError) as exc:
-            click.echo(f"warning: {' '.join(command)} failed: {exc}", err=True)
+        except subprocess.CalledProcessError as exc:
+            _say(f"warning: {' '.join(command)} failed: {exc.stderr.strip() or exc}")
             return
-    click.echo(f"requeued Slurm job {job}", err=True)
+        except (OSError, subprocess.SubprocessError) as exc:
+            _say(f"warning: {' '.join(command)} failed: {exc}")
+            return
+    _say(done)
 
 
 def _has_users(db: str) -> bool:
@@ -452,9 +532,11 @@ def _run_crawl(
     credentials: Credentials,
     seeds: list[str],
     *,
-    export: bool = True,
+    export: str = "always",
     console: Console | None = None,
-) -> int:
+    stage: tuple[StagedDatabase | None, float] = (None, 0.0),
+) -> CrawlResult:
+    """Run the crawl; ``export`` is always, at-end (not on a stop with work left) or never."""
     from tiktok_network.store.sqlite import NotACrawlDatabase
 
     console = console or Console(stderr=True)
@@ -462,7 +544,7 @@ def _run_crawl(
 
     setup_logging(settings.quiet, console, settings.log_file)
     try:
-        return asyncio.run(_crawl_async(settings, credentials, seeds, export, console))
+        return asyncio.run(_crawl_async(settings, credentials, seeds, export, console, stage))
     except NotACrawlDatabase as exc:
         raise UserError(str(exc)) from None
     except sqlite3.OperationalError as exc:
@@ -473,9 +555,10 @@ async def _crawl_async(
     settings: CrawlSettings,
     credentials: Credentials,
     seeds: list[str],
-    export: bool,
+    export: str,
     console: Console,
-) -> int:
+    stage: tuple[StagedDatabase | None, float],
+) -> CrawlResult:
     from tiktok_network.cli_progress import run_with_progress
     from tiktok_network.crawl.engine import Engine, StopReason
 
@@ -501,15 +584,24 @@ async def _crawl_async(
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
         loop.add_signal_handler(sig, on_signal, sig)
-    result = await run_with_progress(engine, seeds, settings, console)
+    staged, every = stage
+    syncing = asyncio.create_task(_sync_stage(staged, every)) if staged else None
+    try:
+        result = await run_with_progress(engine, seeds, settings, console)
+    finally:
+        if syncing is not None:
+            syncing.cancel()
+            await asyncio.gather(syncing, return_exceptions=True)
     if result.fatal:
         _say(f"error: {result.fatal}")
-    if export:
+    if export == "always" or (export == "at-end" and result.exit_code != 75):
         from tiktok_network.export.csvs import export_csvs
 
         written = await asyncio.to_thread(export_csvs, settings.db, settings.out)
         if not settings.quiet:
             _say(f"outputs: {settings.out}/ ({written['network']:,} edges in network.csv)")
+    elif export == "at-end" and not settings.quiet:
+        _say("outputs are written when the crawl completes (or at any time: tiktok-network export)")
     if not settings.quiet:
         state = (
             "complete"
@@ -517,7 +609,17 @@ async def _crawl_async(
             else f"stopped ({result.reason}); run the same command to continue"
         )
         _say(f"crawl {state}: {result.stats.pages:,} pages, {result.requests:,} requests this run")
-    return result.exit_code
+    return result
+
+
+async def _sync_stage(stage: StagedDatabase, every: float) -> None:
+    """Copy the staged database back now and then, so a lost node loses little."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(stage.stage_out)
+        except (OSError, sqlite3.Error) as exc:
+            _say(f"warning: could not copy the crawl back to {stage.durable}: {exc}")
 
 
 def _say(message: str) -> None:
