@@ -27,15 +27,20 @@ class EmulatorProcess:
     proc: subprocess.Popen[str]
     log: Path
 
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
     def requests(self) -> list[dict]:
         return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
 
 
 @contextmanager
-def emulator_process(tmp_path: Path, *args: str) -> Iterator[EmulatorProcess]:
+def emulator_process(tmp_path: Path, *args: str, port: int = 0) -> Iterator[EmulatorProcess]:
+    """The emulator as a user starts it; ``port`` restarts one where an earlier one was."""
     log = tmp_path / f"requests-{len(list(tmp_path.glob('requests-*')))}.jsonl"
     proc = subprocess.Popen(
-        [*CLI, "emulator", "--port", "0", "--request-log", str(log), *args],
+        [*CLI, "emulator", "--port", str(port), "--request-log", str(log), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -153,6 +158,29 @@ def db_edges(db: Path) -> list[tuple[str, str]]:
         conn.close()
 
 
+def read_until(proc: subprocess.Popen[str], needle: str) -> list[str]:
+    """Read ``proc``'s stderr line by line until a line holds ``needle`` (its own progress
+    report is the trigger); the lines read, or an error if the process ended first."""
+    assert proc.stderr is not None
+    lines: list[str] = []
+    for line in proc.stderr:
+        lines.append(line)
+        if needle in line:
+            return lines
+    raise AssertionError(f"ended without saying {needle!r}: {''.join(lines)[-3000:]}")
+
+
+def db_quota_used(db: Path) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        row = conn.execute(
+            "SELECT coalesce(sum(used), 0) FROM quota WHERE bucket IN ('following', 'followers')"
+        ).fetchone()
+        return int(row[0])
+    finally:
+        conn.close()
+
+
 def db_status(db: Path) -> dict[str, int | None]:
     conn = sqlite3.connect(db)
     try:
@@ -210,6 +238,29 @@ def pages_needed(graph: FollowGraph, users: set[str], direction: str) -> int:
         for d in directions:
             total += max(1, -(-getattr(graph, d).degree(u) // 100))
     return total
+
+
+def repeated_requests(requests: list[dict]) -> tuple[int, int]:
+    """Follow requests for a page (endpoint, user, cursor) already requested: (within one
+    crawl process, across processes). Every process starts with one token request, which is
+    where one run's requests end and the next one's begin."""
+    run = 0
+    first_run: dict[tuple[str, str, int], int] = {}
+    same = across = 0
+    for r in requests:
+        if r["endpoint"] == "token":
+            run += 1
+            continue
+        if r["endpoint"] not in ("following", "followers"):
+            continue
+        key = (r["endpoint"], r["username"], r["cursor"])
+        if key in first_run:
+            if first_run[key] == run:
+                same += 1
+            else:
+                across += 1
+        first_run[key] = run
+    return same, across
 
 
 def page_fetches(requests: list[dict]) -> Counter[tuple[str, str, int]]:

@@ -11,6 +11,7 @@ import asyncio
 import csv
 import random
 import signal
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -30,12 +31,17 @@ from tests.crawl_helpers import (
     EmulatorProcess,
     RequestCounter,
     bfs_users,
+    crawl_command,
     crawl_env,
     db_edges,
+    db_quota_used,
     db_status,
     emulator_process,
     integrity,
     page_fetches,
+    pages_needed,
+    read_until,
+    repeated_requests,
     run_crawl,
     start_crawl,
     truth,
@@ -115,16 +121,21 @@ def test_twenty_kill_9s_at_random_moments_lose_and_duplicate_nothing(tmp_path):
     seeds = [
         graph.usernames[u] for u in range(graph.n_users) if 10 <= graph.following.degree(u) <= 30
     ][:3]
-    args = (*seeds, "--max-depth", "3", "--concurrency", "4")
+    args = (*seeds, "--max-depth", "2", "--direction", "both", "--concurrency", "4")
     rng = random.Random(20261123)
-    kills = 20  # at most 20 * 150 requests before the last kill; the crawl needs 3,805 pages
+    kills = 20
+    crawled = bfs_users(graph, seeds, 2, "both")
+    assert kills * 150 < pages_needed(graph, crawled, "both")  # every planned kill happens
     with emulator_process(tmp_path, "--graph", spec, "--latency-ms", "10") as emu:
         kill_at_progress(tmp_path, emu, args, kills, rng, (40, 150))
         finish(tmp_path, emu.url, args)
         requests = emu.requests()
     edges = db_edges(tmp_path / "crawl.db")
     assert len(edges) == len(set(edges))
-    assert set(edges) == truth(graph, bfs_users(graph, seeds, 3, "following"), "following")
+    assert set(edges) == truth(graph, crawled, "both")
+    same_run, after_kill = repeated_requests(requests)
+    assert same_run == 0  # a page is asked for twice only when a kill cut its first request
+    assert after_kill <= 4 * kills  # at most the pages in flight at each kill
     assert refetched(requests) <= 4 * kills
     assert integrity(tmp_path / "crawl.db") == "ok"
 
@@ -141,6 +152,8 @@ def test_kill_9s_on_wiki_vote_both_directions(tmp_path, wiki_vote):
         requests = emu.requests()
     edges = db_edges(tmp_path / "crawl.db")
     assert len(edges) == len(set(edges)) == 103689
+    same_run, after_kill = repeated_requests(requests)
+    assert same_run == 0 and after_kill <= 8 * kills
     assert refetched(requests) <= 8 * kills
     assert set(db_status(tmp_path / "crawl.db").values()) == {1}
 
@@ -246,7 +259,9 @@ def test_fault_storm_gives_the_exact_graph_and_only_fault_overhead(tmp_path, syn
     )
 
 
-def test_users_that_fail_every_retry_get_status_4_and_are_retried_next_run(tmp_path, synth):
+def test_users_that_fail_every_retry_get_status_4_and_the_run_exits_75_to_retry_them(
+    tmp_path, synth
+):
     seeds = [
         synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
     ][:5]
@@ -255,7 +270,10 @@ def test_users_that_fail_every_retry_get_status_4_and_are_retried_next_run(tmp_p
         failed = [u for u, s in db_status(tmp_path / "crawl.db").items() if s == 4]
         parsing = list(csv.reader((tmp_path / "out" / "parsing_list.csv").open()))
         second = run_crawl(tmp_path, emu.url, *seeds, "--max-depth", "1", "--max-retries", "20")
-    assert first.returncode == 0 and second.returncode == 0, second.stderr
+    # Failed users are retried once more within the run; those still failing make it end
+    # with "work left" (75), never "complete" (0), so a batch job runs it again.
+    assert "retrying" in first.stderr and "failed every retry" in first.stderr, first.stderr
+    assert first.returncode == 75 and second.returncode == 0, second.stderr
     assert failed and all([u, "4"] in parsing for u in failed)
     statuses = db_status(tmp_path / "crawl.db")
     assert all(statuses[u] == 1 for u in failed)
@@ -609,3 +627,106 @@ def test_status_and_export_beside_a_running_crawl_do_not_block_it(tmp_path, synt
     conn.close()
     assert len(stamps) > 50
     assert np.diff(stamps).max() < 1.0  # pages kept arriving while the readers ran
+
+
+# ------------------------------------------------------------ one crawl per database
+def test_a_second_crawl_on_the_same_database_is_refused_and_the_first_ends_exact(tmp_path, synth):
+    seeds = [
+        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
+    ][:3]
+    # --qps 100: the first crawl's ~700 pages take at least 7 s, so it outlives the second.
+    args = (*seeds, "--max-depth", "2", "--concurrency", "4", "--qps", "100")
+    with emulator_process(tmp_path, "--graph", SYNTH) as emu:
+        first = subprocess.Popen(
+            crawl_command(tmp_path, *args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=crawl_env(emu.url),
+            cwd=tmp_path,
+        )
+        RequestCounter(emu.log).wait_for(40, first)
+        second = run_crawl(tmp_path, emu.url, *args)
+        assert first.poll() is None  # still crawling after the second one gave up
+        out, err = first.communicate(timeout=120)
+        requests = emu.requests()
+    assert second.returncode == 1
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1 and "in use by another crawl" in lines[0], second.stderr
+    assert f"pid {first.pid}" in lines[0] and "since 20" in lines[0]
+    assert first.returncode == 0, err
+    expected = truth(synth, bfs_users(synth, seeds, 2, "following"), "following")
+    edges = db_edges(tmp_path / "crawl.db")
+    assert len(edges) == len(set(edges)) and set(edges) == expected
+    exported = list(csv.reader((tmp_path / "out" / "network.csv").open(encoding="utf-8")))[1:]
+    assert {tuple(r) for r in exported} == expected  # the first crawl's outputs are whole
+    assert refetched(requests) == 0
+
+
+# ------------------------------------------------------------------ outages are not verdicts
+def _follow_requests(*emus: EmulatorProcess) -> int:
+    return sum(
+        1 for emu in emus for r in emu.requests() if r["endpoint"] in ("following", "followers")
+    )
+
+
+def test_an_outage_pauses_the_crawl_and_it_resumes_when_the_api_is_back(tmp_path, synth):
+    seeds = [
+        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
+    ][:3]
+    args = (*seeds, "--max-depth", "2", "--concurrency", "4", "--outage-probe-max", "1")
+    crawled = bfs_users(synth, seeds, 2, "following")
+    assert pages_needed(synth, crawled, "following") > 200
+    with emulator_process(tmp_path, "--graph", SYNTH, "--latency-ms", "5") as first:
+        proc = start_crawl(tmp_path, first.url, *args)
+        RequestCounter(first.log).wait_for(150, proc)
+        port = first.port
+    # The emulator is gone: the crawl must notice, pause and probe, not fail users.
+    read_until(proc, "the API does not answer")
+    with emulator_process(tmp_path, "--graph", SYNTH, port=port) as second:
+        read_until(proc, "the API answers again")
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        served = _follow_requests(first, second)
+    db = tmp_path / "crawl.db"
+    assert 4 not in set(db_status(db).values())  # nobody was blamed for the outage
+    edges = db_edges(db)
+    assert len(edges) == len(set(edges)) and set(edges) == truth(synth, crawled, "following")
+    # Refused connections never reached a server and are not in the ledger; a request cut
+    # when the first emulator stopped reached it but may not be in its log.
+    assert served <= db_quota_used(db) <= served + 4
+
+
+def test_an_outage_longer_than_the_tolerance_stops_with_work_left(tmp_path, synth):
+    seeds = [
+        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
+    ][:3]
+    args = (*seeds, "--max-depth", "2", "--concurrency", "4", "--outage-probe-max", "0.5")
+    with emulator_process(tmp_path, "--graph", SYNTH, "--latency-ms", "5") as first:
+        proc = start_crawl(tmp_path, first.url, *args, "--outage-tolerance", "3")
+        RequestCounter(first.log).wait_for(100, proc)
+        port = first.port
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 75, err
+    assert "did not answer for 3 s: stopping" in err and "Traceback" not in err
+    assert 4 not in set(db_status(tmp_path / "crawl.db").values())
+    with emulator_process(tmp_path, "--graph", SYNTH, port=port) as second:
+        final = run_crawl(tmp_path, second.url, *args)
+    assert final.returncode == 0, final.stderr
+    crawled = bfs_users(synth, seeds, 2, "following")
+    assert set(db_edges(tmp_path / "crawl.db")) == truth(synth, crawled, "following")
+
+
+def test_an_api_that_never_answers_is_said_at_once_and_costs_no_quota(tmp_path):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    done = run_crawl(tmp_path, closed, "alice", "bob", timeout=60)
+    assert done.returncode == 1, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and f"cannot reach the Research API at {closed}" in errors[0]
+    assert "Connection refused" in errors[0] and "Traceback" not in done.stderr
+    assert "crawl complete" not in done.stderr
+    db = tmp_path / "crawl.db"
+    assert set(db_status(db).values()) == {None}  # queued, not failed
+    assert db_quota_used(db) == 0

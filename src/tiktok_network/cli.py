@@ -332,6 +332,17 @@ def _crawl_options(f: Any) -> Any:
             help="First pause after a 429 rate limit, seconds. [default: 10]",
         ),
         click.option(
+            "--outage-tolerance",
+            type=float,
+            help="Seconds the whole API may not answer before the crawl stops with work left "
+            "(meanwhile it pauses and probes). [default: 21600]",
+        ),
+        click.option(
+            "--outage-probe-max",
+            type=float,
+            help="Longest pause between probes of an API that does not answer. [default: 60]",
+        ),
+        click.option(
             "--credentials",
             type=click.Path(),
             help="File with TIKTOK_CLIENT_KEY=/TIKTOK_CLIENT_SECRET= lines.",
@@ -537,7 +548,7 @@ def _run_crawl(
     stage: tuple[StagedDatabase | None, float] = (None, 0.0),
 ) -> CrawlResult:
     """Run the crawl; ``export`` is always, at-end (not on a stop with work left) or never."""
-    from tiktok_network.store.sqlite import NotACrawlDatabase
+    from tiktok_network.store.sqlite import CrawlInUse, NotACrawlDatabase
 
     console = console or Console(stderr=True)
     from tiktok_network.cli_progress import setup_logging
@@ -545,7 +556,7 @@ def _run_crawl(
     setup_logging(settings.quiet, console, settings.log_file)
     try:
         return asyncio.run(_crawl_async(settings, credentials, seeds, export, console, stage))
-    except NotACrawlDatabase as exc:
+    except (NotACrawlDatabase, CrawlInUse) as exc:
         raise UserError(str(exc)) from None
     except sqlite3.OperationalError as exc:
         raise UserError(f"{settings.db}: database error: {exc}") from None
@@ -606,7 +617,8 @@ async def _crawl_async(
         state = (
             "complete"
             if result.complete
-            else f"stopped ({result.reason}); run the same command to continue"
+            else f"stopped ({result.reason})"
+            + ("" if result.exit_code == 1 else "; run the same command to continue")
         )
         _say(f"crawl {state}: {result.stats.pages:,} pages, {result.requests:,} requests this run")
     return result

@@ -98,6 +98,8 @@ class CrawlSettings:
     retry_base_delay: float = 1.0
     rate_limit_delay: float = 10.0
     credentials: str | None = None
+    outage_tolerance: float = 6 * 3600.0
+    outage_probe_max: float = 60.0
 
     @property
     def directions(self) -> tuple[str, ...]:
@@ -129,6 +131,8 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "retry_base_delay": _positive_float,
     "rate_limit_delay": _positive_float,
     "credentials": _optional(str),
+    "outage_tolerance": _positive_float,
+    "outage_probe_max": _positive_float,
 }
 assert set(PARSERS) == {f.name for f in fields(CrawlSettings)}
 

@@ -7,6 +7,7 @@ stored, and never part of an exception message.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass
 
@@ -77,6 +78,18 @@ class TokenManager:
                 self._token = None
                 await self._fetch()
 
+    async def probe(self) -> bool:
+        """Does the API host answer? A fresh token fetch: free of quota, and a refusal of the
+        credentials is an answer too."""
+        async with self._lock:
+            try:
+                await self._fetch()
+            except TransientAuthError:
+                return False
+            except AuthError:
+                return True
+            return True
+
     def _refresh_at(self) -> float:
         return self._expires_at - self._margin
 
@@ -95,7 +108,9 @@ class TokenManager:
         except TimeoutError:
             raise TransientAuthError("token request timed out") from None
         except aiohttp.ClientError as exc:
-            raise TransientAuthError(f"token request failed: {type(exc).__name__}") from None
+            raise TransientAuthError(
+                f"token request failed: {describe_connection_error(exc)}"
+            ) from None
         try:
             body = _decoder.decode(raw)
         except msgspec.DecodeError:
@@ -114,6 +129,16 @@ class TokenManager:
         self._token = body.access_token
         self._expires_at = time.monotonic() + ttl
         self.refreshes += 1
+
+
+def describe_connection_error(exc: aiohttp.ClientError) -> str:
+    """The error's class and, for a failed connection, the OS reason ("Connection refused"):
+    never aiohttp's message, which can carry request details."""
+    reason = ""
+    os_error = getattr(exc, "os_error", None)
+    if isinstance(exc, aiohttp.ClientConnectorError) and os_error is not None:
+        reason = f": {os.strerror(os_error.errno) if os_error.errno else type(os_error).__name__}"
+    return f"connection error ({type(exc).__name__}{reason})"
 
 
 def _describe(error: str | None, description: str | None, log_id: str | None) -> str:

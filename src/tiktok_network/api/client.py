@@ -20,7 +20,14 @@ import aiohttp
 import msgspec
 
 from tiktok_network import __version__
-from tiktok_network.api.auth import AuthError, Credentials, TokenManager, TransientAuthError
+from tiktok_network.api.auth import (
+    AuthError,
+    Credentials,
+    TokenManager,
+    TransientAuthError,
+    describe_connection_error,
+)
+from tiktok_network.api.health import ApiHealth, Verdict
 from tiktok_network.api.outcomes import Kind, Outcome, classify_error
 from tiktok_network.ratelimit import AsyncLimiter
 
@@ -93,6 +100,8 @@ class QuotaGate(Protocol):
 
     def exhausted(self, bucket: str) -> None: ...
 
+    def refund(self, bucket: str) -> None: ...
+
 
 @dataclass
 class RetryPolicy:
@@ -129,6 +138,9 @@ class ResearchClient:
         quota: QuotaGate | None = None,
         stop: asyncio.Event | None = None,
         seed: int | None = None,
+        outage_tolerance: float = 6 * 3600.0,
+        outage_probe_max: float = 60.0,
+        answered_before: bool = False,
     ) -> None:
         self.api_base = api_base.rstrip("/")
         self._credentials = credentials
@@ -142,6 +154,13 @@ class ResearchClient:
         self._not_before = 0.0
         self._session: aiohttp.ClientSession | None = None
         self.tokens: TokenManager | None = None
+        self.health = ApiHealth(
+            self._probe,
+            tolerance=outage_tolerance,
+            probe_max=outage_probe_max,
+            stop=self._stop,
+            answered_before=answered_before,
+        )
         self.counters: dict[str, int] = {
             "requests": 0,
             "retries": 0,
@@ -185,6 +204,10 @@ class ResearchClient:
         return await self._call("info", path, request, _parse_info)
 
     # ----------------------------------------------------------------- machinery
+    async def _probe(self) -> bool:
+        assert self.tokens is not None
+        return await self.tokens.probe()
+
     async def _call(
         self, bucket: str, path: str, request: bytes, parse: Callable[[int, bytes], Outcome]
     ) -> Outcome:
@@ -201,8 +224,12 @@ class ResearchClient:
                 )
             if self._quota is not None and not self._quota.acquire(bucket):
                 return Outcome(Kind.QUOTA_EXHAUSTED, detail="daily quota used up (counted locally)")
-            outcome, token = await self._send_once(path, request, parse)
+            outcome, token, reached = await self._send_once(path, request, parse)
+            if not reached and self._quota is not None:
+                self._quota.refund(bucket)  # it never left this machine: the service saw nothing
             kind = outcome.kind
+            if kind is not Kind.TRANSIENT:
+                self.health.note_answer()
             if kind in (Kind.OK, Kind.NOT_FOUND, Kind.REFUSED, Kind.SCOPE, Kind.FATAL):
                 return outcome
             if kind is Kind.QUOTA_EXHAUSTED:
@@ -231,6 +258,24 @@ class ResearchClient:
             attempts += 1
             if attempts > policy.max_retries:
                 outcome.extra["attempts"] = attempts
+                verdict = await self.health.judge(outcome.detail)
+                if verdict is Verdict.RECOVERED:  # the API was down, not this request: again
+                    attempts = 0
+                    continue
+                if verdict is Verdict.STOPPED:
+                    return Outcome(
+                        Kind.TRANSIENT,
+                        detail="interrupted by shutdown",
+                        extra={"interrupted": True},
+                    )
+                if verdict is Verdict.GAVE_UP:
+                    return Outcome(Kind.OUTAGE, detail=outcome.detail)
+                if verdict is Verdict.UNREACHABLE:
+                    return Outcome(
+                        Kind.UNREACHABLE,
+                        detail=f"cannot reach the Research API at {self.api_base}: "
+                        f"{outcome.detail}; check --api-base (or TIKTOK_API_BASE) and the network",
+                    )
                 return outcome
             self.counters["retries"] += 1
             if not await self._sleep(policy.delay(attempts, self._rng)):
@@ -240,16 +285,18 @@ class ResearchClient:
 
     async def _send_once(
         self, path: str, request: bytes, parse: Callable[[int, bytes], Outcome]
-    ) -> tuple[Outcome, str | None]:
+    ) -> tuple[Outcome, str | None, bool]:
+        """One attempt: the outcome, the token used, and whether the request reached the
+        service (a refused connection or a failed token fetch never did)."""
         assert self._session is not None and self.tokens is not None, (
             "use 'async with ResearchClient(...)'"
         )
         try:
             token = await self.tokens.token()
         except AuthError as exc:
-            return Outcome(Kind.FATAL, detail=str(exc)), None
+            return Outcome(Kind.FATAL, detail=str(exc)), None, False
         except TransientAuthError as exc:
-            return Outcome(Kind.TRANSIENT, detail=str(exc)), None
+            return Outcome(Kind.TRANSIENT, detail=str(exc)), None, False
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         if self._limiter is not None:  # after the token: the slot is taken when the request leaves
             await self._limiter.acquire()
@@ -261,11 +308,12 @@ class ResearchClient:
                 raw = await resp.read()
                 status = resp.status
         except TimeoutError:
-            return Outcome(Kind.TRANSIENT, detail="request timed out"), token
+            return Outcome(Kind.TRANSIENT, detail="request timed out"), token, True
+        except aiohttp.ClientConnectorError as exc:  # no connection: nothing was sent
+            return Outcome(Kind.TRANSIENT, detail=describe_connection_error(exc)), token, False
         except aiohttp.ClientError as exc:
-            # Only the class name: aiohttp's messages can carry request details.
-            return Outcome(Kind.TRANSIENT, detail=f"connection error ({type(exc).__name__})"), token
-        return parse(status, raw), token
+            return Outcome(Kind.TRANSIENT, detail=describe_connection_error(exc)), token, True
+        return parse(status, raw), token, True
 
     async def _honour_pause(self) -> bool:
         """Wait out a shared pause set after a 429; False if shutdown came first."""

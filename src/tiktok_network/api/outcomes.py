@@ -22,6 +22,8 @@ class Kind(enum.Enum):
     SCOPE = "scope_not_authorized"  # fatal: the project lacks the scope
     TRANSIENT = "transient"  # 5xx, HTML, truncated JSON, timeout, reset: retry with backoff
     FATAL = "fatal"  # credentials rejected, or answers of a shape we cannot read
+    OUTAGE = "outage"  # the whole API did not answer for longer than the tolerance
+    UNREACHABLE = "unreachable"  # the API never answered this crawl: a wrong address
 
 
 # User statuses of parsing_list.csv, by meaning.

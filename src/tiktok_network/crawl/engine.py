@@ -41,6 +41,9 @@ log = logging.getLogger("tiktok_network.crawl")
 EXIT_COMPLETE = 0
 EXIT_FATAL = 1
 EXIT_REQUEUE = 75  # EX_TEMPFAIL: work remains; a batch system may requeue the job
+# A user whose lists failed every retry in this many runs (or retry rounds) is given up:
+# status 4 stays and the crawl can complete without it.
+MAX_USER_ATTEMPTS = 3
 
 
 class StopReason(enum.Enum):
@@ -48,6 +51,8 @@ class StopReason(enum.Enum):
     QUOTA = "quota"
     MAX_REQUESTS = "max-requests"
     FATAL = "fatal"
+    OUTAGE = "outage"  # the API did not answer for longer than --outage-tolerance
+    FAILED_USERS = "failed-users"  # users failed every retry: a rerun retries them
 
 
 @dataclass
@@ -119,7 +124,7 @@ class Engine:
             writer.run_id = await writer.call(
                 "begin_run", __version__, s.api_base, json.dumps(public)
             )
-            recovered = await writer.call("recover", self.worker_id)
+            recovered = await writer.call("recover", self.worker_id, MAX_USER_ATTEMPTS)
             if recovered:
                 log.info("put back %d users left claimed or failed by an earlier run", recovered)
             if seeds:
@@ -143,9 +148,24 @@ class Engine:
                 retry=retry,
                 quota=self.quota,
                 stop=self.stop_event,
+                outage_tolerance=s.outage_tolerance,
+                outage_probe_max=s.outage_probe_max,
+                answered_before=await writer.call("answered_before", s.api_base),
             ) as client:
                 self.client = client
                 await self._run_workers()
+                if self.stop_reason is None and await self._retry_failed_users():
+                    await self._run_workers()
+                if self.stop_reason is None:
+                    left = await writer.call("failed_users", MAX_USER_ATTEMPTS)
+                    if left:
+                        log.warning(
+                            "%d users failed every retry: run the same command again to retry "
+                            "them (each is given up after %d attempts)",
+                            left,
+                            MAX_USER_ATTEMPTS,
+                        )
+                        self.request_stop(StopReason.FAILED_USERS)
             complete = await writer.call("frontier_empty", s.max_depth) and self.stop_reason is None
         finally:
             await writer.call("release_worker", self.worker_id)
@@ -164,6 +184,15 @@ class Engine:
         if self.stop_reason is not None:
             return EXIT_REQUEUE
         return EXIT_COMPLETE
+
+    async def _retry_failed_users(self) -> bool:
+        """One more round, in this run, for users whose requests failed every retry."""
+        assert self.writer is not None
+        retried = await self.writer.call("retry_failed", MAX_USER_ATTEMPTS)
+        if retried:
+            log.info("retrying %d users whose requests failed earlier in this run", retried)
+            self._claimed_total -= retried
+        return retried > 0
 
     async def _run_workers(self) -> None:
         workers = [
@@ -334,7 +363,11 @@ class Engine:
         if outcome.extra.get("interrupted"):
             await self.writer.release(claim.user_id)
             return
-        if kind in (Kind.SCOPE, Kind.FATAL):
+        if kind is Kind.OUTAGE:  # no verdict on the user: the whole API was away
+            await self.writer.release(claim.user_id)
+            self.request_stop(StopReason.OUTAGE)
+            return
+        if kind in (Kind.SCOPE, Kind.FATAL, Kind.UNREACHABLE):
             if kind is Kind.SCOPE:
                 self.fatal = (
                     f"the API refused the follow endpoints ({outcome.detail}): check that your "
@@ -369,6 +402,11 @@ class Engine:
             self.stats.infos += 1
         elif outcome.kind in (Kind.FATAL, Kind.SCOPE):
             log.warning("%s: user info unavailable: %s", claim.username, outcome.detail)
+        elif outcome.kind is Kind.OUTAGE:
+            self.request_stop(StopReason.OUTAGE)
+        elif outcome.kind is Kind.UNREACHABLE:
+            self.fatal = outcome.detail
+            self.request_stop(StopReason.FATAL)
 
     def _short_lists(self, claim: Claim, info: dict) -> dict[str, str]:
         """Lists that ended with fewer accounts than the profile counts: capped or filtered."""

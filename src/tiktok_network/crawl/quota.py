@@ -43,6 +43,13 @@ class QuotaTracker:
         self._delta(bucket).used += 1
         return True
 
+    def refund(self, bucket: str) -> None:
+        """A request that never reached the service (no connection): it used no quota."""
+        self._roll()
+        if self.used[bucket] > 0:
+            self.used[bucket] -= 1
+            self._delta(bucket).used -= 1
+
     def exhausted(self, bucket: str) -> None:
         self._roll()
         self.flagged.add(bucket)

@@ -94,8 +94,20 @@ class CrawlStore(abc.ABC):
         """Insert seeds at depth 0; returns (new, already known)."""
 
     @abc.abstractmethod
-    def recover(self, worker: str) -> int:
+    def recover(self, worker: str, max_attempts: int) -> int:
         """Put back claims left by a dead run and failed users, so this run retries them."""
+
+    @abc.abstractmethod
+    def retry_failed(self, max_attempts: int) -> int:
+        """Failed users with fewer than ``max_attempts`` attempts go back to the frontier."""
+
+    @abc.abstractmethod
+    def failed_users(self, max_attempts: int) -> int:
+        """How many failed users a later run will retry."""
+
+    @abc.abstractmethod
+    def answered_before(self, api_base: str) -> bool:
+        """Whether ``api_base`` ever served a page to this crawl."""
 
     @abc.abstractmethod
     def claim(

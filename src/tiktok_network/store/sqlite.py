@@ -9,9 +9,13 @@ a second index; raw responses are zlib-compressed, since they are the bulk of th
 
 from __future__ import annotations
 
+import fcntl
+import os
+import socket
 import sqlite3
 import time
 import zlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tiktok_network.store.base import (
@@ -127,12 +131,59 @@ def _check_app(conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
     )
 
 
+class CrawlInUse(Exception):
+    """Another live process is crawling into the same SQLite database."""
+
+
+class CrawlLock:
+    """One crawl per SQLite database: an exclusive ``flock`` on ``DB.lock`` for the run's life.
+
+    The kernel drops the lock when its process dies, however it dies, so holding it is the
+    proof that every claim left in the database belongs to a run that is gone, and only then
+    are such claims put back. The file names the holder (host, pid, since) for the message a
+    second crawl gets. Readers (``status``, ``export``, ``analyze``) never take it.
+    """
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.path = db.with_name(db.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 500).decode("utf-8", "replace").strip() or "unknown holder"
+            os.close(fd)
+            raise CrawlInUse(
+                f"{self.db} is in use by another crawl ({holder}): wait for it to end, or stop "
+                "it first; status and export work beside it"
+            ) from None
+        since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"host {socket.gethostname()}, pid {os.getpid()}, since {since}".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
 class SqliteStore(CrawlStore):
     """The default store. Not thread-safe: one writer thread owns it (see ``writer.py``)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.conn = connect(self.path)
+        self.lock = CrawlLock(self.path)
+        self.lock.acquire()
+        try:
+            self.conn = connect(self.path)
+        except BaseException:
+            self.lock.release()
+            raise
         self._ids: dict[str, int] = {}
 
     # -------------------------------------------------------------------- runs
@@ -171,14 +222,41 @@ class SqliteStore(CrawlStore):
             )
         return len(usernames) - len(known), len(known)
 
-    def recover(self, worker: str) -> int:
+    def recover(self, worker: str, max_attempts: int) -> int:
+        """Put back users claimed by earlier runs, and failed users not yet given up: safe
+        because this run holds the crawl lock, so no other process is working on them."""
         with self._tx():
             cur = self.conn.execute(
                 "UPDATE users SET state=?, status=NULL, claimed_by=NULL, claimed_at=NULL "
-                "WHERE state IN (?, ?)",
-                (TODO, CLAIMED, FAILED),
+                "WHERE state = ? OR (state = ? AND attempts < ?)",
+                (TODO, CLAIMED, FAILED, max_attempts),
             )
         return cur.rowcount
+
+    def retry_failed(self, max_attempts: int) -> int:
+        """Failed users not yet given up go back to the frontier."""
+        with self._tx():
+            cur = self.conn.execute(
+                "UPDATE users SET state=?, status=NULL WHERE state=? AND attempts < ?",
+                (TODO, FAILED, max_attempts),
+            )
+        return cur.rowcount
+
+    def failed_users(self, max_attempts: int) -> int:
+        """Failed users a later run will retry."""
+        row = self.conn.execute(
+            "SELECT count(*) FROM users WHERE state=? AND attempts < ?", (FAILED, max_attempts)
+        ).fetchone()
+        return int(row[0])
+
+    def answered_before(self, api_base: str) -> bool:
+        """Whether this API base ever served a page to this crawl (an outage, not a typo)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM runs r WHERE r.api_base=? AND EXISTS"
+            " (SELECT 1 FROM pages p WHERE p.run_id=r.id) LIMIT 1",
+            (api_base,),
+        ).fetchone()
+        return row is not None
 
     # ------------------------------------------------------------------ claims
     def claim(
@@ -392,6 +470,7 @@ class SqliteStore(CrawlStore):
 
     def close(self) -> None:
         self.conn.close()
+        self.lock.release()
 
 
 class _Transaction:

@@ -95,7 +95,8 @@ class StagedDatabase:
 
     def discard_local(self) -> None:
         """Remove the working copy (after a successful final copy back)."""
-        for path in (self.local, Path(f"{self.local}-wal"), Path(f"{self.local}-shm")):
+        suffixes = ("", "-wal", "-shm", ".lock")
+        for path in (Path(f"{self.local}{suffix}") for suffix in suffixes):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
