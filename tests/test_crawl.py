@@ -467,3 +467,26 @@ def test_slurm_requeue_exits_75_on_quota_and_sigusr1_and_the_staged_rerun_resume
     assert max(page_fetches(requests).values()) == 1
     assert (tmp_path / "out" / "network.csv").exists()
     assert not list((tmp_path / "scratch").glob("*.db*"))
+
+
+# ------------------------------------------------------------------ the crawl's own settings
+def test_status_and_reruns_use_the_settings_the_crawl_was_run_with(tmp_path, synth):
+    seeds = seeds_of(synth, 2)
+    db = str(tmp_path / "crawl.db")
+    with emulator_process(tmp_path, "--graph", SYNTH) as emu:
+        first = run_crawl(tmp_path, emu.url, *seeds, "--max-depth", "2", "--max-requests", "20")
+        assert first.returncode == 75, first.stderr
+        status = subprocess.run(
+            [*CLI, "status", "--db", db], capture_output=True, text=True, timeout=60
+        )
+        assert status.returncode == 0, status.stderr
+        assert "within --max-depth 2" in status.stdout and "of 20,000 follow" in status.stdout
+        rerun = run_crawl(tmp_path, emu.url)  # no flags, no seeds: the crawl as it was run
+        assert rerun.returncode == 0, rerun.stderr
+        assert "settings changed" not in rerun.stderr
+        at_depth_2 = set(db_edges(tmp_path / "crawl.db"))
+        changed = run_crawl(tmp_path, emu.url, "--max-depth", "3", "--max-requests", "1")
+    assert at_depth_2 == truth(synth, bfs_users(synth, seeds, 2, "following"), "following")
+    assert "settings changed since the last run of this crawl: --max-depth 2 -> 3" in (
+        changed.stderr
+    )

@@ -137,3 +137,11 @@ def test_bundled_graphs_load_by_name_and_from_gzip():
     assert (wiki.n_users, wiki.n_edges) == (7115, 103689)
     facebook = parse_graph_spec("ego-facebook")  # undirected pairs: each a mutual follow
     assert (facebook.n_users, facebook.n_edges) == (4039, 2 * 88234)
+
+
+def test_every_setting_has_a_parser():
+    from dataclasses import fields
+
+    from tiktok_network.config import PARSERS, CrawlSettings
+
+    assert set(PARSERS) == {f.name for f in fields(CrawlSettings)} - {"given"}

@@ -425,6 +425,7 @@ def crawl(
         )
         sys.exit(2)
     stage = _stage_in(settings, stage_dir) if stage_dir else None
+    _adopt_stored_settings(settings)
     if not given and not _has_users(settings.db):
         click.echo(
             f"error: no seeds given and {stage.durable if stage else settings.db} holds no "
@@ -444,6 +445,20 @@ def crawl(
     if result.exit_code == 75 and slurm_requeue:
         _slurm_requeue(settings, hold=result.reason == "quota")
     sys.exit(result.exit_code)
+
+
+def _adopt_stored_settings(settings: CrawlSettings) -> None:
+    """A rerun continues the crawl as it was run: depth, directions and quotas not given now
+    come from the database, and a change is said before any work."""
+    from tiktok_network.config import adopt_stored
+    from tiktok_network.store.sqlite import NotACrawlDatabase, stored_settings
+
+    try:
+        changes = adopt_stored(settings, stored_settings(settings.db))
+    except NotACrawlDatabase as exc:
+        raise UserError(str(exc)) from None
+    if changes:
+        _say("settings changed since the last run of this crawl: " + ", ".join(changes))
 
 
 def _stage_in(settings: CrawlSettings, stage_dir: str) -> StagedDatabase:
@@ -643,20 +658,25 @@ def _say(message: str) -> None:
 # ------------------------------------------------------------------------------------ status
 @app.command()
 @click.option("--db", default=None, help="Crawl database. [default: tiktok-network.db]")
-@click.option("--max-depth", type=int, help="Depth limit used for the queue estimate.")
 @click.option(
-    "--follow-quota", type=int, help="Follow calls per day, for the estimate. [default: 20000]"
+    "--max-depth", type=int, help="Depth limit of the queue estimate. [default: the crawl's own]"
+)
+@click.option(
+    "--follow-quota",
+    type=int,
+    help="Follow calls per day, for the estimate. [default: the crawl's own]",
 )
 @click.option("--day-seconds", type=float, help="Length of a quota day. [default: 86400]")
 @click.option("--config", "config_file", type=click.Path(), help="Settings file.")
 def status(config_file: str | None, **flags: Any) -> None:
     """Progress, quota used today and what is left, from the database (also while a crawl runs)."""
-    from tiktok_network.config import ConfigError, resolve
+    from tiktok_network.config import ConfigError, adopt_stored, resolve
     from tiktok_network.crawl.status import read_status
-    from tiktok_network.store.sqlite import NotACrawlDatabase
+    from tiktok_network.store.sqlite import NotACrawlDatabase, stored_settings
 
     try:
         settings = resolve(flags, config=config_file)
+        adopt_stored(settings, stored_settings(settings.db))  # what the crawl was run with
         st = read_status(
             settings.db, max_depth=settings.max_depth, day_seconds=settings.day_seconds
         )

@@ -12,7 +12,7 @@ import os
 import stat
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,9 @@ class CrawlSettings:
     credentials: str | None = None
     outage_tolerance: float = 6 * 3600.0
     outage_probe_max: float = 60.0
+    # Which settings were given (flag, TIKTOK_* variable or config file) rather than defaulted:
+    # a rerun takes the others from the crawl's stored settings.
+    given: frozenset[str] = field(default_factory=frozenset, compare=False, repr=False)
 
     @property
     def directions(self) -> tuple[str, ...]:
@@ -134,7 +137,46 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "outage_tolerance": _positive_float,
     "outage_probe_max": _positive_float,
 }
-assert set(PARSERS) == {f.name for f in fields(CrawlSettings)}
+# Settings that shape the crawl itself: stored with every run, taken by a rerun that does not
+# give them, and reported when a rerun changes them.
+CRAWL_SHAPE = (
+    "max_depth",
+    "direction",
+    "info",
+    "follow_quota",
+    "info_quota",
+    "separate_follow_quotas",
+    "day_seconds",
+)
+
+
+def adopt_stored(settings: CrawlSettings, stored: Mapping[str, Any]) -> list[str]:
+    """Take the crawl-shaping settings not given now from the last run's; return one line per
+    setting given now that differs from what the crawl was run with."""
+    changes: list[str] = []
+    for name in CRAWL_SHAPE:
+        if name not in stored:
+            continue
+        try:
+            before = PARSERS[name](stored[name])
+        except (TypeError, ValueError):
+            continue
+        now = getattr(settings, name)
+        if name not in settings.given:
+            setattr(settings, name, before)
+        elif now != before:
+            changes.append(f"--{name.replace('_', '-')} {_show(before)} -> {_show(now)}")
+    return changes
+
+
+def _show(value: Any) -> str:
+    return (
+        str(value).lower()
+        if isinstance(value, bool)
+        else f"{value:g}"
+        if isinstance(value, float)
+        else str(value)
+    )
 
 
 def load_config_file(path: str | Path | None) -> tuple[dict[str, Any], str]:
@@ -185,7 +227,7 @@ def resolve(
             values[name] = parse(raw)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"bad value {raw!r} for {source}: {exc}") from None
-    settings = CrawlSettings(**values)
+    settings = CrawlSettings(**values, given=frozenset(values))
     if not settings.api_base.startswith(("http://", "https://")):
         raise ConfigError(
             f"bad API base {settings.api_base!r}: expected an http:// or https:// URL"

@@ -120,7 +120,7 @@ class Engine:
             raise
         complete = False
         try:
-            public = {k: v for k, v in vars(s).items() if k != "credentials"}
+            public = {k: v for k, v in vars(s).items() if k not in ("credentials", "given")}
             writer.run_id = await writer.call(
                 "begin_run", __version__, s.api_base, json.dumps(public)
             )

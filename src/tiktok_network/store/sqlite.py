@@ -131,6 +131,26 @@ def _check_app(conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
     )
 
 
+def stored_settings(path: str | Path) -> dict[str, object]:
+    """The settings the crawl's most recent run was started with ({} for a new crawl)."""
+    if not Path(path).exists():
+        return {}
+    conn = connect(path, readonly=True)
+    try:
+        row = conn.execute("SELECT settings FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    finally:
+        conn.close()
+    if row is None:
+        return {}
+    import json
+
+    try:
+        value = json.loads(row[0])
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 class CrawlInUse(Exception):
     """Another live process is crawling into the same SQLite database."""
 
