@@ -132,7 +132,7 @@ def run_crawl(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=crawl_env(api_base, **env),
+        env=crawl_env(api_base, **{"XDG_STATE_HOME": str(tmp_path / "state"), **env}),
         cwd=tmp_path,
     )
 
@@ -143,7 +143,7 @@ def start_crawl(tmp_path: Path, api_base: str, *args: str, **env: str) -> subpro
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=crawl_env(api_base, **env),
+        env=crawl_env(api_base, **{"XDG_STATE_HOME": str(tmp_path / "state"), **env}),
         cwd=tmp_path,
     )
 

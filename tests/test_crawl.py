@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
 import signal
 import sqlite3
@@ -490,3 +491,36 @@ def test_status_and_reruns_use_the_settings_the_crawl_was_run_with(tmp_path, syn
     assert "settings changed since the last run of this crawl: --max-depth 2 -> 3" in (
         changed.stderr
     )
+
+
+def test_the_quota_ledger_belongs_to_the_credentials_not_to_the_database(tmp_path, synth):
+    """Two crawls in two databases with one client key share one day's quota; status shows
+    what the service said when it refused."""
+    seeds = seeds_of(synth, 3)
+    day = 3600.0
+    quota = ("--day-seconds", str(day), "--on-quota", "exit")
+    with emulator_process(
+        tmp_path, "--graph", SYNTH, "--follow-quota", "12", "--day-seconds", str(day)
+    ) as emu:
+        first = run_crawl(tmp_path, emu.url, *seeds, "--max-depth", "2", *quota)
+        assert first.returncode == 75, first.stderr
+        before = len(emu.requests())
+        served = sum(r["endpoint"] in ("following", "followers") for r in emu.requests())
+        other = tmp_path / "other"
+        other.mkdir()
+        second = run_crawl(other, emu.url, *seeds, *quota, XDG_STATE_HOME=str(tmp_path / "state"))
+        after = len(emu.requests())
+    assert second.returncode == 75, second.stderr
+    # Every request that reached the service is in the ledger (the refused ones count too).
+    assert f"daily quota used up ({served} follow requests today" in second.stderr
+    assert after == before  # the new database knew the day was used up: not one request
+    status = subprocess.run(
+        [*CLI, "status", "--db", str(other / "crawl.db")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
+    )
+    assert status.returncode == 0, status.stderr
+    assert "the service said:" in status.stdout and "quota" in status.stdout, status.stdout
+    assert (tmp_path / "state" / "tiktok-network" / "quota.db").exists()

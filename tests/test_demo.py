@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 
 from PIL import Image
@@ -22,6 +23,7 @@ def test_demo_writes_every_output_and_a_report_that_agrees_with_them(tmp_path):
         text=True,
         timeout=300,
         cwd=tmp_path,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
     )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr

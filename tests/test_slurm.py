@@ -84,6 +84,7 @@ class Lab:
             CRAWL_DIR=str(self.crawl_dir),
             TIKTOK_VENV=sys.prefix,
             TIKTOK_SCRATCH=str(self.root / "scratch"),
+            XDG_STATE_HOME=str(self.root / "state"),
             TZ=tz,
         )
         done = self.cluster.run(

@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,40 @@ class UserError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         click.echo(f"error: {self.format_message()}", err=True)
+
+
+def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn every failure a user can cause into one line on stderr and a status, never a
+    traceback: the project's own errors, a damaged or unreadable database, unwritable outputs."""
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from tiktok_network.config import ConfigError
+        from tiktok_network.export.csvs import OutputNotWritable
+        from tiktok_network.store.sqlite import CrawlInUse, NotACrawlDatabase
+
+        db = kwargs.get("db") or "the database"
+        try:
+            return command(*args, **kwargs)
+        except (ConfigError, NotACrawlDatabase, CrawlInUse, OutputNotWritable) as exc:
+            raise UserError(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            raise UserError(describe_database_error(str(db), exc)) from None
+
+    return wrapper
+
+
+def describe_database_error(db: str, exc: sqlite3.DatabaseError) -> str:
+    text = str(exc)
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return (
+            f"{db}: the database is damaged ({text}): restore it from a copy (the durable "
+            f"--db of a --stage-dir run, or a backup), or salvage it with: sqlite3 {db} .recover"
+        )
+    if "readonly" in text or "read-only" in text:
+        return f"{db}: the database is read-only ({text}): a crawl must be able to write it"
+    return f"{db}: database error ({text})"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -343,6 +378,12 @@ def _crawl_options(f: Any) -> Any:
             help="Longest pause between probes of an API that does not answer. [default: 60]",
         ),
         click.option(
+            "--quota-ledger",
+            type=click.Path(dir_okay=False),
+            help="The daily quota ledger shared by every crawl with these credentials. "
+            "[default: $XDG_STATE_HOME/tiktok-network/quota.db]",
+        ),
+        click.option(
             "--credentials",
             type=click.Path(),
             help="File with TIKTOK_CLIENT_KEY=/TIKTOK_CLIENT_SECRET= lines.",
@@ -390,6 +431,7 @@ def _crawl_options(f: Any) -> Any:
     help="Seconds between copies of the staged database back to --db.",
 )
 @_crawl_options
+@one_line_errors
 def crawl(
     users: tuple[str, ...],
     seed_file: str | None,
@@ -420,9 +462,11 @@ def crawl(
         click.echo(problem, err=True)
     given = bool(users) or seed_file is not None
     if given and not seeds.usernames:
-        click.echo(
-            "error: no valid seed: give usernames as arguments or --seeds FILE.csv", err=True
+        where = " or ".join(
+            ([seed_file] if seed_file is not None else []) + (["the arguments"] if users else [])
         )
+        why = "every row was skipped (see above)" if seeds.problems else "it holds no usernames"
+        click.echo(f"error: no valid seed in {where}: {why}", err=True)
         sys.exit(2)
     stage = _stage_in(settings, stage_dir) if stage_dir else None
     _adopt_stored_settings(settings)
@@ -435,6 +479,10 @@ def crawl(
         sys.exit(2)
     # A requeued job must leave within Slurm's warning: its outputs are written at the end.
     export = "never" if no_export else ("at-end" if slurm_requeue else "always")
+    if export != "never":
+        from tiktok_network.export.csvs import check_output_dir
+
+        check_output_dir(settings.out)
     try:
         result = _run_crawl(
             settings, credentials, seeds.usernames, export=export, stage=(stage, stage_every)
@@ -573,8 +621,8 @@ def _run_crawl(
         return asyncio.run(_crawl_async(settings, credentials, seeds, export, console, stage))
     except (NotACrawlDatabase, CrawlInUse) as exc:
         raise UserError(str(exc)) from None
-    except sqlite3.OperationalError as exc:
-        raise UserError(f"{settings.db}: database error: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        raise UserError(describe_database_error(settings.db, exc)) from None
 
 
 async def _crawl_async(
@@ -624,18 +672,25 @@ async def _crawl_async(
         from tiktok_network.export.csvs import export_csvs
 
         written = await asyncio.to_thread(export_csvs, settings.db, settings.out)
-        if not settings.quiet:
-            _say(f"outputs: {settings.out}/ ({written['network']:,} edges in network.csv)")
-    elif export == "at-end" and not settings.quiet:
-        _say("outputs are written when the crawl completes (or at any time: tiktok-network export)")
-    if not settings.quiet:
-        state = (
-            "complete"
-            if result.complete
-            else f"stopped ({result.reason})"
-            + ("" if result.exit_code == 1 else "; run the same command to continue")
+        _say(
+            f"outputs: {settings.out}/ ({written['network']:,} edges in network.csv)",
+            quiet=settings.quiet,
         )
-        _say(f"crawl {state}: {result.stats.pages:,} pages, {result.requests:,} requests this run")
+    elif export == "at-end":
+        _say(
+            "outputs are written when the crawl completes (or at any time: tiktok-network export)",
+            quiet=settings.quiet,
+        )
+    state = (
+        "complete"
+        if result.complete
+        else f"stopped ({result.reason})"
+        + ("" if result.exit_code == 1 else "; run the same command to continue")
+    )
+    _say(
+        f"crawl {state}: {result.stats.pages:,} pages, {result.requests:,} requests this run",
+        quiet=settings.quiet,
+    )
     return result
 
 
@@ -649,10 +704,15 @@ async def _sync_stage(stage: StagedDatabase, every: float) -> None:
             _say(f"warning: could not copy the crawl back to {stage.durable}: {exc}")
 
 
-def _say(message: str) -> None:
-    """A line on stderr that never turns a closed log pipe into a crash (the data is safe)."""
-    with contextlib.suppress(OSError):
-        click.echo(message, err=True)
+def _say(message: str, *, quiet: bool = False) -> None:
+    """A line on stderr (unless ``quiet``) and in the --log-file; a closed log pipe never turns
+    it into a crash (the data is safe)."""
+    from tiktok_network.cli_progress import to_log_files
+
+    to_log_files(message)
+    if not quiet:
+        with contextlib.suppress(OSError):
+            click.echo(message, err=True)
 
 
 # ------------------------------------------------------------------------------------ status
@@ -667,7 +727,13 @@ def _say(message: str) -> None:
     help="Follow calls per day, for the estimate. [default: the crawl's own]",
 )
 @click.option("--day-seconds", type=float, help="Length of a quota day. [default: 86400]")
+@click.option(
+    "--quota-ledger",
+    type=click.Path(dir_okay=False),
+    help="The shared quota ledger. [default: the crawl's own, else $XDG_STATE_HOME/...]",
+)
 @click.option("--config", "config_file", type=click.Path(), help="Settings file.")
+@one_line_errors
 def status(config_file: str | None, **flags: Any) -> None:
     """Progress, quota used today and what is left, from the database (also while a crawl runs)."""
     from tiktok_network.config import ConfigError, adopt_stored, resolve
@@ -676,9 +742,15 @@ def status(config_file: str | None, **flags: Any) -> None:
 
     try:
         settings = resolve(flags, config=config_file)
-        adopt_stored(settings, stored_settings(settings.db))  # what the crawl was run with
+        stored = stored_settings(settings.db)
+        adopt_stored(settings, stored)  # what the crawl was run with
+        ledger = settings.quota_ledger or stored.get("quota_ledger")
         st = read_status(
-            settings.db, max_depth=settings.max_depth, day_seconds=settings.day_seconds
+            settings.db,
+            max_depth=settings.max_depth,
+            day_seconds=settings.day_seconds,
+            ledger=str(ledger) if ledger else None,
+            client=str(stored.get("client") or "") or None,
         )
     except (ConfigError, NotACrawlDatabase) as exc:
         raise UserError(str(exc)) from None
@@ -701,10 +773,11 @@ def status(config_file: str | None, **flags: Any) -> None:
     "--force", is_flag=True, help="Write GraphML/GEXF even above the size Gephi can open."
 )
 @click.option("--config", "config_file", type=click.Path(), help="Settings file.")
+@one_line_errors
 def export(formats: str, force: bool, config_file: str | None, **flags: Any) -> None:
     """Write the outputs from the database, at any moment (even while a crawl runs)."""
     from tiktok_network.config import ConfigError, resolve
-    from tiktok_network.export.csvs import export_csvs
+    from tiktok_network.export.csvs import check_output_dir, export_csvs
     from tiktok_network.export.graph_formats import FORMATS, ExportTooLarge, export_graph_formats
     from tiktok_network.store.sqlite import NotACrawlDatabase
 
@@ -719,6 +792,7 @@ def export(formats: str, force: bool, config_file: str | None, **flags: Any) -> 
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         settings = resolve(flags, config=config_file)
+        check_output_dir(settings.out)
         written: dict[str, int] = {}
         if "csv" in wanted:
             written.update(
@@ -732,7 +806,18 @@ def export(formats: str, force: bool, config_file: str | None, **flags: Any) -> 
     except OSError as exc:
         raise UserError(f"cannot write outputs: {exc}") from None
     for name, rows in written.items():
-        click.echo(f"{settings.out}/{name}: {rows:,} rows")
+        click.echo(f"{settings.out}/{name}: {rows:,} {_unit_of(name)}")
+
+
+def _unit_of(output: str) -> str:
+    """What an export file's count counts."""
+    if output.startswith(("network.", "edges.", "graph.")):
+        return "edges"
+    if output.startswith("nodes."):
+        return "accounts"
+    if output.startswith(("saved_jsons.", "time_stamps.")):
+        return "pages"
+    return "accounts" if output.startswith(("parsing_list.", "queue.")) else "rows"
 
 
 # ----------------------------------------------------------------------------------- analyze
@@ -766,6 +851,7 @@ def export(formats: str, force: bool, config_file: str | None, **flags: Any) -> 
 @click.option(
     "--seed", default=0, show_default=True, help="Seed for sampled distances and communities."
 )
+@one_line_errors
 def analyze(
     db: str | None,
     edge_file: str | None,
@@ -778,9 +864,11 @@ def analyze(
     """Network statistics, fits and figures, side by side with published networks."""
     from tiktok_network.analysis.edgelist import EdgeListError, read_crawl, read_edges
     from tiktok_network.analysis.report import Network, analyse
+    from tiktok_network.export.csvs import check_output_dir
 
     if not db and not edge_file:
         raise UserError("give --db CRAWL.db or --edges FILE (and optionally --compare FILE ...)")
+    check_output_dir(out)  # before the statistics, which can take minutes
     networks: list[Network] = []
     try:
         if db:
@@ -844,6 +932,7 @@ def _crawl_profile(db: str) -> dict[str, Any]:
 @click.option(
     "--seeds", "n_seeds", default=3, show_default=True, help="How many seeds to start from."
 )
+@one_line_errors
 def demo(out: str, n_users: int, max_depth: int, n_seeds: int) -> None:
     """Emulator + crawl + exports + summary, offline and without credentials."""
     from tiktok_network.cli_demo import run_demo

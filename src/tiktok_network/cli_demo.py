@@ -82,10 +82,26 @@ async def _demo(out_dir: Path, n_users: int, max_depth: int, n_seeds: int, conso
         f"  time: {time.monotonic() - start:.1f} s",
         f"  outputs in {out_dir}/: " + ", ".join(f"{name}.csv" for name in written),
         f"  report: {report}",
-        f"  database: {settings.db}  (try: tiktok-network status --db {settings.db})",
+        f"  database: {settings.db}  (try: {_this_command()} status --db {settings.db})",
     ]
     click.echo("\n".join(lines))
     return result.exit_code
+
+
+def _this_command() -> str:
+    """How the user can run this tool again: the bare name only if it is on PATH (after
+    ``make demo`` it is in .venv/bin, which usually is not)."""
+    import os
+    import shutil
+    import sys
+
+    script = Path(sys.argv[0])
+    found = shutil.which("tiktok-network")
+    if found and script.name == "tiktok-network" and Path(found).resolve() == script.resolve():
+        return "tiktok-network"
+    if script.name == "tiktok-network" and script.exists():
+        return os.path.relpath(script) if not script.is_absolute() else str(script)
+    return f"{sys.executable} -m tiktok_network.cli"
 
 
 def _report(db: str, out: Path) -> Path:

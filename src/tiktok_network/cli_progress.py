@@ -54,6 +54,15 @@ def setup_logging(quiet: bool, console: Console | None = None, log_file: str | N
     logger.addHandler(handler)
 
 
+def to_log_files(message: str) -> None:
+    """Write a line the CLI prints (the final summary, the outputs) to the --log-file too."""
+    logger = logging.getLogger(LOGGER)
+    record = logger.makeRecord(LOGGER, logging.INFO, __file__, 0, message, None, None)
+    for handler in logger.handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
 def summary_line(engine: Engine, status: CrawlStatus | None, settings: CrawlSettings) -> str:
     st = engine.stats
     elapsed = max(time.monotonic() - st.started, 1e-9)
@@ -102,7 +111,10 @@ async def show_progress(engine: Engine, settings: CrawlSettings, console: Consol
     def refresh_status() -> CrawlStatus | None:
         with contextlib.suppress(Exception):  # a status read must never disturb the crawl
             return read_status(
-                settings.db, max_depth=settings.max_depth, day_seconds=settings.day_seconds
+                settings.db,
+                max_depth=settings.max_depth,
+                day_seconds=settings.day_seconds,
+                ledger=settings.quota_ledger,
             )
         return status
 

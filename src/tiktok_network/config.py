@@ -100,6 +100,7 @@ class CrawlSettings:
     credentials: str | None = None
     outage_tolerance: float = 6 * 3600.0
     outage_probe_max: float = 60.0
+    quota_ledger: str | None = None  # default: $XDG_STATE_HOME/tiktok-network/quota.db
     # Which settings were given (flag, TIKTOK_* variable or config file) rather than defaulted:
     # a rerun takes the others from the crawl's stored settings.
     given: frozenset[str] = field(default_factory=frozenset, compare=False, repr=False)
@@ -136,6 +137,7 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "credentials": _optional(str),
     "outage_tolerance": _positive_float,
     "outage_probe_max": _positive_float,
+    "quota_ledger": _optional(str),
 }
 # Settings that shape the crawl itself: stored with every run, taken by a rerun that does not
 # give them, and reported when a rerun changes them.
@@ -258,7 +260,17 @@ def load_credentials(
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             warnings.append(f"{path} is readable by other users: run 'chmod 600 {path}'")
         parsed = _parse_credentials(text)
-        key, secret = parsed.get("client_key", key), parsed.get("client_secret", secret)
+        missing = [
+            f"TIKTOK_{name.upper()}="
+            for name in ("client_key", "client_secret")
+            if not parsed.get(name)
+        ]
+        if missing:
+            raise ConfigError(
+                f"{path}: no {' and no '.join(missing)} line: the file needs the two lines "
+                "TIKTOK_CLIENT_KEY=... and TIKTOK_CLIENT_SECRET=..."
+            )
+        key, secret = parsed["client_key"], parsed["client_secret"]
     if not key or not secret:
         raise ConfigError(
             "no credentials: set TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET in the environment, "

@@ -98,7 +98,7 @@ class QuotaGate(Protocol):
 
     def acquire(self, bucket: str) -> bool: ...
 
-    def exhausted(self, bucket: str) -> None: ...
+    def exhausted(self, bucket: str, message: str | None = None) -> None: ...
 
     def refund(self, bucket: str) -> None: ...
 
@@ -234,7 +234,7 @@ class ResearchClient:
                 return outcome
             if kind is Kind.QUOTA_EXHAUSTED:
                 if self._quota is not None:
-                    self._quota.exhausted(bucket)
+                    self._quota.exhausted(bucket, outcome.detail)
                 return outcome
             if kind is Kind.TOKEN_INVALID and refreshes < policy.max_token_refreshes:
                 refreshes += 1

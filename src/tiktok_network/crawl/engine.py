@@ -34,6 +34,7 @@ from tiktok_network.config import CrawlSettings
 from tiktok_network.crawl.quota import QuotaTracker, client_id
 from tiktok_network.quota_day import day_number, iso_utc
 from tiktok_network.store.base import DONE, FAILED, Claim, PageRecord, ProfileRecord, UserOutcome
+from tiktok_network.store.ledger import default_ledger_path
 from tiktok_network.store.writer import StoreWriter
 
 log = logging.getLogger("tiktok_network.crawl")
@@ -111,8 +112,8 @@ class Engine:
     # ----------------------------------------------------------------------- run
     async def run(self, seeds: list[str]) -> CrawlResult:
         s = self.settings
-        writer = self.writer = StoreWriter(s.db)
-        cid = client_id(self.credentials.client_key)
+        writer = self.writer = StoreWriter(s.db, s.quota_ledger or str(default_ledger_path()))
+        cid = client_id(self.credentials.client_key, s.api_base)
         try:
             await writer.start()
         except BaseException:
@@ -121,6 +122,7 @@ class Engine:
         complete = False
         try:
             public = {k: v for k, v in vars(s).items() if k not in ("credentials", "given")}
+            public["client"] = cid  # a hash: lets status find these credentials in the ledger
             writer.run_id = await writer.call(
                 "begin_run", __version__, s.api_base, json.dumps(public)
             )
@@ -131,8 +133,19 @@ class Engine:
                 new, known = await writer.call("add_seeds", seeds)
                 log.info("seeds: %d new, %d already in the crawl", new, known)
             today = day_number(s.day_seconds)
-            self.quota = QuotaTracker(cid, s, await writer.call("quota_used", cid, today), today)
-            writer.set_quota_source(self.quota.drain)
+            # The shared ledger knows every crawl's use of this client; this crawl's own
+            # record counts too (a ledger started after the crawl, or moved).
+            shared = await writer.ledger_day(cid, today)
+            own = await writer.call("quota_used", cid, today)
+            stored = {
+                b: (
+                    max(shared.get(b, (0, False))[0], own.get(b, (0, False))[0]),
+                    shared.get(b, (0, False))[1] or own.get(b, (0, False))[1],
+                )
+                for b in set(shared) | set(own)
+            }
+            self.quota = QuotaTracker(cid, s, stored, today)
+            writer.set_quota_source(self.quota.drain, self.quota.sync)
             self._claimed_total = await writer.call("started_users")
             retry = RetryPolicy(
                 max_retries=s.max_retries,
@@ -445,6 +458,14 @@ class Engine:
     async def _quota_exhausted(self) -> bool:
         """React to a used-up daily quota; True when a new quota day has begun."""
         if self.settings.on_quota == "exit":
+            if self.stop_reason is None:
+                assert self.quota is not None
+                log.warning(
+                    "daily quota used up (%d follow requests today with these credentials): "
+                    "stopping; the quota resets at %s",
+                    self.quota.follow_used(),
+                    iso_utc(self.quota.next_reset()),
+                )
             self.request_stop(StopReason.QUOTA)
             return False
         if self._quota_reset is None or self._quota_reset.done():

@@ -15,9 +15,11 @@ from tiktok_network.quota_day import day_number, next_reset
 from tiktok_network.store.base import QuotaDelta
 
 
-def client_id(client_key: str) -> str:
-    """A stable name for the client in the database that does not reveal the key."""
-    return hashlib.sha256(b"tiktok-network:" + client_key.encode()).hexdigest()[:16]
+def client_id(client_key: str, api_base: str = "") -> str:
+    """A stable name for the client that does not reveal the key. The API base is part of it:
+    quotas are the service's, and an emulator on another port is another service."""
+    material = f"tiktok-network:{client_key}:{api_base.rstrip('/')}".encode()
+    return hashlib.sha256(material).hexdigest()[:16]
 
 
 class QuotaTracker:
@@ -50,10 +52,26 @@ class QuotaTracker:
             self.used[bucket] -= 1
             self._delta(bucket).used -= 1
 
-    def exhausted(self, bucket: str) -> None:
+    def exhausted(self, bucket: str, message: str | None = None) -> None:
+        """The service refused for the day; ``message`` is what it said (kept for status)."""
         self._roll()
         self.flagged.add(bucket)
-        self._delta(bucket).exhausted = True
+        delta = self._delta(bucket)
+        delta.exhausted = True
+        if message:
+            delta.server_message = message[:500]
+
+    def sync(self, totals: dict[tuple[str, int, str], tuple[int, bool]]) -> None:
+        """Take the ledger's day totals (every crawl with this client) after a commit; use
+        counted here since then is still pending and comes on top."""
+        self._roll()
+        for (client, day, bucket), (used, exhausted) in totals.items():
+            if client != self.client or day != self.day:
+                continue
+            pending = self._pending.get((day, bucket))
+            self.used[bucket] = used + (pending.used if pending else 0)
+            if exhausted:
+                self.flagged.add(bucket)
 
     # --------------------------------------------------------------- queries
     def group(self, bucket: str) -> tuple[str, ...]:

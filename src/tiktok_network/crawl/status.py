@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tiktok_network.quota_day import day_label, day_number, iso_utc, next_reset
+from tiktok_network.store.ledger import LedgerError, QuotaLedger, default_ledger_path
 from tiktok_network.store.sqlite import connect
 
 STATUS_NAMES = {
@@ -40,6 +41,8 @@ class CrawlStatus:
     next_reset: str = ""
     est_requests: int = 0
     truncated_lists: int = 0
+    shared_follow_today: int | None = None  # every crawl with these credentials (the ledger)
+    server_said: str | None = None  # the service's own words when it refused for the day
 
     def lines(self, max_depth: int | None, follow_quota: int) -> list[str]:
         used = self.quota_today.get("following", 0) + self.quota_today.get("followers", 0)
@@ -59,6 +62,15 @@ class CrawlStatus:
             f"quota {self.day}: {used:,} of {follow_quota:,} follow requests used, {self.quota_today.get('info', 0):,} info"
             + (" (exhausted)" if self.quota_exhausted_today else "")
             + f"; resets {self.next_reset}",
+            *(
+                [
+                    f"quota {self.day} of these credentials, all crawls on this machine: "
+                    f"{self.shared_follow_today:,} follow requests"
+                ]
+                if self.shared_follow_today is not None and self.shared_follow_today != used
+                else []
+            ),
+            *([f"the service said: {self.server_said}"] if self.server_said else []),
             f"estimate: about {self.est_requests:,} more requests for the queue within depth"
             f" = {self.est_requests / follow_quota:.1f} days at {follow_quota:,}/day",
         ]
@@ -75,13 +87,58 @@ class CrawlStatus:
 
 
 def read_status(
-    db: str | Path, *, max_depth: int | None = None, day_seconds: float = 86400.0
+    db: str | Path,
+    *,
+    max_depth: int | None = None,
+    day_seconds: float = 86400.0,
+    ledger: str | Path | None = None,
+    client: str | None = None,
 ) -> CrawlStatus:
+    """The figures ``status`` prints; ``client`` is the hashed client of the crawl's last run,
+    whose use by every crawl is read from the quota ledger."""
     conn = connect(db, readonly=True)
     try:
-        return _read(conn, max_depth, day_seconds)
+        st = _read(conn, max_depth, day_seconds)
+        clients = [
+            c
+            for (c,) in conn.execute(
+                "SELECT DISTINCT client FROM quota WHERE day = ?", (day_number(day_seconds),)
+            )
+        ]
     finally:
         conn.close()
+    if client and client not in clients:
+        clients.append(client)
+    _read_ledger(st, Path(ledger) if ledger else default_ledger_path(), clients, day_seconds)
+    return st
+
+
+def _read_ledger(st: CrawlStatus, path: Path, clients: list[str], day_seconds: float) -> None:
+    """Today's use of the crawl's credentials by every crawl, and the service's last word."""
+    if not clients or not path.exists():
+        return
+    try:
+        ledger = QuotaLedger(path, readonly=True)
+    except LedgerError:
+        return
+    try:
+        today = day_number(day_seconds)
+        uses = [ledger.day_use(client, today) for client in clients]
+    finally:
+        ledger.close()
+    st.shared_follow_today = sum(
+        u.used for use in uses for b, u in use.items() if b in ("following", "followers")
+    )
+    said = [
+        (u.server_at or 0, u.server_message)
+        for use in uses
+        for u in use.values()
+        if u.server_message
+    ]
+    if said:
+        at, message = max(said)
+        st.server_said = f"{message} ({iso_utc(at)})"
+        st.quota_exhausted_today = True
 
 
 def _read(conn: sqlite3.Connection, max_depth: int | None, day_seconds: float) -> CrawlStatus:

@@ -34,6 +34,27 @@ CLASSIC = ("parsing_list", "queue", "saved_jsons", "time_stamps", "network")
 EXTENDED = ("nodes", "edges")
 
 
+class OutputNotWritable(Exception):
+    """The output folder cannot be created or written; checked before any work is done."""
+
+
+def check_output_dir(out: str | Path) -> Path:
+    """Create ``out`` and prove a file can be written there, so that a crawl or an analysis
+    that takes hours does not fail at its very end."""
+    folder = Path(out)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test.{os.getpid()}.tmp"
+        with open(probe, "wb") as f:
+            f.write(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputNotWritable(
+            f"{folder}: cannot write outputs there ({exc.strerror or exc}): choose another --out"
+        ) from None
+    return folder
+
+
 def safe_cell(value: Any) -> Any:
     """Neutralise text a spreadsheet would evaluate (=, +, -, @ ...) by prefixing ``'``."""
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
@@ -182,7 +203,7 @@ def _nodes(snap: Snapshot, path: Path) -> int:
             r[0],
             display,
             r[2],
-            r[3],
+            r[3] if r[3] is not None else 0,  # 0: not parsed yet (queued)
             iso_utc(r[4]),
             *(info.get(c, "") for c in INFO_COLUMNS),
             r[6] or "",

@@ -22,6 +22,33 @@ GRAPH_EDGE_LIMIT = 2_000_000
 ROW_GROUP = 500_000
 
 
+def _info_types() -> dict[str, Any]:
+    import pyarrow as pa
+
+    counts = dict.fromkeys(
+        ("follower_count", "following_count", "likes_count", "video_count"), pa.int64
+    )
+    return {
+        **counts,
+        "is_verified": pa.bool_,
+        "bio_description": pa.string,
+        "avatar_url": pa.string,
+    }
+
+
+def _typed(kind: Any, value: Any) -> Any:
+    """A user-info value as its Parquet type ``kind``; None where unknown or not of that type."""
+    import pyarrow as pa
+
+    if value is None or value == "":
+        return None
+    if kind is pa.int64:
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if kind is pa.bool_:
+        return value if isinstance(value, bool) else None
+    return str(value)
+
+
 class ExportTooLarge(Exception):
     """A GraphML/GEXF export above the size limit; the message says how to force it."""
 
@@ -74,6 +101,7 @@ def export_parquet(snap: Snapshot, out: Path) -> dict[str, int]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    info_types = _info_types()
     names = snap.names()
     counts = {}
     edge_schema = pa.schema(
@@ -101,15 +129,27 @@ def export_parquet(snap: Snapshot, out: Path) -> dict[str, int]:
             total += len(batch)
         counts["edges.parquet"] = total
     rows = list(_nodes(snap))
-    table = (
-        pa.Table.from_pylist(
-            [
-                {k: (str(v) if k in INFO_COLUMNS else v) for k, v in r.items() if k != "id"}
-                for r in rows
-            ]
-        )
-        if rows
-        else pa.table({"username": pa.array([], pa.string())})
+    node_schema = pa.schema(
+        [
+            ("username", pa.string()),
+            ("display_name", pa.string()),
+            ("depth", pa.int64()),
+            ("status", pa.int64()),
+            ("first_seen", pa.string()),
+            *((column, info_types[column]()) for column in INFO_COLUMNS),
+        ]
+    )
+    # Typed columns with nulls where a value is unknown (no user info fetched), not ''.
+    table = pa.Table.from_pylist(
+        [
+            {
+                k: (_typed(info_types[k], v) if k in INFO_COLUMNS else v)
+                for k, v in r.items()
+                if k != "id"
+            }
+            for r in rows
+        ],
+        schema=node_schema,
     )
     with _atomic(out / "nodes.parquet") as tmp:
         pq.write_table(table, tmp, compression="zstd")

@@ -78,6 +78,7 @@ class QuotaDelta:
     bucket: str
     used: int = 0
     exhausted: bool = False
+    server_message: str | None = None  # what the service said when it refused for the day
 
 
 class CrawlStore(abc.ABC):

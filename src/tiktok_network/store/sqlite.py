@@ -94,10 +94,18 @@ def decompress(blob: bytes) -> bytes:
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Open a crawl database, checking that it is one; readers never create or change it."""
     path = Path(path)
+    if path.is_dir():
+        raise NotACrawlDatabase(f"{path}: is a directory, not a crawl database file")
+    if not readonly:
+        _check_writable(path)
     if readonly:
         if not path.exists():
             raise NotACrawlDatabase(f"{path}: no such database")
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        # On read-only media SQLite cannot make the WAL index a reader needs: nobody can be
+        # writing there, so the file is read as immutable.
+        folder = path.parent if str(path.parent) else Path(".")
+        immutable = "" if os.access(folder, os.W_OK) else "&immutable=1"
+        conn = sqlite3.connect(f"file:{path}?mode=ro{immutable}", uri=True, timeout=30)
     else:
         conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     try:
@@ -111,8 +119,27 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
         _check_app(conn, path, readonly)
     except sqlite3.DatabaseError as exc:
         conn.close()
+        if "malformed" in str(exc) or "corrupt" in str(exc):
+            raise  # damaged, not foreign: the CLI says how to restore it
         raise NotACrawlDatabase(f"{path}: not a tiktok-network database ({exc})") from None
     return conn
+
+
+def _check_writable(path: Path) -> None:
+    """A crawl writes its database and, in WAL mode, files beside it: say so before SQLite
+    answers with a puzzling error."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise NotACrawlDatabase(
+            f"{path}: the database is read-only: a crawl must write it "
+            "(status, export and analyze can read it as it is)"
+        )
+    if not folder.exists():
+        raise NotACrawlDatabase(f"{path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise NotACrawlDatabase(
+            f"{path}: cannot write in {folder} (a crawl keeps its journal beside the database)"
+        )
 
 
 def _check_app(conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
@@ -197,6 +224,9 @@ class SqliteStore(CrawlStore):
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise NotACrawlDatabase(f"{path}: is a directory, not a crawl database file")
+        _check_writable(self.path)  # before the lock file, which is written beside it
         self.lock = CrawlLock(self.path)
         self.lock.acquire()
         try:

@@ -17,14 +17,20 @@ from collections.abc import Callable
 from typing import Any
 
 from tiktok_network.store.base import Claim, PageRecord, ProfileRecord, QuotaDelta, UserOutcome
+from tiktok_network.store.ledger import QuotaLedger
 from tiktok_network.store.sqlite import SqliteStore
 
 MAX_BATCH = 256
 
 
 class StoreWriter:
-    def __init__(self, db: str) -> None:
+    def __init__(self, db: str, ledger: str | None = None) -> None:
         self._db = db
+        self._ledger_path = ledger
+        self._ledger: QuotaLedger | None = None
+        self._quota_sync: Callable[[dict[tuple[str, int, str], tuple[int, bool]]], None] = (
+            lambda totals: None
+        )
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="store-writer"
         )
@@ -38,11 +44,26 @@ class StoreWriter:
     async def start(self) -> None:
         """Open the database on the writer thread (errors such as a foreign file surface here)."""
         self._store = await self._run_in_child(SqliteStore, self._db)
+        if self._ledger_path is not None:
+            self._ledger = await self._run_in_child(QuotaLedger, self._ledger_path)
         self._task = asyncio.create_task(self._run(), name="store-writer")
 
-    def set_quota_source(self, source: Callable[[], list[QuotaDelta]]) -> None:
-        """Where pending quota use comes from; it rides along with the next commit."""
+    def set_quota_source(
+        self,
+        source: Callable[[], list[QuotaDelta]],
+        sync: Callable[[dict[tuple[str, int, str], tuple[int, bool]]], None],
+    ) -> None:
+        """Where pending quota use comes from (it rides along with the next commit, and then
+        goes to the shared ledger), and where the ledger's day totals go back to."""
         self._quota_source = source
+        self._quota_sync = sync
+
+    async def ledger_day(self, client: str, day: int) -> dict[str, tuple[int, bool]]:
+        """Today's use of this client by every crawl on the machine, from the ledger."""
+        if self._ledger is None:
+            return {}
+        use = await self._run_in_child(self._ledger.day_use, client, day)
+        return {bucket: (u.used, u.exhausted) for bucket, u in use.items()}
 
     async def call(self, name: str, *args: Any) -> Any:
         """Run one store operation by name on the writer thread (after what is queued)."""
@@ -88,6 +109,7 @@ class StoreWriter:
             for kind, item, _ in batch:
                 if kind in groups:
                     groups[kind].append(item)
+            quota = self._quota_source()
             try:
                 await self.call(
                     "apply",
@@ -96,8 +118,11 @@ class StoreWriter:
                     groups["outcome"],
                     groups["profile"],
                     groups["release"],
-                    self._quota_source(),
+                    quota,
                 )
+                if quota and self._ledger is not None:
+                    totals = await self._run_in_child(self._ledger.add, quota)
+                    self._quota_sync({k: (u.used, u.exhausted) for k, u in totals.items()})
             except BaseException as exc:  # the batch rolled back: every waiter learns why
                 for _, _, future in batch:
                     if not future.done():
@@ -118,5 +143,7 @@ class StoreWriter:
                 await asyncio.gather(self._task, return_exceptions=True)
             if self._store is not None:
                 await self._run_in_child(self._store.close)
+            if self._ledger is not None:
+                await self._run_in_child(self._ledger.close)
         finally:
             self._executor.shutdown(wait=True)
