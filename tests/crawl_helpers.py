@@ -227,6 +227,13 @@ def bfs_users(graph: FollowGraph, seeds: list[str], max_depth: int, direction: s
     return {graph.usernames[u] for u in seen}
 
 
+def typical_seeds(graph: FollowGraph, n: int, lo: int = 10, hi: int = 30) -> list[str]:
+    """The first ``n`` accounts that follow between ``lo`` and ``hi`` others, like most users."""
+    return [
+        graph.usernames[u] for u in range(graph.n_users) if lo <= graph.following.degree(u) <= hi
+    ][:n]
+
+
 def pages_needed(graph: FollowGraph, users: set[str], direction: str) -> int:
     """Follow-list pages (100 entries each, at least one per list) a crawl of ``users`` needs:
     a test that plans its kills within this many requests knows every kill will happen."""

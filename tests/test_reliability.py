@@ -45,6 +45,7 @@ from tests.crawl_helpers import (
     run_crawl,
     start_crawl,
     truth,
+    typical_seeds,
 )
 from tiktok_network.emulator.graph import parse_graph_spec
 from tiktok_network.emulator.names import display_name_for
@@ -118,9 +119,7 @@ def finish(tmp_path: Path, url: str, args: tuple[str, ...]) -> None:
 def test_twenty_kill_9s_at_random_moments_lose_and_duplicate_nothing(tmp_path):
     spec = "synthetic:4000,seed=9"
     graph = parse_graph_spec(spec)
-    seeds = [
-        graph.usernames[u] for u in range(graph.n_users) if 10 <= graph.following.degree(u) <= 30
-    ][:3]
+    seeds = typical_seeds(graph, 3)
     args = (*seeds, "--max-depth", "2", "--direction", "both", "--concurrency", "4")
     rng = random.Random(20261123)
     kills = 20
@@ -161,9 +160,7 @@ def test_kill_9s_on_wiki_vote_both_directions(tmp_path, wiki_vote):
 # ------------------------------------------------------------------------- 2. polite signals
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGUSR1, signal.SIGINT])
 def test_signals_drain_exit_75_and_rerun_completes_exactly(tmp_path, synth, sig):
-    seeds = [
-        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
-    ][:3]
+    seeds = typical_seeds(synth, 3)
     args = (*seeds, "--max-depth", "3", "--concurrency", "4", "--drain-timeout", "5")
     rng = random.Random(int(sig))
     with emulator_process(tmp_path, "--graph", SYNTH, "--latency-ms", "10") as emu:
@@ -209,9 +206,7 @@ STORM = "500=0.10,500-empty=0.02,504-html=0.02,truncated=0.01,cursor-400=0.01,re
 
 
 def test_fault_storm_gives_the_exact_graph_and_only_fault_overhead(tmp_path, synth):
-    seeds = [
-        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
-    ][:3]
+    seeds = typical_seeds(synth, 3)
     args = (
         *seeds,
         "--max-depth",
@@ -262,9 +257,7 @@ def test_fault_storm_gives_the_exact_graph_and_only_fault_overhead(tmp_path, syn
 def test_users_that_fail_every_retry_get_status_4_and_the_run_exits_75_to_retry_them(
     tmp_path, synth
 ):
-    seeds = [
-        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
-    ][:5]
+    seeds = typical_seeds(synth, 5)
     with emulator_process(tmp_path, "--graph", SYNTH, "--faults", "500=0.5", "--seed", "1") as emu:
         first = run_crawl(tmp_path, emu.url, *seeds, "--max-depth", "1", "--max-retries", "0")
         failed = [u for u, s in db_status(tmp_path / "crawl.db").items() if s == 4]
@@ -284,9 +277,7 @@ def test_users_that_fail_every_retry_get_status_4_and_the_run_exits_75_to_retry_
 
 # ----------------------------------------------------------- 5. inaccessible accounts, quirks
 def test_refused_and_missing_users_get_2_and_3_and_are_never_retried(tmp_path, synth):
-    seeds = [
-        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
-    ][:4]
+    seeds = typical_seeds(synth, 4)
     missing = seeds[1]
     args = (*seeds, "--max-depth", "1")
     with emulator_process(
@@ -313,9 +304,7 @@ def test_quirks_give_the_served_edge_set_and_truncation_is_recorded(tmp_path, sy
         seed=4,
     )
     served = Emulator(synth, EmulatorSettings(**options))
-    seeds = [
-        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
-    ][:2]
+    seeds = typical_seeds(synth, 2)
     flags = [
         "--short-pages",
         "0.3",
@@ -476,7 +465,7 @@ GOOD_TOKEN = {"access_token": "clt.odd", "expires_in": 7200, "token_type": "Bear
             GOOD_TOKEN,
             400,
             b'{"error": {"code": "brand_new_code", "message": "new"}}',
-            0,
+            75,  # transient: the user failed every retry, so the run ends with work left
             "brand_new_code",
         ),
     ],
@@ -484,9 +473,7 @@ GOOD_TOKEN = {"access_token": "clt.odd", "expires_in": 7200, "token_type": "Bear
 def test_bad_api_answers_give_a_clear_message_and_leave_the_database_intact(
     tmp_path, synth, token_body, status, body, code, needle
 ):
-    seeds = [
-        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
-    ][:2]
+    seeds = typical_seeds(synth, 2)
     with emulator_process(tmp_path, "--graph", SYNTH) as emu:
         assert run_crawl(tmp_path, emu.url, seeds[0], "--max-depth", "0").returncode == 0
     before = sorted(db_edges(tmp_path / "crawl.db"))
@@ -504,9 +491,7 @@ def test_secrets_never_reach_the_database_exports_output_or_log_file(tmp_path, s
     import zlib
 
     key, secret = "KEY-4f1c9e-recognisable", "SECRET-77aa1d-recognisable"
-    seeds = [
-        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
-    ][:2]
+    seeds = typical_seeds(synth, 2)
     with emulator_process(
         tmp_path,
         "--graph",
@@ -553,9 +538,7 @@ def test_secrets_never_reach_the_database_exports_output_or_log_file(tmp_path, s
 def test_display_names_round_trip_through_csv_and_pandas(tmp_path, synth):
     import pandas as pd
 
-    seeds = [
-        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
-    ][:3]
+    seeds = typical_seeds(synth, 3)
     with emulator_process(tmp_path, "--graph", SYNTH) as emu:
         assert run_crawl(tmp_path, emu.url, *seeds, "--max-depth", "1").returncode == 0
     frame = pd.read_csv(tmp_path / "out" / "nodes.csv", dtype=str, keep_default_na=False)
@@ -576,9 +559,7 @@ def test_display_names_round_trip_through_csv_and_pandas(tmp_path, synth):
 
 # ------------------------------------------------------------------------ 10. concurrent reader
 def test_status_and_export_beside_a_running_crawl_do_not_block_it(tmp_path, synth):
-    seeds = [
-        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
-    ][:3]
+    seeds = typical_seeds(synth, 3)
     # --qps 40: the crawl's 2,910 pages take at least 72 s, far longer than the readers, so
     # it is still running when they are done on any machine.
     args = (*seeds, "--max-depth", "3", "--concurrency", "4", "--qps", "40")
@@ -631,9 +612,7 @@ def test_status_and_export_beside_a_running_crawl_do_not_block_it(tmp_path, synt
 
 # ------------------------------------------------------------ one crawl per database
 def test_a_second_crawl_on_the_same_database_is_refused_and_the_first_ends_exact(tmp_path, synth):
-    seeds = [
-        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
-    ][:3]
+    seeds = typical_seeds(synth, 3)
     # --qps 100: the first crawl's ~700 pages take at least 7 s, so it outlives the second.
     args = (*seeds, "--max-depth", "2", "--concurrency", "4", "--qps", "100")
     with emulator_process(tmp_path, "--graph", SYNTH) as emu:
@@ -671,9 +650,7 @@ def _follow_requests(*emus: EmulatorProcess) -> int:
 
 
 def test_an_outage_pauses_the_crawl_and_it_resumes_when_the_api_is_back(tmp_path, synth):
-    seeds = [
-        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
-    ][:3]
+    seeds = typical_seeds(synth, 3)
     args = (*seeds, "--max-depth", "2", "--concurrency", "4", "--outage-probe-max", "1")
     crawled = bfs_users(synth, seeds, 2, "following")
     assert pages_needed(synth, crawled, "following") > 200
@@ -698,9 +675,7 @@ def test_an_outage_pauses_the_crawl_and_it_resumes_when_the_api_is_back(tmp_path
 
 
 def test_an_outage_longer_than_the_tolerance_stops_with_work_left(tmp_path, synth):
-    seeds = [
-        synth.usernames[u] for u in range(synth.n_users) if 10 <= synth.following.degree(u) <= 30
-    ][:3]
+    seeds = typical_seeds(synth, 3)
     args = (*seeds, "--max-depth", "2", "--concurrency", "4", "--outage-probe-max", "0.5")
     with emulator_process(tmp_path, "--graph", SYNTH, "--latency-ms", "5") as first:
         proc = start_crawl(tmp_path, first.url, *args, "--outage-tolerance", "3")

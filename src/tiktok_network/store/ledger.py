@@ -61,8 +61,9 @@ class QuotaLedger:
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-                self.conn.execute("PRAGMA journal_mode=WAL")
-                self.conn.execute("PRAGMA synchronous=NORMAL")
+                # A rollback journal, not WAL: the state directory is often on NFS (a home
+                # directory), where WAL's shared memory is unsafe; writes are once a second.
+                self.conn.execute("PRAGMA journal_mode=DELETE")
                 self.conn.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise LedgerError(f"{self.path}: cannot open the quota ledger ({exc})") from None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from tiktok_network.store.ledger import QuotaLedger
 from tiktok_network.store.sqlite import SqliteStore
 
 MAX_BATCH = 256
+LEDGER_EVERY = 1.0  # seconds between writes to the shared quota ledger
 
 
 class StoreWriter:
@@ -28,6 +30,8 @@ class StoreWriter:
         self._db = db
         self._ledger_path = ledger
         self._ledger: QuotaLedger | None = None
+        self._ledger_pending: list[QuotaDelta] = []
+        self._ledger_written = 0.0
         self._quota_sync: Callable[[dict[tuple[str, int, str], tuple[int, bool]]], None] = (
             lambda totals: None
         )
@@ -120,9 +124,9 @@ class StoreWriter:
                     groups["release"],
                     quota,
                 )
-                if quota and self._ledger is not None:
-                    totals = await self._run_in_child(self._ledger.add, quota)
-                    self._quota_sync({k: (u.used, u.exhausted) for k, u in totals.items()})
+                self._ledger_pending.extend(quota)
+                forced = any(kind == "flush" for kind, _, _ in batch)
+                await self._to_ledger(forced)
             except BaseException as exc:  # the batch rolled back: every waiter learns why
                 for _, _, future in batch:
                     if not future.done():
@@ -134,6 +138,26 @@ class StoreWriter:
             for _, _, future in batch:
                 if not future.done():
                     future.set_result(None)
+
+    async def _to_ledger(self, forced: bool) -> None:
+        """Quota use goes to the shared ledger at most once a second (it may sit on a network
+        filesystem, where each transaction costs), and at once on a flush or at the end."""
+        if self._ledger is None or not self._ledger_pending:
+            return
+        if not forced and time.monotonic() - self._ledger_written < LEDGER_EVERY:
+            return
+        merged: dict[tuple[str, int, str], QuotaDelta] = {}
+        for d in self._ledger_pending:
+            m = merged.setdefault(
+                (d.client, d.day, d.bucket), QuotaDelta(d.client, d.day, d.bucket)
+            )
+            m.used += d.used
+            m.exhausted |= d.exhausted
+            m.server_message = d.server_message or m.server_message
+        self._ledger_pending = []
+        self._ledger_written = time.monotonic()
+        totals = await self._run_in_child(self._ledger.add, list(merged.values()))
+        self._quota_sync({k: (u.used, u.exhausted) for k, u in totals.items()})
 
     async def close(self) -> None:
         try:
