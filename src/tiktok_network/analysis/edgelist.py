@@ -181,33 +181,20 @@ def read_edges(path: str | Path, name: str | None = None, undirected: bool = Fal
 
 def read_crawl(db: str | Path, name: str | None = None, core_only: bool = False) -> EdgeList:
     """The follow graph of a crawl; ``core_only`` keeps users whose lists were fetched."""
-    from tiktok_network.store.sqlite import NotACrawlDatabase, connect
+    from tiktok_network.store.read import CrawlReader
+    from tiktok_network.store.sqlite import NotACrawlDatabase
 
     path = Path(db)
     try:
-        conn = connect(path, readonly=True)
+        with CrawlReader(path) as reader:
+            names, parsed, edges, digest = reader.graph_arrays()
     except NotACrawlDatabase as exc:
         raise EdgeListError(str(exc)) from None
-    try:
-        top = conn.execute("SELECT coalesce(max(id), 0) FROM users").fetchone()[0]
-        names = [""] * (top + 1)
-        parsed = np.zeros(top + 1, dtype=bool)
-        for user_id, username, status in conn.execute("SELECT id, username, status FROM users"):
-            names[user_id] = username
-            parsed[user_id] = status == 1
-        edges = np.array(
-            conn.execute("SELECT src, dst FROM edges").fetchall(), dtype=np.int64
-        ).reshape(-1, 2)
-        digest = hashlib.sha256(
-            f"{path.resolve()}:{len(edges)}:{conn.execute('SELECT max(id) FROM pages').fetchone()[0]}".encode()
-        ).hexdigest()
-    finally:
-        conn.close()
     src, dst = edges[:, 0], edges[:, 1]
     if core_only:
         keep = parsed[src] & parsed[dst]
         src, dst = src[keep], dst[keep]
     used = np.unique(np.concatenate([src, dst]))
-    remap = np.full(top + 1, -1, dtype=np.int64)
+    remap = np.full(len(names), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
     return simplify(name or path.stem, [names[i] for i in used], remap[src], remap[dst], digest)

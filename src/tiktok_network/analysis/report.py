@@ -51,6 +51,20 @@ class Network:
     crawl: dict[str, Any] | None = None  # coverage and depth profile of a crawl
 
 
+def crawl_networks(db: str | Path, label: str) -> list[Network]:
+    """A crawl analysed twice: its crawled core (users whose lists were fetched) and everything
+    it discovered, both with its coverage and depth profile."""
+    from tiktok_network.analysis.edgelist import read_crawl
+    from tiktok_network.store.read import CrawlReader
+
+    with CrawlReader(db) as reader:
+        info = reader.depth_profile()
+    return [
+        Network(f"{label}: crawled core", read_crawl(db, f"{label} core", core_only=True), info),
+        Network(f"{label}: everything discovered", read_crawl(db, f"{label} all"), info),
+    ]
+
+
 def reference_networks() -> list[dict[str, Any]]:
     text = (
         resources.files("tiktok_network")

@@ -26,12 +26,6 @@ class Kind(enum.Enum):
     UNREACHABLE = "unreachable"  # the API never answered this crawl: a wrong address
 
 
-# User statuses of parsing_list.csv, by meaning.
-STATUS_PARSED = 1
-STATUS_REFUSED = 2
-STATUS_NOT_FOUND = 3
-STATUS_FAILED = 4
-
 _NOT_FOUND_HINTS = ("cannot find the user", "does not exist", "not found", "not exist")
 _REFUSED_HINTS = (
     "cannot return this user",

@@ -24,16 +24,21 @@ from tiktok_network import __version__
 from tiktok_network.api.auth import Credentials
 from tiktok_network.api.client import Page, ResearchClient, RetryPolicy
 from tiktok_network.api.outcomes import (
-    STATUS_FAILED,
-    STATUS_NOT_FOUND,
-    STATUS_REFUSED,
     Kind,
     Outcome,
 )
 from tiktok_network.config import CrawlSettings
 from tiktok_network.crawl.quota import QuotaTracker, client_id
 from tiktok_network.quota_day import day_number, iso_utc
-from tiktok_network.store.base import DONE, FAILED, Claim, PageRecord, ProfileRecord, UserOutcome
+from tiktok_network.store.base import (
+    DONE,
+    FAILED,
+    Claim,
+    PageRecord,
+    ProfileRecord,
+    UserOutcome,
+    UserStatus,
+)
 from tiktok_network.store.ledger import default_ledger_path
 from tiktok_network.store.writer import StoreWriter
 
@@ -392,11 +397,11 @@ class Engine:
             self.request_stop(StopReason.FATAL)
             return
         if kind is Kind.NOT_FOUND:
-            status, state = STATUS_NOT_FOUND, DONE
+            status, state = UserStatus.NOT_FOUND, DONE
         elif kind is Kind.REFUSED:
-            status, state = STATUS_REFUSED, DONE
+            status, state = UserStatus.REFUSED, DONE
         else:
-            status, state = STATUS_FAILED, FAILED
+            status, state = UserStatus.FAILED, FAILED
             log.warning("%s: failed after retries: %s", claim.username, outcome.detail)
         self.stats.users_done[status] += 1
         await self.writer.outcome(UserOutcome(claim.user_id, state, status, outcome.detail[:500]))

@@ -8,17 +8,16 @@ Cells that a spreadsheet would run as a formula are neutralised with a leading a
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
-import os
-import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from tiktok_network.export.atomic import atomic_path, remove_stale_temporaries
 from tiktok_network.quota_day import iso_utc
-from tiktok_network.store.sqlite import connect, decompress
+from tiktok_network.store.base import UserStatus
+from tiktok_network.store.read import CrawlReader
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 INFO_COLUMNS = (
@@ -34,27 +33,6 @@ CLASSIC = ("parsing_list", "queue", "saved_jsons", "time_stamps", "network")
 EXTENDED = ("nodes", "edges")
 
 
-class OutputNotWritable(Exception):
-    """The output folder cannot be created or written; checked before any work is done."""
-
-
-def check_output_dir(out: str | Path) -> Path:
-    """Create ``out`` and prove a file can be written there, so that a crawl or an analysis
-    that takes hours does not fail at its very end."""
-    folder = Path(out)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test.{os.getpid()}.tmp"
-        with open(probe, "wb") as f:
-            f.write(b"ok")
-        probe.unlink()
-    except OSError as exc:
-        raise OutputNotWritable(
-            f"{folder}: cannot write outputs there ({exc.strerror or exc}): choose another --out"
-        ) from None
-    return folder
-
-
 def safe_cell(value: Any) -> Any:
     """Neutralise text a spreadsheet would evaluate (=, +, -, @ ...) by prefixing ``'``."""
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
@@ -63,56 +41,18 @@ def safe_cell(value: Any) -> Any:
 
 
 def atomic_csv(path: Path, header: Iterable[str], rows: Iterable[Iterable[Any]]) -> int:
-    """Write a CSV to a temporary file in the same folder and rename it over ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write a CSV under a temporary name and rename it over ``path``; returns the rows."""
     count = 0
-    try:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(header)
-            for row in rows:
-                writer.writerow([safe_cell(v) for v in row])
-                count += 1
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([safe_cell(v) for v in row])
+            count += 1
     return count
 
 
-class Snapshot:
-    """A read-only view of the crawl database at one instant."""
-
-    def __init__(self, db: str | Path) -> None:
-        self.conn = connect(db, readonly=True)
-        self.conn.execute("BEGIN")  # one read transaction: every query sees the same state
-        self._names: list[str | None] | None = None
-
-    def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
-            self.conn.execute("COMMIT")
-        self.conn.close()
-
-    def names(self) -> list[str | None]:
-        """Usernames indexed by user id (ids are dense), loaded once."""
-        if self._names is None:
-            top = self.conn.execute("SELECT coalesce(max(id), 0) FROM users").fetchone()[0]
-            names: list[str | None] = [None] * (top + 1)
-            for i, name in self.conn.execute("SELECT id, username FROM users"):
-                names[i] = name
-            self._names = names
-        return self._names
-
-
-def _rows(
-    conn: sqlite3.Connection, sql: str, convert: Callable[[tuple[Any, ...]], Iterable[Any]]
-) -> Iterator[Iterable[Any]]:
-    cur = conn.execute(sql)
-    while batch := cur.fetchmany(10000):
-        for row in batch:
-            yield convert(row)
+Snapshot = CrawlReader  # the exports read one instant of the crawl
 
 
 def export_csvs(
@@ -121,8 +61,8 @@ def export_csvs(
     """Write the requested CSVs to ``out``; returns rows written per file."""
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(out_dir)
-    snap = Snapshot(db)
+    remove_stale_temporaries(out_dir)
+    snap = CrawlReader(db)
     try:
         written: dict[str, int] = {}
         for name in formats:
@@ -132,88 +72,60 @@ def export_csvs(
         snap.close()
 
 
-def _remove_stale_temporaries(out_dir: Path) -> None:
-    """Temporary files left by an export that was killed (its process is gone)."""
-    for tmp in out_dir.glob(".*.csv.*.tmp"):
-        pid = tmp.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+def _parsing_list(snap: CrawlReader, path: Path) -> int:
+    return atomic_csv(path, ("username", "status"), snap.parsing_list())
 
 
-def _parsing_list(snap: Snapshot, path: Path) -> int:
-    sql = "SELECT username, status FROM users WHERE status IS NOT NULL ORDER BY finished_at, id"
-    return atomic_csv(path, ("username", "status"), _rows(snap.conn, sql, lambda r: r))
+def _queue(snap: CrawlReader, path: Path) -> int:
+    return atomic_csv(path, ("username",), snap.queue())
 
 
-def _queue(snap: Snapshot, path: Path) -> int:
-    sql = "SELECT username FROM users WHERE status IS NULL ORDER BY depth, id"
-    return atomic_csv(path, ("username",), _rows(snap.conn, sql, lambda r: r))
-
-
-def _saved_jsons(snap: Snapshot, path: Path) -> int:
+def _saved_jsons(snap: CrawlReader, path: Path) -> int:
     names = snap.names()
-    sql = "SELECT user_id, response FROM pages ORDER BY id"
-    return atomic_csv(
-        path,
-        ("username", "json"),
-        _rows(snap.conn, sql, lambda r: (names[r[0]], decompress(r[1]).decode("utf-8"))),
-    )
+    rows = ((names[user_id], raw) for user_id, raw in snap.page_responses())
+    return atomic_csv(path, ("username", "json"), rows)
 
 
-def _time_stamps(snap: Snapshot, path: Path) -> int:
+def _time_stamps(snap: CrawlReader, path: Path) -> int:
     names = snap.names()
-    sql = "SELECT user_id, fetched_at FROM pages ORDER BY id"
-    return atomic_csv(
-        path,
-        ("username", "timestamp"),
-        _rows(snap.conn, sql, lambda r: (names[r[0]], iso_utc(r[1]))),
-    )
+    rows = ((names[user_id], iso_utc(at)) for user_id, at in snap.page_times())
+    return atomic_csv(path, ("username", "timestamp"), rows)
 
 
-def _network(snap: Snapshot, path: Path) -> int:
+def _network(snap: CrawlReader, path: Path) -> int:
     names = snap.names()
-    sql = "SELECT src, dst FROM edges"
-    return atomic_csv(
-        path, ("source", "destination"), _rows(snap.conn, sql, lambda r: (names[r[0]], names[r[1]]))
-    )
+    rows = ((names[src], names[dst]) for src, dst in snap.edge_ids())
+    return atomic_csv(path, ("source", "destination"), rows)
 
 
-def _edges(snap: Snapshot, path: Path) -> int:
+def _edges(snap: CrawlReader, path: Path) -> int:
     names = snap.names()
-    sql = "SELECT e.src, e.dst, p.fetched_at, p.direction FROM edges e JOIN pages p ON p.id = e.page_id"
-    return atomic_csv(
-        path,
-        ("source", "destination", "first_seen", "found_via"),
-        _rows(snap.conn, sql, lambda r: (names[r[0]], names[r[1]], iso_utc(r[2]), r[3])),
+    rows = (
+        (names[src], names[dst], iso_utc(at), via)
+        for src, dst, at, via in snap.edges_with_provenance()
     )
+    return atomic_csv(path, ("source", "destination", "first_seen", "found_via"), rows)
 
 
-def _nodes(snap: Snapshot, path: Path) -> int:
-    sql = (
-        "SELECT u.username, u.display_name, u.depth, u.status, u.first_seen, u.info,"
-        " (SELECT group_concat(l.direction || ': ' || l.note, '; ') FROM lists l"
-        "  WHERE l.user_id = u.id AND l.note IS NOT NULL) FROM users u ORDER BY u.id"
-    )
-
+def _nodes(snap: CrawlReader, path: Path) -> int:
     def convert(r: tuple[Any, ...]) -> list[Any]:
-        info = json.loads(r[5]) if r[5] else {}
-        display = info.get("display_name", r[1])
+        _, username, display_name, depth, status, first_seen, info_json, notes = r
+        info = json.loads(info_json) if info_json else {}
         return [
-            r[0],
-            display,
-            r[2],
-            r[3] if r[3] is not None else 0,  # 0: not parsed yet (queued)
-            iso_utc(r[4]),
+            username,
+            info.get("display_name", display_name),
+            depth,
+            status if status is not None else UserStatus.QUEUED,
+            iso_utc(first_seen),
             *(info.get(c, "") for c in INFO_COLUMNS),
-            r[6] or "",
+            notes or "",
         ]
 
     header = ("username", "display_name", "depth", "status", "first_seen", *INFO_COLUMNS, "notes")
-    return atomic_csv(path, header, _rows(snap.conn, sql, convert))
+    return atomic_csv(path, header, (convert(r) for r in snap.nodes()))
 
 
-WRITERS: dict[str, Callable[[Snapshot, Path], int]] = {
+WRITERS: dict[str, Callable[[CrawlReader, Path], int]] = {
     "parsing_list": _parsing_list,
     "queue": _queue,
     "saved_jsons": _saved_jsons,

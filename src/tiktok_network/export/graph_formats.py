@@ -7,16 +7,17 @@ message unless forced, instead of writing gigabytes nobody can open.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from tiktok_network.export.csvs import INFO_COLUMNS, Snapshot
+from tiktok_network.export.atomic import atomic_path, remove_stale_temporaries
+from tiktok_network.export.csvs import INFO_COLUMNS
 from tiktok_network.quota_day import iso_utc
+from tiktok_network.store.base import UserStatus
+from tiktok_network.store.read import CrawlReader
 
 GRAPH_EDGE_LIMIT = 2_000_000
 ROW_GROUP = 500_000
@@ -53,51 +54,24 @@ class ExportTooLarge(Exception):
     """A GraphML/GEXF export above the size limit; the message says how to force it."""
 
 
-def _nodes(snap: Snapshot) -> Iterator[dict[str, Any]]:
-    cur = snap.conn.execute(
-        "SELECT id, username, display_name, depth, status, first_seen, info FROM users ORDER BY id"
-    )
-    while batch := cur.fetchmany(10000):
-        for user_id, username, display, depth, status, first_seen, info in batch:
-            fields = json.loads(info) if info else {}
-            row = {
-                "id": user_id,
-                "username": username,
-                "display_name": fields.get("display_name", display) or "",
-                "depth": depth,
-                "status": status if status is not None else 0,
-                "first_seen": iso_utc(first_seen),
-            }
-            for column in INFO_COLUMNS:
-                value = fields.get(column)
-                row[column] = "" if value is None else value
-            yield row
+def _nodes(snap: CrawlReader) -> Iterator[dict[str, Any]]:
+    for user_id, username, display, depth, status, first_seen, info, _ in snap.nodes():
+        fields = json.loads(info) if info else {}
+        row = {
+            "id": user_id,
+            "username": username,
+            "display_name": fields.get("display_name", display) or "",
+            "depth": depth,
+            "status": status if status is not None else UserStatus.QUEUED,
+            "first_seen": iso_utc(first_seen),
+        }
+        for column in INFO_COLUMNS:
+            value = fields.get(column)
+            row[column] = "" if value is None else value
+        yield row
 
 
-def _edges(snap: Snapshot) -> Iterator[tuple[int, int, float, str]]:
-    cur = snap.conn.execute(
-        "SELECT e.src, e.dst, p.fetched_at, p.direction FROM edges e JOIN pages p ON p.id = e.page_id"
-    )
-    while batch := cur.fetchmany(100000):
-        yield from batch
-
-
-def _edge_count(snap: Snapshot) -> int:
-    return int(snap.conn.execute("SELECT count(*) FROM edges").fetchone()[0])
-
-
-@contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def export_parquet(snap: Snapshot, out: Path) -> dict[str, int]:
+def export_parquet(snap: CrawlReader, out: Path) -> dict[str, int]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -113,12 +87,12 @@ def export_parquet(snap: Snapshot, out: Path) -> dict[str, int]:
         ]
     )
     with (
-        _atomic(out / "edges.parquet") as tmp,
+        atomic_path(out / "edges.parquet") as tmp,
         pq.ParquetWriter(tmp, edge_schema, compression="zstd") as writer,
     ):
         total = 0
         batch: list[tuple[int, int, float, str]] = []
-        for edge in _edges(snap):
+        for edge in snap.edges_with_provenance():
             batch.append(edge)
             if len(batch) >= ROW_GROUP:
                 writer.write_table(_edge_table(batch, names, edge_schema))
@@ -151,7 +125,7 @@ def export_parquet(snap: Snapshot, out: Path) -> dict[str, int]:
         ],
         schema=node_schema,
     )
-    with _atomic(out / "nodes.parquet") as tmp:
+    with atomic_path(out / "nodes.parquet") as tmp:
         pq.write_table(table, tmp, compression="zstd")
     counts["nodes.parquet"] = len(rows)
     return counts
@@ -173,8 +147,8 @@ def _edge_table(
     )
 
 
-def _check_size(snap: Snapshot, fmt: str, force: bool) -> int:
-    m = _edge_count(snap)
+def _check_size(snap: CrawlReader, fmt: str, force: bool) -> int:
+    m = snap.edge_count()
     if m > GRAPH_EDGE_LIMIT and not force:
         raise ExportTooLarge(
             f"{m:,} edges is more than Gephi can open as {fmt} (limit {GRAPH_EDGE_LIMIT:,}): "
@@ -183,7 +157,7 @@ def _check_size(snap: Snapshot, fmt: str, force: bool) -> int:
     return m
 
 
-def export_graphml(snap: Snapshot, out: Path, force: bool = False) -> dict[str, int]:
+def export_graphml(snap: CrawlReader, out: Path, force: bool = False) -> dict[str, int]:
     import igraph as ig
 
     m = _check_size(snap, "GraphML", force)
@@ -197,17 +171,17 @@ def export_graphml(snap: Snapshot, out: Path, force: bool = False) -> dict[str, 
                 for r in rows
             ]
     edges, first_seen, via = [], [], []
-    for s, d, t, v in _edges(snap):
+    for s, d, t, v in snap.edges_with_provenance():
         edges.append((index[s], index[d]))
         first_seen.append(iso_utc(t))
         via.append(v)
     g.add_edges(edges, attributes={"first_seen": first_seen, "found_via": via})
-    with _atomic(out / "graph.graphml") as tmp:
+    with atomic_path(out / "graph.graphml") as tmp:
         g.write_graphml(str(tmp))
     return {"graph.graphml": m}
 
 
-def export_gexf(snap: Snapshot, out: Path, force: bool = False) -> dict[str, int]:
+def export_gexf(snap: CrawlReader, out: Path, force: bool = False) -> dict[str, int]:
     """GEXF 1.3 written as a stream; node attributes are declared once and typed."""
     m = _check_size(snap, "GEXF", force)
     attrs = [
@@ -217,7 +191,7 @@ def export_gexf(snap: Snapshot, out: Path, force: bool = False) -> dict[str, int
         ("first_seen", "string"),
     ]
     attrs += [(c, "string") for c in INFO_COLUMNS]
-    with _atomic(out / "graph.gexf") as tmp, open(tmp, "w", encoding="utf-8") as f:
+    with atomic_path(out / "graph.gexf") as tmp, open(tmp, "w", encoding="utf-8") as f:
         f.write(
             '<?xml version="1.0" encoding="UTF-8"?>\n<gexf xmlns="http://gexf.net/1.3" version="1.3">\n'
         )
@@ -237,7 +211,7 @@ def export_gexf(snap: Snapshot, out: Path, force: bool = False) -> dict[str, int
                 f.write(f'<attvalue for="{i}" value={quoteattr(_xml_text(row[name]))}/>')
             f.write("</attvalues></node>\n")
         f.write("</nodes>\n<edges>\n")
-        for n, (s, d, t, v) in enumerate(_edges(snap)):
+        for n, (s, d, t, v) in enumerate(snap.edges_with_provenance()):
             f.write(
                 f'<edge id="{n}" source="{s}" target="{d}"><attvalues><attvalue for="0" value="{iso_utc(t)}"/>'
                 f'<attvalue for="1" value="{escape(v)}"/></attvalues></edge>\n'
@@ -265,7 +239,8 @@ def export_graph_formats(
     """Write the requested non-CSV formats from one read snapshot."""
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    snap = Snapshot(db)
+    remove_stale_temporaries(out_dir)
+    snap = CrawlReader(db)
     try:
         written: dict[str, int] = {}
         for fmt in formats:

@@ -8,10 +8,31 @@ workers never fetch the same user and a dead worker's claims can be taken back.
 from __future__ import annotations
 
 import abc
+import enum
 from dataclasses import dataclass, field
 
-# users.state
-TODO, CLAIMED, DONE, FAILED = 0, 1, 2, 3
+
+class UserState(enum.IntEnum):
+    """Where a user is in the crawl (``users.state``)."""
+
+    TODO = 0
+    CLAIMED = 1
+    DONE = 2
+    FAILED = 3
+
+
+class UserStatus(enum.IntEnum):
+    """The verdict on a user (``users.status``, the codes of ``parsing_list.csv``); a user with
+    no verdict yet is exported as 0."""
+
+    QUEUED = 0
+    PARSED = 1
+    REFUSED = 2
+    NOT_FOUND = 3
+    FAILED = 4
+
+
+TODO, CLAIMED, DONE, FAILED = UserState.TODO, UserState.CLAIMED, UserState.DONE, UserState.FAILED
 
 
 @dataclass

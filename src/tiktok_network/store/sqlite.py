@@ -79,6 +79,11 @@ CREATE TABLE IF NOT EXISTS quota(
 """
 
 
+# What callers outside the store catch: any database failure, without naming the backend.
+DatabaseError = sqlite3.DatabaseError
+StoreError = sqlite3.Error
+
+
 class NotACrawlDatabase(Exception):
     """The file exists but is not a tiktok-network database; the message names it."""
 

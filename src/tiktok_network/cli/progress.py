@@ -22,8 +22,8 @@ from rich.text import Text
 
 from tiktok_network.config import CrawlSettings
 from tiktok_network.crawl.engine import Engine
-from tiktok_network.crawl.status import STATUS_NAMES, CrawlStatus, read_status
 from tiktok_network.quota_day import iso_utc
+from tiktok_network.store.status import STATUS_NAMES, CrawlStatus, read_status
 
 LOGGER = "tiktok_network"
 

@@ -1,29 +1,55 @@
-"""`tiktok-network demo`: the whole tool on embedded defaults, offline, in under a minute.
-
-Starts the emulator in-process on a synthetic graph, crawls it over real HTTP with the same
-engine and store a real crawl uses, writes every output and prints a short summary.
-"""
+"""`tiktok-network demo`: the whole tool on embedded defaults, offline."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
+import os
 import signal
-import sqlite3
+import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 
+if TYPE_CHECKING:
+    from tiktok_network.api.auth import Credentials
+    from tiktok_network.config import CrawlSettings
+    from tiktok_network.emulator.settings import EmulatorSettings
+import shutil
+
 from tiktok_network.api.auth import Credentials
-from tiktok_network.cli_progress import run_with_progress, setup_logging
+from tiktok_network.cli.errors import one_line_errors
+from tiktok_network.cli.progress import run_with_progress, setup_logging
 from tiktok_network.config import CrawlSettings
 from tiktok_network.crawl.engine import Engine, StopReason
 from tiktok_network.emulator.graph import parse_graph_spec
 from tiktok_network.emulator.server import running_emulator
 from tiktok_network.emulator.settings import EmulatorSettings
 from tiktok_network.export.csvs import export_csvs
+
+
+@click.command()
+@click.option("--out", default="demo-outputs", show_default=True, help="Folder for every output.")
+@click.option(
+    "--users", "n_users", default=20000, show_default=True, help="Users in the synthetic graph."
+)
+@click.option(
+    "--max-depth", default=2, show_default=True, help="Depth of the crawl from the seeds."
+)
+@click.option(
+    "--seeds", "n_seeds", default=3, show_default=True, help="How many seeds to start from."
+)
+@one_line_errors
+def demo(out: str, n_users: int, max_depth: int, n_seeds: int) -> None:
+    """Emulator + crawl + exports + summary, offline and without credentials."""
+    sys.exit(
+        run_demo(
+            out, n_users=n_users, max_depth=max_depth, n_seeds=n_seeds, console=Console(stderr=True)
+        )
+    )
+
 
 DEMO_CREDENTIALS = Credentials("demo-key", "demo-secret")
 
@@ -91,7 +117,6 @@ async def _demo(out_dir: Path, n_users: int, max_depth: int, n_seeds: int, conso
 def _this_command() -> str:
     """How the user can run this tool again: the bare name only if it is on PATH (after
     ``make demo`` it is in .venv/bin, which usually is not)."""
-    import os
     import shutil
     import sys
 
@@ -105,29 +130,14 @@ def _this_command() -> str:
 
 
 def _report(db: str, out: Path) -> Path:
-    from tiktok_network.analysis.edgelist import read_crawl
-    from tiktok_network.analysis.report import Network, analyse
-    from tiktok_network.cli import _crawl_profile
+    from tiktok_network.analysis.report import analyse, crawl_networks
 
-    info = _crawl_profile(db)
-    analyse(
-        [
-            Network("demo crawl: crawled core", read_crawl(db, "demo core", core_only=True), info),
-            Network("demo crawl: everything discovered", read_crawl(db, "demo all"), info),
-        ],
-        out,
-    )
+    analyse(crawl_networks(db, "demo crawl"), out)
     return out / "report.html"
 
 
 def _summary_figures(db: str) -> tuple[int, int, float]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        users = conn.execute("SELECT count(*) FROM users").fetchone()[0]
-        edges = conn.execute("SELECT count(*) FROM edges").fetchone()[0]
-        mutual = conn.execute(
-            "SELECT count(*) FROM edges e WHERE EXISTS (SELECT 1 FROM edges r WHERE r.src = e.dst AND r.dst = e.src)"
-        ).fetchone()[0]
-    finally:
-        conn.close()
-    return users, edges, (mutual / edges if edges else 0.0)
+    from tiktok_network.store.read import CrawlReader
+
+    with CrawlReader(db) as reader:
+        return reader.summary()

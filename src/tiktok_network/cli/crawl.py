@@ -1,0 +1,230 @@
+"""`tiktok-network crawl`: the crawl as a user runs it (signals, staging, exports, requeue)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.console import Console
+
+from tiktok_network.store.sqlite import DatabaseError
+
+if TYPE_CHECKING:
+    from tiktok_network.api.auth import Credentials
+    from tiktok_network.config import CrawlSettings
+    from tiktok_network.crawl.engine import CrawlResult
+    from tiktok_network.store.staging import StagedDatabase
+from tiktok_network.cli.batch import stage_in, stage_out, sync_stage
+from tiktok_network.cli.errors import UserError, describe_database_error, one_line_errors, say
+from tiktok_network.cli.options import crawl_options
+
+
+@click.command()
+@click.argument("users", nargs=-1)
+@click.option("--seeds", "seed_file", type=click.Path(), help="CSV of usernames (header detected).")
+@click.option("--column", help="Column of the seed CSV holding usernames (name or 1-based number).")
+@click.option("--no-export", is_flag=True, help="Do not write the CSV outputs at the end.")
+@click.option(
+    "--slurm-requeue",
+    is_flag=True,
+    help="Inside a Slurm job, requeue it (scontrol) when exiting 75 with work left; after a "
+    "quota stop, hold it until the quota resets. Outputs are then left to the final run.",
+)
+@click.option(
+    "--stage-dir",
+    type=click.Path(file_okay=False),
+    help="Work on a copy of --db in this folder (node-local scratch) and copy it back with "
+    "SQLite's online backup every --stage-every seconds and at every exit.",
+)
+@click.option(
+    "--stage-every",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Seconds between copies of the staged database back to --db.",
+)
+@crawl_options
+@one_line_errors
+def crawl(
+    users: tuple[str, ...],
+    seed_file: str | None,
+    column: str | None,
+    no_export: bool,
+    slurm_requeue: bool,
+    stage_dir: str | None,
+    stage_every: float,
+    config_file: str | None,
+    **flags: Any,
+) -> None:
+    """Crawl the follow graph from USERS (names, @names or profile URLs) and/or --seeds FILE.
+
+    Running the same command again continues where it stopped.
+    """
+    from tiktok_network.config import ConfigError, load_credentials, resolve
+    from tiktok_network.crawl.seeds import SeedFileError, collect_seeds
+
+    try:
+        settings = resolve(flags, config=config_file)
+        credentials, warnings = load_credentials(settings.credentials)
+        seeds = collect_seeds(list(users), seed_file, column)
+    except (ConfigError, SeedFileError) as exc:
+        raise UserError(str(exc)) from None
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for problem in seeds.problems:
+        click.echo(problem, err=True)
+    given = bool(users) or seed_file is not None
+    if given and not seeds.usernames:
+        where = " or ".join(
+            ([seed_file] if seed_file is not None else []) + (["the arguments"] if users else [])
+        )
+        why = "every row was skipped (see above)" if seeds.problems else "it holds no usernames"
+        click.echo(f"error: no valid seed in {where}: {why}", err=True)
+        sys.exit(2)
+    stage = stage_in(settings, stage_dir) if stage_dir else None
+    _adopt_stored_settings(settings)
+    if not given and not _has_users(settings.db):
+        click.echo(
+            f"error: no seeds given and {stage.durable if stage else settings.db} holds no "
+            "crawl to continue",
+            err=True,
+        )
+        sys.exit(2)
+    # A requeued job must leave within Slurm's warning: its outputs are written at the end.
+    export = "never" if no_export else ("at-end" if slurm_requeue else "always")
+    if export != "never":
+        from tiktok_network.export.atomic import check_output_dir
+
+        check_output_dir(settings.out)
+    try:
+        result = _run_crawl(
+            settings, credentials, seeds.usernames, export=export, stage=(stage, stage_every)
+        )
+    finally:
+        if stage is not None:
+            stage_out(stage)
+    if result.exit_code == 75 and slurm_requeue:
+        slurm_requeue(settings, hold=result.reason == "quota")
+    sys.exit(result.exit_code)
+
+
+def _adopt_stored_settings(settings: CrawlSettings) -> None:
+    """A rerun continues the crawl as it was run: depth, directions and quotas not given now
+    come from the database, and a change is said before any work."""
+    from tiktok_network.config import adopt_stored
+    from tiktok_network.store.sqlite import NotACrawlDatabase, stored_settings
+
+    try:
+        changes = adopt_stored(settings, stored_settings(settings.db))
+    except NotACrawlDatabase as exc:
+        raise UserError(str(exc)) from None
+    if changes:
+        say("settings changed since the last run of this crawl: " + ", ".join(changes))
+
+
+def _has_users(db: str) -> bool:
+    from tiktok_network.store.read import CrawlReader
+
+    if not Path(db).exists():
+        return False
+    with CrawlReader(db) as reader:
+        return reader.has_users()
+
+
+def _run_crawl(
+    settings: CrawlSettings,
+    credentials: Credentials,
+    seeds: list[str],
+    *,
+    export: str = "always",
+    console: Console | None = None,
+    stage: tuple[StagedDatabase | None, float] = (None, 0.0),
+) -> CrawlResult:
+    """Run the crawl; ``export`` is always, at-end (not on a stop with work left) or never."""
+    from tiktok_network.store.sqlite import CrawlInUse, NotACrawlDatabase
+
+    console = console or Console(stderr=True)
+    from tiktok_network.cli.progress import setup_logging
+
+    setup_logging(settings.quiet, console, settings.log_file)
+    try:
+        return asyncio.run(_crawl_async(settings, credentials, seeds, export, console, stage))
+    except (NotACrawlDatabase, CrawlInUse) as exc:
+        raise UserError(str(exc)) from None
+    except DatabaseError as exc:
+        raise UserError(describe_database_error(settings.db, exc)) from None
+
+
+async def _crawl_async(
+    settings: CrawlSettings,
+    credentials: Credentials,
+    seeds: list[str],
+    export: str,
+    console: Console,
+    stage: tuple[StagedDatabase | None, float],
+) -> CrawlResult:
+    from tiktok_network.cli.progress import run_with_progress
+    from tiktok_network.crawl.engine import Engine, StopReason
+
+    engine = Engine(settings, credentials)
+    loop = asyncio.get_running_loop()
+    interrupts = 0
+
+    def on_signal(sig: signal.Signals) -> None:
+        nonlocal interrupts
+        if sig == signal.SIGINT:
+            interrupts += 1
+            if interrupts > 1:
+                os._exit(130)  # committed state is consistent: every commit is a whole transaction
+        first = not engine.stop_event.is_set()
+        engine.request_stop(StopReason.SIGNAL)  # before any output: stderr may be a closed pipe
+        if first:
+            with contextlib.suppress(OSError):
+                click.echo(
+                    f"{sig.name}: stopping; in-flight requests get {settings.drain_timeout:g}s"
+                    + (" (Ctrl-C again to quit at once)" if sig == signal.SIGINT else ""),
+                    err=True,
+                )
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
+        loop.add_signal_handler(sig, on_signal, sig)
+    staged, every = stage
+    syncing = asyncio.create_task(sync_stage(staged, every)) if staged else None
+    try:
+        result = await run_with_progress(engine, seeds, settings, console)
+    finally:
+        if syncing is not None:
+            syncing.cancel()
+            await asyncio.gather(syncing, return_exceptions=True)
+    if result.fatal:
+        say(f"error: {result.fatal}")
+    if export == "always" or (export == "at-end" and result.exit_code != 75):
+        from tiktok_network.export.csvs import export_csvs
+
+        written = await asyncio.to_thread(export_csvs, settings.db, settings.out)
+        say(
+            f"outputs: {settings.out}/ ({written['network']:,} edges in network.csv)",
+            quiet=settings.quiet,
+        )
+    elif export == "at-end":
+        say(
+            "outputs are written when the crawl completes (or at any time: tiktok-network export)",
+            quiet=settings.quiet,
+        )
+    state = (
+        "complete"
+        if result.complete
+        else f"stopped ({result.reason})"
+        + ("" if result.exit_code == 1 else "; run the same command to continue")
+    )
+    say(
+        f"crawl {state}: {result.stats.pages:,} pages, {result.requests:,} requests this run",
+        quiet=settings.quiet,
+    )
+    return result

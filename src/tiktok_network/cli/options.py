@@ -1,0 +1,143 @@
+"""Options shared by the commands that crawl, declared once; defaults live in the settings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    pass
+from tiktok_network.cli.errors import UserError
+
+REFUSED_SECRET_FLAGS = (
+    "--client-key",
+    "--client-secret",
+    "--key",
+    "--secret",
+    "--token",
+    "--access-token",
+)
+CREDENTIALS_HELP = (
+    "credentials are never accepted as arguments (every user of the machine can read them with ps): "
+    "set TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET in the environment, or use --credentials FILE"
+)
+
+
+def _refuse_secret(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is not None:
+        raise UserError(CREDENTIALS_HELP)
+
+
+def crawl_options(f: Any) -> Any:
+    options = [
+        click.option("--db", help="Crawl database (SQLite). [default: tiktok-network.db]"),
+        click.option("--out", help="Folder for the CSV outputs. [default: outputs]"),
+        click.option("--api-base", help="Research API base URL (or TIKTOK_API_BASE)."),
+        click.option("--concurrency", type=int, help="Requests in flight. [default: 8]"),
+        click.option("--qps", type=float, help="Client-side limit of requests per second."),
+        click.option(
+            "--max-depth",
+            type=int,
+            help="Seeds are depth 0; 0 fetches only their lists. [default: 1]",
+        ),
+        click.option(
+            "--max-users", type=int, help="Stop after this many users' lists were started."
+        ),
+        click.option("--max-requests", type=int, help="Stop this run after this many requests."),
+        click.option(
+            "--direction",
+            type=click.Choice(["following", "followers", "both"]),
+            help="Which lists to fetch. [default: following]",
+        ),
+        click.option(
+            "--on-quota",
+            type=click.Choice(["wait", "exit"]),
+            help="When the daily quota is used up: sleep to 00:00 UTC, or exit 75. [default: wait]",
+        ),
+        click.option(
+            "--info/--no-info", default=None, help="Also fetch user info (1,000/day bucket)."
+        ),
+        click.option(
+            "--drain-timeout",
+            type=float,
+            help="Seconds in-flight requests get on shutdown. [default: 20]",
+        ),
+        click.option(
+            "--log-every",
+            type=float,
+            help="Seconds between progress lines off a terminal. [default: 30]",
+        ),
+        click.option("--quiet", is_flag=True, default=None, help="Print only errors."),
+        click.option(
+            "--log-file",
+            type=click.Path(dir_okay=False),
+            help="Also append every log line to this file.",
+        ),
+        click.option(
+            "--follow-quota",
+            type=int,
+            help="Follow calls per day for this client. [default: 20000]",
+        ),
+        click.option("--info-quota", type=int, help="User-info calls per day. [default: 1000]"),
+        click.option(
+            "--separate-follow-quotas",
+            is_flag=True,
+            default=None,
+            help="Followers and following have a quota each.",
+        ),
+        click.option(
+            "--day-seconds",
+            type=float,
+            help="Length of a quota day (emulator tests). [default: 86400]",
+        ),
+        click.option("--request-timeout", type=float, help="Seconds per request. [default: 30]"),
+        click.option(
+            "--max-retries", type=int, help="Retries of a transient failure. [default: 5]"
+        ),
+        click.option(
+            "--retry-base-delay", type=float, help="First backoff delay in seconds. [default: 1]"
+        ),
+        click.option(
+            "--rate-limit-delay",
+            type=float,
+            help="First pause after a 429 rate limit, seconds. [default: 10]",
+        ),
+        click.option(
+            "--outage-tolerance",
+            type=float,
+            help="Seconds the whole API may not answer before the crawl stops with work left "
+            "(meanwhile it pauses and probes). [default: 21600]",
+        ),
+        click.option(
+            "--outage-probe-max",
+            type=float,
+            help="Longest pause between probes of an API that does not answer. [default: 60]",
+        ),
+        click.option(
+            "--quota-ledger",
+            type=click.Path(dir_okay=False),
+            help="The daily quota ledger shared by every crawl with these credentials. "
+            "[default: $XDG_STATE_HOME/tiktok-network/quota.db]",
+        ),
+        click.option(
+            "--credentials",
+            type=click.Path(),
+            help="File with TIKTOK_CLIENT_KEY=/TIKTOK_CLIENT_SECRET= lines.",
+        ),
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(),
+            help="Settings file. [default: tiktok-network.toml]",
+        ),
+    ]
+    for name in REFUSED_SECRET_FLAGS:
+        options.append(
+            click.option(
+                name, hidden=True, expose_value=False, callback=_refuse_secret, is_eager=True
+            )
+        )
+    for option in reversed(options):
+        f = option(f)
+    return f

@@ -1,0 +1,53 @@
+"""`tiktok-network status`: progress and quota from the database, also while a crawl runs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    pass
+from tiktok_network.cli.errors import UserError, one_line_errors
+
+
+@click.command()
+@click.option("--db", default=None, help="Crawl database. [default: tiktok-network.db]")
+@click.option(
+    "--max-depth", type=int, help="Depth limit of the queue estimate. [default: the crawl's own]"
+)
+@click.option(
+    "--follow-quota",
+    type=int,
+    help="Follow calls per day, for the estimate. [default: the crawl's own]",
+)
+@click.option("--day-seconds", type=float, help="Length of a quota day. [default: 86400]")
+@click.option(
+    "--quota-ledger",
+    type=click.Path(dir_okay=False),
+    help="The shared quota ledger. [default: the crawl's own, else $XDG_STATE_HOME/...]",
+)
+@click.option("--config", "config_file", type=click.Path(), help="Settings file.")
+@one_line_errors
+def status(config_file: str | None, **flags: Any) -> None:
+    """Progress, quota used today and what is left, from the database (also while a crawl runs)."""
+    from tiktok_network.config import ConfigError, adopt_stored, resolve
+    from tiktok_network.store.sqlite import NotACrawlDatabase, stored_settings
+    from tiktok_network.store.status import read_status
+
+    try:
+        settings = resolve(flags, config=config_file)
+        stored = stored_settings(settings.db)
+        adopt_stored(settings, stored)  # what the crawl was run with
+        ledger = settings.quota_ledger or stored.get("quota_ledger")
+        st = read_status(
+            settings.db,
+            max_depth=settings.max_depth,
+            day_seconds=settings.day_seconds,
+            ledger=str(ledger) if ledger else None,
+            client=str(stored.get("client") or "") or None,
+        )
+    except (ConfigError, NotACrawlDatabase) as exc:
+        raise UserError(str(exc)) from None
+    for line in st.lines(settings.max_depth, settings.follow_quota):
+        click.echo(line)

@@ -1,0 +1,1 @@
+"""Outputs: the classic CSVs, nodes and edges, Parquet, GraphML, GEXF; every write atomic."""
