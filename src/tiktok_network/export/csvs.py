@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,31 +98,39 @@ def _network(snap: CrawlReader, path: Path) -> int:
     return atomic_csv(path, ("source", "destination"), rows)
 
 
-def _edges(snap: CrawlReader, path: Path) -> int:
+EDGE_COLUMNS = ("source", "destination", "first_seen", "found_via")
+NODE_COLUMNS = ("username", "display_name", "depth", "status", "first_seen", *INFO_COLUMNS, "notes")
+
+
+def edge_rows(snap: CrawlReader) -> Iterator[tuple[str | None, str | None, str, str]]:
+    """The rows of edges.csv (also the Python API's ``edges()``)."""
     names = snap.names()
-    rows = (
-        (names[src], names[dst], iso_utc(at), via)
-        for src, dst, at, via in snap.edges_with_provenance()
-    )
-    return atomic_csv(path, ("source", "destination", "first_seen", "found_via"), rows)
+    for src, dst, at, via in snap.edges_with_provenance():
+        yield names[src], names[dst], iso_utc(at), via
 
 
-def _nodes(snap: CrawlReader, path: Path) -> int:
-    def convert(r: tuple[Any, ...]) -> list[Any]:
-        _, username, display_name, depth, status, first_seen, info_json, notes = r
+def node_rows(snap: CrawlReader) -> Iterator[list[Any]]:
+    """The rows of nodes.csv (also the Python API's ``users()``): user-info fields where
+    fetched, None where not."""
+    for _, username, display_name, depth, status, first_seen, info_json, notes in snap.nodes():
         info = json.loads(info_json) if info_json else {}
-        return [
+        yield [
             username,
             info.get("display_name", display_name),
             depth,
             status if status is not None else UserStatus.QUEUED,
             iso_utc(first_seen),
-            *(info.get(c, "") for c in INFO_COLUMNS),
-            notes or "",
+            *(info.get(c) for c in INFO_COLUMNS),
+            notes,
         ]
 
-    header = ("username", "display_name", "depth", "status", "first_seen", *INFO_COLUMNS, "notes")
-    return atomic_csv(path, header, (convert(r) for r in snap.nodes()))
+
+def _edges(snap: CrawlReader, path: Path) -> int:
+    return atomic_csv(path, EDGE_COLUMNS, edge_rows(snap))
+
+
+def _nodes(snap: CrawlReader, path: Path) -> int:
+    return atomic_csv(path, NODE_COLUMNS, node_rows(snap))
 
 
 WRITERS: dict[str, Callable[[CrawlReader, Path], int]] = {

@@ -1,0 +1,95 @@
+"""A crawl as data for a notebook: edges, users, an igraph graph and the status figures.
+
+``tiktok_network.open("crawl.db")`` gives a ``CrawlData``. Each call reads one consistent instant
+of the crawl (also while a crawl is running) through the store's read model; the columns are
+those of ``edges.csv`` and ``nodes.csv``, with typed values (timestamps as UTC datetimes, counts
+as integers, missing values as nulls rather than empty strings).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tiktok_network.export.csvs import (
+    EDGE_COLUMNS,
+    INFO_COLUMNS,
+    NODE_COLUMNS,
+    edge_rows,
+    node_rows,
+)
+from tiktok_network.store.read import CrawlReader
+from tiktok_network.store.sqlite import NotACrawlDatabase
+from tiktok_network.store.status import CrawlStatus, read_status
+
+if TYPE_CHECKING:
+    import igraph
+    import pandas as pd
+
+COUNT_COLUMNS = ("follower_count", "following_count", "likes_count", "video_count")
+
+
+class CrawlData:
+    """The data of one crawl database (read-only: nothing here changes the crawl)."""
+
+    def __init__(self, db: str | Path) -> None:
+        self.db = Path(db)
+        if not self.db.exists():
+            raise NotACrawlDatabase(f"{self.db}: no such database")
+        CrawlReader(self.db).close()  # fail now, with the store's message, if it is not a crawl
+
+    def __repr__(self) -> str:
+        return f"CrawlData({str(self.db)!r})"
+
+    def edges(self) -> pd.DataFrame:
+        """One row per follow: ``source`` follows ``destination``; ``first_seen`` (UTC) and
+        ``found_via`` (the following or followers list it came from)."""
+        import pandas as pd
+
+        with CrawlReader(self.db) as reader:
+            frame = pd.DataFrame(list(edge_rows(reader)), columns=list(EDGE_COLUMNS))
+        frame["first_seen"] = pd.to_datetime(frame["first_seen"], utc=True)
+        return frame
+
+    def users(self) -> pd.DataFrame:
+        """One row per account known to the crawl, the columns of ``nodes.csv``; ``status`` 0 is
+        not parsed yet, 1-4 as in ``parsing_list.csv``."""
+        import pandas as pd
+
+        with CrawlReader(self.db) as reader:
+            frame = pd.DataFrame(list(node_rows(reader)), columns=list(NODE_COLUMNS))
+        frame["first_seen"] = pd.to_datetime(frame["first_seen"], utc=True)
+        for column in COUNT_COLUMNS:
+            frame[column] = pd.array(frame[column], dtype="Int64")
+        frame["is_verified"] = pd.array(frame["is_verified"], dtype="boolean")
+        return frame
+
+    def graph(self) -> igraph.Graph:
+        """A directed ``igraph.Graph``: vertex attribute ``name`` is the username, the other
+        user columns are vertex attributes too; edges carry ``first_seen`` and ``found_via``."""
+        import igraph
+
+        with CrawlReader(self.db) as reader:
+            users = list(node_rows(reader))
+            edges = list(edge_rows(reader))
+        graph = igraph.Graph(directed=True)
+        graph.add_vertices(len(users))
+        for i, column in enumerate(NODE_COLUMNS):
+            name = "name" if column == "username" else column
+            graph.vs[name] = [row[i] for row in users]
+        index = {row[0]: i for i, row in enumerate(users)}
+        graph.add_edges(
+            [(index[s], index[d]) for s, d, _, _ in edges],
+            attributes={
+                "first_seen": [e[2] for e in edges],
+                "found_via": [e[3] for e in edges],
+            },
+        )
+        return graph
+
+    def status(self) -> CrawlStatus:
+        """The figures ``tiktok-network status`` prints (``.lines(...)`` gives its text)."""
+        return read_status(self.db)
+
+
+__all__ = ["INFO_COLUMNS", "CrawlData"]
