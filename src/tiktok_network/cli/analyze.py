@@ -11,8 +11,15 @@ if TYPE_CHECKING:
     pass
 from tiktok_network.cli.errors import UserError, one_line_errors
 
+EXAMPLES = """\b
+Examples:
+  tiktok-network analyze --db lab.db --out report/
+  tiktok-network analyze --edges other.csv --name Instagram --out report/
+  tiktok-network analyze --db lab.db --compare insta.csv --compare twitter.txt --out report/
+"""
 
-@click.command()
+
+@click.command(epilog=EXAMPLES)
 @click.option(
     "--db", type=click.Path(), help="A crawl database: its core and everything discovered."
 )

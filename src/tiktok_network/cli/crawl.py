@@ -24,8 +24,15 @@ from tiktok_network.cli.batch import stage_in, stage_out, sync_stage
 from tiktok_network.cli.errors import UserError, describe_database_error, one_line_errors, say
 from tiktok_network.cli.options import crawl_options
 
+EXAMPLES = """\b
+Examples:
+  tiktok-network crawl alice @bob https://www.tiktok.com/@carol --max-depth 1
+  tiktok-network crawl --seeds users.csv --column handle --direction both --db lab.db --out outputs/
+  tiktok-network crawl --db lab.db      # continue the crawl as it was run
+"""
 
-@click.command()
+
+@click.command(epilog=EXAMPLES)
 @click.argument("users", nargs=-1)
 @click.option("--seeds", "seed_file", type=click.Path(), help="CSV of usernames (header detected).")
 @click.option("--column", help="Column of the seed CSV holding usernames (name or 1-based number).")

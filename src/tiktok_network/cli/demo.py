@@ -29,8 +29,14 @@ from tiktok_network.emulator.server import running_emulator
 from tiktok_network.emulator.settings import EmulatorSettings
 from tiktok_network.export.csvs import export_csvs
 
+EXAMPLES = """\b
+Examples:
+  tiktok-network demo
+  tiktok-network demo --users 5000 --max-depth 1 --out /tmp/demo
+"""
 
-@click.command()
+
+@click.command(epilog=EXAMPLES)
 @click.option("--out", default="demo-outputs", show_default=True, help="Folder for every output.")
 @click.option(
     "--users", "n_users", default=20000, show_default=True, help="Users in the synthetic graph."

@@ -15,8 +15,15 @@ if TYPE_CHECKING:
     from tiktok_network.emulator.settings import EmulatorSettings
 from tiktok_network.cli.errors import UserError
 
+EXAMPLES = """\b
+Examples:
+  tiktok-network emulator --port 8000 --graph synthetic:20000
+  tiktok-network emulator --port 0 --graph wiki-vote --request-log requests.jsonl
+  tiktok-network emulator --graph ego-facebook --faults 500=0.05,reset=0.01 --seed 7
+"""
 
-@click.command()
+
+@click.command(epilog=EXAMPLES)
 @click.option(
     "--graph",
     "graph_spec",

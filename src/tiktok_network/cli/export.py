@@ -12,8 +12,14 @@ if TYPE_CHECKING:
     pass
 from tiktok_network.cli.errors import UserError, one_line_errors
 
+EXAMPLES = """\b
+Examples:
+  tiktok-network export --db lab.db --out outputs/
+  tiktok-network export --db lab.db --out outputs/ --format csv,parquet,graphml,gexf
+"""
 
-@click.command()
+
+@click.command(epilog=EXAMPLES)
 @click.option("--db", default=None, help="Crawl database. [default: tiktok-network.db]")
 @click.option("--out", default=None, help="Output folder. [default: outputs]")
 @click.option(

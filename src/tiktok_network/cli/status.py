@@ -10,8 +10,14 @@ if TYPE_CHECKING:
     pass
 from tiktok_network.cli.errors import UserError, one_line_errors
 
+EXAMPLES = """\b
+Examples:
+  tiktok-network status --db lab.db
+  tiktok-network status --db lab.db --max-depth 3     # the estimate for one more depth
+"""
 
-@click.command()
+
+@click.command(epilog=EXAMPLES)
 @click.option("--db", default=None, help="Crawl database. [default: tiktok-network.db]")
 @click.option(
     "--max-depth", type=int, help="Depth limit of the queue estimate. [default: the crawl's own]"
