@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import aiohttp
 import msgspec
 
+from tiktok_network.api.spec import TOKEN_PATH
+
 REFRESH_MARGIN = 300.0  # refresh 5 minutes before expiry, as the reference clients do
 
 
@@ -53,7 +55,7 @@ class TokenManager:
         self, credentials: Credentials, api_base: str, session: aiohttp.ClientSession
     ) -> None:
         self._credentials = credentials
-        self._url = api_base.rstrip("/") + "/v2/oauth/token/"
+        self._url = api_base.rstrip("/") + TOKEN_PATH
         self._session = session
         self._token: str | None = None
         self._expires_at = 0.0

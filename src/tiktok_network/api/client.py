@@ -29,19 +29,10 @@ from tiktok_network.api.auth import (
 )
 from tiktok_network.api.health import ApiHealth, Verdict
 from tiktok_network.api.outcomes import Kind, Outcome, classify_error
+from tiktok_network.api.spec import ENDPOINTS, MAX_COUNT, PROFILE_FIELDS
 from tiktok_network.ratelimit import AsyncLimiter
 
-MAX_COUNT = 100
-INFO_FIELDS = (
-    "display_name,bio_description,avatar_url,is_verified,follower_count,following_count,"
-    "likes_count,video_count"
-)
-ENDPOINTS = {
-    "following": "/v2/research/user/following/",
-    "followers": "/v2/research/user/followers/",
-    "info": "/v2/research/user/info/",
-}
-LIST_KEYS = {"following": "user_following", "followers": "user_followers"}
+INFO_FIELDS = ",".join(PROFILE_FIELDS)
 
 
 class Item(msgspec.Struct):

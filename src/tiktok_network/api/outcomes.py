@@ -11,6 +11,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from tiktok_network.api import spec
+
 
 class Kind(enum.Enum):
     OK = "ok"
@@ -53,15 +55,15 @@ class Outcome:
 def classify_error(status: int, code: str, message: str) -> Kind:
     """The class of a response that is not ``ok``, from its status, error code and message."""
     text = message.lower()
-    if status == 429 or code in ("rate_limit_exceeded", "daily_quota_limit_exceeded"):
-        if code == "daily_quota_limit_exceeded" or "quota" in text:
+    if status == 429 or code in (spec.RATE_LIMIT_EXCEEDED, spec.DAILY_QUOTA_LIMIT_EXCEEDED):
+        if code == spec.DAILY_QUOTA_LIMIT_EXCEEDED or "quota" in text:
             return Kind.QUOTA_EXHAUSTED
         return Kind.RATE_LIMITED
-    if code == "access_token_invalid":
+    if code == spec.ACCESS_TOKEN_INVALID:
         return Kind.TOKEN_INVALID
-    if code == "scope_not_authorized" or code == "scope_permission_missed":
+    if code in (spec.SCOPE_NOT_AUTHORIZED, spec.SCOPE_PERMISSION_MISSED):
         return Kind.SCOPE
-    if "invalid count or cursor" in text:
+    if spec.INVALID_CURSOR_MESSAGE.lower() in text:
         return Kind.TRANSIENT
     if any(hint in text for hint in _NOT_FOUND_HINTS):
         return Kind.NOT_FOUND

@@ -21,25 +21,12 @@ import msgspec
 import numpy as np
 from aiohttp import web
 
+from tiktok_network.api import spec
 from tiktok_network.emulator.accounting import ClientWindows, QuotaBook, RequestLog
 from tiktok_network.emulator.graph import FollowGraph
 from tiktok_network.emulator.settings import FAULT_KINDS, EmulatorSettings, ErrorTriple
 
-INFO_FIELDS = (
-    "display_name",
-    "bio_description",
-    "avatar_url",
-    "is_verified",
-    "follower_count",
-    "following_count",
-    "likes_count",
-    "video_count",
-    "open_id",
-    "is_private",
-)
-LIST_KEYS = {"following": b"user_following", "followers": b"user_followers"}
-MAX_COUNT = 100
-DEFAULT_COUNT = 20
+LIST_KEYS = {endpoint: key.encode() for endpoint, key in spec.LIST_KEYS.items()}
 
 _json = msgspec.json.Encoder()
 _decode = msgspec.json.Decoder()
@@ -92,10 +79,10 @@ class Emulator:
     # ------------------------------------------------------------------ app
     def app(self) -> web.Application:
         app = web.Application(client_max_size=1 << 20)
-        app.router.add_post("/v2/oauth/token/", self.token)
-        app.router.add_post("/v2/research/user/following/", self.following)
-        app.router.add_post("/v2/research/user/followers/", self.followers)
-        app.router.add_post("/v2/research/user/info/", self.info)
+        app.router.add_post(spec.TOKEN_PATH, self.token)
+        app.router.add_post(spec.ENDPOINTS["following"], self.following)
+        app.router.add_post(spec.ENDPOINTS["followers"], self.followers)
+        app.router.add_post(spec.ENDPOINTS["info"], self.info)
         app.router.add_get("/_emulator/stats", self.stats)
         app.on_startup.append(self._start_background)
         app.on_cleanup.append(self._stop_background)
@@ -219,7 +206,7 @@ class Emulator:
                 None,
                 self._envelope(
                     401,
-                    "access_token_invalid",
+                    spec.ACCESS_TOKEN_INVALID,
                     "The access token is invalid or not found in the request.",
                 ),
             )
@@ -231,7 +218,7 @@ class Emulator:
                 None,
                 self._envelope(
                     401,
-                    "scope_not_authorized",
+                    spec.SCOPE_NOT_AUTHORIZED,
                     "The user did not authorize the scope required for completing this request.",
                 ),
             )
@@ -241,7 +228,7 @@ class Emulator:
                 endpoint,
                 None,
                 None,
-                self._envelope(429, "rate_limit_exceeded", "API rate limit was exceeded."),
+                self._envelope(429, spec.RATE_LIMIT_EXCEEDED, "API rate limit was exceeded."),
             )
         charged = self.quota.try_spend(client, endpoint)
         if charged is None:
@@ -250,7 +237,7 @@ class Emulator:
                 endpoint,
                 None,
                 None,
-                self._envelope(429, "daily_quota_limit_exceeded", "Daily quota limit exceeded."),
+                self._envelope(429, spec.DAILY_QUOTA_LIMIT_EXCEEDED, "Daily quota limit exceeded."),
             )
         raw = await request.read()
         try:
@@ -265,7 +252,7 @@ class Emulator:
                 None,
                 None,
                 self._envelope(
-                    400, "invalid_params", "Invalid request body: expected a JSON object."
+                    400, spec.INVALID_PARAMS, "Invalid request body: expected a JSON object."
                 ),
             )
         return client, charged, body
@@ -340,7 +327,7 @@ class Emulator:
         if kind == "500-empty":
             return self._envelope(500, "internal_error", "")
         if kind == "cursor-400":
-            return self._envelope(400, "invalid_params", "Invalid count or cursor")
+            return self._envelope(400, spec.INVALID_PARAMS, spec.INVALID_CURSOR_MESSAGE)
         # 504-html
         html = b"<html><head><title>504 Gateway Time-out</title></head><body><center><h1>504 Gateway Time-out</h1></center></body></html>"
         return web.Response(status=504, body=html, content_type="text/html")
@@ -368,7 +355,7 @@ class Emulator:
             return gated
         client, charged, body = gated
         username = body.get("username")
-        max_count = body.get("max_count", DEFAULT_COUNT)
+        max_count = body.get("max_count", spec.DEFAULT_COUNT)
         cursor = body.get("cursor")
         if not isinstance(username, str) or not username:
             return self._fail(
@@ -377,14 +364,14 @@ class Emulator:
                 endpoint,
                 None,
                 None,
-                self._envelope(400, "invalid_params", "username is required."),
+                self._envelope(400, spec.INVALID_PARAMS, "username is required."),
             )
         if max_count is None:
-            max_count = DEFAULT_COUNT
+            max_count = spec.DEFAULT_COUNT
         if (
             isinstance(max_count, bool)
             or not isinstance(max_count, int)
-            or not 1 <= max_count <= MAX_COUNT
+            or not 1 <= max_count <= spec.MAX_COUNT
         ):
             return self._fail(
                 client,
@@ -394,8 +381,8 @@ class Emulator:
                 None,
                 self._envelope(
                     400,
-                    "invalid_params",
-                    f"max_count must be an integer between 1 and {MAX_COUNT}.",
+                    spec.INVALID_PARAMS,
+                    f"max_count must be an integer between 1 and {spec.MAX_COUNT}.",
                 ),
             )
         if cursor is not None and (
@@ -407,7 +394,7 @@ class Emulator:
                 endpoint,
                 username,
                 None,
-                self._envelope(400, "invalid_params", "Invalid count or cursor"),
+                self._envelope(400, spec.INVALID_PARAMS, spec.INVALID_CURSOR_MESSAGE),
             )
         cursor = int(cursor or 0)
         fault = self._draw_fault(endpoint, username, cursor)
@@ -518,12 +505,12 @@ class Emulator:
         client, charged, body = gated
         fields_param = request.query.get("fields", "")
         fields = [f.strip() for f in fields_param.split(",") if f.strip()]
-        unknown = [f for f in fields if f not in INFO_FIELDS]
+        unknown = [f for f in fields if f not in spec.INFO_FIELDS]
         username = body.get("username")
         if not fields or unknown:
             why = f"Invalid fields: {','.join(unknown)}" if unknown else "fields is required."
             return self._fail(
-                client, charged, "info", None, None, self._envelope(400, "invalid_params", why)
+                client, charged, "info", None, None, self._envelope(400, spec.INVALID_PARAMS, why)
             )
         if "open_id" in body and "username" in body:
             return self._fail(
@@ -533,7 +520,7 @@ class Emulator:
                 None,
                 None,
                 self._envelope(
-                    400, "invalid_params", "Only one of username and open_id may be given."
+                    400, spec.INVALID_PARAMS, "Only one of username and open_id may be given."
                 ),
             )
         if "open_id" in body:
@@ -545,7 +532,7 @@ class Emulator:
                 "info",
                 None,
                 None,
-                self._envelope(400, "invalid_params", "username is required."),
+                self._envelope(400, spec.INVALID_PARAMS, "username is required."),
             )
         node, refusal = self._lookup(username)
         if refusal is not None:

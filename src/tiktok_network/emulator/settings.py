@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tiktok_network.api import spec
+
 FAULT_KINDS = ("500", "500-empty", "504-html", "truncated", "cursor-400", "reset")
 
-NOT_FOUND_MESSAGE = "The username {username} is invalid: cannot find the user"
-REFUSED_MESSAGE = "API cannot return this user's information"
+NOT_FOUND_MESSAGE = spec.NOT_FOUND_MESSAGE
+REFUSED_MESSAGE = spec.REFUSED_MESSAGE
 
 
 class SettingsError(ValueError):
@@ -103,8 +105,8 @@ class EmulatorSettings:
     refused_fraction: float = 0.0
     private_fraction: float = 0.0
     missing: frozenset[str] = frozenset()
-    not_found: ErrorTriple = ErrorTriple(400, "invalid_params", NOT_FOUND_MESSAGE)
-    refused: ErrorTriple = ErrorTriple(400, "invalid_params", REFUSED_MESSAGE)
+    not_found: ErrorTriple = ErrorTriple(400, spec.INVALID_PARAMS, NOT_FOUND_MESSAGE)
+    refused: ErrorTriple = ErrorTriple(400, spec.INVALID_PARAMS, REFUSED_MESSAGE)
     # quirks, all off by default
     short_pages: float = 0.0
     omit_empty_list: bool = False

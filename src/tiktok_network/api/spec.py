@@ -1,0 +1,51 @@
+"""The Research API's contract, written once: the client and the emulator both import it.
+
+Endpoints, list keys, field lists, error codes and limits, as ``research-api.md`` (the project's
+notes on the documented and observed API) describes them. Were the client and its emulator to
+write these apart, they could drift apart silently and the tests would pass against a service
+that does not exist.
+"""
+
+from __future__ import annotations
+
+TOKEN_PATH = "/v2/oauth/token/"
+ENDPOINTS = {
+    "following": "/v2/research/user/following/",
+    "followers": "/v2/research/user/followers/",
+    "info": "/v2/research/user/info/",
+}
+FOLLOW_ENDPOINTS = ("following", "followers")
+# The key holding a follow list's entries inside ``data``.
+LIST_KEYS = {"following": "user_following", "followers": "user_followers"}
+
+MAX_COUNT = 100  # max_count of a follow page: 1..100
+DEFAULT_COUNT = 20  # when max_count is not given
+
+# Fields user info can return; the client asks for the profile ones (not open_id, is_private).
+INFO_FIELDS = (
+    "display_name",
+    "bio_description",
+    "avatar_url",
+    "is_verified",
+    "follower_count",
+    "following_count",
+    "likes_count",
+    "video_count",
+    "open_id",
+    "is_private",
+)
+PROFILE_FIELDS = INFO_FIELDS[:8]
+
+# error.code values.
+OK = "ok"
+ACCESS_TOKEN_INVALID = "access_token_invalid"
+SCOPE_NOT_AUTHORIZED = "scope_not_authorized"
+SCOPE_PERMISSION_MISSED = "scope_permission_missed"
+RATE_LIMIT_EXCEEDED = "rate_limit_exceeded"
+DAILY_QUOTA_LIMIT_EXCEEDED = "daily_quota_limit_exceeded"
+INVALID_PARAMS = "invalid_params"
+
+# Messages the service was seen to send for accounts it cannot serve (research-api.md 4.3).
+NOT_FOUND_MESSAGE = "The username {username} is invalid: cannot find the user"
+REFUSED_MESSAGE = "API cannot return this user's information"
+INVALID_CURSOR_MESSAGE = "Invalid count or cursor"
