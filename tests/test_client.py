@@ -31,7 +31,7 @@ async def test_pages_walk_and_token_is_reused(serve, small_graph):
         while True:
             outcome = await client.follow_page("following", user, cursor)
             assert outcome.kind is Kind.OK
-            page = outcome.payload
+            page = outcome.page
             seen += [u for u, _ in page.items]
             if not page.has_more:
                 break
@@ -78,7 +78,7 @@ async def test_retries_are_bounded_and_each_costs_quota(serve, small_graph):
     server = await serve(small_graph, faults={"500": 1.0})
     async with client_for(server.url) as client:
         outcome = await client.follow_page("following", small_graph.usernames[0], None)
-    assert outcome.kind is Kind.TRANSIENT and outcome.extra["attempts"] == FAST.max_retries + 1
+    assert outcome.kind is Kind.TRANSIENT and outcome.attempts == FAST.max_retries + 1
     assert server.emulator.log.by_endpoint["following"]["500"] == FAST.max_retries + 1
 
 

@@ -28,7 +28,7 @@ from tiktok_network.api.auth import (
     describe_connection_error,
 )
 from tiktok_network.api.health import ApiHealth, Verdict
-from tiktok_network.api.outcomes import Kind, Outcome, classify_error
+from tiktok_network.api.outcomes import Kind, Outcome, Page, UserInfo, classify_error
 from tiktok_network.api.spec import ENDPOINTS, MAX_COUNT, PROFILE_FIELDS
 from tiktok_network.ratelimit import AsyncLimiter
 
@@ -66,22 +66,6 @@ class GenericEnvelope(msgspec.Struct):
 _follow_decoder = msgspec.json.Decoder(FollowEnvelope)
 _generic_decoder = msgspec.json.Decoder(GenericEnvelope)
 _encoder = msgspec.json.Encoder()
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a follow list as served, with what provenance needs."""
-
-    endpoint: str
-    username: str
-    request_cursor: int | None
-    items: list[tuple[str, str | None]]
-    next_cursor: int | None
-    has_more: bool
-    raw: bytes
-    log_id: str
-    request: bytes  # the JSON body sent (no credentials in it)
-    fetched_at: float
 
 
 class QuotaGate(Protocol):
@@ -206,13 +190,9 @@ class ResearchClient:
         attempts = rate_waits = refreshes = 0
         while True:
             if self._stop.is_set():
-                return Outcome(
-                    Kind.TRANSIENT, detail="interrupted by shutdown", extra={"interrupted": True}
-                )
+                return Outcome(Kind.TRANSIENT, detail="interrupted by shutdown", interrupted=True)
             if not await self._honour_pause():
-                return Outcome(
-                    Kind.TRANSIENT, detail="interrupted by shutdown", extra={"interrupted": True}
-                )
+                return Outcome(Kind.TRANSIENT, detail="interrupted by shutdown", interrupted=True)
             if self._quota is not None and not self._quota.acquire(bucket):
                 return Outcome(Kind.QUOTA_EXHAUSTED, detail="daily quota used up (counted locally)")
             outcome, token, reached = await self._send_once(path, request, parse)
@@ -248,7 +228,7 @@ class ResearchClient:
                 continue
             attempts += 1
             if attempts > policy.max_retries:
-                outcome.extra["attempts"] = attempts
+                outcome.attempts = attempts
                 verdict = await self.health.judge(outcome.detail)
                 if verdict is Verdict.RECOVERED:  # the API was down, not this request: again
                     attempts = 0
@@ -257,7 +237,7 @@ class ResearchClient:
                     return Outcome(
                         Kind.TRANSIENT,
                         detail="interrupted by shutdown",
-                        extra={"interrupted": True},
+                        interrupted=True,
                     )
                 if verdict is Verdict.GAVE_UP:
                     return Outcome(Kind.OUTAGE, detail=outcome.detail)
@@ -270,9 +250,7 @@ class ResearchClient:
                 return outcome
             self.counters["retries"] += 1
             if not await self._sleep(policy.delay(attempts, self._rng)):
-                return Outcome(
-                    Kind.TRANSIENT, detail="interrupted by shutdown", extra={"interrupted": True}
-                )
+                return Outcome(Kind.TRANSIENT, detail="interrupted by shutdown", interrupted=True)
 
     async def _send_once(
         self, path: str, request: bytes, parse: Callable[[int, bytes], Outcome]
@@ -395,7 +373,7 @@ def _parse_follow(
         request=request,
         fetched_at=time.time(),
     )
-    return Outcome(Kind.OK, status=status, code="ok", log_id=page.log_id, payload=page)
+    return Outcome(Kind.OK, status=status, code="ok", log_id=page.log_id, page=page)
 
 
 def _parse_info(status: int, raw: bytes) -> Outcome:
@@ -407,6 +385,8 @@ def _parse_info(status: int, raw: bytes) -> Outcome:
         return _error_outcome(status, raw)
     if not isinstance(env.data, dict):
         return _shape_outcome(status, "user info data is not an object")
-    return Outcome(
-        Kind.OK, status=status, code="ok", log_id=env.error.log_id or "", payload=env.data
-    )
+    try:
+        info = msgspec.convert(env.data, UserInfo)
+    except msgspec.ValidationError as exc:
+        return _shape_outcome(status, f"user info fields of unexpected types ({exc})")
+    return Outcome(Kind.OK, status=status, code="ok", log_id=env.error.log_id or "", info=info)

@@ -9,7 +9,9 @@ status. Every response lands in exactly one class, and each class has one reacti
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+import msgspec
 
 from tiktok_network.api import spec
 
@@ -38,18 +40,53 @@ _REFUSED_HINTS = (
 )
 
 
+@dataclass(frozen=True)
+class Page:
+    """One page of a follow list as served, with what provenance needs."""
+
+    endpoint: str
+    username: str
+    request_cursor: int | None
+    items: list[tuple[str, str | None]]
+    next_cursor: int | None
+    has_more: bool
+    raw: bytes
+    log_id: str
+    request: bytes  # the JSON body sent (no credentials in it)
+    fetched_at: float
+
+
+class UserInfo(msgspec.Struct, omit_defaults=True):
+    """The profile fields of user info the crawl keeps (``spec.PROFILE_FIELDS``)."""
+
+    display_name: str | None = None
+    bio_description: str | None = None
+    avatar_url: str | None = None
+    is_verified: bool | None = None
+    follower_count: int | None = None
+    following_count: int | None = None
+    likes_count: int | None = None
+    video_count: int | None = None
+
+
 @dataclass
 class Outcome:
-    """What one request came to; ``detail`` is safe to log (it never holds a token)."""
+    """What one request came to; ``detail`` is safe to log (it never holds a token).
+
+    An OK follow page carries ``page``, an OK user info ``info``; ``attempts`` counts the tries
+    of a request that failed them all; ``interrupted`` marks one cut short by shutdown.
+    """
 
     kind: Kind
     status: int = 0
     code: str = ""
     detail: str = ""
     log_id: str = ""
-    payload: object = None
+    page: Page | None = None
+    info: UserInfo | None = None
     retry_after: float | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    attempts: int = 0
+    interrupted: bool = False
 
 
 def classify_error(status: int, code: str, message: str) -> Kind:

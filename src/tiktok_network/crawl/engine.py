@@ -20,12 +20,16 @@ import socket
 import time
 from dataclasses import dataclass, field
 
+import msgspec
+
 from tiktok_network import __version__
 from tiktok_network.api.auth import Credentials
-from tiktok_network.api.client import Page, ResearchClient, RetryPolicy
+from tiktok_network.api.client import ResearchClient, RetryPolicy
 from tiktok_network.api.outcomes import (
     Kind,
     Outcome,
+    Page,
+    UserInfo,
 )
 from tiktok_network.config import CrawlSettings
 from tiktok_network.crawl.quota import QuotaTracker, client_id
@@ -234,7 +238,9 @@ class Engine:
         stop_wait.cancel()
         for task in workers:
             if task.done() and not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+                error = task.exception()
+                assert error is not None
+                raise error
         if self._quota_reset is not None:
             self._quota_reset.cancel()
 
@@ -318,8 +324,8 @@ class Engine:
             finally:
                 self.stats.in_flight -= 1
             if outcome.kind is Kind.OK:
-                page: Page = outcome.payload  # type: ignore[assignment]
-                cursor = await self._commit_page(claim, direction, page, cursor)
+                assert outcome.page is not None
+                cursor = await self._commit_page(claim, direction, outcome.page, cursor)
                 if state.done:
                     return True
                 continue
@@ -378,7 +384,7 @@ class Engine:
     async def _user_failed(self, claim: Claim, outcome: Outcome) -> None:
         assert self.writer is not None
         kind = outcome.kind
-        if outcome.extra.get("interrupted"):
+        if outcome.interrupted:
             await self.writer.release(claim.user_id)
             return
         if kind is Kind.OUTAGE:  # no verdict on the user: the whole API was away
@@ -412,11 +418,10 @@ class Engine:
             return
         outcome = await self.client.user_info(claim.username)
         if outcome.kind is Kind.OK:
-            info: dict = outcome.payload  # type: ignore[assignment]
-            notes = self._short_lists(claim, info)
-            await self.writer.profile(
-                ProfileRecord(claim.user_id, json.dumps(info, ensure_ascii=False), notes)
-            )
+            assert outcome.info is not None
+            notes = self._short_lists(claim, outcome.info)
+            info_json = msgspec.json.encode(outcome.info).decode("utf-8")
+            await self.writer.profile(ProfileRecord(claim.user_id, info_json, notes))
             self.stats.infos += 1
         elif outcome.kind in (Kind.FATAL, Kind.SCOPE):
             log.warning("%s: user info unavailable: %s", claim.username, outcome.detail)
@@ -426,7 +431,7 @@ class Engine:
             self.fatal = outcome.detail
             self.request_stop(StopReason.FATAL)
 
-    def _short_lists(self, claim: Claim, info: dict) -> dict[str, str]:
+    def _short_lists(self, claim: Claim, info: UserInfo) -> dict[str, str]:
         """Lists that ended with fewer accounts than the profile counts: capped or filtered."""
         notes = {}
         for direction, field_name in (
@@ -434,7 +439,7 @@ class Engine:
             ("followers", "follower_count"),
         ):
             state = claim.lists.get(direction)
-            reported = info.get(field_name)
+            reported = getattr(info, field_name)
             if (
                 state is None
                 or not state.done
