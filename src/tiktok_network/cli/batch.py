@@ -47,7 +47,7 @@ def stage_out(stage: StagedDatabase) -> None:
     say(f"copied the crawl back to {stage.durable}")
 
 
-def slurm_requeue(settings: CrawlSettings, *, hold: bool) -> None:
+def requeue_slurm_job(settings: CrawlSettings, *, hold: bool) -> None:
     """Put this Slurm job back in the queue; after a quota stop, hold it until the reset.
 
     A requeue makes Slurm send SIGTERM to every process of the job, scontrol included, so

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from tiktok_network.config import CrawlSettings
     from tiktok_network.crawl.engine import CrawlResult
     from tiktok_network.store.staging import StagedDatabase
-from tiktok_network.cli.batch import stage_in, stage_out, sync_stage
+from tiktok_network.cli.batch import requeue_slurm_job, stage_in, stage_out, sync_stage
 from tiktok_network.cli.errors import UserError, describe_database_error, one_line_errors, say
 from tiktok_network.cli.options import crawl_options
 
@@ -117,7 +117,7 @@ def crawl(
         if stage is not None:
             stage_out(stage)
     if result.exit_code == 75 and slurm_requeue:
-        slurm_requeue(settings, hold=result.reason == "quota")
+        requeue_slurm_job(settings, hold=result.reason == "quota")
     sys.exit(result.exit_code)
 
 

@@ -34,6 +34,7 @@ from tiktok_network.api.outcomes import (
 from tiktok_network.config import CrawlSettings
 from tiktok_network.crawl.quota import QuotaTracker, client_id
 from tiktok_network.quota_day import day_number, iso_utc
+from tiktok_network.store import open_store
 from tiktok_network.store.base import (
     DONE,
     FAILED,
@@ -121,7 +122,9 @@ class Engine:
     # ----------------------------------------------------------------------- run
     async def run(self, seeds: list[str]) -> CrawlResult:
         s = self.settings
-        writer = self.writer = StoreWriter(s.db, s.quota_ledger or str(default_ledger_path()))
+        writer = self.writer = StoreWriter(
+            lambda: open_store(s.db), s.quota_ledger or str(default_ledger_path())
+        )
         cid = client_id(self.credentials.client_key, s.api_base)
         try:
             await writer.start()
@@ -132,20 +135,18 @@ class Engine:
         try:
             public = {k: v for k, v in vars(s).items() if k not in ("credentials", "given")}
             public["client"] = cid  # a hash: lets status find these credentials in the ledger
-            writer.run_id = await writer.call(
-                "begin_run", __version__, s.api_base, json.dumps(public)
-            )
-            recovered = await writer.call("recover", self.worker_id, MAX_USER_ATTEMPTS)
+            writer.run_id = await writer.begin_run(__version__, s.api_base, json.dumps(public))
+            recovered = await writer.recover(self.worker_id, MAX_USER_ATTEMPTS)
             if recovered:
                 log.info("put back %d users left claimed or failed by an earlier run", recovered)
             if seeds:
-                new, known = await writer.call("add_seeds", seeds)
+                new, known = await writer.add_seeds(seeds)
                 log.info("seeds: %d new, %d already in the crawl", new, known)
             today = day_number(s.day_seconds)
             # The shared ledger knows every crawl's use of this client; this crawl's own
             # record counts too (a ledger started after the crawl, or moved).
             shared = await writer.ledger_day(cid, today)
-            own = await writer.call("quota_used", cid, today)
+            own = await writer.quota_used(cid, today)
             stored = {
                 b: (
                     max(shared.get(b, (0, False))[0], own.get(b, (0, False))[0]),
@@ -155,7 +156,7 @@ class Engine:
             }
             self.quota = QuotaTracker(cid, s, stored, today)
             writer.set_quota_source(self.quota.drain, self.quota.sync)
-            self._claimed_total = await writer.call("started_users")
+            self._claimed_total = await writer.started_users()
             retry = RetryPolicy(
                 max_retries=s.max_retries,
                 base_delay=s.retry_base_delay,
@@ -172,14 +173,14 @@ class Engine:
                 stop=self.stop_event,
                 outage_tolerance=s.outage_tolerance,
                 outage_probe_max=s.outage_probe_max,
-                answered_before=await writer.call("answered_before", s.api_base),
+                answered_before=await writer.answered_before(s.api_base),
             ) as client:
                 self.client = client
                 await self._run_workers()
                 if self.stop_reason is None and await self._retry_failed_users():
                     await self._run_workers()
                 if self.stop_reason is None:
-                    left = await writer.call("failed_users", MAX_USER_ATTEMPTS)
+                    left = await writer.failed_users(MAX_USER_ATTEMPTS)
                     if left:
                         log.warning(
                             "%d users failed every retry: run the same command again to retry "
@@ -188,11 +189,11 @@ class Engine:
                             MAX_USER_ATTEMPTS,
                         )
                         self.request_stop(StopReason.FAILED_USERS)
-            complete = await writer.call("frontier_empty", s.max_depth) and self.stop_reason is None
+            complete = await writer.frontier_empty(s.max_depth) and self.stop_reason is None
         finally:
-            await writer.call("release_worker", self.worker_id)
+            await writer.release_worker(self.worker_id)
             exit_code = self._exit_code()
-            await writer.call("end_run", writer.run_id, exit_code)
+            await writer.end_run(writer.run_id, exit_code)
             await writer.close()
         requests = self.client.counters["requests"] if self.client else 0
         reason = (
@@ -210,7 +211,7 @@ class Engine:
     async def _retry_failed_users(self) -> bool:
         """One more round, in this run, for users whose requests failed every retry."""
         assert self.writer is not None
-        retried = await self.writer.call("retry_failed", MAX_USER_ATTEMPTS)
+        retried = await self.writer.retry_failed(MAX_USER_ATTEMPTS)
         if retried:
             log.info("retrying %d users whose requests failed earlier in this run", retried)
             self._claimed_total -= retried

@@ -17,17 +17,26 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tiktok_network.store.base import Claim, PageRecord, ProfileRecord, QuotaDelta, UserOutcome
+from tiktok_network.store.base import (
+    Claim,
+    CrawlStore,
+    PageRecord,
+    ProfileRecord,
+    QuotaDelta,
+    UserOutcome,
+)
 from tiktok_network.store.ledger import QuotaLedger
-from tiktok_network.store.sqlite import SqliteStore
 
 MAX_BATCH = 256
 LEDGER_EVERY = 1.0  # seconds between writes to the shared quota ledger
 
 
 class StoreWriter:
-    def __init__(self, db: str, ledger: str | None = None) -> None:
-        self._db = db
+    """Takes any ``CrawlStore``: ``open_store`` builds it on the writer thread (SQLite
+    connections belong to the thread that made them)."""
+
+    def __init__(self, open_store: Callable[[], CrawlStore], ledger: str | None = None) -> None:
+        self._open_store = open_store
         self._ledger_path = ledger
         self._ledger: QuotaLedger | None = None
         self._ledger_pending: list[QuotaDelta] = []
@@ -38,7 +47,7 @@ class StoreWriter:
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="store-writer"
         )
-        self._store: SqliteStore | None = None
+        self._store: CrawlStore | None = None
         self.run_id = 0
         self._queue: asyncio.Queue[tuple[str, Any, asyncio.Future[None]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -47,7 +56,7 @@ class StoreWriter:
 
     async def start(self) -> None:
         """Open the database on the writer thread (errors such as a foreign file surface here)."""
-        self._store = await self._run_in_child(SqliteStore, self._db)
+        self._store = await self._run_in_child(self._open_store)
         if self._ledger_path is not None:
             self._ledger = await self._run_in_child(QuotaLedger, self._ledger_path)
         self._task = asyncio.create_task(self._run(), name="store-writer")
@@ -69,9 +78,44 @@ class StoreWriter:
         use = await self._run_in_child(self._ledger.day_use, client, day)
         return {bucket: (u.used, u.exhausted) for bucket, u in use.items()}
 
-    async def call(self, name: str, *args: Any) -> Any:
-        """Run one store operation by name on the writer thread (after what is queued)."""
-        return await self._run_in_child(getattr(self._store, name), *args)
+    @property
+    def store(self) -> CrawlStore:
+        assert self._store is not None, "start() the writer first"
+        return self._store
+
+    # One typed method per store operation, each run on the writer thread: no dispatch by name.
+    async def begin_run(self, tool_version: str, api_base: str, settings_json: str) -> int:
+        return await self._run_in_child(self.store.begin_run, tool_version, api_base, settings_json)
+
+    async def end_run(self, run_id: int, exit_status: int) -> None:
+        await self._run_in_child(self.store.end_run, run_id, exit_status)
+
+    async def add_seeds(self, usernames: list[str]) -> tuple[int, int]:
+        return await self._run_in_child(self.store.add_seeds, usernames)
+
+    async def recover(self, worker: str, max_attempts: int) -> int:
+        return await self._run_in_child(self.store.recover, worker, max_attempts)
+
+    async def retry_failed(self, max_attempts: int) -> int:
+        return await self._run_in_child(self.store.retry_failed, max_attempts)
+
+    async def failed_users(self, max_attempts: int) -> int:
+        return await self._run_in_child(self.store.failed_users, max_attempts)
+
+    async def answered_before(self, api_base: str) -> bool:
+        return await self._run_in_child(self.store.answered_before, api_base)
+
+    async def quota_used(self, client: str, day: int) -> dict[str, tuple[int, bool]]:
+        return await self._run_in_child(self.store.quota_used, client, day)
+
+    async def started_users(self) -> int:
+        return await self._run_in_child(self.store.started_users)
+
+    async def frontier_empty(self, max_depth: int) -> bool:
+        return await self._run_in_child(self.store.frontier_empty, max_depth)
+
+    async def release_worker(self, worker: str) -> int:
+        return await self._run_in_child(self.store.release_worker, worker)
 
     async def _run_in_child(self, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -80,7 +124,7 @@ class StoreWriter:
     async def claim(
         self, worker: str, n: int, max_depth: int, directions: tuple[str, ...], info: bool
     ) -> list[Claim]:
-        return await self.call("claim", worker, n, max_depth, directions, info)
+        return await self._run_in_child(self.store.claim, worker, n, max_depth, directions, info)
 
     async def page(self, record: PageRecord) -> None:
         await self._submit("page", record)
@@ -115,8 +159,8 @@ class StoreWriter:
                     groups[kind].append(item)
             quota = self._quota_source()
             try:
-                await self.call(
-                    "apply",
+                await self._run_in_child(
+                    self.store.apply,
                     self.run_id,
                     groups["page"],
                     groups["outcome"],
