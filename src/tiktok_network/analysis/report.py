@@ -131,6 +131,18 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")[:60] or "network"
 
 
+def _figure(size: tuple[float, float]) -> tuple[Any, Any]:
+    """A figure drawn by the Agg canvas directly: no pyplot, so no backend is chosen for the
+    whole process (a notebook calling the analysis keeps its own), and no figure registry to
+    leak into."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, dpi=110)
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
 def _figures(
     net: Network,
     folder: Path,
@@ -139,14 +151,9 @@ def _figures(
     und: np.ndarray,
     stats: dict[str, Any],
 ) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     slug = _slug(net.label)
     written = []
-    fig, ax = plt.subplots(figsize=(7, 5), dpi=110)
+    fig, ax = _figure((7, 5))
     for name, deg, colour in (
         ("in-degree", in_deg, "#1f77b4"),
         ("out-degree", out_deg, "#d62728"),
@@ -184,11 +191,10 @@ def _figures(
     fig.tight_layout()
     path = folder / f"{slug}_degree_ccdf.png"
     fig.savefig(path)
-    plt.close(fig)
     written.append(f"figures/{path.name}")
     sizes = stats.get("community_sizes") or []
     if sizes:
-        fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+        fig, ax = _figure((7, 4))
         x, y = ccdf(np.array(sizes))
         ax.loglog(x, y, marker="o", linestyle="none", markersize=4)
         ax.set_title(f"Community sizes (Leiden, modularity {stats['modularity']:.3f}): {net.label}")
@@ -198,12 +204,11 @@ def _figures(
         fig.tight_layout()
         path = folder / f"{slug}_community_sizes.png"
         fig.savefig(path)
-        plt.close(fig)
         written.append(f"figures/{path.name}")
     profile = (net.crawl or {}).get("depth_profile")
     if profile:
         depths = sorted(int(d) for d in profile)
-        fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+        fig, ax = _figure((7, 4))
         known = [profile[str(d)]["known"] for d in depths]
         done = [profile[str(d)]["crawled"] for d in depths]
         ax.bar([d - 0.2 for d in depths], known, width=0.4, label="discovered")
@@ -217,7 +222,6 @@ def _figures(
         fig.tight_layout()
         path = folder / f"{slug}_depth_profile.png"
         fig.savefig(path)
-        plt.close(fig)
         written.append(f"figures/{path.name}")
     return written
 

@@ -187,9 +187,13 @@ def community_stats(el: EdgeList, u: ig.Graph, in_deg: np.ndarray, *, seed: int)
     Leiden rather than Louvain: it guarantees connected communities and took 29 s instead of
     51 s on 11 M edges here.
     """
-    random.seed(seed)
+    # igraph draws from one generator of its own: a seeded instance for this call, then its
+    # default back (the random module), so nothing global stays changed.
     ig.set_random_number_generator(random.Random(seed))
-    parts = u.community_leiden(objective_function="modularity", n_iterations=2)
+    try:
+        parts = u.community_leiden(objective_function="modularity", n_iterations=2)
+    finally:
+        ig.set_random_number_generator(random)
     sizes = np.array(parts.sizes())
     order = np.argsort(-sizes)
     membership = np.array(parts.membership)

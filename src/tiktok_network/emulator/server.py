@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import random
-import secrets
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,19 +21,17 @@ from aiohttp import web
 
 from tiktok_network.api import spec
 from tiktok_network.emulator.accounting import ClientWindows, QuotaBook, RequestLog
+from tiktok_network.emulator.auth import AuthRoutes
+from tiktok_network.emulator.faults import Faults
 from tiktok_network.emulator.graph import FollowGraph
-from tiktok_network.emulator.settings import FAULT_KINDS, EmulatorSettings, ErrorTriple
+from tiktok_network.emulator.info import InfoRoutes
+from tiktok_network.emulator.lists import ListRoutes
+from tiktok_network.emulator.settings import EmulatorSettings, ErrorTriple
 
 LIST_KEYS = {endpoint: key.encode() for endpoint, key in spec.LIST_KEYS.items()}
 
 _json = msgspec.json.Encoder()
 _decode = msgspec.json.Decoder()
-
-
-def _unit(*parts: object) -> float:
-    """A reproducible draw in [0, 1) from the given parts (seed, request key, occurrence)."""
-    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
 
 
 class LogIds:
@@ -55,7 +51,7 @@ class LogIds:
         return f"{self._stamp}{self._counter & 0xFFFFFFFFFFFFFFFFFF:018X}"
 
 
-class Emulator:
+class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes):
     """State and request handlers of one emulated service."""
 
     def __init__(self, graph: FollowGraph, settings: EmulatorSettings | None = None) -> None:
@@ -99,11 +95,6 @@ class Emulator:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.log.close()
 
-    async def _revoke_loop(self, every: float) -> None:
-        while True:
-            await asyncio.sleep(every)
-            self.tokens.clear()
-
     async def _flush_log_loop(self) -> None:
         while True:
             await asyncio.sleep(0.5)
@@ -126,66 +117,6 @@ class Emulator:
             delay = self._latency_rng.gauss(mean, jitter) if jitter else mean
             if delay > 0:
                 await asyncio.sleep(delay)
-
-    # -------------------------------------------------------------- token
-    async def token(self, request: web.Request) -> web.Response:
-        await self._latency()
-        form = await request.post()
-        key, secret, grant = (
-            form.get("client_key"),
-            form.get("client_secret"),
-            form.get("grant_type"),
-        )
-        status = self.settings.oauth_error_status
-        if not key or not secret or not grant:
-            missing = "client_key" if not key else "client_secret" if not secret else "grant_type"
-            return self._oauth_error(status, "invalid_request", f"{missing} is missed in request.")
-        if grant != "client_credentials":
-            return self._oauth_error(
-                status, "unsupported_grant_type", "Grant type is not supported."
-            )
-        if self.settings.clients.get(str(key)) != secret:
-            return self._oauth_error(status, "invalid_client", "Client key or secret is invalid.")
-        token = "clt." + secrets.token_urlsafe(30)
-        self.tokens[token] = (str(key), time.monotonic() + self.settings.token_ttl)
-        self.log.record(
-            client=str(key),
-            endpoint="token",
-            username=None,
-            cursor=None,
-            status=200,
-            code=None,
-            items=None,
-        )
-        body = {
-            "access_token": token,
-            "expires_in": int(self.settings.token_ttl),
-            "token_type": "Bearer",
-        }
-        return web.Response(body=_json.encode(body), content_type="application/json")
-
-    def _oauth_error(self, status: int, error: str, description: str) -> web.Response:
-        self.log.record(
-            client=None,
-            endpoint="token",
-            username=None,
-            cursor=None,
-            status=status,
-            code=error,
-            items=None,
-        )
-        body = {"error": error, "error_description": description, "log_id": self.log_ids.next()}
-        return web.Response(status=status, body=_json.encode(body), content_type="application/json")
-
-    def _client_of(self, request: web.Request) -> str | None:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer":
-            return None
-        entry = self.tokens.get(token.strip())
-        if entry is None or entry[1] <= time.monotonic():
-            return None
-        return entry[0]
 
     # ------------------------------------------------------ common gate
     async def _gate(
@@ -304,284 +235,7 @@ class Emulator:
             self.quota.refund(client, *charged)
         return self._log_reply(client, endpoint, username, cursor, response, fault=fault)
 
-    def _draw_fault(self, endpoint: str, username: str, cursor: int) -> str | None:
-        faults = self.settings.faults
-        if not faults:
-            return None
-        key = (endpoint, username, cursor)
-        k = self._occurrences.get(key, 0)
-        self._occurrences[key] = k + 1
-        u = _unit(self.settings.seed, "fault", endpoint, username, cursor, k)
-        acc = 0.0
-        for kind in FAULT_KINDS:
-            acc += faults.get(kind, 0.0)
-            if u < acc:
-                return kind
-        return None
-
-    def _fault_response(self, kind: str) -> web.Response:
-        if kind == "500":
-            return self._envelope(
-                500, "internal_error", "Something went wrong. Please try again later."
-            )
-        if kind == "500-empty":
-            return self._envelope(500, "internal_error", "")
-        if kind == "cursor-400":
-            return self._envelope(400, spec.INVALID_PARAMS, spec.INVALID_CURSOR_MESSAGE)
-        # 504-html
-        html = b"<html><head><title>504 Gateway Time-out</title></head><body><center><h1>504 Gateway Time-out</h1></center></body></html>"
-        return web.Response(status=504, body=html, content_type="text/html")
-
-    def _lookup(self, username: Any) -> tuple[int | None, ErrorTriple | None]:
-        """The account behind a username, or how the service refuses to serve it."""
-        s = self.settings
-        node = self.graph.user_id(username) if isinstance(username, str) else None
-        if node is None or node in self.missing_ids:
-            return None, s.not_found
-        if self.refused[node] or self.private[node]:
-            return None, s.refused
-        return node, None
-
-    # ---------------------------------------------------- follow endpoints
-    async def following(self, request: web.Request) -> web.StreamResponse:
-        return await self._follow_list(request, "following")
-
-    async def followers(self, request: web.Request) -> web.StreamResponse:
-        return await self._follow_list(request, "followers")
-
-    async def _follow_list(self, request: web.Request, endpoint: str) -> web.StreamResponse:
-        gated = await self._gate(request, endpoint)
-        if isinstance(gated, web.Response):
-            return gated
-        client, charged, body = gated
-        username = body.get("username")
-        max_count = body.get("max_count", spec.DEFAULT_COUNT)
-        cursor = body.get("cursor")
-        if not isinstance(username, str) or not username:
-            return self._fail(
-                client,
-                charged,
-                endpoint,
-                None,
-                None,
-                self._envelope(400, spec.INVALID_PARAMS, "username is required."),
-            )
-        if max_count is None:
-            max_count = spec.DEFAULT_COUNT
-        if (
-            isinstance(max_count, bool)
-            or not isinstance(max_count, int)
-            or not 1 <= max_count <= spec.MAX_COUNT
-        ):
-            return self._fail(
-                client,
-                charged,
-                endpoint,
-                username,
-                None,
-                self._envelope(
-                    400,
-                    spec.INVALID_PARAMS,
-                    f"max_count must be an integer between 1 and {spec.MAX_COUNT}.",
-                ),
-            )
-        if cursor is not None and (
-            isinstance(cursor, bool) or not isinstance(cursor, int) or cursor < 0
-        ):
-            return self._fail(
-                client,
-                charged,
-                endpoint,
-                username,
-                None,
-                self._envelope(400, spec.INVALID_PARAMS, spec.INVALID_CURSOR_MESSAGE),
-            )
-        cursor = int(cursor or 0)
-        fault = self._draw_fault(endpoint, username, cursor)
-        if fault == "reset":
-            self._fail(
-                client, charged, endpoint, username, cursor, web.Response(status=599), fault=fault
-            )
-            if request.transport is not None:
-                request.transport.abort()
-            raise asyncio.CancelledError  # aiohttp drops the connection without a reply
-        if fault is not None and fault != "truncated":
-            return self._fail(
-                client,
-                charged,
-                endpoint,
-                username,
-                cursor,
-                self._fault_response(fault),
-                fault=fault,
-            )
-        node, refusal = self._lookup(username)
-        if refusal is not None:
-            return self._fail(
-                client, charged, endpoint, username, cursor, self._error(refusal, username)
-            )
-        payload, n_items = self._page(endpoint, node, cursor, max_count)  # type: ignore[arg-type]
-        if fault == "truncated":
-            payload = payload[: len(payload) // 2]
-            self._log_reply(
-                client, endpoint, username, cursor, web.Response(status=200), fault=fault
-            )
-        else:
-            self.log.record(
-                client=client,
-                endpoint=endpoint,
-                username=username,
-                cursor=cursor,
-                status=200,
-                code=None,
-                items=n_items,
-            )
-        return web.Response(body=payload, content_type="application/json")
-
-    def _list_of(self, endpoint: str, node: int) -> tuple[np.ndarray, np.ndarray]:
-        s = self.settings
-        if endpoint == "following":
-            return self.graph.following.row(node)
-        targets, times = self.graph.followers.row(node)
-        if s.followers_public_only and len(targets):
-            keep = ~self.private[targets]
-            targets, times = targets[keep], times[keep]
-        if s.followers_cap is not None:
-            targets, times = targets[: s.followers_cap], times[: s.followers_cap]
-        return targets, times
-
-    def _page(self, endpoint: str, node: int, cursor: int, max_count: int) -> tuple[bytes, int]:
-        """One page of a list, newest first, holding follows at or before ``cursor``."""
-        s = self.settings
-        targets, times = self._list_of(endpoint, node)
-        if cursor > 10**11:  # a millisecond cursor, as some doc examples show
-            cursor //= 1000
-        start = int(np.searchsorted(-times, -cursor, side="left")) if cursor else 0
-        count = max_count
-        username = self.graph.usernames[node]
-        if (
-            s.short_pages
-            and max_count > 1
-            and _unit(s.seed, "short", endpoint, username, cursor) < s.short_pages
-        ):
-            count = 1 + int(_unit(s.seed, "short-n", endpoint, username, cursor) * (max_count - 1))
-        end = min(start + count, len(targets))
-        page = targets[start:end]
-        has_more = end < len(targets)
-        if len(page):
-            next_cursor = int(times[end - 1]) - 1
-            if (
-                s.same_second_repeats
-                and has_more
-                and len(page) >= 2
-                and _unit(s.seed, "repeat", endpoint, username, cursor) < s.same_second_repeats
-            ):
-                next_cursor += 1  # the boundary follow shares its second with the next one
-        else:
-            next_cursor = cursor or int(time.time())
-        item = self.graph.item_json
-        items = b",".join([item(int(t)) for t in page])
-        key = LIST_KEYS[endpoint]
-        if not len(page) and s.omit_empty_list:
-            data = b'{"cursor":%d,"has_more":%s}' % (next_cursor, b"true" if has_more else b"false")
-        else:
-            data = b'{"%s":[%s],"cursor":%d,"has_more":%s}' % (
-                key,
-                items,
-                next_cursor,
-                b"true" if has_more else b"false",
-            )
-        payload = b'{"data":%s,"error":{"code":"ok","message":"","log_id":"%s"}}' % (
-            data,
-            self.log_ids.next().encode(),
-        )
-        return payload, len(page)
-
     # --------------------------------------------------------- user info
-    async def info(self, request: web.Request) -> web.Response:
-        gated = await self._gate(request, "info")
-        if isinstance(gated, web.Response):
-            return gated
-        client, charged, body = gated
-        fields_param = request.query.get("fields", "")
-        fields = [f.strip() for f in fields_param.split(",") if f.strip()]
-        unknown = [f for f in fields if f not in spec.INFO_FIELDS]
-        username = body.get("username")
-        if not fields or unknown:
-            why = f"Invalid fields: {','.join(unknown)}" if unknown else "fields is required."
-            return self._fail(
-                client, charged, "info", None, None, self._envelope(400, spec.INVALID_PARAMS, why)
-            )
-        if "open_id" in body and "username" in body:
-            return self._fail(
-                client,
-                charged,
-                "info",
-                None,
-                None,
-                self._envelope(
-                    400, spec.INVALID_PARAMS, "Only one of username and open_id may be given."
-                ),
-            )
-        if "open_id" in body:
-            username = self._username_of_open_id(body.get("open_id"))
-        if not isinstance(username, str) or not username:
-            return self._fail(
-                client,
-                charged,
-                "info",
-                None,
-                None,
-                self._envelope(400, spec.INVALID_PARAMS, "username is required."),
-            )
-        node, refusal = self._lookup(username)
-        if refusal is not None:
-            return self._fail(
-                client, charged, "info", username, None, self._error(refusal, username)
-            )
-        profile = self.profile(node)  # type: ignore[arg-type]
-        data = {f: profile[f] for f in fields}
-        self.log.record(
-            client=client,
-            endpoint="info",
-            username=username,
-            cursor=None,
-            status=200,
-            code=None,
-            items=1,
-        )
-        return self._envelope(200, "ok", "", data)
-
-    def _open_id(self, node: int) -> str:
-        return hashlib.blake2b(f"{self.settings.seed}:{node}".encode(), digest_size=16).hexdigest()
-
-    def _username_of_open_id(self, open_id: Any) -> str | None:
-        if not isinstance(open_id, str):
-            return None
-        for node in range(self.graph.n_users):  # rare path; a dict would cost memory at scale
-            if self._open_id(node) == open_id:
-                return self.graph.usernames[node]
-        return None
-
-    def profile(self, node: int) -> dict[str, Any]:
-        """Every user-info field of one account; the two counts agree with the graph."""
-        from tiktok_network.emulator.names import display_name_for
-
-        name = self.graph.usernames[node]
-        followers = self.graph.followers.degree(node)
-        h = int(_unit(self.settings.seed, "profile", node) * 2**32)
-        return {
-            "display_name": display_name_for(node, name),
-            "bio_description": f"bio of {name}, line one\nline two",
-            "avatar_url": f"https://p16-sign.tiktokcdn.example/avatar/{name}.jpeg",
-            "is_verified": followers >= 1000,
-            "follower_count": followers,
-            "following_count": self.graph.following.degree(node),
-            "likes_count": followers * (h % 200) + h % 1000,
-            "video_count": h % 500,
-            "open_id": self._open_id(node),
-            "is_private": bool(self.private[node]),
-        }
 
     # -------------------------------------------------------------- stats
     async def stats(self, request: web.Request) -> web.Response:
