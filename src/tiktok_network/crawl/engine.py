@@ -10,15 +10,12 @@ new requests, in-flight ones finish within the drain timeout, claims are release
 from __future__ import annotations
 
 import asyncio
-import collections
-import enum
 import json
 import logging
 import os
 import random
 import socket
 import time
-from dataclasses import dataclass, field
 
 import msgspec
 
@@ -32,7 +29,17 @@ from tiktok_network.api.outcomes import (
     UserInfo,
 )
 from tiktok_network.config import CrawlSettings
+from tiktok_network.crawl.frontier import BreadthFirstFrontier
 from tiktok_network.crawl.quota import QuotaTracker, client_id
+from tiktok_network.crawl.results import (  # noqa: F401 - part of the engine's interface
+    EXIT_COMPLETE,
+    EXIT_FATAL,
+    EXIT_REQUEUE,
+    MAX_USER_ATTEMPTS,
+    CrawlResult,
+    CrawlStats,
+    StopReason,
+)
 from tiktok_network.quota_day import day_number, iso_utc
 from tiktok_network.store import open_store
 from tiktok_network.store.base import (
@@ -49,46 +56,6 @@ from tiktok_network.store.writer import StoreWriter
 
 log = logging.getLogger("tiktok_network.crawl")
 
-EXIT_COMPLETE = 0
-EXIT_FATAL = 1
-EXIT_REQUEUE = 75  # EX_TEMPFAIL: work remains; a batch system may requeue the job
-# A user whose lists failed every retry in this many runs (or retry rounds) is given up:
-# status 4 stays and the crawl can complete without it.
-MAX_USER_ATTEMPTS = 3
-
-
-class StopReason(enum.Enum):
-    SIGNAL = "signal"
-    QUOTA = "quota"
-    MAX_REQUESTS = "max-requests"
-    FATAL = "fatal"
-    OUTAGE = "outage"  # the API did not answer for longer than --outage-tolerance
-    FAILED_USERS = "failed-users"  # users failed every retry: a rerun retries them
-
-
-@dataclass
-class CrawlStats:
-    """Counters of this run, read by the progress display (never by the crawl itself)."""
-
-    started: float = field(default_factory=time.monotonic)
-    pages: int = 0
-    items: int = 0
-    users_done: collections.Counter[int] = field(default_factory=collections.Counter)
-    infos: int = 0
-    in_flight: int = 0
-    quota_wait_until: float | None = None
-    warnings: int = 0
-
-
-@dataclass
-class CrawlResult:
-    exit_code: int
-    complete: bool
-    reason: str
-    stats: CrawlStats
-    requests: int
-    fatal: str | None = None
-
 
 class Engine:
     def __init__(
@@ -102,11 +69,7 @@ class Engine:
         self.fatal: str | None = None
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
         self._rng = random.Random(seed)
-        self._buffer: collections.deque[Claim] = collections.deque()
-        self._claim_lock = asyncio.Lock()
-        self._changed = asyncio.Event()
-        self._busy = 0
-        self._claimed_total = 0
+        self.frontier: BreadthFirstFrontier | None = None
         self._quota_reset: asyncio.Task[bool] | None = None
         self.writer: StoreWriter | None = None
         self.client: ResearchClient | None = None
@@ -117,7 +80,8 @@ class Engine:
         if self.stop_reason is None:
             self.stop_reason = reason
         self.stop_event.set()
-        self._changed.set()
+        if self.frontier is not None:
+            self.frontier.changed()
 
     # ----------------------------------------------------------------------- run
     async def run(self, seeds: list[str]) -> CrawlResult:
@@ -156,7 +120,9 @@ class Engine:
             }
             self.quota = QuotaTracker(cid, s, stored, today)
             writer.set_quota_source(self.quota.drain, self.quota.sync)
-            self._claimed_total = await writer.started_users()
+            self.frontier = BreadthFirstFrontier(
+                writer, self.worker_id, s, self.stop_event, await writer.started_users()
+            )
             retry = RetryPolicy(
                 max_retries=s.max_retries,
                 base_delay=s.retry_base_delay,
@@ -214,7 +180,8 @@ class Engine:
         retried = await self.writer.retry_failed(MAX_USER_ATTEMPTS)
         if retried:
             log.info("retrying %d users whose requests failed earlier in this run", retried)
-            self._claimed_total -= retried
+            assert self.frontier is not None
+            self.frontier.claimed_total -= retried
         return retried > 0
 
     async def _run_workers(self) -> None:
@@ -245,55 +212,17 @@ class Engine:
         if self._quota_reset is not None:
             self._quota_reset.cancel()
 
-    # -------------------------------------------------------------------- frontier
-    async def _next_claim(self) -> Claim | None:
-        s = self.settings
-        while not self.stop_event.is_set():
-            if self._buffer:
-                return self._buffer.popleft()
-            self._changed.clear()
-            async with self._claim_lock:
-                if self._buffer:
-                    continue
-                want = max(2 * s.concurrency, 16)
-                if s.max_users is not None:
-                    want = min(want, s.max_users - self._claimed_total)
-                    if want <= 0:
-                        return None if self._busy == 0 else await self._idle_wait()
-                assert self.writer is not None
-                claims = await self.writer.claim(
-                    self.worker_id, want, s.max_depth, s.directions, s.info
-                )
-                self._claimed_total += len(claims)
-                if claims:
-                    self._buffer.extend(claims)
-                    continue
-                if self._busy == 0:
-                    return None
-            await self._idle_wait()
-        return None
-
-    async def _idle_wait(self) -> None:
-        """Wait until a busy worker commits something that may have added users."""
-        try:
-            await asyncio.wait_for(self._changed.wait(), timeout=1.0)
-        except TimeoutError:
-            pass
-
     async def _worker(self, index: int) -> None:
+        assert self.frontier is not None
         while True:
-            claim = await self._next_claim()
+            claim = await self.frontier.next_claim()
             if claim is None:
-                if self._busy == 0 or self.stop_event.is_set():
-                    self._changed.set()
+                if self.frontier.busy == 0 or self.stop_event.is_set():
+                    self.frontier.changed()
                     return
                 continue
-            self._busy += 1
-            try:
+            with self.frontier.working():
                 await self._crawl_user(claim)
-            finally:
-                self._busy -= 1
-                self._changed.set()
 
     # ------------------------------------------------------------------------ user
     async def _crawl_user(self, claim: Claim) -> None:
@@ -379,7 +308,8 @@ class Engine:
         self.stats.items += len(fresh)
         if record.user_complete:
             self.stats.users_done[1] += 1
-        self._changed.set()
+        assert self.frontier is not None
+        self.frontier.changed()
         return page.next_cursor
 
     async def _user_failed(self, claim: Claim, outcome: Outcome) -> None:

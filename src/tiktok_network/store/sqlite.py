@@ -9,13 +9,8 @@ a second index; raw responses are zlib-compressed, since they are the bulk of th
 
 from __future__ import annotations
 
-import fcntl
-import os
-import socket
 import sqlite3
 import time
-import zlib
-from datetime import UTC, datetime
 from pathlib import Path
 
 from tiktok_network.store.base import (
@@ -31,197 +26,21 @@ from tiktok_network.store.base import (
     QuotaDelta,
     UserOutcome,
 )
-
-SCHEMA_VERSION = "1"
-ID_CACHE_SIZE = 300_000  # usernames -> ids kept in memory by the writer (about 40 MB)
-APP_ID = "tiktok-network"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs(
-    id INTEGER PRIMARY KEY, started_at REAL NOT NULL, ended_at REAL, tool_version TEXT NOT NULL,
-    api_base TEXT NOT NULL, settings TEXT NOT NULL, exit_status INTEGER);
-CREATE TABLE IF NOT EXISTS users(
-    id INTEGER PRIMARY KEY,
-    username TEXT NOT NULL UNIQUE,
-    display_name TEXT,
-    depth INTEGER NOT NULL,
-    first_seen REAL NOT NULL,
-    is_seed INTEGER NOT NULL DEFAULT 0,
-    state INTEGER NOT NULL DEFAULT 0,      -- 0 todo, 1 claimed, 2 done, 3 failed
-    status INTEGER,                        -- 1 parsed, 2 refused, 3 not found, 4 failed
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    claimed_by TEXT,
-    claimed_at REAL,
-    finished_at REAL,
-    info TEXT,
-    info_at REAL);
-CREATE INDEX IF NOT EXISTS users_todo ON users(depth, id) WHERE state = 0;
-CREATE INDEX IF NOT EXISTS users_claimed ON users(claimed_by) WHERE state = 1;
-CREATE TABLE IF NOT EXISTS lists(
-    user_id INTEGER NOT NULL, direction TEXT NOT NULL, cursor INTEGER,
-    done INTEGER NOT NULL DEFAULT 0, pages INTEGER NOT NULL DEFAULT 0,
-    items INTEGER NOT NULL DEFAULT 0, note TEXT,
-    PRIMARY KEY(user_id, direction)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS pages(
-    id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, user_id INTEGER NOT NULL,
-    direction TEXT NOT NULL, request TEXT NOT NULL, request_cursor INTEGER,
-    next_cursor INTEGER, has_more INTEGER NOT NULL, n_items INTEGER NOT NULL,
-    fetched_at REAL NOT NULL, log_id TEXT, response BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS edges(
-    src INTEGER NOT NULL, dst INTEGER NOT NULL, page_id INTEGER NOT NULL,
-    PRIMARY KEY(src, dst)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS quota(
-    client TEXT NOT NULL, day INTEGER NOT NULL, bucket TEXT NOT NULL,
-    used INTEGER NOT NULL DEFAULT 0, exhausted INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY(client, day, bucket)) WITHOUT ROWID;
-"""
-
-
-# What callers outside the store catch: any database failure, without naming the backend.
-DatabaseError = sqlite3.DatabaseError
-StoreError = sqlite3.Error
-
-
-class NotACrawlDatabase(Exception):
-    """The file exists but is not a tiktok-network database; the message names it."""
-
-
-def compress(raw: bytes) -> bytes:
-    return zlib.compress(raw, 1)
-
-
-def decompress(blob: bytes) -> bytes:
-    return zlib.decompress(blob)
-
-
-def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """Open a crawl database, checking that it is one; readers never create or change it."""
-    path = Path(path)
-    if path.is_dir():
-        raise NotACrawlDatabase(f"{path}: is a directory, not a crawl database file")
-    if not readonly:
-        _check_writable(path)
-    if readonly:
-        if not path.exists():
-            raise NotACrawlDatabase(f"{path}: no such database")
-        # On read-only media SQLite cannot make the WAL index a reader needs: nobody can be
-        # writing there, so the file is read as immutable.
-        folder = path.parent if str(path.parent) else Path(".")
-        immutable = "" if os.access(folder, os.W_OK) else "&immutable=1"
-        conn = sqlite3.connect(f"file:{path}?mode=ro{immutable}", uri=True, timeout=30)
-    else:
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    try:
-        conn.execute("PRAGMA busy_timeout=30000")
-        if not readonly:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA cache_size=-65536")
-            # Checkpoints fsync the database file: every 40 MB of WAL rather than every 4 MB.
-            conn.execute("PRAGMA wal_autocheckpoint=10000")
-        _check_app(conn, path, readonly)
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        if "malformed" in str(exc) or "corrupt" in str(exc):
-            raise  # damaged, not foreign: the CLI says how to restore it
-        raise NotACrawlDatabase(f"{path}: not a tiktok-network database ({exc})") from None
-    return conn
-
-
-def _check_writable(path: Path) -> None:
-    """A crawl writes its database and, in WAL mode, files beside it: say so before SQLite
-    answers with a puzzling error."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise NotACrawlDatabase(
-            f"{path}: the database is read-only: a crawl must write it "
-            "(status, export and analyze can read it as it is)"
-        )
-    if not folder.exists():
-        raise NotACrawlDatabase(f"{path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise NotACrawlDatabase(
-            f"{path}: cannot write in {folder} (a crawl keeps its journal beside the database)"
-        )
-
-
-def _check_app(conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if "meta" in tables:
-        row = conn.execute("SELECT value FROM meta WHERE key='app'").fetchone()
-        if row is None or row[0] != APP_ID:
-            raise NotACrawlDatabase(f"{path}: not a tiktok-network database")
-        return
-    if tables or readonly:
-        raise NotACrawlDatabase(f"{path}: not a tiktok-network database")
-    conn.executescript(SCHEMA)
-    conn.executemany(
-        "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
-        [("app", APP_ID), ("schema_version", SCHEMA_VERSION), ("created_at", str(time.time()))],
-    )
-
-
-def stored_settings(path: str | Path) -> dict[str, object]:
-    """The settings the crawl's most recent run was started with ({} for a new crawl)."""
-    if not Path(path).exists():
-        return {}
-    conn = connect(path, readonly=True)
-    try:
-        row = conn.execute("SELECT settings FROM runs ORDER BY id DESC LIMIT 1").fetchone()
-    finally:
-        conn.close()
-    if row is None:
-        return {}
-    import json
-
-    try:
-        value = json.loads(row[0])
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-class CrawlInUse(Exception):
-    """Another live process is crawling into the same SQLite database."""
-
-
-class CrawlLock:
-    """One crawl per SQLite database: an exclusive ``flock`` on ``DB.lock`` for the run's life.
-
-    The kernel drops the lock when its process dies, however it dies, so holding it is the
-    proof that every claim left in the database belongs to a run that is gone, and only then
-    are such claims put back. The file names the holder (host, pid, since) for the message a
-    second crawl gets. Readers (``status``, ``export``, ``analyze``) never take it.
-    """
-
-    def __init__(self, db: Path) -> None:
-        self.db = db
-        self.path = db.with_name(db.name + ".lock")
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.read(fd, 500).decode("utf-8", "replace").strip() or "unknown holder"
-            os.close(fd)
-            raise CrawlInUse(
-                f"{self.db} is in use by another crawl ({holder}): wait for it to end, or stop "
-                "it first; status and export work beside it"
-            ) from None
-        since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"host {socket.gethostname()}, pid {os.getpid()}, since {since}".encode(), 0)
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+from tiktok_network.store.sqlite_db import (  # noqa: F401 - re-exported for the store's users
+    APP_ID,
+    ID_CACHE_SIZE,
+    SCHEMA_VERSION,
+    CrawlInUse,
+    CrawlLock,
+    DatabaseError,
+    NotACrawlDatabase,
+    StoreError,
+    _check_writable,
+    compress,
+    connect,
+    decompress,
+    stored_settings,
+)
 
 
 class SqliteStore(CrawlStore):
