@@ -14,8 +14,10 @@ import json
 import logging
 import os
 import random
+import secrets
 import socket
 import time
+from collections.abc import Callable
 
 import msgspec
 
@@ -57,17 +59,41 @@ from tiktok_network.store.writer import StoreWriter
 log = logging.getLogger("tiktok_network.crawl")
 
 
+def default_writer(settings: CrawlSettings) -> StoreWriter:
+    """The store for ``settings.db`` behind one writer thread, with the shared quota ledger."""
+    return StoreWriter(
+        lambda: open_store(settings.db), settings.quota_ledger or str(default_ledger_path())
+    )
+
+
 class Engine:
+    """Runs one crawl. Its parts come from outside (dependency injection) so that a test or a
+    second backend can hand it others: ``open_writer`` builds the store writer (default: the
+    store for ``settings.db`` and the shared quota ledger), ``open_client`` the API client
+    (default: ``ResearchClient``, which owns retries and the rate limiter), and ``clock`` tells
+    the time quota days are measured by.
+    """
+
     def __init__(
-        self, settings: CrawlSettings, credentials: Credentials, seed: int | None = None
+        self,
+        settings: CrawlSettings,
+        credentials: Credentials,
+        seed: int | None = None,
+        *,
+        open_writer: Callable[[CrawlSettings], StoreWriter] | None = None,
+        open_client: Callable[..., ResearchClient] = ResearchClient,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
+        self._open_writer = open_writer or default_writer
+        self._open_client = open_client
+        self._clock = clock
         self.credentials = credentials
         self.stats = CrawlStats()
         self.stop_event = asyncio.Event()
         self.stop_reason: StopReason | None = None
         self.fatal: str | None = None
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._rng = random.Random(seed)
         self.frontier: BreadthFirstFrontier | None = None
         self._quota_reset: asyncio.Task[bool] | None = None
@@ -86,9 +112,7 @@ class Engine:
     # ----------------------------------------------------------------------- run
     async def run(self, seeds: list[str]) -> CrawlResult:
         s = self.settings
-        writer = self.writer = StoreWriter(
-            lambda: open_store(s.db), s.quota_ledger or str(default_ledger_path())
-        )
+        writer = self.writer = self._open_writer(s)
         cid = client_id(self.credentials.client_key, s.api_base)
         try:
             await writer.start()
@@ -128,7 +152,7 @@ class Engine:
                 base_delay=s.retry_base_delay,
                 rate_limit_delay=s.rate_limit_delay,
             )
-            async with ResearchClient(
+            async with self._open_client(
                 self.credentials,
                 api_base=s.api_base,
                 concurrency=s.concurrency,
@@ -425,7 +449,7 @@ class Engine:
             iso_utc(until),
         )
         try:
-            await asyncio.wait_for(self.stop_event.wait(), timeout=max(0.0, until - time.time()))
+            await asyncio.wait_for(self.stop_event.wait(), timeout=max(0.0, until - self._clock()))
             return False
         except TimeoutError:
             log.info("new quota day: resuming")
