@@ -111,9 +111,9 @@ class Engine:
 
     # ----------------------------------------------------------------------- run
     async def run(self, seeds: list[str]) -> CrawlResult:
+        """Crawl until the frontier is empty, a limit is reached or a stop is asked for."""
         s = self.settings
         writer = self.writer = self._open_writer(s)
-        cid = client_id(self.credentials.client_key, s.api_base)
         try:
             await writer.start()
         except BaseException:
@@ -121,44 +121,18 @@ class Engine:
             raise
         complete = False
         try:
-            public = {k: v for k, v in vars(s).items() if k not in ("credentials", "given")}
-            public["client"] = cid  # a hash: lets status find these credentials in the ledger
-            writer.run_id = await writer.begin_run(__version__, s.api_base, json.dumps(public))
-            recovered = await writer.recover(self.worker_id, MAX_USER_ATTEMPTS)
-            if recovered:
-                log.info("put back %d users left claimed or failed by an earlier run", recovered)
-            if seeds:
-                new, known = await writer.add_seeds(seeds)
-                log.info("seeds: %d new, %d already in the crawl", new, known)
-            today = day_number(s.day_seconds)
-            # The shared ledger knows every crawl's use of this client; this crawl's own
-            # record counts too (a ledger started after the crawl, or moved).
-            shared = await writer.ledger_day(cid, today)
-            own = await writer.quota_used(cid, today)
-            stored = {
-                b: (
-                    max(shared.get(b, (0, False))[0], own.get(b, (0, False))[0]),
-                    shared.get(b, (0, False))[1] or own.get(b, (0, False))[1],
-                )
-                for b in set(shared) | set(own)
-            }
-            self.quota = QuotaTracker(cid, s, stored, today)
-            writer.set_quota_source(self.quota.drain, self.quota.sync)
-            self.frontier = BreadthFirstFrontier(
-                writer, self.worker_id, s, self.stop_event, await writer.started_users()
-            )
-            retry = RetryPolicy(
-                max_retries=s.max_retries,
-                base_delay=s.retry_base_delay,
-                rate_limit_delay=s.rate_limit_delay,
-            )
+            await self._begin(writer, seeds)
             async with self._open_client(
                 self.credentials,
                 api_base=s.api_base,
                 concurrency=s.concurrency,
                 timeout=s.request_timeout,
                 qps=s.qps,
-                retry=retry,
+                retry=RetryPolicy(
+                    max_retries=s.max_retries,
+                    base_delay=s.retry_base_delay,
+                    rate_limit_delay=s.rate_limit_delay,
+                ),
                 quota=self.quota,
                 stop=self.stop_event,
                 outage_tolerance=s.outage_tolerance,
@@ -166,19 +140,7 @@ class Engine:
                 answered_before=await writer.answered_before(s.api_base),
             ) as client:
                 self.client = client
-                await self._run_workers()
-                if self.stop_reason is None and await self._retry_failed_users():
-                    await self._run_workers()
-                if self.stop_reason is None:
-                    left = await writer.failed_users(MAX_USER_ATTEMPTS)
-                    if left:
-                        log.warning(
-                            "%d users failed every retry: run the same command again to retry "
-                            "them (each is given up after %d attempts)",
-                            left,
-                            MAX_USER_ATTEMPTS,
-                        )
-                        self.request_stop(StopReason.FAILED_USERS)
+                await self._crawl_rounds(writer)
             complete = await writer.frontier_empty(s.max_depth) and self.stop_reason is None
         finally:
             await writer.release_worker(self.worker_id)
@@ -190,6 +152,54 @@ class Engine:
             self.stop_reason.value if self.stop_reason else ("complete" if complete else "limit")
         )
         return CrawlResult(exit_code, complete, reason, self.stats, requests, self.fatal)
+
+    async def _begin(self, writer: StoreWriter, seeds: list[str]) -> None:
+        """Record the run, take back what dead runs left, add seeds, load today's quota use."""
+        s = self.settings
+        cid = client_id(self.credentials.client_key, s.api_base)
+        public = {k: v for k, v in vars(s).items() if k not in ("credentials", "given")}
+        public["client"] = cid  # a hash: lets status find these credentials in the ledger
+        writer.run_id = await writer.begin_run(__version__, s.api_base, json.dumps(public))
+        recovered = await writer.recover(self.worker_id, MAX_USER_ATTEMPTS)
+        if recovered:
+            log.info("put back %d users left claimed or failed by an earlier run", recovered)
+        if seeds:
+            new, known = await writer.add_seeds(seeds)
+            log.info("seeds: %d new, %d already in the crawl", new, known)
+        today = day_number(s.day_seconds)
+        # The shared ledger knows every crawl's use of this client; this crawl's own record
+        # counts too (a ledger started after the crawl, or moved).
+        shared = await writer.ledger_day(cid, today)
+        own = await writer.quota_used(cid, today)
+        stored = {
+            b: (
+                max(shared.get(b, (0, False))[0], own.get(b, (0, False))[0]),
+                shared.get(b, (0, False))[1] or own.get(b, (0, False))[1],
+            )
+            for b in set(shared) | set(own)
+        }
+        self.quota = QuotaTracker(cid, s, stored, today)
+        writer.set_quota_source(self.quota.drain, self.quota.sync)
+        self.frontier = BreadthFirstFrontier(
+            writer, self.worker_id, s, self.stop_event, await writer.started_users()
+        )
+
+    async def _crawl_rounds(self, writer: StoreWriter) -> None:
+        """The workers, then one more round for users that failed; if some still fail, the run
+        ends with work left rather than "complete"."""
+        await self._run_workers()
+        if self.stop_reason is None and await self._retry_failed_users():
+            await self._run_workers()
+        if self.stop_reason is None:
+            left = await writer.failed_users(MAX_USER_ATTEMPTS)
+            if left:
+                log.warning(
+                    "%d users failed every retry: run the same command again to retry them "
+                    "(each is given up after %d attempts)",
+                    left,
+                    MAX_USER_ATTEMPTS,
+                )
+                self.request_stop(StopReason.FAILED_USERS)
 
     def _exit_code(self) -> int:
         if self.stop_reason is StopReason.FATAL:
