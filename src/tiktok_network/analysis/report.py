@@ -143,6 +143,7 @@ def _figure(size: tuple[float, float]) -> tuple[Any, Any]:
     return fig, fig.add_subplot()
 
 
+# Long by design: three figures drawn in sequence with shared styling.
 def _figures(
     net: Network,
     folder: Path,
@@ -253,6 +254,7 @@ def _comparison_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return columns, rows
 
 
+# Long by design: the lines of one report section, in reading order (a template as code).
 def _network_lines(n: dict[str, Any]) -> list[tuple[str, str]]:
     if n.get("empty"):
         return [("graph", "empty: no edges, nothing to measure")]

@@ -183,6 +183,8 @@ class ResearchClient:
         assert self.tokens is not None
         return await self.tokens.probe()
 
+    # Long by design: the one retry state machine (token, 429, transient, outage) reads best
+    # whole; each branch is a line or two.
     async def _call(
         self, bucket: str, path: str, request: bytes, parse: Callable[[int, bytes], Outcome]
     ) -> Outcome:

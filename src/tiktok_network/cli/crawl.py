@@ -18,7 +18,7 @@ from tiktok_network.store.sqlite import DatabaseError
 if TYPE_CHECKING:
     from tiktok_network.api.auth import Credentials
     from tiktok_network.config import CrawlSettings
-    from tiktok_network.crawl.engine import CrawlResult
+    from tiktok_network.crawl.engine import CrawlResult, Engine
     from tiktok_network.store.staging import StagedDatabase
 from tiktok_network.cli.batch import requeue_slurm_job, stage_in, stage_out, sync_stage
 from tiktok_network.cli.errors import UserError, describe_database_error, one_line_errors, say
@@ -56,6 +56,8 @@ Examples:
     show_default=True,
     help="Seconds between copies of the staged database back to --db.",
 )
+# Long by design: the command reads as the order of a run (settings, seeds, stage, crawl,
+# copy back, requeue).
 @crawl_options
 @one_line_errors
 def crawl(
@@ -177,10 +179,38 @@ async def _crawl_async(
     stage: tuple[StagedDatabase | None, float],
 ) -> CrawlResult:
     from tiktok_network.cli.progress import run_with_progress
-    from tiktok_network.crawl.engine import Engine, StopReason
+    from tiktok_network.crawl.engine import Engine
 
     engine = Engine(settings, credentials)
-    loop = asyncio.get_running_loop()
+    _stop_on_signals(engine, settings.drain_timeout)
+    staged, every = stage
+    syncing = asyncio.create_task(sync_stage(staged, every)) if staged else None
+    try:
+        result = await run_with_progress(engine, seeds, settings, console)
+    finally:
+        if syncing is not None:
+            syncing.cancel()
+            await asyncio.gather(syncing, return_exceptions=True)
+    if result.fatal:
+        say(f"error: {result.fatal}")
+    await _write_outputs(settings, export, result.exit_code)
+    state = (
+        "complete"
+        if result.complete
+        else f"stopped ({result.reason})"
+        + ("" if result.exit_code == 1 else "; run the same command to continue")
+    )
+    say(
+        f"crawl {state}: {result.stats.pages:,} pages, {result.requests:,} requests this run",
+        quiet=settings.quiet,
+    )
+    return result
+
+
+def _stop_on_signals(engine: Engine, drain_timeout: float) -> None:
+    """SIGINT, SIGTERM and SIGUSR1 stop the crawl gently; a second Ctrl-C quits at once."""
+    from tiktok_network.crawl.engine import StopReason
+
     interrupts = 0
 
     def on_signal(sig: signal.Signals) -> None:
@@ -194,24 +224,20 @@ async def _crawl_async(
         if first:
             with contextlib.suppress(OSError):
                 click.echo(
-                    f"{sig.name}: stopping; in-flight requests get {settings.drain_timeout:g}s"
+                    f"{sig.name}: stopping; in-flight requests get {drain_timeout:g}s"
                     + (" (Ctrl-C again to quit at once)" if sig == signal.SIGINT else ""),
                     err=True,
                 )
 
+    loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
         loop.add_signal_handler(sig, on_signal, sig)
-    staged, every = stage
-    syncing = asyncio.create_task(sync_stage(staged, every)) if staged else None
-    try:
-        result = await run_with_progress(engine, seeds, settings, console)
-    finally:
-        if syncing is not None:
-            syncing.cancel()
-            await asyncio.gather(syncing, return_exceptions=True)
-    if result.fatal:
-        say(f"error: {result.fatal}")
-    if export == "always" or (export == "at-end" and result.exit_code != 75):
+
+
+async def _write_outputs(settings: CrawlSettings, export: str, exit_code: int) -> None:
+    """The CSVs at the end of a run: always, only when the crawl is done (a batch job that must
+    leave in time), or never."""
+    if export == "always" or (export == "at-end" and exit_code != 75):
         from tiktok_network.export.csvs import export_csvs
 
         written = await asyncio.to_thread(export_csvs, settings.db, settings.out)
@@ -224,14 +250,3 @@ async def _crawl_async(
             "outputs are written when the crawl completes (or at any time: tiktok-network export)",
             quiet=settings.quiet,
         )
-    state = (
-        "complete"
-        if result.complete
-        else f"stopped ({result.reason})"
-        + ("" if result.exit_code == 1 else "; run the same command to continue")
-    )
-    say(
-        f"crawl {state}: {result.stats.pages:,} pages, {result.requests:,} requests this run",
-        quiet=settings.quiet,
-    )
-    return result

@@ -29,6 +29,7 @@ def _refuse_secret(ctx: click.Context, param: click.Parameter, value: Any) -> No
         raise UserError(CREDENTIALS_HELP)
 
 
+# Long by design: the option table of every crawl setting, one entry each (data, not logic).
 def crawl_options(f: Any) -> Any:
     options = [
         click.option("--db", help="Crawl database (SQLite). [default: tiktok-network.db]"),

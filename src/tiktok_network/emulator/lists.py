@@ -39,6 +39,8 @@ class ListRoutes:
     async def followers(self, request: web.Request) -> web.StreamResponse:
         return await self._follow_list(request, "followers")
 
+    # Long by design: validation, quirks and paging of one endpoint in the order a request
+    # meets them, as the emulator tests read it.
     async def _follow_list(self, request: web.Request, endpoint: str) -> web.StreamResponse:
         gated = await self._gate(request, endpoint)
         if isinstance(gated, web.Response):

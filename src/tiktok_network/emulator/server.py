@@ -119,6 +119,8 @@ class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes):
                 await asyncio.sleep(delay)
 
     # ------------------------------------------------------ common gate
+    # Long by design: the checks in the order the service applies them (auth, rate, quota,
+    # body), each a few lines; the order is the behaviour under test.
     async def _gate(
         self, request: web.Request, endpoint: str
     ) -> tuple[str, tuple[str, int], dict[str, Any]] | web.Response:

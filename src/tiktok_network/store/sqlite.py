@@ -207,6 +207,8 @@ class SqliteStore(CrawlStore):
                     [(q.client, q.day, q.bucket, q.used, int(q.exhausted)) for q in quota],
                 )
 
+    # Long by design: the hot path, flattened into one statement per table after profiling
+    # (docs/performance.md); splitting it would add a Python call per page.
     def _commit_pages(self, run_id: int, pages: list[PageRecord]) -> None:
         """Every page of a batch in a handful of statements (each page still whole or absent).
 
