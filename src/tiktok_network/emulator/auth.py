@@ -5,31 +5,14 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from typing import Any
 
-import msgspec
 from aiohttp import web
 
-from tiktok_network.api import spec
-
-LIST_KEYS = {endpoint: key.encode() for endpoint, key in spec.LIST_KEYS.items()}
-
-_json = msgspec.json.Encoder()
-_decode = msgspec.json.Decoder()
+from tiktok_network.emulator.state import EmulatorState, json_encoder
 
 
-class AuthRoutes:
+class AuthRoutes(EmulatorState):
     """Part of ``Emulator`` (``server.py``): the handlers and helpers of one concern."""
-
-    # Set by Emulator.__init__; declared for readers and type checkers.
-    graph: Any
-    settings: Any
-    quota: Any
-    window: Any
-    log: Any
-    log_ids: Any
-    tokens: dict[str, tuple[str, float]]
-    _occurrences: dict[tuple[str, str, int], int]
 
     async def token(self, request: web.Request) -> web.Response:
         await self._latency()
@@ -65,7 +48,7 @@ class AuthRoutes:
             "expires_in": int(self.settings.token_ttl),
             "token_type": "Bearer",
         }
-        return web.Response(body=_json.encode(body), content_type="application/json")
+        return web.Response(body=json_encoder.encode(body), content_type="application/json")
 
     def _oauth_error(self, status: int, error: str, description: str) -> web.Response:
         self.log.record(
@@ -78,7 +61,9 @@ class AuthRoutes:
             items=None,
         )
         body = {"error": error, "error_description": description, "log_id": self.log_ids.next()}
-        return web.Response(status=status, body=_json.encode(body), content_type="application/json")
+        return web.Response(
+            status=status, body=json_encoder.encode(body), content_type="application/json"
+        )
 
     def _client_of(self, request: web.Request) -> str | None:
         header = request.headers.get("Authorization", "")

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
-import msgspec
 from aiohttp import web
 
 from tiktok_network.api import spec
 from tiktok_network.emulator.settings import FAULT_KINDS
-
-LIST_KEYS = {endpoint: key.encode() for endpoint, key in spec.LIST_KEYS.items()}
-
-_json = msgspec.json.Encoder()
-_decode = msgspec.json.Decoder()
+from tiktok_network.emulator.state import EmulatorState
 
 
 def seeded_unit(*parts: object) -> float:
@@ -23,18 +17,8 @@ def seeded_unit(*parts: object) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
-class Faults:
+class Faults(EmulatorState):
     """Part of ``Emulator`` (``server.py``): the handlers and helpers of one concern."""
-
-    # Set by Emulator.__init__; declared for readers and type checkers.
-    graph: Any
-    settings: Any
-    quota: Any
-    window: Any
-    log: Any
-    log_ids: Any
-    tokens: dict[str, tuple[str, float]]
-    _occurrences: dict[tuple[str, str, int], int]
 
     def _draw_fault(self, endpoint: str, username: str, cursor: int) -> str | None:
         faults = self.settings.faults

@@ -5,31 +5,16 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import msgspec
 from aiohttp import web
 
 from tiktok_network.api import spec
 from tiktok_network.emulator.faults import seeded_unit
 from tiktok_network.emulator.names import display_name_for
-
-LIST_KEYS = {endpoint: key.encode() for endpoint, key in spec.LIST_KEYS.items()}
-
-_json = msgspec.json.Encoder()
-_decode = msgspec.json.Decoder()
+from tiktok_network.emulator.state import EmulatorState
 
 
-class InfoRoutes:
+class InfoRoutes(EmulatorState):
     """Part of ``Emulator`` (``server.py``): the handlers and helpers of one concern."""
-
-    # Set by Emulator.__init__; declared for readers and type checkers.
-    graph: Any
-    settings: Any
-    quota: Any
-    window: Any
-    log: Any
-    log_ids: Any
-    tokens: dict[str, tuple[str, float]]
-    _occurrences: dict[tuple[str, str, int], int]
 
     async def info(self, request: web.Request) -> web.Response:
         gated = await self._gate(request, "info")

@@ -6,32 +6,17 @@ import asyncio
 import time
 from typing import Any
 
-import msgspec
 import numpy as np
 from aiohttp import web
 
 from tiktok_network.api import spec
 from tiktok_network.emulator.faults import seeded_unit
 from tiktok_network.emulator.settings import ErrorTriple
-
-LIST_KEYS = {endpoint: key.encode() for endpoint, key in spec.LIST_KEYS.items()}
-
-_json = msgspec.json.Encoder()
-_decode = msgspec.json.Decoder()
+from tiktok_network.emulator.state import LIST_KEYS, EmulatorState
 
 
-class ListRoutes:
+class ListRoutes(EmulatorState):
     """Part of ``Emulator`` (``server.py``): the handlers and helpers of one concern."""
-
-    # Set by Emulator.__init__; declared for readers and type checkers.
-    graph: Any
-    settings: Any
-    quota: Any
-    window: Any
-    log: Any
-    log_ids: Any
-    tokens: dict[str, tuple[str, float]]
-    _occurrences: dict[tuple[str, str, int], int]
 
     async def following(self, request: web.Request) -> web.StreamResponse:
         return await self._follow_list(request, "following")

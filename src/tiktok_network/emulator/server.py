@@ -27,11 +27,7 @@ from tiktok_network.emulator.graph import FollowGraph
 from tiktok_network.emulator.info import InfoRoutes
 from tiktok_network.emulator.lists import ListRoutes
 from tiktok_network.emulator.settings import EmulatorSettings, ErrorTriple
-
-LIST_KEYS = {endpoint: key.encode() for endpoint, key in spec.LIST_KEYS.items()}
-
-_json = msgspec.json.Encoder()
-_decode = msgspec.json.Decoder()
+from tiktok_network.emulator.state import json_decoder, json_encoder
 
 
 class LogIds:
@@ -106,7 +102,9 @@ class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes):
         if data is not None:
             body["data"] = data
         body["error"] = {"code": code, "message": message, "log_id": self.log_ids.next()}
-        return web.Response(status=status, body=_json.encode(body), content_type="application/json")
+        return web.Response(
+            status=status, body=json_encoder.encode(body), content_type="application/json"
+        )
 
     def _error(self, triple: ErrorTriple, username: str = "") -> web.Response:
         return self._envelope(triple.status, triple.code, triple.message.format(username=username))
@@ -174,7 +172,7 @@ class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes):
             )
         raw = await request.read()
         try:
-            body = _decode.decode(raw)
+            body = json_decoder.decode(raw)
         except msgspec.DecodeError:
             body = None
         if not isinstance(body, dict):
@@ -218,7 +216,7 @@ class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes):
     @staticmethod
     def _code_of(response: web.Response) -> str | None:
         try:
-            return _decode.decode(response.body)["error"]["code"]  # type: ignore[arg-type]
+            return json_decoder.decode(response.body)["error"]["code"]  # type: ignore[arg-type]
         except Exception:
             return None
 
@@ -245,7 +243,7 @@ class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes):
         body["quota"] = self.quota.snapshot()
         body["tokens_live"] = len(self.tokens)
         body["graph"] = {"users": self.graph.n_users, "edges": self.graph.n_edges}
-        return web.Response(body=_json.encode(body), content_type="application/json")
+        return web.Response(body=json_encoder.encode(body), content_type="application/json")
 
 
 class RunningEmulator:
