@@ -9,6 +9,7 @@ import click
 if TYPE_CHECKING:
     pass
 from tiktok_network.cli.errors import UserError
+from tiktok_network.config import CrawlSettings
 
 REFUSED_SECRET_FLAGS = (
     "--client-key",
@@ -30,17 +31,31 @@ def _refuse_secret(ctx: click.Context, param: click.Parameter, value: Any) -> No
 
 
 # Long by design: the option table of every crawl setting, one entry each (data, not logic).
+def _default(name: str) -> str:
+    """A setting's default, as help text shows it: read from the settings object, the one place
+    defaults are written."""
+    value = getattr(DEFAULTS, name)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+DEFAULTS = CrawlSettings()
+
+
 def crawl_options(f: Any) -> Any:
     options = [
-        click.option("--db", help="Crawl database (SQLite). [default: tiktok-network.db]"),
-        click.option("--out", help="Folder for the CSV outputs. [default: outputs]"),
+        click.option("--db", help=f"Crawl database (SQLite). [default: {_default('db')}]"),
+        click.option("--out", help=f"Folder for the CSV outputs. [default: {_default('out')}]"),
         click.option("--api-base", help="Research API base URL (or TIKTOK_API_BASE)."),
-        click.option("--concurrency", type=int, help="Requests in flight. [default: 8]"),
+        click.option(
+            "--concurrency",
+            type=int,
+            help=f"Requests in flight. [default: {_default('concurrency')}]",
+        ),
         click.option("--qps", type=float, help="Client-side limit of requests per second."),
         click.option(
             "--max-depth",
             type=int,
-            help="Seeds are depth 0; 0 fetches only their lists. [default: 1]",
+            help=f"Seeds are depth 0; 0 fetches only their lists. [default: {_default('max_depth')}]",
         ),
         click.option(
             "--max-users", type=int, help="Stop after this many users' lists were started."
@@ -49,12 +64,12 @@ def crawl_options(f: Any) -> Any:
         click.option(
             "--direction",
             type=click.Choice(["following", "followers", "both"]),
-            help="Which lists to fetch. [default: following]",
+            help=f"Which lists to fetch. [default: {_default('direction')}]",
         ),
         click.option(
             "--on-quota",
             type=click.Choice(["wait", "exit"]),
-            help="When the daily quota is used up: sleep to 00:00 UTC, or exit 75. [default: wait]",
+            help=f"When the daily quota is used up: sleep to 00:00 UTC, or exit 75. [default: {_default('on_quota')}]",
         ),
         click.option(
             "--info/--no-info", default=None, help="Also fetch user info (1,000/day bucket)."
@@ -62,12 +77,12 @@ def crawl_options(f: Any) -> Any:
         click.option(
             "--drain-timeout",
             type=float,
-            help="Seconds in-flight requests get on shutdown. [default: 20]",
+            help=f"Seconds in-flight requests get on shutdown. [default: {_default('drain_timeout')}]",
         ),
         click.option(
             "--log-every",
             type=float,
-            help="Seconds between progress lines off a terminal. [default: 30]",
+            help=f"Seconds between progress lines off a terminal. [default: {_default('log_every')}]",
         ),
         click.option("--quiet", is_flag=True, default=None, help="Print only errors."),
         click.option(
@@ -78,9 +93,13 @@ def crawl_options(f: Any) -> Any:
         click.option(
             "--follow-quota",
             type=int,
-            help="Follow calls per day for this client. [default: 20000]",
+            help=f"Follow calls per day for this client. [default: {_default('follow_quota')}]",
         ),
-        click.option("--info-quota", type=int, help="User-info calls per day. [default: 1000]"),
+        click.option(
+            "--info-quota",
+            type=int,
+            help=f"User-info calls per day. [default: {_default('info_quota')}]",
+        ),
         click.option(
             "--separate-follow-quotas",
             is_flag=True,
@@ -90,30 +109,38 @@ def crawl_options(f: Any) -> Any:
         click.option(
             "--day-seconds",
             type=float,
-            help="Length of a quota day (emulator tests). [default: 86400]",
-        ),
-        click.option("--request-timeout", type=float, help="Seconds per request. [default: 30]"),
-        click.option(
-            "--max-retries", type=int, help="Retries of a transient failure. [default: 5]"
+            help=f"Length of a quota day (emulator tests). [default: {_default('day_seconds')}]",
         ),
         click.option(
-            "--retry-base-delay", type=float, help="First backoff delay in seconds. [default: 1]"
+            "--request-timeout",
+            type=float,
+            help=f"Seconds per request. [default: {_default('request_timeout')}]",
+        ),
+        click.option(
+            "--max-retries",
+            type=int,
+            help=f"Retries of a transient failure. [default: {_default('max_retries')}]",
+        ),
+        click.option(
+            "--retry-base-delay",
+            type=float,
+            help=f"First backoff delay in seconds. [default: {_default('retry_base_delay')}]",
         ),
         click.option(
             "--rate-limit-delay",
             type=float,
-            help="First pause after a 429 rate limit, seconds. [default: 10]",
+            help=f"First pause after a 429 rate limit, seconds. [default: {_default('rate_limit_delay')}]",
         ),
         click.option(
             "--outage-tolerance",
             type=float,
             help="Seconds the whole API may not answer before the crawl stops with work left "
-            "(meanwhile it pauses and probes). [default: 21600]",
+            f"(meanwhile it pauses and probes). [default: {_default('outage_tolerance')}]",
         ),
         click.option(
             "--outage-probe-max",
             type=float,
-            help="Longest pause between probes of an API that does not answer. [default: 60]",
+            help=f"Longest pause between probes of an API that does not answer. [default: {_default('outage_probe_max')}]",
         ),
         click.option(
             "--quota-ledger",
