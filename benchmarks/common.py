@@ -7,20 +7,18 @@ emulator's stats and /proc (CPU seconds, peak RSS).
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import platform
-import signal
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tiktok_network.emulator.process import EmulatorProcess, emulator_process
 
 CLI = [sys.executable, "-m", "tiktok_network.cli"]
 
@@ -52,33 +50,12 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-@dataclass
-class Emulator:
-    url: str
-    proc: subprocess.Popen[str]
-
-    def stats(self) -> dict:
-        with urllib.request.urlopen(f"{self.url}/_emulator/stats", timeout=30) as resp:
-            return json.loads(resp.read())
+Emulator = EmulatorProcess
 
 
-@contextmanager
-def emulator(*args: str) -> Iterator[Emulator]:
-    proc = subprocess.Popen(
-        [*CLI, "emulator", "--port", "0", "--follow-quota", str(10**9), *args],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    first = proc.stdout.readline()
-    if not first.startswith("listening on"):
-        proc.kill()
-        raise SystemExit(f"emulator did not start: {first!r}")
-    try:
-        yield Emulator(first.strip().removeprefix("listening on "), proc)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+def emulator(*args: str) -> contextlib.AbstractContextManager[EmulatorProcess]:
+    """The project's emulator launcher, with a quota no benchmark reaches."""
+    return emulator_process("--follow-quota", str(10**9), *args)
 
 
 def crawl_env(url: str) -> dict[str, str]:

@@ -37,7 +37,9 @@ def main() -> None:
     parser.add_argument("--db", required=True)
     parser.add_argument("--graph", default="synthetic:1000000")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--requeue", type=int, default=100_000, help="users put back in the queue first")
+    parser.add_argument(
+        "--requeue", type=int, default=100_000, help="users put back in the queue first"
+    )
     args = parser.parse_args()
     conn = sqlite3.connect(args.db)
     users = conn.execute("SELECT count(*) FROM users").fetchone()[0]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -12,55 +10,23 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from tiktok_network.emulator.graph import FollowGraph
+from tiktok_network.emulator.process import EmulatorProcess
+from tiktok_network.emulator.process import emulator_process as start_emulator_process
 
 CLI = [sys.executable, "-m", "tiktok_network.cli"]
 KEY, SECRET = "demo-key", "demo-secret"
 
 
-@dataclass
-class EmulatorProcess:
-    url: str
-    proc: subprocess.Popen[str]
-    log: Path
-
-    @property
-    def port(self) -> int:
-        return int(self.url.rsplit(":", 1)[1])
-
-    def requests(self) -> list[dict]:
-        return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
-
-
 @contextmanager
 def emulator_process(tmp_path: Path, *args: str, port: int = 0) -> Iterator[EmulatorProcess]:
-    """The emulator as a user starts it; ``port`` restarts one where an earlier one was."""
+    """The emulator as a user starts it, logging requests in the test's folder; ``port``
+    restarts one where an earlier one was."""
     log = tmp_path / f"requests-{len(list(tmp_path.glob('requests-*')))}.jsonl"
-    proc = subprocess.Popen(
-        [*CLI, "emulator", "--port", str(port), "--request-log", str(log), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    first = proc.stdout.readline()
-    if not first.startswith("listening on "):
-        proc.kill()
-        raise RuntimeError(
-            f"emulator did not start: {first!r} {proc.stderr.read() if proc.stderr else ''}"
-        )
-    emu = EmulatorProcess(first.strip().removeprefix("listening on "), proc, log)
-    try:
+    with start_emulator_process(*args, port=port, request_log=log) as emu:
         yield emu
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 class RequestCounter:
