@@ -6,7 +6,9 @@ default, so a test or a user's dry run can reproduce either reading of the docum
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from tiktok_network.api import spec
 
@@ -124,3 +126,160 @@ class EmulatorSettings:
     latency: tuple[float, float] = (0.0, 0.0)
     faults: dict[str, float] = field(default_factory=dict)
     request_log: str | None = None
+
+
+# ---------------------------------------------------------------------- options as data
+@dataclass(frozen=True)
+class Option:
+    """One emulator setting as a command-line option: declared once, here. The CLI builds its
+    options from this table and ``settings_from_options`` builds the settings, so a new quirk
+    is one field above and one line below."""
+
+    field: str  # the EmulatorSettings field it sets
+    flag: str  # "--name", or "--on/--off" for a switch pair
+    help: str
+    kind: str = "text"  # float, int, flag, switch, text, many
+    parse: Callable[[Any], Any] | None = None  # CLI value -> setting value
+    metavar: str | None = None
+
+
+def _names(text: str) -> frozenset[str]:
+    return frozenset(m.strip() for m in str(text).split(",") if m.strip())
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("seed", "--seed", "Seed for faults, quirks and account states.", "int"),
+    Option(
+        "clients",
+        "--client",
+        "Accepted client credentials (repeatable). Default demo-key:demo-secret.",
+        "many",
+        parse_clients,
+        "KEY:SECRET",
+    ),
+    Option("token_ttl", "--token-ttl", "Token lifetime in seconds.", "float"),
+    Option(
+        "revoke_every", "--revoke-every", "Invalidate every live token each N seconds.", "float"
+    ),
+    Option(
+        "oauth_error_status",
+        "--oauth-error-status",
+        "HTTP status of OAuth error bodies (the service was seen answering 200).",
+        "int",
+    ),
+    Option(
+        "scope_not_authorized",
+        "--scope-not-authorized",
+        "Answer follow endpoints with 401 scope_not_authorized.",
+        "flag",
+    ),
+    Option(
+        "refused_fraction",
+        "--refused-fraction",
+        "Share of accounts the API refuses to return.",
+        "float",
+    ),
+    Option(
+        "private_fraction",
+        "--private-fraction",
+        "Share of private accounts (refused, and hidden by --followers-public-only).",
+        "float",
+    ),
+    Option("missing", "--missing", "Accounts answered as not found.", "text", _names, "USER,..."),
+    Option(
+        "not_found",
+        "--not-found-response",
+        "Replace the answer for unknown accounts (default 400:invalid_params).",
+        "text",
+        lambda text: ErrorTriple.parse(str(text), NOT_FOUND_MESSAGE),
+        "STATUS:CODE[:MESSAGE]",
+    ),
+    Option(
+        "refused",
+        "--refused-response",
+        "Replace the answer for refused accounts (default 400:invalid_params).",
+        "text",
+        lambda text: ErrorTriple.parse(str(text), REFUSED_MESSAGE),
+        "STATUS:CODE[:MESSAGE]",
+    ),
+    Option(
+        "short_pages",
+        "--short-pages",
+        "Quirk: share of pages shorter than max_count while has_more is true.",
+        "float",
+    ),
+    Option(
+        "omit_empty_list",
+        "--omit-empty-list",
+        "Quirk: drop the list key from empty OK pages.",
+        "flag",
+    ),
+    Option(
+        "same_second_repeats",
+        "--same-second-repeats",
+        "Quirk: share of page boundaries whose last entry repeats on the next page.",
+        "float",
+    ),
+    Option(
+        "followers_cap", "--followers-cap", "Quirk: serve at most N followers per account.", "int"
+    ),
+    Option(
+        "followers_public_only",
+        "--followers-public-only",
+        "Quirk: follower lists hide private accounts.",
+        "flag",
+    ),
+    Option("follow_quota", "--follow-quota", "Follow calls per client per day.", "int"),
+    Option("info_quota", "--info-quota", "User-info calls per client per day.", "int"),
+    Option(
+        "separate_follow_quotas",
+        "--separate-follow-quotas",
+        "Followers and following get a quota each instead of sharing one.",
+        "flag",
+    ),
+    Option(
+        "qps", "--qps", "Short-term limit: requests per second per client (429 beyond).", "float"
+    ),
+    Option(
+        "failed_requests_count",
+        "--failed-requests-count/--failed-requests-free",
+        "Whether failed requests use quota.",
+        "switch",
+    ),
+    Option(
+        "day_seconds",
+        "--day-seconds",
+        "Length of a quota day in real seconds (tests cross midnight quickly).",
+        "float",
+    ),
+    Option(
+        "latency",
+        "--latency-ms",
+        "Added latency per request.",
+        "text",
+        parse_latency,
+        "MEAN[,JITTER]",
+    ),
+    Option(
+        "faults",
+        "--faults",
+        "Fault probabilities: 500, 500-empty, 504-html, truncated, cursor-400, reset.",
+        "text",
+        parse_faults,
+        "KIND=P,...",
+    ),
+    Option(
+        "request_log", "--request-log", "Append one JSON line per request.", "text", str, "PATH"
+    ),
+)
+
+
+def settings_from_options(values: Mapping[str, Any]) -> EmulatorSettings:
+    """The settings for the options given (None, or an empty list, means not given)."""
+    given: dict[str, Any] = {}
+    for option in OPTIONS:
+        value = values.get(option.field)
+        if value is None or (option.kind == "many" and not value):
+            continue
+        given[option.field] = option.parse(value) if option.parse else value
+    return EmulatorSettings(**given)
