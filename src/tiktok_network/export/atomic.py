@@ -13,6 +13,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from tiktok_network.store.read import CrawlReader
+
 
 class OutputNotWritable(Exception):
     """The output folder cannot be created or written; checked before any work is done."""
@@ -56,3 +58,14 @@ def remove_stale_temporaries(out_dir: Path) -> None:
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
             with contextlib.suppress(OSError):
                 tmp.unlink()
+
+
+@contextlib.contextmanager
+def export_session(db: str | Path, out: str | Path) -> Iterator[tuple[CrawlReader, Path]]:
+    """What every export begins with: the output folder made and cleared of a killed export's
+    leftovers, and one read snapshot of the crawl that all files of this export share."""
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out_dir)
+    with CrawlReader(db) as reader:
+        yield reader, out_dir

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tiktok_network.export.atomic import atomic_path, remove_stale_temporaries
+from tiktok_network.export.atomic import atomic_path, export_session
 from tiktok_network.quota_day import iso_utc
 from tiktok_network.store.base import UserStatus
 from tiktok_network.store.read import CrawlReader
@@ -52,24 +52,12 @@ def atomic_csv(path: Path, header: Iterable[str], rows: Iterable[Iterable[Any]])
     return count
 
 
-Snapshot = CrawlReader  # the exports read one instant of the crawl
-
-
 def export_csvs(
     db: str | Path, out: str | Path, formats: Iterable[str] = CLASSIC + EXTENDED
 ) -> dict[str, int]:
     """Write the requested CSVs to ``out``; returns rows written per file."""
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(out_dir)
-    snap = CrawlReader(db)
-    try:
-        written: dict[str, int] = {}
-        for name in formats:
-            written[name] = WRITERS[name](snap, out_dir / f"{name}.csv")
-        return written
-    finally:
-        snap.close()
+    with export_session(db, out) as (snap, out_dir):
+        return {name: WRITERS[name](snap, out_dir / f"{name}.csv") for name in formats}
 
 
 def _parsing_list(snap: CrawlReader, path: Path) -> int:

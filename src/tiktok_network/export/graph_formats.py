@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from tiktok_network.export.atomic import atomic_path, remove_stale_temporaries
+from tiktok_network.export.atomic import atomic_path, export_session
 from tiktok_network.export.csvs import INFO_COLUMNS
 from tiktok_network.quota_day import iso_utc
 from tiktok_network.store.base import UserStatus
@@ -237,14 +237,8 @@ def export_graph_formats(
     db: str | Path, out: str | Path, formats: list[str], force: bool = False
 ) -> dict[str, int]:
     """Write the requested non-CSV formats from one read snapshot."""
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(out_dir)
-    snap = CrawlReader(db)
-    try:
-        written: dict[str, int] = {}
+    written: dict[str, int] = {}
+    with export_session(db, out) as (snap, out_dir):
         for fmt in formats:
             written.update(FORMATS[fmt](snap, out_dir, force))
-        return written
-    finally:
-        snap.close()
+    return written
