@@ -30,136 +30,82 @@ def _refuse_secret(ctx: click.Context, param: click.Parameter, value: Any) -> No
         raise UserError(CREDENTIALS_HELP)
 
 
-# Long by design: the option table of every crawl setting, one entry each (data, not logic).
-def _default(name: str) -> str:
-    """A setting's default, as help text shows it: read from the settings object, the one place
-    defaults are written."""
-    value = getattr(DEFAULTS, name)
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
+# Every crawl setting as an option: (flag, type, help). The type is a click type or "flag";
+# the default shown in the help is read from CrawlSettings, where defaults are written once.
+CRAWL_OPTIONS: tuple[tuple[str, Any, str], ...] = (
+    ("--db", str, "Crawl database (SQLite)."),
+    ("--out", str, "Folder for the CSV outputs."),
+    ("--api-base", str, "Research API base URL (or TIKTOK_API_BASE)."),
+    ("--concurrency", int, "Requests in flight."),
+    ("--qps", float, "Client-side limit of requests per second."),
+    ("--max-depth", int, "Seeds are depth 0; 0 fetches only their lists."),
+    ("--max-users", int, "Stop after this many users' lists were started."),
+    ("--max-requests", int, "Stop this run after this many requests."),
+    ("--direction", click.Choice(["following", "followers", "both"]), "Which lists to fetch."),
+    (
+        "--on-quota",
+        click.Choice(["wait", "exit"]),
+        "When the daily quota is used up: sleep to 00:00 UTC, or exit 75.",
+    ),
+    ("--info/--no-info", "flag", "Also fetch user info (1,000/day bucket)."),
+    ("--drain-timeout", float, "Seconds in-flight requests get on shutdown."),
+    ("--log-every", float, "Seconds between progress lines off a terminal."),
+    ("--quiet", "flag", "Print only errors."),
+    ("--log-file", click.Path(dir_okay=False), "Also append every log line to this file."),
+    ("--follow-quota", int, "Follow calls per day for this client."),
+    ("--info-quota", int, "User-info calls per day."),
+    ("--separate-follow-quotas", "flag", "Followers and following have a quota each."),
+    ("--day-seconds", float, "Length of a quota day (emulator tests)."),
+    ("--request-timeout", float, "Seconds per request."),
+    ("--max-retries", int, "Retries of a transient failure."),
+    ("--retry-base-delay", float, "First backoff delay in seconds."),
+    ("--rate-limit-delay", float, "First pause after a 429 rate limit, seconds."),
+    (
+        "--outage-tolerance",
+        float,
+        "Seconds the whole API may not answer before the crawl stops with work left "
+        "(meanwhile it pauses and probes).",
+    ),
+    ("--outage-probe-max", float, "Longest pause between probes of an API that does not answer."),
+    (
+        "--quota-ledger",
+        click.Path(dir_okay=False),
+        "The daily quota ledger shared by every crawl with these credentials. "
+        "[default: $XDG_STATE_HOME/tiktok-network/quota.db]",
+    ),
+    ("--credentials", click.Path(), "File with TIKTOK_CLIENT_KEY=/TIKTOK_CLIENT_SECRET= lines."),
+)
 DEFAULTS = CrawlSettings()
 
 
+def _help_with_default(flag: str, text: str) -> str:
+    name = flag.split("/")[0].removeprefix("--").replace("-", "_")
+    value = getattr(DEFAULTS, name, None)
+    if value is None or isinstance(value, bool) or "[default:" in text:
+        return text
+    return (
+        f"{text} [default: {value:g}]" if isinstance(value, float) else f"{text} [default: {value}]"
+    )
+
+
 def crawl_options(f: Any) -> Any:
+    """The options of every crawl setting, the config file option and the refused secrets."""
     options = [
-        click.option("--db", help=f"Crawl database (SQLite). [default: {_default('db')}]"),
-        click.option("--out", help=f"Folder for the CSV outputs. [default: {_default('out')}]"),
-        click.option("--api-base", help="Research API base URL (or TIKTOK_API_BASE)."),
-        click.option(
-            "--concurrency",
-            type=int,
-            help=f"Requests in flight. [default: {_default('concurrency')}]",
-        ),
-        click.option("--qps", type=float, help="Client-side limit of requests per second."),
-        click.option(
-            "--max-depth",
-            type=int,
-            help=f"Seeds are depth 0; 0 fetches only their lists. [default: {_default('max_depth')}]",
-        ),
-        click.option(
-            "--max-users", type=int, help="Stop after this many users' lists were started."
-        ),
-        click.option("--max-requests", type=int, help="Stop this run after this many requests."),
-        click.option(
-            "--direction",
-            type=click.Choice(["following", "followers", "both"]),
-            help=f"Which lists to fetch. [default: {_default('direction')}]",
-        ),
-        click.option(
-            "--on-quota",
-            type=click.Choice(["wait", "exit"]),
-            help=f"When the daily quota is used up: sleep to 00:00 UTC, or exit 75. [default: {_default('on_quota')}]",
-        ),
-        click.option(
-            "--info/--no-info", default=None, help="Also fetch user info (1,000/day bucket)."
-        ),
-        click.option(
-            "--drain-timeout",
-            type=float,
-            help=f"Seconds in-flight requests get on shutdown. [default: {_default('drain_timeout')}]",
-        ),
-        click.option(
-            "--log-every",
-            type=float,
-            help=f"Seconds between progress lines off a terminal. [default: {_default('log_every')}]",
-        ),
-        click.option("--quiet", is_flag=True, default=None, help="Print only errors."),
-        click.option(
-            "--log-file",
-            type=click.Path(dir_okay=False),
-            help="Also append every log line to this file.",
-        ),
-        click.option(
-            "--follow-quota",
-            type=int,
-            help=f"Follow calls per day for this client. [default: {_default('follow_quota')}]",
-        ),
-        click.option(
-            "--info-quota",
-            type=int,
-            help=f"User-info calls per day. [default: {_default('info_quota')}]",
-        ),
-        click.option(
-            "--separate-follow-quotas",
-            is_flag=True,
-            default=None,
-            help="Followers and following have a quota each.",
-        ),
-        click.option(
-            "--day-seconds",
-            type=float,
-            help=f"Length of a quota day (emulator tests). [default: {_default('day_seconds')}]",
-        ),
-        click.option(
-            "--request-timeout",
-            type=float,
-            help=f"Seconds per request. [default: {_default('request_timeout')}]",
-        ),
-        click.option(
-            "--max-retries",
-            type=int,
-            help=f"Retries of a transient failure. [default: {_default('max_retries')}]",
-        ),
-        click.option(
-            "--retry-base-delay",
-            type=float,
-            help=f"First backoff delay in seconds. [default: {_default('retry_base_delay')}]",
-        ),
-        click.option(
-            "--rate-limit-delay",
-            type=float,
-            help=f"First pause after a 429 rate limit, seconds. [default: {_default('rate_limit_delay')}]",
-        ),
-        click.option(
-            "--outage-tolerance",
-            type=float,
-            help="Seconds the whole API may not answer before the crawl stops with work left "
-            f"(meanwhile it pauses and probes). [default: {_default('outage_tolerance')}]",
-        ),
-        click.option(
-            "--outage-probe-max",
-            type=float,
-            help=f"Longest pause between probes of an API that does not answer. [default: {_default('outage_probe_max')}]",
-        ),
-        click.option(
-            "--quota-ledger",
-            type=click.Path(dir_okay=False),
-            help="The daily quota ledger shared by every crawl with these credentials. "
-            "[default: $XDG_STATE_HOME/tiktok-network/quota.db]",
-        ),
-        click.option(
-            "--credentials",
-            type=click.Path(),
-            help="File with TIKTOK_CLIENT_KEY=/TIKTOK_CLIENT_SECRET= lines.",
-        ),
+        click.option(flag, is_flag=True, default=None, help=text)
+        if kind == "flag" and "/" not in flag
+        else click.option(flag, default=None, help=text)
+        if kind == "flag"
+        else click.option(flag, type=kind, help=_help_with_default(flag, text))
+        for flag, kind, text in CRAWL_OPTIONS
+    ]
+    options.append(
         click.option(
             "--config",
             "config_file",
             type=click.Path(),
             help="Settings file. [default: tiktok-network.toml]",
-        ),
-    ]
+        )
+    )
     for name in REFUSED_SECRET_FLAGS:
         options.append(
             click.option(
