@@ -27,31 +27,15 @@ class InfoRoutes(EmulatorState):
         username = body.get("username")
         if not fields or unknown:
             why = f"Invalid fields: {','.join(unknown)}" if unknown else "fields is required."
-            return self._fail(
-                client, charged, "info", None, None, self._envelope(400, spec.INVALID_PARAMS, why)
-            )
+            return self._invalid(client, charged, "info", None, why)
         if "open_id" in body and "username" in body:
-            return self._fail(
-                client,
-                charged,
-                "info",
-                None,
-                None,
-                self._envelope(
-                    400, spec.INVALID_PARAMS, "Only one of username and open_id may be given."
-                ),
+            return self._invalid(
+                client, charged, "info", None, "Only one of username and open_id may be given."
             )
         if "open_id" in body:
             username = self._username_of_open_id(body.get("open_id"))
         if not isinstance(username, str) or not username:
-            return self._fail(
-                client,
-                charged,
-                "info",
-                None,
-                None,
-                self._envelope(400, spec.INVALID_PARAMS, "username is required."),
-            )
+            return self._invalid(client, charged, "info", None, "username is required.")
         node, refusal = self._lookup(username)
         if refusal is not None:
             return self._fail(

@@ -35,14 +35,7 @@ class ListRoutes(EmulatorState):
         max_count = body.get("max_count", spec.DEFAULT_COUNT)
         cursor = body.get("cursor")
         if not isinstance(username, str) or not username:
-            return self._fail(
-                client,
-                charged,
-                endpoint,
-                None,
-                None,
-                self._envelope(400, spec.INVALID_PARAMS, "username is required."),
-            )
+            return self._invalid(client, charged, endpoint, None, "username is required.")
         if max_count is None:
             max_count = spec.DEFAULT_COUNT
         if (
@@ -50,29 +43,17 @@ class ListRoutes(EmulatorState):
             or not isinstance(max_count, int)
             or not 1 <= max_count <= spec.MAX_COUNT
         ):
-            return self._fail(
+            return self._invalid(
                 client,
                 charged,
                 endpoint,
                 username,
-                None,
-                self._envelope(
-                    400,
-                    spec.INVALID_PARAMS,
-                    f"max_count must be an integer between 1 and {spec.MAX_COUNT}.",
-                ),
+                f"max_count must be an integer between 1 and {spec.MAX_COUNT}.",
             )
         if cursor is not None and (
             isinstance(cursor, bool) or not isinstance(cursor, int) or cursor < 0
         ):
-            return self._fail(
-                client,
-                charged,
-                endpoint,
-                username,
-                None,
-                self._envelope(400, spec.INVALID_PARAMS, spec.INVALID_CURSOR_MESSAGE),
-            )
+            return self._invalid(client, charged, endpoint, username, spec.INVALID_CURSOR_MESSAGE)
         cursor = int(cursor or 0)
         fault = self._draw_fault(endpoint, username, cursor)
         if fault == "reset":

@@ -176,15 +176,8 @@ class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes):
         except msgspec.DecodeError:
             body = None
         if not isinstance(body, dict):
-            return self._fail(
-                client,
-                charged,
-                endpoint,
-                None,
-                None,
-                self._envelope(
-                    400, spec.INVALID_PARAMS, "Invalid request body: expected a JSON object."
-                ),
+            return self._invalid(
+                client, charged, endpoint, None, "Invalid request body: expected a JSON object."
             )
         return client, charged, body
 
@@ -219,6 +212,24 @@ class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes):
             return json_decoder.decode(response.body)["error"]["code"]  # type: ignore[arg-type]
         except Exception:
             return None
+
+    def _invalid(
+        self,
+        client: str | None,
+        charged: bool,
+        endpoint: str,
+        username: str | None,
+        message: str,
+    ) -> web.Response:
+        """A 400 invalid_params answer to a request the service refuses to read."""
+        return self._fail(
+            client,
+            charged,
+            endpoint,
+            username,
+            None,
+            self._envelope(400, spec.INVALID_PARAMS, message),
+        )
 
     def _fail(
         self,
