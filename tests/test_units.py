@@ -145,3 +145,53 @@ def test_every_setting_has_a_parser():
     from tiktok_network.config import PARSERS, CrawlSettings
 
     assert set(PARSERS) == {f.name for f in fields(CrawlSettings)} - {"given"}
+
+
+def _module_imports() -> dict[str, set[str]]:
+    """Every tiktok_network module and the tiktok_network modules it imports (anywhere in it)."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "src"
+    files = {}
+    for path in (root / "tiktok_network").rglob("*.py"):
+        name = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        files[name] = path
+    graph: dict[str, set[str]] = {name: set() for name in files}
+    for name, path in files.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in files:
+                graph[name].add(node.module)
+                graph[name].update(f"{node.module}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Import):
+                graph[name].update(a.name for a in node.names if a.name in files)
+    return {name: {t for t in targets if t in files} for name, targets in graph.items()}
+
+
+def test_the_layers_hold_no_cycle_nothing_imports_the_cli_and_only_the_store_speaks_sql():
+    graph = _module_imports()
+    assert not [
+        (a, b)
+        for a, targets in graph.items()
+        for b in targets
+        if b.startswith("tiktok_network.cli") and not a.startswith("tiktok_network.cli")
+    ]
+    seen: dict[str, int] = {}  # 1 on the current path, 2 done
+
+    def visit(node: str, path: list[str]) -> None:
+        seen[node] = 1
+        for nxt in graph[node]:
+            assert seen.get(nxt) != 1, f"import cycle: {' -> '.join([*path, node, nxt])}"
+            if nxt not in seen:
+                visit(nxt, [*path, node])
+        seen[node] = 2
+
+    for module in graph:
+        if module not in seen:
+            visit(module, [])
+    src = Path(__file__).resolve().parents[1] / "src" / "tiktok_network"
+    speaking_sql = sorted(
+        str(path.relative_to(src))
+        for path in src.rglob("*.py")
+        if re.search(r"execute\(|sqlite3", path.read_text()) and path.parent.name != "store"
+    )
+    assert speaking_sql == []

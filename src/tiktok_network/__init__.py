@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
 # The subpackage ``tiktok_network.crawl`` would take the name ``crawl`` of this module the first
 # time it is imported; importing it here first lets the function below keep the name (the
 # subpackage stays importable as ``tiktok_network.crawl.engine`` and so on).
 import tiktok_network.crawl as _crawl_package  # noqa: E402, F401
+from tiktok_network._version import __version__
+
+__all__ = ["__version__", "crawl", "crawl_async", "open"]
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from tiktok_network.dataset import CrawlData
 
 
-def open(db: str) -> CrawlData:  # noqa: A001 - the natural name, as in sqlite3/shelve
+def open(db: str) -> CrawlData:  # noqa: A001 - the natural name, as shelve.open is
     """The data of a crawl database (SQLite file)."""
     from tiktok_network.dataset import CrawlData
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from tiktok_network import __version__
+from tiktok_network._version import __version__
 from tiktok_network.analysis.edgelist import EdgeList
 from tiktok_network.analysis.fits import ccdf, fit_degrees
 from tiktok_network.analysis.stats import network_stats

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import aiohttp
 import msgspec
 
-from tiktok_network import __version__
+from tiktok_network._version import __version__
 from tiktok_network.api.auth import (
     AuthError,
     Credentials,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from tiktok_network import __version__
+from tiktok_network._version import __version__
 from tiktok_network.cli.analyze import analyze
 from tiktok_network.cli.crawl import crawl
 from tiktok_network.cli.demo import demo

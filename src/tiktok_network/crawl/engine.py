@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from tiktok_network import __version__
+from tiktok_network._version import __version__
 from tiktok_network.api.auth import Credentials
 from tiktok_network.api.client import ResearchClient, RetryPolicy
 from tiktok_network.api.outcomes import (

@@ -180,7 +180,7 @@ def load_edge_list(path: str | Path, *, undirected: bool = False, seed: int = 0)
 def parse_graph_spec(spec: str, *, undirected: bool = False, seed: int = 0) -> FollowGraph:
     """``synthetic:N[,seed=S]``, a bundled graph (``wiki-vote``, ``ego-facebook``) or a path."""
     if spec.startswith("synthetic:"):
-        from tiktok_network.emulator.synthetic import synthetic_graph
+        from tiktok_network.emulator.synthetic import synthetic_edges
 
         parts = spec.split(":", 1)[1].split(",")
         try:
@@ -195,7 +195,8 @@ def parse_graph_spec(spec: str, *, undirected: bool = False, seed: int = 0) -> F
             raise GraphLoadError(f"bad graph spec {spec!r}: unknown option {next(iter(options))!r}")
         if n < 2:
             raise GraphLoadError(f"bad graph spec {spec!r}: needs at least 2 users")
-        return synthetic_graph(n, seed=graph_seed)
+        names, src, dst = synthetic_edges(n, seed=graph_seed)
+        return FollowGraph(names, src, dst, seed=graph_seed)
     bundled = bundled_graph(spec)
     if bundled is not None:
         path, pairs_undirected = bundled

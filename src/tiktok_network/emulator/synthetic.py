@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from tiktok_network.emulator.graph import FollowGraph
 from tiktok_network.emulator.names import synthetic_username
 
 MEAN_PRIMARY_OUT = 19.0  # follows a user initiates, before follow-backs
@@ -23,7 +22,9 @@ FOLLOW_BACK_LOCAL = 0.45
 FOLLOW_BACK_GLOBAL = 0.06
 
 
-def synthetic_graph(n: int, *, seed: int = 0) -> FollowGraph:
+def synthetic_edges(n: int, *, seed: int = 0) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Usernames and the (follower, followed) arrays of a synthetic graph of ``n`` users;
+    ``graph.parse_graph_spec`` turns them into a FollowGraph."""
     rng = np.random.default_rng(seed)
     out_deg = _activity(n, rng)
     src = np.repeat(np.arange(n, dtype=np.int64), out_deg)
@@ -37,12 +38,7 @@ def synthetic_graph(n: int, *, seed: int = 0) -> FollowGraph:
     back = rng.random(m, dtype=np.float32) < np.where(local, FOLLOW_BACK_LOCAL, FOLLOW_BACK_GLOBAL)
     del local
     names = [synthetic_username(i, seed) for i in range(n)]
-    return FollowGraph(
-        names,
-        np.concatenate([src, dst[back]]),
-        np.concatenate([dst, src[back]]),
-        seed=seed,
-    )
+    return names, np.concatenate([src, dst[back]]), np.concatenate([dst, src[back]])
 
 
 def _activity(n: int, rng: np.random.Generator) -> np.ndarray:
