@@ -116,12 +116,15 @@ class ResearchClient:
         outage_tolerance: float = 6 * 3600.0,
         outage_probe_max: float = 60.0,
         answered_before: bool = False,
+        limiter: AsyncLimiter | None = None,
     ) -> None:
+        """``limiter`` paces requests (default: an exact sliding window of ``qps`` per second,
+        none without ``qps``); a test or a shared limiter of several clients can be given."""
         self.api_base = api_base.rstrip("/")
         self._credentials = credentials
         self._concurrency = concurrency
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 10.0))
-        self._limiter = AsyncLimiter(qps, margin=0.05) if qps else None
+        self._limiter = limiter or (AsyncLimiter(qps, margin=0.05) if qps else None)
         self.retry = retry or RetryPolicy()
         self._quota = quota
         self._stop = stop or asyncio.Event()

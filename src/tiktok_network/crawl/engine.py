@@ -28,10 +28,10 @@ from tiktok_network.api.outcomes import (
     Kind,
     Outcome,
     Page,
-    UserInfo,
 )
 from tiktok_network.config import CrawlSettings
 from tiktok_network.crawl.frontier import BreadthFirstFrontier
+from tiktok_network.crawl.pages import page_verdict, short_list_notes
 from tiktok_network.crawl.quota import QuotaTracker, client_id
 from tiktok_network.crawl.results import (  # noqa: F401 - part of the engine's interface
     EXIT_COMPLETE,
@@ -48,7 +48,6 @@ from tiktok_network.store.base import (
     DONE,
     FAILED,
     Claim,
-    PageRecord,
     ProfileRecord,
     UserOutcome,
     UserStatus,
@@ -304,45 +303,20 @@ class Engine:
     async def _commit_page(
         self, claim: Claim, direction: str, page: Page, cursor: int | None
     ) -> int | None:
-        assert self.writer is not None
-        state = claim.lists[direction]
-        # A follow sharing its second with the next one can come back on the next page.
-        previous = claim.last_page.get(direction, set())
-        fresh = list({u: n for u, n in page.items if u not in previous}.items())
-        claim.last_page[direction] = {u for u, _ in fresh}
-        done = not page.has_more
-        note = None
-        if page.has_more and (page.next_cursor is None or (cursor and page.next_cursor >= cursor)):
-            note = f"cursor did not move ({cursor} -> {page.next_cursor}); list ended early"
-            log.warning("%s %s: %s", claim.username, direction, note)
+        assert self.writer is not None and self.frontier is not None
+        verdict = page_verdict(claim, direction, page, cursor, self.settings.directions)
+        if verdict.note:
+            log.warning("%s %s: %s", claim.username, direction, verdict.note)
             self.stats.warnings += 1
-            done = True
-        others_done = all(claim.lists[d].done for d in self.settings.directions if d != direction)
-        record = PageRecord(
-            user_id=claim.user_id,
-            depth=claim.depth,
-            direction=direction,
-            request=page.request,
-            request_cursor=cursor,
-            next_cursor=page.next_cursor,
-            has_more=page.has_more,
-            list_done=done,
-            items=page.items,
-            raw=page.raw,
-            log_id=page.log_id,
-            fetched_at=page.fetched_at,
-            user_complete=done and others_done,
-            note=note,
-        )
-        await self.writer.page(record)
-        state.cursor, state.done = page.next_cursor, done
+        await self.writer.page(verdict.record)
+        state = claim.lists[direction]
+        state.cursor, state.done = page.next_cursor, verdict.record.list_done
         state.pages += 1
-        state.items += len(fresh)
+        state.items += verdict.fresh
         self.stats.pages += 1
-        self.stats.items += len(fresh)
-        if record.user_complete:
-            self.stats.users_done[1] += 1
-        assert self.frontier is not None
+        self.stats.items += verdict.fresh
+        if verdict.record.user_complete:
+            self.stats.users_done[UserStatus.PARSED] += 1
         self.frontier.changed()
         return page.next_cursor
 
@@ -384,7 +358,9 @@ class Engine:
         outcome = await self.client.user_info(claim.username)
         if outcome.kind is Kind.OK:
             assert outcome.info is not None
-            notes = self._short_lists(claim, outcome.info)
+            notes = short_list_notes(claim, outcome.info)
+            for direction, note in notes.items():
+                log.warning("%s %s list %s", claim.username, direction, note)
             info_json = msgspec.json.encode(outcome.info).decode("utf-8")
             await self.writer.profile(ProfileRecord(claim.user_id, info_json, notes))
             self.stats.infos += 1
@@ -395,28 +371,6 @@ class Engine:
         elif outcome.kind is Kind.UNREACHABLE:
             self.fatal = outcome.detail
             self.request_stop(StopReason.FATAL)
-
-    def _short_lists(self, claim: Claim, info: UserInfo) -> dict[str, str]:
-        """Lists that ended with fewer accounts than the profile counts: capped or filtered."""
-        notes = {}
-        for direction, field_name in (
-            ("following", "following_count"),
-            ("followers", "follower_count"),
-        ):
-            state = claim.lists.get(direction)
-            reported = getattr(info, field_name)
-            if (
-                state is None
-                or not state.done
-                or not isinstance(reported, int)
-                or state.items >= reported
-            ):
-                continue
-            notes[direction] = (
-                f"truncated: received {state.items:,} of {reported:,} reported by user info"
-            )
-            log.warning("%s %s list %s", claim.username, direction, notes[direction])
-        return notes
 
     # ----------------------------------------------------------------------- quota
     def _request_limit_reached(self) -> bool:
