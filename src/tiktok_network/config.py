@@ -14,9 +14,10 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tiktok_network.api.auth import Credentials
+if TYPE_CHECKING:
+    from tiktok_network.api.auth import Credentials
 
 CONFIG_FILE = "tiktok-network.toml"
 DEFAULT_API_BASE = "https://open.tiktokapis.com"
@@ -276,6 +277,8 @@ def load_credentials(
             "no credentials: set TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET in the environment, "
             "or give --credentials FILE with those two lines"
         )
+    from tiktok_network.api.auth import Credentials  # aiohttp: only when a crawl needs it
+
     return Credentials(key, secret), warnings
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -68,6 +68,10 @@ _generic_decoder = msgspec.json.Decoder(GenericEnvelope)
 _encoder = msgspec.json.Encoder()
 
 
+async def _never() -> bool:
+    return False
+
+
 class QuotaGate(Protocol):
     """The engine's daily-quota bookkeeping, consulted before every attempt."""
 
@@ -115,7 +119,7 @@ class ResearchClient:
         seed: int | None = None,
         outage_tolerance: float = 6 * 3600.0,
         outage_probe_max: float = 60.0,
-        answered_before: bool = False,
+        answered_before: Callable[[], Awaitable[bool]] | None = None,
         limiter: AsyncLimiter | None = None,
     ) -> None:
         """``limiter`` paces requests (default: an exact sliding window of ``qps`` per second,
@@ -137,7 +141,7 @@ class ResearchClient:
             tolerance=outage_tolerance,
             probe_max=outage_probe_max,
             stop=self._stop,
-            answered_before=answered_before,
+            answered_before=answered_before or _never,
         )
         self.counters: dict[str, int] = {
             "requests": 0,

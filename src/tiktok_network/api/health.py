@@ -40,7 +40,7 @@ class ApiHealth:
         tolerance: float,
         probe_max: float,
         stop: asyncio.Event,
-        answered_before: bool,
+        answered_before: Callable[[], Awaitable[bool]],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._probe = probe
@@ -65,7 +65,8 @@ class ApiHealth:
             if await self._probe():
                 self.note_answer()
                 return Verdict.USER
-            if self.last_answer == float("-inf") and not self._answered_before:
+            # Asked only now: on a large crawl it reads the pages table.
+            if self.last_answer == float("-inf") and not await self._answered_before():
                 return Verdict.UNREACHABLE
             self._outage = asyncio.create_task(self._wait_out(detail))
         return await asyncio.shield(self._outage)

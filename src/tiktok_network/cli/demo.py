@@ -14,20 +14,10 @@ import click
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from tiktok_network.api.auth import Credentials
-    from tiktok_network.config import CrawlSettings
-    from tiktok_network.emulator.settings import EmulatorSettings
+    pass
 import shutil
 
-from tiktok_network.api.auth import Credentials
 from tiktok_network.cli.errors import one_line_errors
-from tiktok_network.cli.progress import run_with_progress, setup_logging
-from tiktok_network.config import CrawlSettings
-from tiktok_network.crawl.engine import Engine, StopReason
-from tiktok_network.emulator.graph import parse_graph_spec
-from tiktok_network.emulator.server import running_emulator
-from tiktok_network.emulator.settings import EmulatorSettings
-from tiktok_network.export.csvs import export_csvs
 
 EXAMPLES = """\b
 Examples:
@@ -57,10 +47,12 @@ def demo(out: str, n_users: int, max_depth: int, n_seeds: int) -> None:
     )
 
 
-DEMO_CREDENTIALS = Credentials("demo-key", "demo-secret")
+DEMO_KEY, DEMO_SECRET = "demo-key", "demo-secret"  # the emulator's default client
 
 
 def run_demo(out: str, *, n_users: int, max_depth: int, n_seeds: int, console: Console) -> int:
+    from tiktok_network.cli.progress import setup_logging
+
     out_dir = Path(out)
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -70,6 +62,16 @@ def run_demo(out: str, *, n_users: int, max_depth: int, n_seeds: int, console: C
 
 
 async def _demo(out_dir: Path, n_users: int, max_depth: int, n_seeds: int, console: Console) -> int:
+    # Imported here, not at the top: every command's start-up would pay for them.
+    from tiktok_network.api.auth import Credentials
+    from tiktok_network.cli.progress import run_with_progress
+    from tiktok_network.config import CrawlSettings
+    from tiktok_network.crawl.engine import Engine, StopReason
+    from tiktok_network.emulator.graph import parse_graph_spec
+    from tiktok_network.emulator.server import running_emulator
+    from tiktok_network.emulator.settings import EmulatorSettings
+    from tiktok_network.export.csvs import export_csvs
+
     start = time.monotonic()
     graph = await asyncio.to_thread(parse_graph_spec, f"synthetic:{n_users}")
     click.echo(
@@ -95,7 +97,7 @@ async def _demo(out_dir: Path, n_users: int, max_depth: int, n_seeds: int, conso
         click.echo(
             f"crawling {server.url} from seeds {', '.join(seeds)} to depth {max_depth}", err=True
         )
-        engine = Engine(settings, DEMO_CREDENTIALS, seed=0)
+        engine = Engine(settings, Credentials(DEMO_KEY, DEMO_SECRET), seed=0)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, engine.request_stop, StopReason.SIGNAL)

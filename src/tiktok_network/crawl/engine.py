@@ -136,7 +136,7 @@ class Engine:
                 stop=self.stop_event,
                 outage_tolerance=s.outage_tolerance,
                 outage_probe_max=s.outage_probe_max,
-                answered_before=await writer.answered_before(s.api_base),
+                answered_before=lambda: writer.answered_before(s.api_base),
             ) as client:
                 self.client = client
                 await self._crawl_rounds(writer)

@@ -12,8 +12,10 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tiktok_network.store.read import CrawlReader
+if TYPE_CHECKING:
+    from tiktok_network.store.read import CrawlReader
 
 
 class OutputNotWritable(Exception):
@@ -64,6 +66,8 @@ def remove_stale_temporaries(out_dir: Path) -> None:
 def export_session(db: str | Path, out: str | Path) -> Iterator[tuple[CrawlReader, Path]]:
     """What every export begins with: the output folder made and cleared of a killed export's
     leftovers, and one read snapshot of the crawl that all files of this export share."""
+    from tiktok_network.store.read import CrawlReader
+
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out_dir)

@@ -14,9 +14,10 @@ import hashlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 from tiktok_network.store.base import UserStatus
 from tiktok_network.store.sqlite import connect, decompress
@@ -132,6 +133,8 @@ class CrawlReader:
 
     def graph_arrays(self) -> tuple[list[str], np.ndarray, np.ndarray, str]:
         """Names by id, a mask of parsed users, the (m, 2) edge array and a content digest."""
+        import numpy as np  # only the analysis needs it: not every command's start-up
+
         top = self._one("SELECT coalesce(max(id), 0) FROM users")
         names = [""] * (top + 1)
         parsed = np.zeros(top + 1, dtype=bool)
