@@ -34,6 +34,14 @@ def wiki_vote() -> FollowGraph:
     return load_edge_list(WIKI_VOTE)
 
 
+SYNTH = "synthetic:3000,seed=5"  # the crawl tests' ground truth: 3,000 users, ~56 k follows
+
+
+@pytest.fixture(scope="session")
+def synth() -> FollowGraph:
+    return parse_graph_spec(SYNTH)
+
+
 @pytest.fixture(scope="session")
 def small_graph() -> FollowGraph:
     return parse_graph_spec("synthetic:3000,seed=5")

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.conftest import WIKI_VOTE, graph_text
+from tests.conftest import SYNTH, WIKI_VOTE, graph_text
 from tests.crawl_helpers import (
     CLI,
     RequestCounter,
@@ -29,14 +29,6 @@ from tests.crawl_helpers import (
     start_crawl,
     truth,
 )
-from tiktok_network.emulator.graph import parse_graph_spec
-
-SYNTH = "synthetic:3000,seed=5"
-
-
-@pytest.fixture(scope="module")
-def synth():
-    return parse_graph_spec(SYNTH)
 
 
 def seeds_of(graph, n: int, lo: int = 5, hi: int = 60) -> list[str]:

@@ -8,6 +8,7 @@ import os
 import pytest
 
 import tiktok_network as tn
+from tests.conftest import SYNTH
 from tests.crawl_helpers import (
     KEY,
     SECRET,
@@ -18,14 +19,6 @@ from tests.crawl_helpers import (
     typical_seeds,
 )
 from tiktok_network.config import ConfigError
-from tiktok_network.emulator.graph import parse_graph_spec
-
-SYNTH = "synthetic:3000,seed=5"
-
-
-@pytest.fixture(scope="module")
-def synth():
-    return parse_graph_spec(SYNTH)
 
 
 def test_open_gives_edges_users_graph_and_status_equal_to_the_exports(tmp_path, synth):

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from aiohttp import web
 
-from tests.conftest import WIKI_VOTE
+from tests.conftest import SYNTH, WIKI_VOTE
 from tests.crawl_helpers import (
     CLI,
     EmulatorProcess,
@@ -54,12 +54,6 @@ from tiktok_network.emulator.settings import EmulatorSettings
 from tiktok_network.usernames import is_valid_username
 
 BAD_SEEDS = Path(__file__).parent / "data" / "bad_seeds"
-SYNTH = "synthetic:3000,seed=5"
-
-
-@pytest.fixture(scope="module")
-def synth():
-    return parse_graph_spec(SYNTH)
 
 
 def refetched(requests: list[dict]) -> int:

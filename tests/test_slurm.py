@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SYNTH
 from tests.crawl_helpers import (
     KEY,
     SECRET,
@@ -33,12 +34,11 @@ from tests.crawl_helpers import (
     truth,
 )
 from tests.slurm_cluster import SlurmCluster, missing_requirement
-from tiktok_network.emulator.graph import parse_graph_spec
 
 pytestmark = pytest.mark.slurm
 
 SCRIPT = Path(__file__).resolve().parents[1] / "slurm" / "crawl.sbatch"
-SYNTH = "synthetic:3000,seed=5"
+
 ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"}
 
 
@@ -53,11 +53,6 @@ def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
         yield cluster
     finally:
         cluster.stop()
-
-
-@pytest.fixture(scope="module")
-def synth():
-    return parse_graph_spec(SYNTH)
 
 
 def seeds_of(graph, n: int) -> list[str]:

@@ -12,15 +12,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from tests.conftest import SYNTH
 from tests.crawl_helpers import CLI, crawl_env, emulator_process, run_crawl
-from tiktok_network.emulator.graph import parse_graph_spec
-
-SYNTH = "synthetic:3000,seed=5"
-
-
-@pytest.fixture(scope="module")
-def synth():
-    return parse_graph_spec(SYNTH)
 
 
 @pytest.fixture(scope="module")
