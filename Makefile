@@ -23,8 +23,10 @@ bench-setup: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
+# Two test processes: most tests wait on sockets, subprocesses and the emulator's latency, so
+# two share the CI machine's two cores well (Slurm tests stay together in one: loadgroup).
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 demo: $(STAMP)
 	$(BIN)/tiktok-network demo

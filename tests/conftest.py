@@ -123,3 +123,29 @@ async def api() -> AsyncIterator[Callable[[RunningEmulator], ApiSession]]:
 
     yield _make
     await session.close()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """One PostgreSQL server for the session (TIKTOK_TEST_PG, or an embedded one)."""
+    from tests.pg_server import PgCluster
+
+    cluster = PgCluster()
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture
+def pg_url(pg_cluster) -> str:
+    """A fresh, empty database on the session's PostgreSQL."""
+    return pg_cluster.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def crawl_db(request, tmp_path):
+    """The test runs once on a SQLite file and once on a PostgreSQL database."""
+    from tests.crawl_helpers import CrawlDb
+
+    if request.param == "sqlite":
+        return CrawlDb(tmp_path)
+    return CrawlDb(tmp_path, request.getfixturevalue("pg_cluster").new_database())

@@ -39,16 +39,18 @@ def seeds_of(graph, n: int, lo: int = 5, hi: int = 60) -> list[str]:
 
 # ------------------------------------------------------------------------- ground truth
 @pytest.mark.parametrize("direction", ["following", "followers", "both"])
-def test_crawl_edge_set_equals_ground_truth(tmp_path, synth, direction):
+def test_crawl_edge_set_equals_ground_truth(tmp_path, synth, direction, crawl_db):
     seeds = seeds_of(synth, 3)
     with emulator_process(tmp_path, "--graph", SYNTH) as emu:
-        done = run_crawl(tmp_path, emu.url, *seeds, "--max-depth", "1", "--direction", direction)
+        done = run_crawl(
+            tmp_path, emu.url, *seeds, "--max-depth", "1", "--direction", direction, *crawl_db.args
+        )
         requests = emu.requests()
     assert done.returncode == 0, done.stderr
     crawled = bfs_users(synth, seeds, 1, direction)
-    statuses = db_status(tmp_path / "crawl.db")
+    statuses = db_status(crawl_db.target)
     assert {u for u, s in statuses.items() if s == 1} == crawled
-    edges = db_edges(tmp_path / "crawl.db")
+    edges = db_edges(crawl_db.target)
     assert len(edges) == len(set(edges))
     assert set(edges) == truth(synth, crawled, direction)
     # Clean crawl: every page fetched exactly once.
@@ -100,9 +102,10 @@ def _pages_refetched(requests: list[dict]) -> int:
     return sum(n - 1 for n in page_fetches(requests).values())
 
 
-def test_kill_9_and_sigterm_then_rerun_gives_the_same_graph(tmp_path, synth):
+def test_kill_9_and_sigterm_then_rerun_gives_the_same_graph(tmp_path, synth, crawl_db):
     seeds = seeds_of(synth, 2)
-    args = (*seeds, "--max-depth", "3", "--concurrency", "4")
+    # A killed PostgreSQL worker's users wait for its lease (1 s here) to be taken over.
+    args = (*seeds, "--max-depth", "3", "--concurrency", "4", "--lease", "1", *crawl_db.args)
     rng = random.Random(1234)
     kills = 6
     crawled = bfs_users(synth, seeds, 3, "following")
@@ -118,19 +121,19 @@ def test_kill_9_and_sigterm_then_rerun_gives_the_same_graph(tmp_path, synth):
             else:
                 proc.send_signal(signal.SIGTERM)
                 assert proc.wait(timeout=30) == 75, proc.stderr.read() if proc.stderr else ""
-            assert integrity(tmp_path / "crawl.db") == "ok"
+            assert integrity(crawl_db.target) == "ok"
         final = run_crawl(tmp_path, emu.url, *args)
         requests = emu.requests()
     assert final.returncode == 0, final.stderr
-    edges = db_edges(tmp_path / "crawl.db")
+    edges = db_edges(crawl_db.target)
     assert len(edges) == len(set(edges))
     assert set(edges) == truth(synth, crawled, "following")
     assert _pages_refetched(requests) <= 4 * kills
-    assert integrity(tmp_path / "crawl.db") == "ok"
+    assert integrity(crawl_db.target) == "ok"
 
 
 # ------------------------------------------------------------------------------ quota
-def test_quota_exhausted_waits_for_the_emulated_midnight(tmp_path, synth):
+def test_quota_exhausted_waits_for_the_emulated_midnight(tmp_path, synth, crawl_db):
     seeds = seeds_of(synth, 2)
     day = 4.0
     with emulator_process(
@@ -146,6 +149,7 @@ def test_quota_exhausted_waits_for_the_emulated_midnight(tmp_path, synth):
             str(day),
             "--concurrency",
             "2",
+            *crawl_db.args,
         )
         requests = emu.requests()
     assert done.returncode == 0, done.stderr
@@ -157,10 +161,12 @@ def test_quota_exhausted_waits_for_the_emulated_midnight(tmp_path, synth):
     }
     assert len(days) >= 2
     crawled = bfs_users(synth, seeds, 1, "following")
-    assert set(db_edges(tmp_path / "crawl.db")) == truth(synth, crawled, "following")
+    assert set(db_edges(crawl_db.target)) == truth(synth, crawled, "following")
 
 
-def test_on_quota_exit_returns_75_and_rerun_spends_nothing_before_midnight(tmp_path, synth):
+def test_on_quota_exit_returns_75_and_rerun_spends_nothing_before_midnight(
+    tmp_path, synth, crawl_db
+):
     seeds = seeds_of(synth, 3)
     day = 30.0
     if day - time.time() % day < 12:  # too close to the emulated midnight for this test
@@ -178,6 +184,7 @@ def test_on_quota_exit_returns_75_and_rerun_spends_nothing_before_midnight(tmp_p
             str(day),
             "--follow-quota",
             "10",
+            *crawl_db.args,
         )
         assert first.returncode == 75, first.stderr
         before = len(emu.requests())
@@ -191,6 +198,7 @@ def test_on_quota_exit_returns_75_and_rerun_spends_nothing_before_midnight(tmp_p
             str(day),
             "--follow-quota",
             "10",
+            *crawl_db.args,
         )
         time.sleep(0.6)
         after = len(emu.requests())

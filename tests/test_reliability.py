@@ -210,9 +210,10 @@ def test_a_signal_during_export_leaves_the_previous_export_intact(tmp_path, wiki
 STORM = "500=0.10,500-empty=0.02,504-html=0.02,truncated=0.01,cursor-400=0.01,reset=0.02"
 
 
-def test_fault_storm_gives_the_exact_graph_and_only_fault_overhead(tmp_path, synth):
+def test_fault_storm_gives_the_exact_graph_and_only_fault_overhead(tmp_path, synth, crawl_db):
     seeds = typical_seeds(synth, 3)
     args = (
+        *crawl_db.args,
         *seeds,
         "--max-depth",
         "2",
@@ -241,7 +242,7 @@ def test_fault_storm_gives_the_exact_graph_and_only_fault_overhead(tmp_path, syn
         done = run_crawl(tmp_path, emu.url, *args)
         requests = emu.requests()
     assert done.returncode == 0, done.stderr
-    edges = db_edges(tmp_path / "crawl.db")
+    edges = db_edges(crawl_db.target)
     assert len(edges) == len(set(edges))
     assert set(edges) == truth(synth, bfs_users(synth, seeds, 2, "both"), "both")
     follow = [r for r in requests if r["endpoint"] in ("following", "followers")]

@@ -35,7 +35,7 @@ from tests.crawl_helpers import (
 )
 from tests.slurm_cluster import SlurmCluster, missing_requirement
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
 
 SCRIPT = Path(__file__).resolve().parents[1] / "slurm" / "crawl.sbatch"
 

@@ -102,6 +102,7 @@ class CrawlSettings:
     outage_tolerance: float = 6 * 3600.0
     outage_probe_max: float = 60.0
     quota_ledger: str | None = None  # default: $XDG_STATE_HOME/tiktok-network/quota.db
+    lease: float = 60.0  # PostgreSQL: seconds without a heartbeat before claims are taken over
     # Which settings were given (flag, TIKTOK_* variable or config file) rather than defaulted:
     # a rerun takes the others from the crawl's stored settings.
     given: frozenset[str] = field(default_factory=frozenset, compare=False, repr=False)
@@ -139,6 +140,7 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "outage_tolerance": _positive_float,
     "outage_probe_max": _positive_float,
     "quota_ledger": _optional(str),
+    "lease": _positive_float,
 }
 # Settings that shape the crawl itself: stored with every run, taken by a rerun that does not
 # give them, and reported when a rerun changes them.

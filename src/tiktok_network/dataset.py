@@ -18,6 +18,7 @@ from tiktok_network.export.csvs import (
     edge_rows,
     node_rows,
 )
+from tiktok_network.store import display_name, is_database_url
 from tiktok_network.store.read import CrawlReader
 from tiktok_network.store.sqlite import NotACrawlDatabase
 from tiktok_network.store.status import CrawlStatus, read_status
@@ -33,13 +34,13 @@ class CrawlData:
     """The data of one crawl database (read-only: nothing here changes the crawl)."""
 
     def __init__(self, db: str | Path) -> None:
-        self.db = Path(db)
-        if not self.db.exists():
+        self.db: str | Path = db if is_database_url(db) else Path(db)
+        if isinstance(self.db, Path) and not self.db.exists():
             raise NotACrawlDatabase(f"{self.db}: no such database")
         CrawlReader(self.db).close()  # fail now, with the store's message, if it is not a crawl
 
     def __repr__(self) -> str:
-        return f"CrawlData({str(self.db)!r})"
+        return f"CrawlData({display_name(self.db)!r})"
 
     def edges(self) -> pd.DataFrame:
         """One row per follow: ``source`` follows ``destination``; ``first_seen`` (UTC) and

@@ -181,12 +181,13 @@ def read_edges(path: str | Path, name: str | None = None, undirected: bool = Fal
 
 def read_crawl(db: str | Path, name: str | None = None, core_only: bool = False) -> EdgeList:
     """The follow graph of a crawl; ``core_only`` keeps users whose lists were fetched."""
+    from tiktok_network.store import is_database_url
     from tiktok_network.store.read import CrawlReader
     from tiktok_network.store.sqlite import NotACrawlDatabase
 
-    path = Path(db)
+    label = str(db).rsplit("/", 1)[-1].split("?")[0] if is_database_url(db) else Path(db).stem
     try:
-        with CrawlReader(path) as reader:
+        with CrawlReader(db) as reader:
             names, parsed, edges, digest = reader.graph_arrays()
     except NotACrawlDatabase as exc:
         raise EdgeListError(str(exc)) from None
@@ -197,4 +198,4 @@ def read_crawl(db: str | Path, name: str | None = None, core_only: bool = False)
     used = np.unique(np.concatenate([src, dst]))
     remap = np.full(len(names), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
-    return simplify(name or path.stem, [names[i] for i in used], remap[src], remap[dst], digest)
+    return simplify(name or label, [names[i] for i in used], remap[src], remap[dst], digest)

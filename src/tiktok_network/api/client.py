@@ -75,11 +75,11 @@ async def _never() -> bool:
 class QuotaGate(Protocol):
     """The engine's daily-quota bookkeeping, consulted before every attempt."""
 
-    def acquire(self, bucket: str) -> bool: ...
+    async def acquire(self, bucket: str) -> bool: ...
 
-    def exhausted(self, bucket: str, message: str | None = None) -> None: ...
+    async def exhausted(self, bucket: str, message: str | None = None) -> None: ...
 
-    def refund(self, bucket: str) -> None: ...
+    async def refund(self, bucket: str) -> None: ...
 
 
 @dataclass
@@ -202,11 +202,13 @@ class ResearchClient:
                 return Outcome(Kind.TRANSIENT, detail="interrupted by shutdown", interrupted=True)
             if not await self._honour_pause():
                 return Outcome(Kind.TRANSIENT, detail="interrupted by shutdown", interrupted=True)
-            if self._quota is not None and not self._quota.acquire(bucket):
+            if self._quota is not None and not await self._quota.acquire(bucket):
                 return Outcome(Kind.QUOTA_EXHAUSTED, detail="daily quota used up (counted locally)")
             outcome, token, reached = await self._send_once(path, request, parse)
             if not reached and self._quota is not None:
-                self._quota.refund(bucket)  # it never left this machine: the service saw nothing
+                await self._quota.refund(
+                    bucket
+                )  # it never left this machine: the service saw nothing
             kind = outcome.kind
             if kind is not Kind.TRANSIENT:
                 self.health.note_answer()
@@ -214,7 +216,7 @@ class ResearchClient:
                 return outcome
             if kind is Kind.QUOTA_EXHAUSTED:
                 if self._quota is not None:
-                    self._quota.exhausted(bucket, outcome.detail)
+                    await self._quota.exhausted(bucket, outcome.detail)
                 return outcome
             if kind is Kind.TOKEN_INVALID and refreshes < policy.max_token_refreshes:
                 refreshes += 1

@@ -11,12 +11,13 @@ import click
 from tiktok_network._version import __version__
 from tiktok_network.cli.analyze import analyze
 from tiktok_network.cli.crawl import crawl
+from tiktok_network.cli.db import db
 from tiktok_network.cli.demo import demo
 from tiktok_network.cli.emulator import emulator
 from tiktok_network.cli.export import export
 from tiktok_network.cli.status import status
 
-COMMANDS = (crawl, status, export, analyze, emulator, demo)
+COMMANDS = (crawl, status, export, analyze, emulator, demo, db)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

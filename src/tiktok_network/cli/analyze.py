@@ -70,7 +70,7 @@ def analyze(
     networks: list[Network] = []
     try:
         if db:
-            networks += crawl_networks(db, name or Path(db).stem)
+            networks += crawl_networks(db, name or _label(db))
         if edge_file:
             el = read_edges(edge_file, name, undirected)
             networks.append(Network(name or el.name, el))
@@ -86,3 +86,12 @@ def analyze(
     click.echo(
         f"report: {out}/report.html, {out}/report.md, {out}/stats.json ({doc['seconds']:.1f} s)"
     )
+
+
+def _label(db: str) -> str:
+    """A crawl's name in the report: the file's stem, or the PostgreSQL database's name."""
+    from tiktok_network.store import is_database_url
+
+    if is_database_url(db):
+        return db.rsplit("/", 1)[-1].split("?")[0] or "postgresql"
+    return Path(db).stem

@@ -8,7 +8,7 @@ import signal
 import time
 from typing import TYPE_CHECKING
 
-from tiktok_network.store.sqlite import StoreError
+from tiktok_network.store import database_errors
 
 if TYPE_CHECKING:
     from tiktok_network.config import CrawlSettings
@@ -26,7 +26,7 @@ def stage_in(settings: CrawlSettings, stage_dir: str) -> StagedDatabase:
         found = stage.stage_in()
     except NotACrawlDatabase as exc:
         raise UserError(str(exc)) from None
-    except (OSError, StoreError) as exc:
+    except (OSError, *database_errors()) as exc:
         raise UserError(f"cannot stage {stage.durable} into {stage_dir}: {exc}") from None
     say(
         f"working on {stage.local}, "
@@ -40,7 +40,7 @@ def stage_out(stage: StagedDatabase) -> None:
     """Copy the crawl back at exit; the local copy is removed once it is safe elsewhere."""
     try:
         stage.stage_out()
-    except (OSError, StoreError) as exc:
+    except (OSError, *database_errors()) as exc:
         say(f"error: could not copy {stage.local} back to {stage.durable} (kept): {exc}")
         return
     stage.discard_local()
@@ -99,5 +99,5 @@ async def sync_stage(stage: StagedDatabase, every: float) -> None:
         await asyncio.sleep(every)
         try:
             await asyncio.to_thread(stage.stage_out)
-        except (OSError, StoreError) as exc:
+        except (OSError, *database_errors()) as exc:
             say(f"warning: could not copy the crawl back to {stage.durable}: {exc}")

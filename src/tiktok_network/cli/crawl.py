@@ -7,13 +7,12 @@ import contextlib
 import os
 import signal
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 
-from tiktok_network.store.sqlite import DatabaseError
+from tiktok_network.store import database_errors, display_name, is_database_url
 
 if TYPE_CHECKING:
     from tiktok_network.api.auth import Credentials
@@ -96,6 +95,11 @@ def crawl(
         why = "every row was skipped (see above)" if seeds.problems else "it holds no usernames"
         click.echo(f"error: no valid seed in {where}: {why}", err=True)
         sys.exit(2)
+    if stage_dir and is_database_url(settings.db):
+        raise UserError(
+            "--stage-dir copies a SQLite crawl to node-local disk; a PostgreSQL crawl lives on "
+            "its server and needs no staging"
+        )
     stage = stage_in(settings, stage_dir) if stage_dir else None
     _adopt_stored_settings(settings)
     if not given and not _has_users(settings.db):
@@ -127,7 +131,8 @@ def _adopt_stored_settings(settings: CrawlSettings) -> None:
     """A rerun continues the crawl as it was run: depth, directions and quotas not given now
     come from the database, and a change is said before any work."""
     from tiktok_network.config import adopt_stored
-    from tiktok_network.store.sqlite import NotACrawlDatabase, stored_settings
+    from tiktok_network.store import stored_settings
+    from tiktok_network.store.sqlite import NotACrawlDatabase
 
     try:
         changes = adopt_stored(settings, stored_settings(settings.db))
@@ -138,12 +143,9 @@ def _adopt_stored_settings(settings: CrawlSettings) -> None:
 
 
 def _has_users(db: str) -> bool:
-    from tiktok_network.store.read import CrawlReader
+    from tiktok_network.store import has_users
 
-    if not Path(db).exists():
-        return False
-    with CrawlReader(db) as reader:
-        return reader.has_users()
+    return has_users(db)
 
 
 def _run_crawl(
@@ -166,8 +168,8 @@ def _run_crawl(
         return asyncio.run(_crawl_async(settings, credentials, seeds, export, console, stage))
     except (NotACrawlDatabase, CrawlInUse) as exc:
         raise UserError(str(exc)) from None
-    except DatabaseError as exc:
-        raise UserError(describe_database_error(settings.db, exc)) from None
+    except database_errors() as exc:
+        raise UserError(describe_database_error(display_name(settings.db), exc)) from None
 
 
 async def _crawl_async(

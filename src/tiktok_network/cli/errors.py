@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tiktok_network.store.sqlite import DatabaseError
+from tiktok_network.store import database_errors, display_name
 
 if TYPE_CHECKING:
     pass
@@ -41,14 +41,14 @@ def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except (ConfigError, NotACrawlDatabase, CrawlInUse, OutputNotWritable) as exc:
             raise UserError(str(exc)) from None
-        except DatabaseError as exc:
-            raise UserError(describe_database_error(str(db), exc)) from None
+        except database_errors() as exc:
+            raise UserError(describe_database_error(display_name(db), exc)) from None
 
     return wrapper
 
 
-def describe_database_error(db: str, exc: DatabaseError) -> str:
-    text = str(exc)
+def describe_database_error(db: str, exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if "malformed" in text or "not a database" in text or "corrupt" in text:
         return (
             f"{db}: the database is damaged ({text}): restore it from a copy (the durable "

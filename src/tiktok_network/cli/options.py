@@ -33,7 +33,12 @@ def _refuse_secret(ctx: click.Context, param: click.Parameter, value: Any) -> No
 # Every crawl setting as an option: (flag, type, help). The type is a click type or "flag";
 # the default shown in the help is read from CrawlSettings, where defaults are written once.
 CRAWL_OPTIONS: tuple[tuple[str, Any, str], ...] = (
-    ("--db", str, "Crawl database (SQLite)."),
+    (
+        "--db",
+        str,
+        "Crawl database: a SQLite file, or postgresql://user@host/dbname shared by workers"
+        " (password from the URL, PGPASSWORD or ~/.pgpass).",
+    ),
     ("--out", str, "Folder for the CSV outputs."),
     ("--api-base", str, "Research API base URL (or TIKTOK_API_BASE)."),
     ("--concurrency", int, "Requests in flight."),
@@ -65,6 +70,11 @@ CRAWL_OPTIONS: tuple[tuple[str, Any, str], ...] = (
         float,
         "Seconds the whole API may not answer before the crawl stops with work left "
         "(meanwhile it pauses and probes).",
+    ),
+    (
+        "--lease",
+        float,
+        "PostgreSQL: seconds without a heartbeat before a worker's users are taken over.",
     ),
     ("--outage-probe-max", float, "Longest pause between probes of an API that does not answer."),
     (

@@ -18,6 +18,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -32,7 +33,7 @@ from tiktok_network.api.outcomes import (
 from tiktok_network.config import CrawlSettings
 from tiktok_network.crawl.frontier import BreadthFirstFrontier
 from tiktok_network.crawl.pages import page_verdict, short_list_notes
-from tiktok_network.crawl.quota import QuotaTracker, client_id
+from tiktok_network.crawl.quota import QuotaTracker, SharedQuotaTracker, client_id
 from tiktok_network.crawl.results import (  # noqa: F401 - part of the engine's interface
     EXIT_COMPLETE,
     EXIT_FATAL,
@@ -43,7 +44,7 @@ from tiktok_network.crawl.results import (  # noqa: F401 - part of the engine's 
     StopReason,
 )
 from tiktok_network.quota_day import day_number, iso_utc
-from tiktok_network.store import open_store
+from tiktok_network.store import is_database_url, open_store
 from tiktok_network.store.base import (
     DONE,
     FAILED,
@@ -55,14 +56,25 @@ from tiktok_network.store.base import (
 from tiktok_network.store.ledger import default_ledger_path
 from tiktok_network.store.writer import StoreWriter
 
+if TYPE_CHECKING:
+    from tiktok_network.store.pg_quota import PgSharedLedger
+
 log = logging.getLogger("tiktok_network.crawl")
 
 
 def default_writer(settings: CrawlSettings) -> StoreWriter:
-    """The store for ``settings.db`` behind one writer thread, with the shared quota ledger."""
-    return StoreWriter(
-        lambda: open_store(settings.db), settings.quota_ledger or str(default_ledger_path())
+    """The store for ``settings.db`` behind one writer thread, with the machine's quota ledger
+    (a PostgreSQL crawl keeps the organisation's ledger in its own database instead)."""
+    ledger = (
+        None
+        if is_database_url(settings.db)
+        else settings.quota_ledger or str(default_ledger_path())
     )
+    return StoreWriter(lambda: open_store(settings.db, lease=settings.lease), ledger)
+
+
+class LostClaim(Exception):
+    """A shared store refused a page: this worker's lease on the user was taken over."""
 
 
 class Engine:
@@ -99,6 +111,9 @@ class Engine:
         self.writer: StoreWriter | None = None
         self.client: ResearchClient | None = None
         self.quota: QuotaTracker | None = None
+        self._shared_ledger: PgSharedLedger | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._client_id = ""
 
     # ------------------------------------------------------------------- control
     def request_stop(self, reason: StopReason = StopReason.SIGNAL) -> None:
@@ -137,15 +152,20 @@ class Engine:
                 outage_tolerance=s.outage_tolerance,
                 outage_probe_max=s.outage_probe_max,
                 answered_before=lambda: writer.answered_before(s.api_base),
+                **self._shared_limiter(),
             ) as client:
                 self.client = client
                 await self._crawl_rounds(writer)
             complete = await writer.frontier_empty(s.max_depth) and self.stop_reason is None
         finally:
+            if self._heartbeat is not None:
+                self._heartbeat.cancel()
             await writer.release_worker(self.worker_id)
             exit_code = self._exit_code()
             await writer.end_run(writer.run_id, exit_code)
             await writer.close()
+            if self._shared_ledger is not None:
+                await self._shared_ledger.close()
         requests = self.client.counters["requests"] if self.client else 0
         reason = (
             self.stop_reason.value if self.stop_reason else ("complete" if complete else "limit")
@@ -159,6 +179,8 @@ class Engine:
         public = {k: v for k, v in vars(s).items() if k not in ("credentials", "given")}
         public["client"] = cid  # a hash: lets status find these credentials in the ledger
         writer.run_id = await writer.begin_run(__version__, s.api_base, json.dumps(public))
+        await writer.register_worker(self.worker_id, writer.run_id)
+        self._heartbeat = asyncio.create_task(self._beat(writer), name="heartbeat")
         recovered = await writer.recover(self.worker_id, MAX_USER_ATTEMPTS)
         if recovered:
             log.info("put back %d users left claimed or failed by an earlier run", recovered)
@@ -166,6 +188,16 @@ class Engine:
             new, known = await writer.add_seeds(seeds)
             log.info("seeds: %d new, %d already in the crawl", new, known)
         today = day_number(s.day_seconds)
+        if writer.store.shared:
+            self._begin_shared_quota(cid, today)
+            assert self._shared_ledger is not None
+            stored = await self._shared_ledger.day_use(cid, today)
+            self.quota = SharedQuotaTracker(cid, s, stored, today, self._shared_ledger)
+            writer.set_quota_source(self.quota.drain, self.quota.sync)
+            self.frontier = BreadthFirstFrontier(
+                writer, self.worker_id, s, self.stop_event, await writer.started_users()
+            )
+            return
         # The shared ledger knows every crawl's use of this client; this crawl's own record
         # counts too (a ledger started after the crawl, or moved).
         shared = await writer.ledger_day(cid, today)
@@ -182,6 +214,35 @@ class Engine:
         self.frontier = BreadthFirstFrontier(
             writer, self.worker_id, s, self.stop_event, await writer.started_users()
         )
+
+    def _begin_shared_quota(self, cid: str, today: int) -> None:
+        """A crawl shared by workers debits one quota in its database (imported here: only a
+        PostgreSQL crawl needs psycopg)."""
+        from tiktok_network.store.pg_quota import PgSharedLedger
+
+        self._shared_ledger = PgSharedLedger(self.settings.db)
+        self._client_id = cid
+
+    def _shared_limiter(self) -> dict[str, Any]:
+        """With several workers, ``--qps`` is their sum: one limiter in the database."""
+        if self._shared_ledger is None or not self.settings.qps:
+            return {}
+        from tiktok_network.store.pg_quota import SharedRateLimiter
+
+        return {
+            "limiter": SharedRateLimiter(self._shared_ledger, self._client_id, self.settings.qps)
+        }
+
+    async def _beat(self, writer: StoreWriter) -> None:
+        """Heartbeats keep this worker's claims its own (a shared store takes over the claims of
+        workers that stop beating after ``--lease`` seconds)."""
+        every = max(0.5, self.settings.lease / 4)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await writer.heartbeat(self.worker_id)
+            except Exception as exc:  # noqa: BLE001 - a missed beat is retried; the lease is long
+                log.warning("heartbeat failed: %s", exc)
 
     async def _crawl_rounds(self, writer: StoreWriter) -> None:
         """The workers, then one more round for users that failed; if some still fail, the run
@@ -255,7 +316,13 @@ class Engine:
                     return
                 continue
             with self.frontier.working():
-                await self._crawl_user(claim)
+                try:
+                    await self._crawl_user(claim)
+                except LostClaim:
+                    log.warning(
+                        "%s: taken over by another worker (this one missed its lease)",
+                        claim.username,
+                    )
 
     # ------------------------------------------------------------------------ user
     async def _crawl_user(self, claim: Claim) -> None:
@@ -308,7 +375,8 @@ class Engine:
         if verdict.note:
             log.warning("%s %s: %s", claim.username, direction, verdict.note)
             self.stats.warnings += 1
-        await self.writer.page(verdict.record)
+        if not await self.writer.page(verdict.record):
+            raise LostClaim(claim.username)
         state = claim.lists[direction]
         state.cursor, state.done = page.next_cursor, verdict.record.list_done
         state.pages += 1

@@ -73,10 +73,17 @@ class BreadthFirstFrontier:
                 if claims:
                     self._buffer.extend(claims)
                     continue
-                if self.busy == 0:
+                if self.busy == 0 and not await self._others_busy():
                     return None
             await self._idle_wait()
         return None
+
+    async def _others_busy(self) -> bool:
+        """Workers in other processes (a shared store) may still add users, or die and leave
+        theirs to be taken over when their lease expires: wait for them."""
+        if not self._writer.store.shared:
+            return False
+        return await self._writer.claimed_elsewhere(self._worker_id) > 0
 
     async def _idle_wait(self) -> None:
         """Wait until a busy worker commits something that may have added users."""

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from tiktok_network.config import CrawlSettings
 from tiktok_network.quota_day import day_number, next_reset
 from tiktok_network.store.base import QuotaDelta
+
+if TYPE_CHECKING:
+    from tiktok_network.store.pg_quota import PgSharedLedger
 
 
 def client_id(client_key: str, api_base: str = "") -> str:
@@ -36,7 +40,7 @@ class QuotaTracker:
         self._pending: dict[tuple[int, str], QuotaDelta] = {}
 
     # ------------------------------------------------------------------ gate
-    def acquire(self, bucket: str) -> bool:
+    async def acquire(self, bucket: str) -> bool:
         self._roll()
         group = self.group(bucket)
         if self.is_exhausted(group):
@@ -45,14 +49,14 @@ class QuotaTracker:
         self._delta(bucket).used += 1
         return True
 
-    def refund(self, bucket: str) -> None:
+    async def refund(self, bucket: str) -> None:
         """A request that never reached the service (no connection): it used no quota."""
         self._roll()
         if self.used[bucket] > 0:
             self.used[bucket] -= 1
             self._delta(bucket).used -= 1
 
-    def exhausted(self, bucket: str, message: str | None = None) -> None:
+    async def exhausted(self, bucket: str, message: str | None = None) -> None:
         """The service refused for the day; ``message`` is what it said (kept for status)."""
         self._roll()
         self.flagged.add(bucket)
@@ -118,3 +122,55 @@ class QuotaTracker:
             self.day = today
             self.used = defaultdict(int)
             self.flagged = set()
+
+
+class SharedQuotaTracker(QuotaTracker):
+    """The quota of a crawl shared by several workers (PostgreSQL): every request is debited
+    in the database before it is sent, so the workers together never exceed the budget. The
+    local counts mirror what the database answered, for the progress line and ``status``."""
+
+    def __init__(
+        self,
+        client: str,
+        settings: CrawlSettings,
+        stored: dict[str, tuple[int, bool]],
+        day: int,
+        ledger: PgSharedLedger,
+    ) -> None:
+        super().__init__(client, settings, stored, day)
+        self._ledger = ledger
+
+    async def acquire(self, bucket: str) -> bool:
+        self._roll()
+        group = self.group(bucket)
+        if any(b in self.flagged for b in group):
+            return False
+        granted = await self._ledger.debit(self.client, self.day, bucket, group, self.budget(group))
+        if granted <= 0:
+            if granted < 0:
+                self.flagged.update(group)
+            self.used[bucket] = max(
+                self.used[bucket], self.budget(group) - self._others(group, bucket)
+            )
+            return False
+        self.used[bucket] += 1
+        return True
+
+    def _others(self, group: tuple[str, ...], bucket: str) -> int:
+        return sum(self.used[b] for b in group if b != bucket)
+
+    async def refund(self, bucket: str) -> None:
+        self._roll()
+        if self.used[bucket] > 0:
+            self.used[bucket] -= 1
+        await self._ledger.refund(self.client, self.day, bucket)
+
+    async def exhausted(self, bucket: str, message: str | None = None) -> None:
+        self._roll()
+        self.flagged.add(bucket)
+        await self._ledger.mark_exhausted(
+            self.client, self.day, bucket, (message or "")[:500] or None
+        )
+
+    def drain(self) -> list[QuotaDelta]:
+        return []  # debited as it happened

@@ -1,12 +1,83 @@
-"""Crawl state: the only package that speaks SQL (interface, SQLite backend, writer, read model)."""
+"""Crawl state: the only package that speaks SQL (interface, SQLite and PostgreSQL backends,
+writer, read model)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from tiktok_network.store.base import CrawlStore
 
+if TYPE_CHECKING:
+    from tiktok_network.store.read import CrawlReader
 
-def open_store(db: str) -> CrawlStore:
-    """The store for a ``--db`` value: a SQLite file (a PostgreSQL URL is the next backend)."""
+
+def is_database_url(db: str | Path) -> bool:
+    """A PostgreSQL URL rather than a SQLite file."""
+    return isinstance(db, str) and db.startswith(("postgresql://", "postgres://"))
+
+
+def display_name(db: str | Path) -> str:
+    """How messages name a crawl: a file's path, or a URL without its password."""
+    if is_database_url(db):
+        from tiktok_network.store.pg_db import redact
+
+        return redact(str(db))
+    return str(db)
+
+
+def open_store(db: str | Path, *, lease: float | None = None) -> CrawlStore:
+    """The store for a ``--db`` value: a SQLite file, or a PostgreSQL URL shared by workers."""
+    if is_database_url(db):
+        from tiktok_network.store.postgres import DEFAULT_LEASE, PgStore
+
+        return PgStore(str(db), lease=lease or DEFAULT_LEASE)
     from tiktok_network.store.sqlite import SqliteStore
 
     return SqliteStore(db)
+
+
+def open_reader(db: str | Path) -> CrawlReader:
+    """A read-only snapshot of a crawl, on either backend."""
+    from tiktok_network.store.read import CrawlReader
+
+    return CrawlReader(db)
+
+
+def stored_settings(db: str | Path) -> dict[str, object]:
+    """The settings the crawl's most recent run was started with ({} for a new crawl)."""
+    if is_database_url(db):
+        from tiktok_network.store.pg_db import stored_settings_pg
+
+        return stored_settings_pg(str(db))
+    from tiktok_network.store.sqlite_db import stored_settings as from_file
+
+    return from_file(db)
+
+
+def database_errors() -> tuple[type[BaseException], ...]:
+    """What a failing database raises, for ``except`` clauses outside the store: SQLite's
+    errors, and psycopg's once a PostgreSQL crawl has loaded it (evaluated when an exception
+    is being matched, so a SQLite-only run never imports psycopg)."""
+    import sqlite3
+    import sys
+
+    errors: tuple[type[BaseException], ...] = (sqlite3.DatabaseError,)
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None:
+        errors += (psycopg.Error,)
+    return errors
+
+
+def has_users(db: str | Path) -> bool:
+    """Whether the crawl holds any user (False for a database not made yet)."""
+    if is_database_url(db):
+        from tiktok_network.store.pg_db import has_users_pg
+
+        return has_users_pg(str(db))
+    if not Path(db).exists():
+        return False
+    from tiktok_network.store.read import CrawlReader
+
+    with CrawlReader(db) as reader:
+        return reader.has_users()

@@ -145,8 +145,25 @@ class CrawlStore(abc.ABC):
         profiles: list[ProfileRecord],
         releases: list[int],
         quota: list[QuotaDelta],
-    ) -> None:
-        """Commit a batch of page records, user outcomes, profiles, releases and quota use."""
+    ) -> set[int]:
+        """Commit a batch of page records, user outcomes, profiles, releases and quota use;
+        returns the users whose pages were refused because this worker lost them (a shared
+        store whose lease on them expired), so that their workers stop."""
+
+    shared = False  # True where several processes work on one crawl (PostgreSQL)
+
+    @abc.abstractmethod
+    def register_worker(self, worker: str, run_id: int) -> None:
+        """Record this process (host, pid, start) for ``status``; a shared store also fences
+        its writes with it."""
+
+    @abc.abstractmethod
+    def heartbeat(self, worker: str) -> None:
+        """This worker is alive: its claims are not to be taken over."""
+
+    def claimed_elsewhere(self, worker: str) -> int:
+        """Users other live workers hold (they may still add to the frontier)."""
+        return 0
 
     @abc.abstractmethod
     def release_worker(self, worker: str) -> int:

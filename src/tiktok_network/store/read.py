@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
+    from tiktok_network.store.pg_db import PgReadConnection
+
 from tiktok_network.store.base import UserStatus
 from tiktok_network.store.sqlite import connect, decompress
 
@@ -26,13 +28,26 @@ BATCH = 10_000
 
 
 class CrawlReader:
-    """A read-only view of a crawl database at one instant."""
+    """A read-only view of a crawl database at one instant, SQLite file or PostgreSQL URL.
+
+    The SQL is written once for both: PostgreSQL runs it through ``PgReadConnection``
+    (placeholders translated, scans on server-side cursors, one repeatable-read snapshot).
+    """
 
     def __init__(self, db: str | Path) -> None:
-        self.path = Path(db)
-        self.conn = connect(db, readonly=True)
-        self.conn.execute("BEGIN")  # one read transaction: every query sees the same state
+        self.pg: PgReadConnection | None = None
+        if isinstance(db, str) and db.startswith(("postgresql://", "postgres://")):
+            from tiktok_network.store.pg_db import PgReadConnection, redact
+
+            self.pg = PgReadConnection(db)
+            self.conn: Any = self.pg
+            self.name = redact(db)
+        else:
+            self.conn = connect(db, readonly=True)
+            self.conn.execute("BEGIN")  # one read transaction: every query sees the same state
+            self.name = str(Path(db).resolve())
         self._names: list[str | None] | None = None
+        self._concat = "string_agg" if self.pg else "group_concat"
 
     def __enter__(self) -> CrawlReader:
         return self
@@ -41,11 +56,25 @@ class CrawlReader:
         self.close()
 
     def close(self) -> None:
+        if self.pg is not None:
+            self.pg.close()
+            return
         with contextlib.suppress(sqlite3.Error):
             self.conn.execute("COMMIT")
         self.conn.close()
 
+    def has_table(self, name: str) -> bool:
+        if self.pg is not None:
+            return self.pg.has_table(name)
+        row = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)
+        ).fetchone()
+        return row is not None
+
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+        if self.pg is not None:
+            yield from self.pg.stream(sql, params, BATCH)
+            return
         cur = self.conn.execute(sql, params)
         while batch := cur.fetchmany(BATCH):
             yield from batch
@@ -81,14 +110,15 @@ class CrawlReader:
         """(id, username, display_name, depth, status, first_seen, info JSON, list notes)."""
         return self._rows(
             "SELECT u.id, u.username, u.display_name, u.depth, u.status, u.first_seen, u.info,"
-            " (SELECT group_concat(l.direction || ': ' || l.note, '; ') FROM lists l"
+            f" (SELECT {self._concat}(l.direction || ': ' || l.note, '; ') FROM lists l"
             "  WHERE l.user_id = u.id AND l.note IS NOT NULL) FROM users u ORDER BY u.id"
         )
 
     def depth_profile(self) -> dict[str, Any]:
         """Users known and crawled per depth: the coverage figures of the analysis report."""
         rows = self.conn.execute(
-            "SELECT depth, count(*), sum(status = ?) FROM users GROUP BY depth",
+            "SELECT depth, count(*), sum(CASE WHEN status = ? THEN 1 ELSE 0 END) FROM users"
+            " GROUP BY depth",
             (UserStatus.PARSED,),
         ).fetchall()
         return {
@@ -143,7 +173,5 @@ class CrawlReader:
             parsed[user_id] = status == UserStatus.PARSED
         edges = np.array(list(self.edge_ids()), dtype=np.int64).reshape(-1, 2)
         last_page = self._one("SELECT max(id) FROM pages")
-        digest = hashlib.sha256(
-            f"{self.path.resolve()}:{len(edges)}:{last_page}".encode()
-        ).hexdigest()
+        digest = hashlib.sha256(f"{self.name}:{len(edges)}:{last_page}".encode()).hexdigest()
         return names, parsed, edges, digest

@@ -9,6 +9,8 @@ a second index; raw responses are zlib-compressed, since they are the bulk of th
 
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -69,10 +71,27 @@ class SqliteStore(CrawlStore):
         return int(cur.lastrowid or 0)
 
     def end_run(self, run_id: int, exit_status: int) -> None:
+        now = time.time()
+        with self._tx():
+            self.conn.execute(
+                "UPDATE runs SET ended_at=?, exit_status=? WHERE id=?", (now, exit_status, run_id)
+            )
+            self.conn.execute(
+                "UPDATE workers SET ended_at=?, exit_status=?, heartbeat_at=? WHERE run_id=?"
+                " AND ended_at IS NULL",
+                (now, exit_status, now, run_id),
+            )
+
+    def register_worker(self, worker: str, run_id: int) -> None:
+        now = time.time()
         self.conn.execute(
-            "UPDATE runs SET ended_at=?, exit_status=? WHERE id=?",
-            (time.time(), exit_status, run_id),
+            "INSERT OR REPLACE INTO workers(id, host, pid, run_id, started_at, heartbeat_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (worker, socket.gethostname(), os.getpid(), run_id, now, now),
         )
+
+    def heartbeat(self, worker: str) -> None:
+        self.conn.execute("UPDATE workers SET heartbeat_at=? WHERE id=?", (time.time(), worker))
 
     # ------------------------------------------------------------------- seeds
     def add_seeds(self, usernames: list[str]) -> tuple[int, int]:
@@ -175,7 +194,7 @@ class SqliteStore(CrawlStore):
         profiles: list[ProfileRecord],
         releases: list[int],
         quota: list[QuotaDelta],
-    ) -> None:
+    ) -> set[int]:
         with self._tx():
             self._commit_pages(run_id, pages)
             now = time.time()
@@ -206,6 +225,7 @@ class SqliteStore(CrawlStore):
                     " exhausted=max(exhausted, excluded.exhausted)",
                     [(q.client, q.day, q.bucket, q.used, int(q.exhausted)) for q in quota],
                 )
+        return set()  # one process per SQLite crawl (the lock): it never loses a claim
 
     # Long by design: the hot path, flattened into one statement per table after profiling
     # (docs/performance.md); splitting it would add a Python call per page.

@@ -16,9 +16,10 @@ import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCHEMA_VERSION = "1"
+from tiktok_network.store.errors import NotACrawlDatabase
+from tiktok_network.store.migrations import APP_ID, check_version
+
 ID_CACHE_SIZE = 300_000  # usernames -> ids kept in memory by the writer (about 40 MB)
-APP_ID = "tiktok-network"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -62,14 +63,26 @@ CREATE TABLE IF NOT EXISTS quota(
     PRIMARY KEY(client, day, bucket)) WITHOUT ROWID;
 """
 
+# Version 2: the schema version table itself, and the workers that ran the crawl (status lists
+# them; a PostgreSQL crawl has several at once).
+SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS schema_version(
+    version INTEGER PRIMARY KEY, applied_at REAL NOT NULL, note TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS workers(
+    id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, run_id INTEGER,
+    started_at REAL NOT NULL, heartbeat_at REAL NOT NULL, ended_at REAL, exit_status INTEGER);
+"""
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "the crawl tables", SCHEMA),
+    (2, "schema versions and workers", SCHEMA_V2),
+]
+VERSION = MIGRATIONS[-1][0]
+SCHEMA_VERSION = str(VERSION)
+
 
 # What callers outside the store catch: any database failure, without naming the backend.
 DatabaseError = sqlite3.DatabaseError
 StoreError = sqlite3.Error
-
-
-class NotACrawlDatabase(Exception):
-    """The file exists but is not a tiktok-network database; the message names it."""
 
 
 def compress(raw: bytes) -> bytes:
@@ -137,14 +150,55 @@ def _check_app(conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
         row = conn.execute("SELECT value FROM meta WHERE key='app'").fetchone()
         if row is None or row[0] != APP_ID:
             raise NotACrawlDatabase(f"{path}: not a tiktok-network database")
-        return
-    if tables or readonly:
+    elif tables or readonly:
         raise NotACrawlDatabase(f"{path}: not a tiktok-network database")
-    conn.executescript(SCHEMA)
-    conn.executemany(
-        "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
-        [("app", APP_ID), ("schema_version", SCHEMA_VERSION), ("created_at", str(time.time()))],
-    )
+    current = stored_version(conn) if "meta" in tables else 0
+    check_version(current, VERSION, str(path))
+    if readonly or current == VERSION:
+        return  # a reader reads an older layout as it is (what it lacks reads as empty)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for version, note, ddl in MIGRATIONS:
+            if version <= current:
+                continue
+            for statement in ddl.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            if version == 1:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                    [("app", APP_ID), ("created_at", str(time.time()))],
+                )
+            if version >= 2:
+                if current < 2:  # the versions before this table existed
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO schema_version VALUES (?, ?, ?)",
+                        [(v, time.time(), n) for v, n, _ in MIGRATIONS if v < 2],
+                    )
+                conn.execute(
+                    "INSERT OR IGNORE INTO schema_version VALUES (?, ?, ?)",
+                    (version, time.time(), note),
+                )
+        conn.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+            (SCHEMA_VERSION,),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def stored_version(conn: sqlite3.Connection) -> int:
+    """The schema version of a crawl file: the table, or the meta key of version-1 files."""
+    try:
+        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        if row and row[0]:
+            return int(row[0])
+    except sqlite3.OperationalError:
+        pass
+    row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    return int(row[0]) if row and str(row[0]).isdigit() else 1
 
 
 def stored_settings(path: str | Path) -> dict[str, object]:

@@ -7,13 +7,12 @@ writer proceed together) and can never change the crawl.
 from __future__ import annotations
 
 import math
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tiktok_network.quota_day import day_label, day_number, iso_utc, next_reset
 from tiktok_network.store.ledger import LedgerError, QuotaLedger, default_ledger_path
-from tiktok_network.store.sqlite import connect
 
 STATUS_NAMES = {
     1: "parsed",
@@ -21,6 +20,18 @@ STATUS_NAMES = {
     3: "does not exist",
     4: "failed after retries",
 }
+
+
+@dataclass
+class WorkerRow:
+    """A process that worked on this crawl."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: float
+    heartbeat_at: float
+    state: str  # live, dead (no heartbeat), ended (exit N)
 
 
 @dataclass
@@ -43,6 +54,7 @@ class CrawlStatus:
     truncated_lists: int = 0
     shared_follow_today: int | None = None  # every crawl with these credentials (the ledger)
     server_said: str | None = None  # the service's own words when it refused for the day
+    workers: list[WorkerRow] = field(default_factory=list)
 
     def lines(self, max_depth: int | None, follow_quota: int) -> list[str]:
         used = self.quota_today.get("following", 0) + self.quota_today.get("followers", 0)
@@ -74,6 +86,18 @@ class CrawlStatus:
             f"estimate: about {self.est_requests:,} more requests for the queue within depth"
             f" = {self.est_requests / follow_quota:.1f} days at {follow_quota:,}/day",
         ]
+        live = [w for w in self.workers if w.state == "live"]
+        unended = [w for w in self.workers if not w.state.startswith("ended")]
+        if unended:
+            out.append(
+                f"workers: {len(live)} live, {len(unended) - len(live)} dead (killed, or lost"
+                " their connection; their users are taken over after the lease)"
+            )
+            for w in unended[:10]:
+                out.append(
+                    f"  {w.host} pid {w.pid}: {w.state}, started {iso_utc(w.started_at)},"
+                    f" last heartbeat {iso_utc(w.heartbeat_at)}"
+                )
         if self.truncated_lists:
             out.append(
                 f"lists cut short (cursor stuck, or fewer than the profile's count): {self.truncated_lists:,}"
@@ -96,21 +120,66 @@ def read_status(
 ) -> CrawlStatus:
     """The figures ``status`` prints; ``client`` is the hashed client of the crawl's last run,
     whose use by every crawl is read from the quota ledger."""
-    conn = connect(db, readonly=True)
-    try:
+    from tiktok_network.store.read import CrawlReader
+
+    with CrawlReader(db) as reader:
+        conn = reader.conn
         st = _read(conn, max_depth, day_seconds)
+        if reader.has_table("workers"):
+            st.workers = _workers(conn, reader.pg is not None)
         clients = [
             c
             for (c,) in conn.execute(
                 "SELECT DISTINCT client FROM quota WHERE day = ?", (day_number(day_seconds),)
             )
         ]
-    finally:
-        conn.close()
+        if reader.pg is not None:  # the organisation's ledger is the crawl's own quota table
+            _read_db_ledger(st, conn, clients, day_seconds)
+            return st
     if client and client not in clients:
         clients.append(client)
     _read_ledger(st, Path(ledger) if ledger else default_ledger_path(), clients, day_seconds)
     return st
+
+
+def _workers(conn: Any, shared: bool) -> list[WorkerRow]:
+    """Recent workers, newest first: live ones have beaten within the lease their run was
+    started with (the time after which others take their users over)."""
+    import json
+    import time
+
+    now = time.time()
+    rows = conn.execute(
+        "SELECT w.id, w.host, w.pid, w.started_at, w.heartbeat_at, w.ended_at, w.exit_status,"
+        " r.settings FROM workers w LEFT JOIN runs r ON r.id = w.run_id"
+        " ORDER BY w.started_at DESC LIMIT 50"
+    ).fetchall()
+    out = []
+    for wid, host, pid, started, beat, ended, exit_status, settings in rows:
+        try:
+            lease = float(json.loads(settings or "{}").get("lease") or 60.0)
+        except (ValueError, TypeError, AttributeError):
+            lease = 60.0
+        if ended is not None:
+            state = f"ended (exit {exit_status})"
+        elif now - beat <= lease:
+            state = "live"
+        else:
+            state = "dead (no heartbeat)"
+        out.append(WorkerRow(wid, host, pid, started, beat, state))
+    return out
+
+
+def _read_db_ledger(st: CrawlStatus, conn: Any, clients: list[str], day_seconds: float) -> None:
+    today = day_number(day_seconds)
+    said = conn.execute(
+        "SELECT server_at, server_message FROM quota WHERE day = ? AND server_message IS NOT NULL"
+        " ORDER BY server_at DESC LIMIT 1",
+        (today,),
+    ).fetchone()
+    if said:
+        st.server_said = f"{said[1]} ({iso_utc(said[0] or 0)})"
+        st.quota_exhausted_today = True
 
 
 def _read_ledger(st: CrawlStatus, path: Path, clients: list[str], day_seconds: float) -> None:
@@ -141,12 +210,13 @@ def _read_ledger(st: CrawlStatus, path: Path, clients: list[str], day_seconds: f
         st.quota_exhausted_today = True
 
 
-def _read(conn: sqlite3.Connection, max_depth: int | None, day_seconds: float) -> CrawlStatus:
+def _read(conn: Any, max_depth: int | None, day_seconds: float) -> CrawlStatus:
     st = CrawlStatus()
     for depth, known, done, queued in conn.execute(
-        "SELECT depth, count(*), sum(status IS NOT NULL), sum(status IS NULL) FROM users GROUP BY depth"
+        "SELECT depth, count(*), sum(CASE WHEN status IS NOT NULL THEN 1 ELSE 0 END),"
+        " sum(CASE WHEN status IS NULL THEN 1 ELSE 0 END) FROM users GROUP BY depth"
     ):
-        st.by_depth[depth] = {"known": known, "done": done or 0, "queued": queued or 0}
+        st.by_depth[depth] = {"known": known, "done": int(done or 0), "queued": int(queued or 0)}
     st.users_known = sum(d["known"] for d in st.by_depth.values())
     st.queued = sum(d["queued"] for d in st.by_depth.values())
     depth_limit = max_depth if max_depth is not None else 10**9
@@ -169,7 +239,7 @@ def _read(conn: sqlite3.Connection, max_depth: int | None, day_seconds: float) -
         "SELECT bucket, sum(used), max(exhausted) FROM quota WHERE day = ? GROUP BY bucket",
         (today,),
     ):
-        st.quota_today[bucket] = used
+        st.quota_today[bucket] = int(used)
         st.quota_exhausted_today |= bool(exhausted) and bucket != "info"
     parsed = st.by_status.get(1, 0)
     pages_per_user = st.pages / parsed if parsed else 1.0

@@ -49,7 +49,7 @@ class StoreWriter:
         )
         self._store: CrawlStore | None = None
         self.run_id = 0
-        self._queue: asyncio.Queue[tuple[str, Any, asyncio.Future[None]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, Any, asyncio.Future[bool]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._quota_source: Callable[[], list[QuotaDelta]] = list
         self.commits = 0
@@ -117,6 +117,15 @@ class StoreWriter:
     async def release_worker(self, worker: str) -> int:
         return await self._run_in_child(self.store.release_worker, worker)
 
+    async def register_worker(self, worker: str, run_id: int) -> None:
+        await self._run_in_child(self.store.register_worker, worker, run_id)
+
+    async def heartbeat(self, worker: str) -> None:
+        await self._run_in_child(self.store.heartbeat, worker)
+
+    async def claimed_elsewhere(self, worker: str) -> int:
+        return await self._run_in_child(self.store.claimed_elsewhere, worker)
+
     async def _run_in_child(self, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn, *args)
@@ -126,8 +135,9 @@ class StoreWriter:
     ) -> list[Claim]:
         return await self._run_in_child(self.store.claim, worker, n, max_depth, directions, info)
 
-    async def page(self, record: PageRecord) -> None:
-        await self._submit("page", record)
+    async def page(self, record: PageRecord) -> bool:
+        """Commit a page; False when a shared store refused it (this worker lost the user)."""
+        return await self._submit("page", record)
 
     async def outcome(self, outcome: UserOutcome) -> None:
         await self._submit("outcome", outcome)
@@ -142,10 +152,10 @@ class StoreWriter:
         """Commit whatever is pending, including quota use that came with no page."""
         await self._submit("flush", None)
 
-    async def _submit(self, kind: str, item: Any) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async def _submit(self, kind: str, item: Any) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         await self._queue.put((kind, item, future))
-        await future
+        return await future
 
     async def _run(self) -> None:
         while True:
@@ -159,7 +169,7 @@ class StoreWriter:
                     groups[kind].append(item)
             quota = self._quota_source()
             try:
-                await self._run_in_child(
+                lost = await self._run_in_child(
                     self.store.apply,
                     self.run_id,
                     groups["page"],
@@ -179,9 +189,9 @@ class StoreWriter:
                     raise
                 continue
             self.commits += 1
-            for _, _, future in batch:
+            for kind, item, future in batch:
                 if not future.done():
-                    future.set_result(None)
+                    future.set_result(not (kind == "page" and item.user_id in lost))
 
     async def _to_ledger(self, forced: bool) -> None:
         """Quota use goes to the shared ledger at most once a second (it may sit on a network

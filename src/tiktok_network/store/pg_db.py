@@ -1,0 +1,299 @@
+"""Opening a PostgreSQL crawl: URLs, connections that say what went wrong, the schema and its
+functions, and a thin adapter that lets the read model run the same SQL on both backends.
+
+Any libpq URI works (``postgresql://user@host:5432/db``, a Unix socket as
+``postgresql://postgres:@/postgres?host=/tmp/pgdir``); the password comes from the URI,
+``PGPASSWORD`` or ``~/.pgpass`` (libpq's own rules) and is never printed: every message names
+the database through :func:`redact`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from tiktok_network.store.errors import NotACrawlDatabase
+from tiktok_network.store.migrations import APP_ID, check_version, newer_message
+
+URL_PREFIXES = ("postgresql://", "postgres://")
+SCHEMA_LOCK = 0x7454_4E00  # advisory lock id: one process creates or migrates the schema
+
+# Version 1 is the layout of the SQLite store carried over; version 2 adds the workers table
+# and the functions that make quota debits and rate-limit slots atomic across workers.
+SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs(
+    id BIGSERIAL PRIMARY KEY, started_at DOUBLE PRECISION NOT NULL,
+    ended_at DOUBLE PRECISION, tool_version TEXT NOT NULL,
+    api_base TEXT NOT NULL, settings TEXT NOT NULL, exit_status INTEGER);
+CREATE TABLE IF NOT EXISTS users(
+    id BIGSERIAL PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    display_name TEXT,
+    depth INTEGER NOT NULL,
+    first_seen DOUBLE PRECISION NOT NULL,
+    is_seed INTEGER NOT NULL DEFAULT 0,
+    state INTEGER NOT NULL DEFAULT 0,
+    status INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    claimed_by TEXT,
+    claimed_at DOUBLE PRECISION,
+    finished_at DOUBLE PRECISION,
+    info TEXT,
+    info_at DOUBLE PRECISION);
+CREATE INDEX IF NOT EXISTS users_todo ON users(depth, id) WHERE state = 0;
+CREATE INDEX IF NOT EXISTS users_claimed ON users(claimed_by) WHERE state = 1;
+CREATE TABLE IF NOT EXISTS lists(
+    user_id BIGINT NOT NULL, direction TEXT NOT NULL, cursor BIGINT,
+    done INTEGER NOT NULL DEFAULT 0, pages INTEGER NOT NULL DEFAULT 0,
+    items INTEGER NOT NULL DEFAULT 0, note TEXT,
+    PRIMARY KEY(user_id, direction));
+CREATE TABLE IF NOT EXISTS pages(
+    id BIGSERIAL PRIMARY KEY, run_id BIGINT NOT NULL, user_id BIGINT NOT NULL,
+    direction TEXT NOT NULL, request TEXT NOT NULL, request_cursor BIGINT,
+    next_cursor BIGINT, has_more INTEGER NOT NULL, n_items INTEGER NOT NULL,
+    fetched_at DOUBLE PRECISION NOT NULL, log_id TEXT, response BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS edges(
+    src BIGINT NOT NULL, dst BIGINT NOT NULL, page_id BIGINT NOT NULL,
+    PRIMARY KEY(src, dst));
+CREATE TABLE IF NOT EXISTS quota(
+    client TEXT NOT NULL, day BIGINT NOT NULL, bucket TEXT NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0, exhausted INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY(client, day, bucket));
+"""
+
+SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS workers(
+    id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, run_id BIGINT,
+    started_at DOUBLE PRECISION NOT NULL, heartbeat_at DOUBLE PRECISION NOT NULL,
+    ended_at DOUBLE PRECISION, exit_status INTEGER);
+ALTER TABLE quota ADD COLUMN IF NOT EXISTS server_message TEXT;
+ALTER TABLE quota ADD COLUMN IF NOT EXISTS server_at DOUBLE PRECISION;
+CREATE TABLE IF NOT EXISTS rate_slots(
+    client TEXT PRIMARY KEY, next_at DOUBLE PRECISION NOT NULL);
+
+-- Debit up to p_n requests of one bucket, within the budget its group shares (following and
+-- followers share one daily quota): the advisory lock makes check-and-add atomic across
+-- workers. Returns the number granted, or -1 when the service said the day is used up.
+CREATE OR REPLACE FUNCTION tn_quota_debit(p_client TEXT, p_day BIGINT, p_bucket TEXT,
+                                          p_group TEXT[], p_budget BIGINT, p_n INTEGER)
+RETURNS INTEGER AS $$
+DECLARE total BIGINT; flagged INTEGER; granted INTEGER;
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtextextended(
+      p_client || ':' || p_day || ':' || array_to_string(p_group, ','), 0));
+  SELECT coalesce(sum(used), 0), coalesce(max(exhausted), 0) INTO total, flagged
+    FROM quota WHERE client = p_client AND day = p_day AND bucket = ANY(p_group);
+  IF flagged > 0 THEN RETURN -1; END IF;
+  granted := LEAST(p_n, GREATEST(p_budget - total, 0));
+  IF granted > 0 THEN
+    INSERT INTO quota(client, day, bucket, used) VALUES (p_client, p_day, p_bucket, granted)
+      ON CONFLICT (client, day, bucket) DO UPDATE SET used = quota.used + granted;
+  END IF;
+  RETURN granted;
+END $$ LANGUAGE plpgsql;
+
+-- The next free slot of a rate limit shared by every worker of a client: returns how many
+-- seconds the caller waits before sending.
+CREATE OR REPLACE FUNCTION tn_rate_slot(p_client TEXT, p_interval DOUBLE PRECISION)
+RETURNS DOUBLE PRECISION AS $$
+DECLARE now_s DOUBLE PRECISION := extract(epoch FROM clock_timestamp()); slot DOUBLE PRECISION;
+BEGIN
+  INSERT INTO rate_slots(client, next_at) VALUES (p_client, now_s + p_interval)
+    ON CONFLICT (client) DO UPDATE
+      SET next_at = GREATEST(rate_slots.next_at, now_s) + p_interval
+    RETURNING next_at - p_interval INTO slot;
+  RETURN GREATEST(slot - now_s, 0);
+END $$ LANGUAGE plpgsql;
+"""
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "the crawl tables", SCHEMA_V1),
+    (2, "workers, shared quota and rate limit", SCHEMA_V2),
+]
+VERSION = MIGRATIONS[-1][0]
+
+# What callers outside the store catch for a PostgreSQL crawl.
+PgError = psycopg.Error
+PgOperationalError = psycopg.OperationalError
+
+
+def is_database_url(db: str | object) -> bool:
+    return isinstance(db, str) and db.startswith(URL_PREFIXES)
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "postgresql://(unparsable URL)"
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit((parts.scheme, f"{user}:***@{host}{port}", parts.path, parts.query, ""))
+
+
+def connect(url: str, *, autocommit: bool = True, retry_for: float = 0.0) -> psycopg.Connection:
+    """A connection to the crawl database, retried for ``retry_for`` seconds (a server that is
+    restarting); a failure is one line naming the database, never its password."""
+    deadline = time.monotonic() + retry_for
+    delay = 0.5
+    while True:
+        try:
+            return psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            if time.monotonic() + delay > deadline:
+                raise NotACrawlDatabase(
+                    f"{redact(url)}: cannot connect to PostgreSQL ({_first_line(exc)})"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        except psycopg.ProgrammingError as exc:  # a malformed URI
+            raise NotACrawlDatabase(f"{redact(url)}: not a usable PostgreSQL URI ({exc})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def ensure_schema(conn: psycopg.Connection, url: str) -> None:
+    """Create the schema in an empty database, migrate an older one forward, refuse a foreign
+    or newer one. Several workers starting together take turns through an advisory lock."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        tables = {
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            )
+        }
+        if "meta" in tables:
+            row = conn.execute("SELECT value FROM meta WHERE key='app'").fetchone()
+            if row is None or row[0] != APP_ID:
+                raise NotACrawlDatabase(f"{redact(url)}: not a tiktok-network database")
+        elif tables:
+            raise NotACrawlDatabase(
+                f"{redact(url)}: not a tiktok-network database (it holds other tables: "
+                "give the crawl a database of its own)"
+            )
+        current = stored_version(conn) if "meta" in tables else 0
+        check_version(current, VERSION, redact(url))
+        for version, note, ddl in MIGRATIONS:
+            if version <= current:
+                continue
+            conn.execute(ddl)
+            if version == 1:
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER PRIMARY KEY,"
+                    " applied_at DOUBLE PRECISION NOT NULL, note TEXT NOT NULL)"
+                )
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES ('app', %s), ('created_at', %s)"
+                    " ON CONFLICT (key) DO NOTHING",
+                    (APP_ID, str(time.time())),
+                )
+            conn.execute(
+                "INSERT INTO schema_version(version, applied_at, note) VALUES (%s, %s, %s)",
+                (version, time.time(), note),
+            )
+
+
+def stored_version(conn: psycopg.Connection) -> int:
+    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0] or 0) if row else 0
+
+
+def check_readable(conn: psycopg.Connection, url: str) -> None:
+    """Readers never create or migrate: a database that is empty, foreign or newer is refused."""
+    exists = conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        raise NotACrawlDatabase(f"{redact(url)}: no tiktok-network crawl in this database")
+    row = conn.execute("SELECT value FROM meta WHERE key='app'").fetchone()
+    if row is None or row[0] != APP_ID:
+        raise NotACrawlDatabase(f"{redact(url)}: not a tiktok-network database")
+    version = stored_version(conn)
+    if version > VERSION:
+        raise NotACrawlDatabase(newer_message(redact(url), version, VERSION))
+
+
+class PgReadConnection:
+    """The read model's SQL on PostgreSQL: ``?`` placeholders become ``%s``, and scans run on
+    server-side cursors inside one repeatable-read snapshot, so nothing is materialised whole."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.conn = connect(url, autocommit=False)
+        try:
+            check_readable(self.conn, url)
+            self.conn.rollback()
+            self.conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            self.conn.read_only = True
+        except BaseException:
+            self.conn.close()
+            raise
+        self._cursors = 0
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql.replace("%", "%%").replace("?", "%s")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+        return self.conn.execute(self._sql(sql), tuple(params))  # type: ignore[arg-type]
+
+    def stream(self, sql: str, params: Sequence[Any] = (), batch: int = 10_000) -> Iterator[Any]:
+        self._cursors += 1
+        with self.conn.cursor(name=f"tn_scan_{self._cursors}") as cur:
+            cur.itersize = batch
+            cur.execute(self._sql(sql), tuple(params))  # type: ignore[arg-type]
+            yield from cur
+
+    def has_table(self, name: str) -> bool:
+        row = self.conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
+        return bool(row and row[0])
+
+    def close(self) -> None:
+        try:
+            self.conn.rollback()
+        finally:
+            self.conn.close()
+
+
+def stored_settings_pg(url: str) -> dict[str, object]:
+    """The settings of the crawl's most recent run ({} for an empty database)."""
+    import json
+
+    conn = connect(url)
+    try:
+        exists = conn.execute("SELECT to_regclass('runs') IS NOT NULL").fetchone()
+        if not exists or not exists[0]:
+            return {}
+        row = conn.execute("SELECT settings FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    finally:
+        conn.close()
+    if row is None:
+        return {}
+    try:
+        value = json.loads(row[0])
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def has_users_pg(url: str) -> bool:
+    conn = connect(url)
+    try:
+        exists = conn.execute("SELECT to_regclass('users') IS NOT NULL").fetchone()
+        if not exists or not exists[0]:
+            return False
+        return conn.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
+    finally:
+        conn.close()

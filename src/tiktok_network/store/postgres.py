@@ -1,0 +1,540 @@
+"""Crawl state in PostgreSQL, shared by any number of worker processes.
+
+Why it differs from the SQLite store: several workers write at once, so
+
+- users are claimed with ``FOR UPDATE SKIP LOCKED`` under a **lease**: each worker's row in
+  ``workers`` carries a heartbeat, and the claims of a worker whose heartbeat is older than
+  the lease go back to the frontier, where any worker takes them;
+- every write is **fenced**: a page commits only while its user is still claimed by this
+  worker and its list still stands at the cursor the page was requested with. A worker that
+  lost its lease (paused, cut off) therefore cannot write over its successor, and a commit
+  retried after a lost connection cannot apply twice;
+- a lost connection (the server restarting) is waited out and the transaction replayed;
+  deadlocks between workers are retried;
+- batches are written with ``unnest`` arrays: one statement per table, whatever the batch size.
+
+The quota and rate limit shared by the workers live in ``pg_quota.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from tiktok_network.store.base import (
+    CLAIMED,
+    DONE,
+    FAILED,
+    TODO,
+    Claim,
+    CrawlStore,
+    ListState,
+    PageRecord,
+    ProfileRecord,
+    QuotaDelta,
+    UserOutcome,
+    UserStatus,
+)
+from tiktok_network.store.pg_db import connect, ensure_schema, redact
+from tiktok_network.store.sqlite_db import ID_CACHE_SIZE, compress
+
+log = logging.getLogger("tiktok_network.store")
+T = TypeVar("T")
+
+DEFAULT_LEASE = 60.0  # seconds without a heartbeat before a worker's claims are taken over
+RECONNECT_FOR = 3600.0  # how long a worker waits for its database to come back
+
+
+class PgStore(CrawlStore):
+    """One worker's connection to a shared crawl. Not thread-safe: the writer thread owns it."""
+
+    shared = True  # several processes may work on this crawl at once
+
+    def __init__(self, url: str, *, lease: float = DEFAULT_LEASE) -> None:
+        self.url = url
+        self.name = redact(url)
+        self.lease = lease
+        self.conn = connect(url)
+        try:
+            ensure_schema(self.conn, url)
+        except BaseException:
+            self.conn.close()
+            raise
+        self.worker: str | None = None
+        self._ids: dict[str, int] = {}
+        self.lost_claims = 0  # pages refused because this worker no longer held the user
+
+    # ------------------------------------------------------------ connection
+    def _tx(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` in one transaction, replayed after a lost connection or a deadlock (the
+        fences make a replay harmless)."""
+        waited_since: float | None = None
+        delay = 0.5
+        while True:
+            try:
+                with self.conn.transaction():
+                    return fn()
+            except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
+                self._ids.clear()
+                continue
+            except psycopg.OperationalError as exc:
+                self._ids.clear()
+                if not (self.conn.closed or self.conn.broken):
+                    raise
+                now = time.monotonic()
+                waited_since = waited_since or now
+                if now - waited_since > RECONNECT_FOR:
+                    raise
+                if delay == 0.5:
+                    log.warning("lost the connection to %s (%s): reconnecting", self.name, exc)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                try:
+                    self.conn = connect(self.url)
+                    log.warning("reconnected to %s", self.name)
+                except Exception:  # still down: try again after the next delay
+                    continue
+
+    # -------------------------------------------------------------------- runs
+    def begin_run(self, tool_version: str, api_base: str, settings_json: str) -> int:
+        def run() -> int:
+            row = self.conn.execute(
+                "INSERT INTO runs(started_at, tool_version, api_base, settings)"
+                " VALUES (%s, %s, %s, %s) RETURNING id",
+                (time.time(), tool_version, api_base, settings_json),
+            ).fetchone()
+            assert row is not None
+            return int(row[0])
+
+        return self._tx(run)
+
+    def end_run(self, run_id: int, exit_status: int) -> None:
+        def run() -> None:
+            now = time.time()
+            self.conn.execute(
+                "UPDATE runs SET ended_at=%s, exit_status=%s WHERE id=%s",
+                (now, exit_status, run_id),
+            )
+            if self.worker is not None:
+                self.conn.execute(
+                    "UPDATE workers SET ended_at=%s, exit_status=%s, heartbeat_at=%s WHERE id=%s",
+                    (now, exit_status, now, self.worker),
+                )
+
+        self._tx(run)
+
+    def register_worker(self, worker: str, run_id: int) -> None:
+        self.worker = worker
+        now = time.time()
+        self._tx(
+            lambda: self.conn.execute(
+                "INSERT INTO workers(id, host, pid, run_id, started_at, heartbeat_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET heartbeat_at=%s",
+                (worker, socket.gethostname(), os.getpid(), run_id, now, now, now),
+            )
+        )
+
+    def heartbeat(self, worker: str) -> None:
+        self._tx(
+            lambda: self.conn.execute(
+                "UPDATE workers SET heartbeat_at=%s WHERE id=%s", (time.time(), worker)
+            )
+        )
+
+    # ------------------------------------------------------------------- seeds
+    def add_seeds(self, usernames: list[str]) -> tuple[int, int]:
+        def run() -> tuple[int, int]:
+            known = {
+                r[0]
+                for r in self.conn.execute(
+                    "SELECT username FROM users WHERE username = ANY(%s)", (usernames,)
+                )
+            }
+            now = time.time()
+            self.conn.execute(
+                "INSERT INTO users(username, depth, first_seen, is_seed)"
+                " SELECT u, 0, %s, 1 FROM unnest(%s::text[]) AS u ORDER BY u"
+                " ON CONFLICT (username) DO UPDATE SET is_seed=1, depth=0",
+                (now, sorted(set(usernames))),
+            )
+            return len(usernames) - len(known), len(known)
+
+        return self._tx(run)
+
+    def recover(self, worker: str, max_attempts: int) -> int:
+        """Claims of workers whose lease expired go back; failed users are retried. Claims of
+        live workers are theirs: several processes share this crawl."""
+        self.worker = worker
+        return self._tx(lambda: self._reclaim_expired() + self._retry_failed(max_attempts))
+
+    def _reclaim_expired(self) -> int:
+        cutoff = time.time() - self.lease
+        cur = self.conn.execute(
+            "UPDATE users SET state=%s, claimed_by=NULL, claimed_at=NULL"
+            " WHERE state=%s AND (claimed_by IS NULL OR claimed_by NOT IN"
+            "  (SELECT id FROM workers WHERE ended_at IS NULL AND heartbeat_at >= %s))",
+            (TODO, CLAIMED, cutoff),
+        )
+        if cur.rowcount:
+            log.info("took back %d users claimed by workers that stopped answering", cur.rowcount)
+        return cur.rowcount
+
+    def _retry_failed(self, max_attempts: int) -> int:
+        return self.conn.execute(
+            "UPDATE users SET state=%s, status=NULL WHERE state=%s AND attempts < %s",
+            (TODO, FAILED, max_attempts),
+        ).rowcount
+
+    def retry_failed(self, max_attempts: int) -> int:
+        return self._tx(lambda: self._retry_failed(max_attempts))
+
+    def failed_users(self, max_attempts: int) -> int:
+        return self._count(
+            "SELECT count(*) FROM users WHERE state=%s AND attempts < %s", (FAILED, max_attempts)
+        )
+
+    def answered_before(self, api_base: str) -> bool:
+        def run() -> bool:
+            row = self.conn.execute(
+                "SELECT 1 FROM runs r WHERE r.api_base=%s AND EXISTS"
+                " (SELECT 1 FROM pages p WHERE p.run_id=r.id) LIMIT 1",
+                (api_base,),
+            ).fetchone()
+            return row is not None
+
+        return self._tx(run)
+
+    # ------------------------------------------------------------------ claims
+    def claim(
+        self, worker: str, n: int, max_depth: int, directions: tuple[str, ...], info: bool
+    ) -> list[Claim]:
+        self.worker = worker
+
+        def run() -> list[Claim]:
+            self._reclaim_expired()
+            rows = self.conn.execute(
+                "UPDATE users SET state=%s, claimed_by=%s, claimed_at=%s WHERE id IN ("
+                " SELECT id FROM users WHERE state=%s AND depth<=%s ORDER BY depth, id LIMIT %s"
+                " FOR UPDATE SKIP LOCKED) RETURNING id, username, depth, info IS NULL",
+                (CLAIMED, worker, time.time(), TODO, max_depth, n),
+            ).fetchall()
+            claims = {
+                r[0]: Claim(
+                    r[0], r[1], r[2], {d: ListState() for d in directions}, info and bool(r[3])
+                )
+                for r in sorted(rows, key=lambda r: (r[2], r[0]))
+            }
+            if claims:
+                for user_id, direction, cursor, done, pages, items in self.conn.execute(
+                    "SELECT user_id, direction, cursor, done, pages, items FROM lists"
+                    " WHERE user_id = ANY(%s)",
+                    (list(claims),),
+                ):
+                    if direction in claims[user_id].lists:
+                        claims[user_id].lists[direction] = ListState(
+                            cursor, bool(done), pages, items
+                        )
+            return list(claims.values())
+
+        return self._tx(run)
+
+    def claimed_elsewhere(self, worker: str) -> int:
+        """Users other live workers hold: they may still add to the frontier."""
+        return self._count(
+            "SELECT count(*) FROM users WHERE state=%s AND claimed_by <> %s", (CLAIMED, worker)
+        )
+
+    def release_worker(self, worker: str) -> int:
+        return self._tx(
+            lambda: (
+                self.conn.execute(
+                    "UPDATE users SET state=%s, claimed_by=NULL, claimed_at=NULL"
+                    " WHERE claimed_by=%s AND state=%s",
+                    (TODO, worker, CLAIMED),
+                ).rowcount
+            )
+        )
+
+    # ------------------------------------------------------------------ commits
+    def apply(
+        self,
+        run_id: int,
+        pages: list[PageRecord],
+        outcomes: list[UserOutcome],
+        profiles: list[ProfileRecord],
+        releases: list[int],
+        quota: list[QuotaDelta],
+    ) -> set[int]:
+        """Commit a batch; returns the users whose pages were refused because this worker no
+        longer holds them (its lease was taken over), so their workers stop."""
+        return self._tx(lambda: self._apply(run_id, pages, outcomes, profiles, releases, quota))
+
+    def _apply(
+        self,
+        run_id: int,
+        pages: list[PageRecord],
+        outcomes: list[UserOutcome],
+        profiles: list[ProfileRecord],
+        releases: list[int],
+        quota: list[QuotaDelta],
+    ) -> set[int]:
+        conn, me = self.conn, self.worker
+        touched = sorted({p.user_id for p in pages} | {o.user_id for o in outcomes})
+        held: set[int] = set()
+        if touched:
+            held = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM users WHERE id = ANY(%s) AND state=%s AND claimed_by=%s"
+                    " ORDER BY id FOR UPDATE",
+                    (touched, CLAIMED, me),
+                )
+            }
+        accepted = self._fence_pages(pages, held)
+        lost = {p.user_id for p in pages if p not in accepted}
+        if lost:
+            self.lost_claims += len(lost)
+        self._commit_pages(run_id, accepted)
+        now = time.time()
+        kept = [o for o in outcomes if o.user_id in held and o.user_id not in lost]
+        if kept:
+            conn.execute(
+                "UPDATE users u SET state=v.state, status=v.status, last_error=v.error,"
+                " finished_at=%s, claimed_by=NULL, attempts=u.attempts+1"
+                " FROM unnest(%s::bigint[], %s::int[], %s::int[], %s::text[])"
+                "  AS v(id, state, status, error) WHERE u.id = v.id",
+                (
+                    now,
+                    [o.user_id for o in kept],
+                    [int(o.state) for o in kept],
+                    [None if o.status is None else int(o.status) for o in kept],
+                    [o.error for o in kept],
+                ),
+            )
+        if profiles:
+            conn.execute(
+                "UPDATE users u SET info=v.info, info_at=%s"
+                " FROM unnest(%s::bigint[], %s::text[]) AS v(id, info) WHERE u.id = v.id",
+                (now, [p.user_id for p in profiles], [p.info_json for p in profiles]),
+            )
+            notes = [(p.user_id, d, note) for p in profiles for d, note in p.list_notes.items()]
+            if notes:
+                conn.executemany(
+                    "UPDATE lists SET note=%s WHERE user_id=%s AND direction=%s",
+                    [(note, uid, d) for uid, d, note in notes],
+                )
+        if releases:
+            conn.execute(
+                "UPDATE users SET state=%s, claimed_by=NULL, claimed_at=NULL"
+                " WHERE id = ANY(%s) AND state=%s AND claimed_by=%s",
+                (TODO, sorted(releases), CLAIMED, me),
+            )
+        if quota:  # use the shared ledger did not debit already (a SQLite-style tracker)
+            for q in quota:
+                if q.used or q.exhausted:
+                    conn.execute(
+                        "INSERT INTO quota(client, day, bucket, used, exhausted)"
+                        " VALUES (%s, %s, %s, GREATEST(%s, 0), %s) ON CONFLICT (client, day, bucket)"
+                        " DO UPDATE SET used=GREATEST(quota.used + %s, 0),"
+                        " exhausted=GREATEST(quota.exhausted, EXCLUDED.exhausted)",
+                        (q.client, q.day, q.bucket, q.used, int(q.exhausted), q.used),
+                    )
+        return lost
+
+    def _fence_pages(self, pages: list[PageRecord], held: set[int]) -> list[PageRecord]:
+        """The pages this worker may still commit: user held, list where the page began."""
+        if not pages:
+            return []
+        where = {
+            (r[0], r[1]): (r[2], bool(r[3]))
+            for r in self.conn.execute(
+                "SELECT user_id, direction, cursor, done FROM lists WHERE user_id = ANY(%s)",
+                (sorted({p.user_id for p in pages}),),
+            )
+        }
+        accepted = []
+        for page in pages:
+            if page.user_id not in held:
+                continue
+            state = where.get((page.user_id, page.direction))
+            if state is None or (state[0] == page.request_cursor and not state[1]):
+                accepted.append(page)
+        return accepted
+
+    # Long by design: the hot path, one statement per table for the whole batch.
+    def _commit_pages(self, run_id: int, pages: list[PageRecord]) -> None:
+        if not pages:
+            return
+        by_depth: dict[int, dict[str, str | None]] = {}
+        for page in pages:
+            names = by_depth.setdefault(page.depth + 1, {})
+            for username, display_name in page.items:
+                names.setdefault(username, display_name)
+        ids: dict[str, int] = {}
+        for depth in sorted(by_depth):
+            ids.update(self._intern(by_depth[depth], depth, pages[0].fetched_at))
+        page_ids = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT nextval(pg_get_serial_sequence('pages', 'id')) FROM generate_series(1, %s)",
+                (len(pages),),
+            )
+        ]
+        cols: dict[str, list[Any]] = {k: [] for k in ("src", "dst", "page")}
+        for page_id, page in zip(page_ids, pages, strict=True):
+            user = page.user_id
+            for username, _ in page.items:
+                other = ids[username]
+                src, dst = (user, other) if page.direction == "following" else (other, user)
+                cols["src"].append(src)
+                cols["dst"].append(dst)
+                cols["page"].append(page_id)
+        self.conn.execute(
+            "INSERT INTO pages(id, run_id, user_id, direction, request, request_cursor,"
+            " next_cursor, has_more, n_items, fetched_at, log_id, response)"
+            " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[],"
+            " %s::text[], %s::bigint[], %s::bigint[], %s::int[], %s::int[],"
+            " %s::float8[], %s::text[], %s::bytea[])",
+            (
+                page_ids,
+                [run_id] * len(pages),
+                [p.user_id for p in pages],
+                [p.direction for p in pages],
+                [p.request.decode() for p in pages],
+                [p.request_cursor for p in pages],
+                [p.next_cursor for p in pages],
+                [int(p.has_more) for p in pages],
+                [len(p.items) for p in pages],
+                [p.fetched_at for p in pages],
+                [p.log_id for p in pages],
+                [compress(p.raw) for p in pages],
+            ),
+        )
+        if cols["src"]:
+            order = sorted(range(len(cols["src"])), key=lambda i: (cols["src"][i], cols["dst"][i]))
+            self.conn.execute(
+                "INSERT INTO edges(src, dst, page_id)"
+                " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[])"
+                " ON CONFLICT (src, dst) DO NOTHING",
+                tuple([cols[k][i] for i in order] for k in ("src", "dst", "page")),
+            )
+        self.conn.execute(
+            "INSERT INTO lists(user_id, direction, cursor, done, pages, items, note)"
+            " SELECT u, d, c, f, 1, n, t FROM unnest(%s::bigint[], %s::text[], %s::bigint[],"
+            " %s::int[], %s::int[], %s::text[]) AS v(u, d, c, f, n, t)"
+            " ON CONFLICT (user_id, direction) DO UPDATE SET cursor=EXCLUDED.cursor,"
+            " done=EXCLUDED.done, pages=lists.pages+1, items=lists.items+EXCLUDED.items,"
+            " note=coalesce(EXCLUDED.note, lists.note)",
+            (
+                [p.user_id for p in pages],
+                [p.direction for p in pages],
+                [p.next_cursor for p in pages],
+                [int(p.list_done) for p in pages],
+                [len(p.items) for p in pages],
+                [p.note for p in pages],
+            ),
+        )
+        done = sorted({p.user_id for p in pages if p.user_complete})
+        if done:
+            self.conn.execute(
+                "UPDATE users SET state=%s, status=%s, last_error=NULL, finished_at=%s,"
+                " claimed_by=NULL, attempts=attempts+1 WHERE id = ANY(%s)",
+                (DONE, UserStatus.PARSED, pages[-1].fetched_at, done),
+            )
+
+    def _intern(self, display: dict[str, str | None], depth: int, now: float) -> dict[str, int]:
+        """Ids of the listed users: known ones looked up (and their depth lowered where this
+        path is shorter), new ones inserted. Looking up first keeps the id sequence dense: an
+        ``ON CONFLICT`` insert spends a sequence value on every row it skips."""
+        ids: dict[str, int] = {}
+        cache = self._ids
+        todo = []
+        for name in display:
+            packed = cache.get(name)
+            if packed is not None and packed & 63 <= depth:
+                ids[name] = packed >> 6
+            else:
+                todo.append(name)
+        if not todo:
+            return ids
+        todo.sort()
+        found = {
+            r[1]: (r[0], r[2])
+            for r in self.conn.execute(
+                "SELECT id, username, depth FROM users WHERE username = ANY(%s)", (todo,)
+            )
+        }
+        missing = [n for n in todo if n not in found]
+        if missing:
+            rows = self.conn.execute(
+                "INSERT INTO users(username, display_name, depth, first_seen)"
+                " SELECT * FROM unnest(%s::text[], %s::text[], %s::int[], %s::float8[])"
+                " ON CONFLICT (username) DO NOTHING RETURNING id, username",
+                (
+                    missing,
+                    [display[n] for n in missing],
+                    [depth] * len(missing),
+                    [now] * len(missing),
+                ),
+            ).fetchall()
+            for uid, name in rows:
+                found[name] = (uid, depth)
+            raced = [n for n in missing if n not in found]  # inserted by another worker just now
+            if raced:
+                for uid, name, d in self.conn.execute(
+                    "SELECT id, username, depth FROM users WHERE username = ANY(%s)", (raced,)
+                ):
+                    found[name] = (uid, d)
+        # Known deeper (by this or another worker): this path is shorter.
+        deeper = sorted(uid for uid, d in found.values() if d > depth)
+        if deeper:
+            self.conn.execute(
+                "UPDATE users SET depth=%s WHERE id = ANY(%s) AND depth > %s",
+                (depth, deeper, depth),
+            )
+        for name in todo:
+            uid, known = found[name]
+            ids[name] = uid
+            cache[name] = uid << 6 | min(known, depth, 63)
+        if len(cache) > ID_CACHE_SIZE:
+            cache.clear()
+        return ids
+
+    # -------------------------------------------------------------------- reads
+    def _count(self, sql: str, params: tuple[Any, ...]) -> int:
+        def run() -> int:
+            row = self.conn.execute(sql, params).fetchone()
+            return int(row[0]) if row else 0
+
+        return self._tx(run)
+
+    def started_users(self) -> int:
+        return self._count("SELECT count(*) FROM users WHERE state != %s", (TODO,))
+
+    def frontier_empty(self, max_depth: int) -> bool:
+        return not self._count(
+            "SELECT count(*) FROM (SELECT 1 FROM users WHERE state=%s AND depth<=%s LIMIT 1) t",
+            (TODO, max_depth),
+        )
+
+    def quota_used(self, client: str, day: int) -> dict[str, tuple[int, bool]]:
+        def run() -> dict[str, tuple[int, bool]]:
+            return {
+                bucket: (used, bool(exhausted))
+                for bucket, used, exhausted in self.conn.execute(
+                    "SELECT bucket, used, exhausted FROM quota WHERE client=%s AND day=%s",
+                    (client, day),
+                )
+            }
+
+        return self._tx(run)
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,250 @@
+"""PostgreSQL: several workers on one crawl, kills and takeovers, one shared quota, a server
+restart, and copies between the backends. Against a real PostgreSQL (``TIKTOK_TEST_PG`` or an
+embedded server the tests start), over real HTTP to the emulator; kills are triggered by the
+emulator's request count, never by the clock."""
+
+from __future__ import annotations
+
+import filecmp
+import random
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SYNTH
+from tests.crawl_helpers import (
+    CLI,
+    RequestCounter,
+    bfs_users,
+    crawl_env,
+    db_edges,
+    db_quota_used,
+    db_status,
+    emulator_process,
+    page_fetches,
+    pages_needed,
+    run_crawl,
+    truth,
+    typical_seeds,
+)
+from tests.pg_server import pg_rows
+
+
+def _worker(tmp_path: Path, url: str, db: str, *args: str) -> subprocess.Popen[str]:
+    """A crawl worker whose output goes to a file (a pipe nobody reads could block it)."""
+    index = len(list(tmp_path.glob("worker-*.log")))
+    log = (tmp_path / f"worker-{index}.log").open("w")
+    return subprocess.Popen(
+        [*CLI, "crawl", "--db", db, "--no-export", "--retry-base-delay", "0.01", *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=crawl_env(url, XDG_STATE_HOME=str(tmp_path / "state")),
+        cwd=tmp_path,
+    )
+
+
+def _follow_requests(requests: list[dict]) -> int:
+    return sum(1 for r in requests if r["endpoint"] in ("following", "followers"))
+
+
+def test_four_workers_with_kill_9s_and_replacements_give_the_exact_graph(tmp_path, synth, pg_url):
+    seeds = typical_seeds(synth, 3)
+    crawled = bfs_users(synth, seeds, 2, "both")
+    concurrency, kills = 4, 12
+    rng = random.Random(2026)
+    step = (60, 200)
+    assert kills * step[1] < pages_needed(synth, crawled, "both")  # every kill will happen
+    args = (
+        *seeds,
+        "--max-depth",
+        "2",
+        "--direction",
+        "both",
+        "--concurrency",
+        str(concurrency),
+        "--lease",
+        "2",
+        "--quiet",
+    )
+    with emulator_process(tmp_path, "--graph", SYNTH, "--latency-ms", "5") as emu:
+        counter = RequestCounter(emu.log)
+        workers = [_worker(tmp_path, emu.url, pg_url, *args) for _ in range(4)]
+        for _ in range(kills):
+            counter.wait_for(counter.count() + rng.randint(*step), workers[0])
+            victim = rng.randrange(len(workers))
+            workers[victim].kill()
+            workers[victim].wait()
+            workers[victim] = _worker(tmp_path, emu.url, pg_url, *args)
+        codes = [w.wait(timeout=240) for w in workers]
+        requests = emu.requests()
+    logs = "".join(p.read_text() for p in sorted(tmp_path.glob("worker-*.log")))
+    assert codes == [0, 0, 0, 0], logs[-3000:]
+    edges = db_edges(pg_url)
+    assert len(edges) == len(set(edges))
+    assert set(edges) == truth(synth, crawled, "both")
+    assert {u for u, s in db_status(pg_url).items() if s == 1} == crawled
+    # Every page once, except pages in flight at a kill (at most `concurrency` per kill).
+    refetched = sum(n - 1 for n in page_fetches(requests).values())
+    assert refetched <= kills * concurrency, refetched
+    # Debited before sending: never below what the service counted; above it only by
+    # requests debited and not yet sent when a kill landed.
+    sent, debited = _follow_requests(requests), db_quota_used(pg_url)
+    assert sent <= debited <= sent + kills * concurrency, (sent, debited)
+    print(f"4 workers, {kills} kills: {refetched} pages refetched, {debited - sent} debits unsent")
+    time.sleep(2.1)  # the killed workers' last heartbeats are now older than their lease
+    status = subprocess.run(
+        [*CLI, "status", "--db", pg_url], capture_output=True, text=True, env=crawl_env(emu.url)
+    )
+    assert status.returncode == 0, status.stderr
+    # A worker killed while still starting never registered: at most one dead per kill.
+    dead = re.search(r"workers: 0 live, (\d+) dead", status.stdout)
+    assert dead and 1 <= int(dead.group(1)) <= kills, status.stdout
+
+
+def test_two_workers_share_one_quota_and_make_exactly_n_calls(tmp_path, synth, pg_url):
+    seeds = typical_seeds(synth, 4)
+    quota = 37
+    args = (
+        *seeds,
+        "--max-depth",
+        "2",
+        "--follow-quota",
+        str(quota),
+        "--on-quota",
+        "exit",
+        "--concurrency",
+        "4",
+    )
+    with emulator_process(tmp_path, "--graph", SYNTH, "--latency-ms", "5") as emu:
+        workers = [_worker(tmp_path, emu.url, pg_url, *args) for _ in range(2)]
+        codes = [w.wait(timeout=120) for w in workers]
+        requests = emu.requests()
+    assert codes == [75, 75]
+    assert _follow_requests(requests) == quota
+    assert db_quota_used(pg_url) == quota
+
+
+def test_a_shared_rate_limit_holds_across_workers(tmp_path, synth, pg_url):
+    """--qps is the sum over workers: the emulator's exact sliding window never answers 429."""
+    seeds = typical_seeds(synth, 3)
+    args = (*seeds, "--max-depth", "1", "--qps", "20", "--concurrency", "4")
+    with emulator_process(tmp_path, "--graph", SYNTH, "--qps", "20") as emu:
+        workers = [_worker(tmp_path, emu.url, pg_url, *args) for _ in range(3)]
+        codes = [w.wait(timeout=120) for w in workers]
+        requests = emu.requests()
+    assert codes == [0, 0, 0]
+    assert not [r for r in requests if r["status"] == 429]
+    assert _follow_requests(requests) > 20  # long enough for the window to matter
+
+
+def test_the_database_stopped_mid_crawl_is_waited_for(tmp_path, synth, pg_cluster, pg_url):
+    if not pg_cluster.restartable:
+        pytest.skip("TIKTOK_TEST_PG is a server these tests cannot stop")
+    seeds = typical_seeds(synth, 3)
+    crawled = bfs_users(synth, seeds, 2, "following")
+    assert pages_needed(synth, crawled, "following") > 150
+    args = (*seeds, "--max-depth", "2", "--concurrency", "4", "--qps", "40")
+    with emulator_process(tmp_path, "--graph", SYNTH) as emu:
+        counter = RequestCounter(emu.log)
+        workers = [_worker(tmp_path, emu.url, pg_url, *args) for _ in range(2)]
+        counter.wait_for(60, workers[0])
+        pg_cluster.stop()
+        try:
+            time.sleep(20)  # the outage the scenario is about, not a trigger
+            assert [w.poll() for w in workers] == [None, None]  # waiting, not failed
+        finally:
+            pg_cluster.start()
+        codes = [w.wait(timeout=180) for w in workers]
+    logs = "".join(p.read_text() for p in sorted(tmp_path.glob("worker-*.log")))
+    assert codes == [0, 0], logs[-3000:]
+    assert "reconnect" in logs
+    assert set(db_edges(pg_url)) == truth(synth, crawled, "following")
+    statuses = db_status(pg_url)
+    assert 4 not in statuses.values()  # nobody marked failed for the database's absence
+    assert {u for u, s in statuses.items() if s == 1} == crawled
+
+
+def _export(tmp_path: Path, db: str, out: Path) -> None:
+    done = subprocess.run(
+        [*CLI, "export", "--db", db, "--out", str(out), "--format", "csv,parquet"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_db_copy_round_trips_sqlite_postgresql_sqlite(tmp_path, synth, pg_url):
+    seeds = typical_seeds(synth, 3)
+    with emulator_process(tmp_path, "--graph", SYNTH) as emu:
+        done = run_crawl(
+            tmp_path, emu.url, *seeds, "--max-depth", "1", "--direction", "both", "--info"
+        )
+    assert done.returncode == 0, done.stderr
+    first = tmp_path / "crawl.db"
+    back = tmp_path / "back.db"
+    for src, dst in ((str(first), pg_url), (pg_url, str(back))):
+        copied = subprocess.run([*CLI, "db", "copy", src, dst], capture_output=True, text=True)
+        assert copied.returncode == 0, copied.stderr
+        assert "verified" in copied.stdout
+    # Run again: nothing left to copy, still verified (a resumed copy).
+    again = subprocess.run([*CLI, "db", "copy", str(first), pg_url], capture_output=True, text=True)
+    assert again.returncode == 0 and "(0 copied now)" in again.stdout, again.stdout
+    outs = {name: tmp_path / f"out-{name}" for name in ("sqlite", "pg", "back")}
+    _export(tmp_path, str(first), outs["sqlite"])
+    _export(tmp_path, pg_url, outs["pg"])
+    _export(tmp_path, str(back), outs["back"])
+    names = sorted(p.name for p in outs["sqlite"].iterdir())
+    assert "network.csv" in names and "nodes.parquet" in names
+    for other in ("pg", "back"):
+        assert sorted(p.name for p in outs[other].iterdir()) == names
+        for name in names:
+            if name.endswith(".csv"):
+                assert filecmp.cmp(outs["sqlite"] / name, outs[other] / name, shallow=False), name
+    assert pg_rows(pg_url, "SELECT count(*) FROM edges")[0][0] == len(db_edges(first))
+
+
+def test_postgres_urls_never_print_the_password_and_fail_in_one_line(tmp_path, pg_cluster):
+    url = "postgresql://someone:s3cret-pw@127.0.0.1:9/nowhere?connect_timeout=2"
+    done = run_crawl(tmp_path, "http://127.0.0.1:9", "someone", "--db", url)
+    assert done.returncode != 0
+    assert "s3cret-pw" not in done.stderr + done.stdout
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert lines and "cannot connect to PostgreSQL" in lines[0], done.stderr
+    assert "Traceback" not in done.stderr
+    # A database holding other tables is not taken for a crawl.
+    foreign = pg_cluster.new_database()
+    pg_rows(foreign, "CREATE TABLE patients(id int); SELECT count(*) FROM patients")
+    status = subprocess.run([*CLI, "status", "--db", foreign], capture_output=True, text=True)
+    assert status.returncode != 0 and "Traceback" not in status.stderr
+    refused = run_crawl(tmp_path, "http://127.0.0.1:9", "someone", "--db", foreign)
+    assert "not a tiktok-network database" in refused.stderr, refused.stderr
+
+
+def test_a_crawl_from_an_older_schema_is_migrated_and_a_newer_one_refused(tmp_path, synth, pg_url):
+    with emulator_process(tmp_path, "--graph", SYNTH) as emu:
+        done = run_crawl(tmp_path, emu.url, *typical_seeds(synth, 1), "--max-depth", "0")
+        assert done.returncode == 0, done.stderr
+        import sqlite3
+
+        conn = sqlite3.connect(tmp_path / "crawl.db")
+        conn.execute("DROP TABLE schema_version")  # what a version-1 file looks like
+        conn.execute("DROP TABLE workers")
+        conn.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+        conn.commit()
+        conn.close()
+        rerun = run_crawl(tmp_path, emu.url, "--max-depth", "1")
+        assert rerun.returncode == 0, rerun.stderr
+        conn = sqlite3.connect(tmp_path / "crawl.db")
+        assert [r[0] for r in conn.execute("SELECT version FROM schema_version")] == [1, 2]
+        conn.execute("INSERT INTO schema_version VALUES (99, 0, 'from the future')")
+        conn.commit()
+        conn.close()
+        newer = run_crawl(tmp_path, emu.url, "--max-depth", "1")
+    assert newer.returncode != 0
+    assert "newer tiktok-network" in newer.stderr and "Traceback" not in newer.stderr
+    pg_rows(pg_url, "SELECT 1")
