@@ -6,6 +6,7 @@ flat as the crawl grows. Also prints the database size per million edges. Keep t
 with --keep PATH to feed benchmarks.resume.
 
     .venv/bin/python -m benchmarks.memory [--requests 1100000] [--keep /tmp/big.db]
+    .venv/bin/python -m benchmarks.memory --postgresql     # one worker on PostgreSQL
 """
 
 from __future__ import annotations
@@ -26,9 +27,20 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1_100_000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--keep", help="copy the crawl database here afterwards")
+    parser.add_argument(
+        "--postgresql",
+        action="store_true",
+        help="crawl into PostgreSQL (TIKTOK_TEST_PG, else an embedded server)",
+    )
     args = parser.parse_args()
+    server = None
     with tempfile.TemporaryDirectory() as tmp, emulator("--graph", args.graph) as emu:
-        db = Path(tmp) / "big.db"
+        db: Path | str = Path(tmp) / "big.db"
+        if args.postgresql:
+            from benchmarks.pg_workers import Server
+
+            server = Server()
+            db = server.new_database()
         run = run_crawl(
             emu.url,
             db,
@@ -41,10 +53,18 @@ def main() -> None:
             str(args.requests),
             sample_every=2.0,
         )
-        fig = db_figures(db)
-        size = sum(p.stat().st_size for p in Path(tmp).glob("big.db*"))
-        if args.keep:
-            shutil.copy(db, args.keep)
+        if isinstance(db, str):
+            from benchmarks.pg_workers import pg_figures
+
+            fig = pg_figures(db)
+            size = fig["bytes"]
+            assert server is not None
+            server.close()
+        else:
+            fig = db_figures(db)
+            size = sum(p.stat().st_size for p in Path(tmp).glob("big.db*"))
+            if args.keep:
+                shutil.copy(db, args.keep)
     print(f"machine: {machine()}")
     print(
         f"crawl: {fig['pages']:,} pages, {fig['users']:,} users known, {fig['crawled']:,} crawled, "

@@ -62,7 +62,18 @@ def pg_figures(url: str) -> dict[str, float]:
             "SELECT count(*), min(fetched_at), max(fetched_at) FROM pages"
         ).fetchone()
         edges = conn.execute("SELECT count(*) FROM edges").fetchone()[0]
-    return {"pages": pages, "edges": edges, "span": (last - first) if pages else 0.0}
+        users, crawled = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE status = 1) FROM users"
+        ).fetchone()
+        size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+    return {
+        "pages": pages,
+        "edges": edges,
+        "users": users,
+        "crawled": crawled,
+        "bytes": size,
+        "span": (last - first) if pages else 0.0,
+    }
 
 
 def run_workers(emu_url: str, db: str, n: int, requests: int, concurrency: int) -> float:

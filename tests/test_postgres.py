@@ -206,6 +206,20 @@ def test_db_copy_round_trips_sqlite_postgresql_sqlite(tmp_path, synth, pg_url):
             if name.endswith(".csv"):
                 assert filecmp.cmp(outs["sqlite"] / name, outs[other] / name, shallow=False), name
     assert pg_rows(pg_url, "SELECT count(*) FROM edges")[0][0] == len(db_edges(first))
+    # The Python API and the analysis read the PostgreSQL crawl as they read the file.
+    import tiktok_network
+
+    from_pg, from_file = tiktok_network.open(pg_url), tiktok_network.open(str(first))
+    assert from_pg.edges().equals(from_file.edges())
+    assert from_pg.users().equals(from_file.users())
+    assert from_pg.graph().ecount() == len(db_edges(first))
+    report = subprocess.run(
+        [*CLI, "analyze", "--db", pg_url, "--out", str(tmp_path / "report")],
+        capture_output=True,
+        text=True,
+    )
+    assert report.returncode == 0, report.stderr
+    assert (tmp_path / "report" / "stats.json").exists()
 
 
 def test_postgres_urls_never_print_the_password_and_fail_in_one_line(tmp_path, pg_cluster):
