@@ -33,11 +33,13 @@ from tests.crawl_helpers import (
     pages_needed,
     truth,
 )
+from tests.pg_server import pg_rows
 from tests.slurm_cluster import SlurmCluster, missing_requirement
 
 pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
 
 SCRIPT = Path(__file__).resolve().parents[1] / "slurm" / "crawl.sbatch"
+ARRAY_SCRIPT = SCRIPT.with_name("crawl-array.sbatch")
 
 ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"}
 
@@ -70,8 +72,17 @@ class Lab:
         self.crawl_dir.mkdir()
         (self.crawl_dir / "seeds.csv").write_text("username\n" + "\n".join(seeds) + "\n")
 
-    def submit(self, *crawl_args: str, tz: str = "UTC") -> str:
+    def submit(
+        self,
+        *crawl_args: str,
+        tz: str = "UTC",
+        script: Path = SCRIPT,
+        sbatch: tuple = (),
+        db: str | None = None,
+    ) -> str:
         env = dict(self.cluster.env)
+        if db:
+            env["TIKTOK_DB"] = db
         env.update(
             TIKTOK_CLIENT_KEY=KEY,
             TIKTOK_CLIENT_SECRET=SECRET,
@@ -87,7 +98,8 @@ class Lab:
             "--parsable",
             f"--chdir={self.root}",
             f"--output={self.root}/job-%j.log",
-            str(SCRIPT),
+            *sbatch,
+            str(script),
             "--retry-base-delay",
             "0.01",
             "--log-every",
@@ -230,3 +242,20 @@ def test_a_quota_stopped_job_is_held_until_just_after_the_reset(lab, synth, coun
     assert later and min(later) >= reset  # nothing ran before the quota came back
     assert_exact(run, synth, seeds, 1)
     assert "held until" in run.log(job)
+
+
+def test_a_job_array_of_workers_shares_one_postgresql_crawl(lab, synth, pg_url):
+    """crawl-array.sbatch: two tasks, each a worker on the same PostgreSQL crawl; the lowest
+    task writes the outputs."""
+    seeds = seeds_of(synth, 3)
+    run = lab(seeds, "--latency-ms", "5")
+    array = run.submit("--max-depth", "2", script=ARRAY_SCRIPT, sbatch=("--array=0-1",), db=pg_url)
+    for task in ("0", "1"):
+        run.wait_done(f"{array}_{task}")
+    edges = db_edges(pg_url)
+    assert len(edges) == len(set(edges))
+    assert set(edges) == truth(synth, bfs_users(synth, seeds, 2, "following"), "following")
+    workers = pg_rows(pg_url, "SELECT count(*), count(ended_at) FROM workers")[0]
+    assert workers == (2, 2)
+    network = run.crawl_dir / "outputs" / "network.csv"
+    assert network.exists() and len(network.read_text().splitlines()) == len(edges) + 1

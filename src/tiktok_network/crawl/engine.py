@@ -165,6 +165,8 @@ class Engine:
             await writer.end_run(writer.run_id, exit_code)
             await writer.close()
             if self._shared_ledger is not None:
+                if isinstance(self.quota, SharedQuotaTracker):
+                    await self.quota.close()
                 await self._shared_ledger.close()
         requests = self.client.counters["requests"] if self.client else 0
         reason = (
