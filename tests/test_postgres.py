@@ -222,7 +222,33 @@ def test_db_copy_round_trips_sqlite_postgresql_sqlite(tmp_path, synth, pg_url):
     assert (tmp_path / "report" / "stats.json").exists()
 
 
-def test_postgres_urls_never_print_the_password_and_fail_in_one_line(tmp_path, pg_cluster):
+def test_postgres_urls_never_print_the_password_and_fail_in_one_line(
+    tmp_path, synth, pg_cluster, pg_url
+):
+    # A password in the URL (the test server trusts local connections and ignores it) never
+    # reaches the stored settings, the log or the outputs.
+    secret = "hunter2-pw"
+    with_password = pg_url.replace("postgresql://postgres:", f"postgresql://postgres:{secret}")
+    assert secret in with_password
+    with emulator_process(tmp_path, "--graph", SYNTH) as emu:
+        done = run_crawl(
+            tmp_path,
+            emu.url,
+            *typical_seeds(synth, 1),
+            "--max-depth",
+            "0",
+            "--db",
+            with_password,
+            "--log-file",
+            str(tmp_path / "crawl.log"),
+        )
+    assert done.returncode == 0, done.stderr
+    stored = pg_rows(pg_url, "SELECT settings FROM runs")
+    assert stored and all(secret not in row[0] for row in stored)
+    assert "postgres:***@" in stored[0][0]
+    assert secret not in done.stderr + done.stdout + (tmp_path / "crawl.log").read_text()
+    for path in (tmp_path / "out").iterdir():
+        assert secret not in path.read_text(errors="replace"), path
     url = "postgresql://someone:s3cret-pw@127.0.0.1:9/nowhere?connect_timeout=2"
     done = run_crawl(tmp_path, "http://127.0.0.1:9", "someone", "--db", url)
     assert done.returncode != 0
@@ -240,11 +266,11 @@ def test_postgres_urls_never_print_the_password_and_fail_in_one_line(tmp_path, p
 
 
 def test_a_crawl_from_an_older_schema_is_migrated_and_a_newer_one_refused(tmp_path, synth, pg_url):
+    import sqlite3
+
     with emulator_process(tmp_path, "--graph", SYNTH) as emu:
         done = run_crawl(tmp_path, emu.url, *typical_seeds(synth, 1), "--max-depth", "0")
         assert done.returncode == 0, done.stderr
-        import sqlite3
-
         conn = sqlite3.connect(tmp_path / "crawl.db")
         conn.execute("DROP TABLE schema_version")  # what a version-1 file looks like
         conn.execute("DROP TABLE workers")
@@ -261,4 +287,17 @@ def test_a_crawl_from_an_older_schema_is_migrated_and_a_newer_one_refused(tmp_pa
         newer = run_crawl(tmp_path, emu.url, "--max-depth", "1")
     assert newer.returncode != 0
     assert "newer tiktok-network" in newer.stderr and "Traceback" not in newer.stderr
-    pg_rows(pg_url, "SELECT 1")
+    # The same on PostgreSQL: a crawl written by a newer tool is refused by every command.
+    pg_rows(
+        pg_url,
+        "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        " INSERT INTO meta VALUES ('app', 'tiktok-network');"
+        " CREATE TABLE schema_version(version INTEGER PRIMARY KEY,"
+        " applied_at DOUBLE PRECISION NOT NULL, note TEXT NOT NULL);"
+        " INSERT INTO schema_version VALUES (99, 0, 'from the future'); SELECT 1",
+    )
+    for command in (["status"], ["export", "--out", str(tmp_path / "x")]):
+        refused = subprocess.run([*CLI, *command, "--db", pg_url], capture_output=True, text=True)
+        assert refused.returncode != 0 and "newer tiktok-network" in refused.stderr, refused
+    crawl = run_crawl(tmp_path, "http://127.0.0.1:9", "someone", "--db", pg_url)
+    assert "newer tiktok-network" in crawl.stderr and "Traceback" not in crawl.stderr

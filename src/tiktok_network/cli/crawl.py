@@ -104,7 +104,8 @@ def crawl(
     _adopt_stored_settings(settings)
     if not given and not _has_users(settings.db):
         click.echo(
-            f"error: no seeds given and {stage.durable if stage else settings.db} holds no "
+            f"error: no seeds given and {stage.durable if stage else display_name(settings.db)}"
+            " holds no "
             "crawl to continue",
             err=True,
         )

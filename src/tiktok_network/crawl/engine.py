@@ -44,7 +44,7 @@ from tiktok_network.crawl.results import (  # noqa: F401 - part of the engine's 
     StopReason,
 )
 from tiktok_network.quota_day import day_number, iso_utc
-from tiktok_network.store import is_database_url, open_store
+from tiktok_network.store import display_name, is_database_url, open_store
 from tiktok_network.store.base import (
     DONE,
     FAILED,
@@ -180,6 +180,7 @@ class Engine:
         cid = client_id(self.credentials.client_key, s.api_base)
         public = {k: v for k, v in vars(s).items() if k not in ("credentials", "given")}
         public["client"] = cid  # a hash: lets status find these credentials in the ledger
+        public["db"] = display_name(s.db)  # a PostgreSQL URL may hold a password
         writer.run_id = await writer.begin_run(__version__, s.api_base, json.dumps(public))
         await writer.register_worker(self.worker_id, writer.run_id)
         self._heartbeat = asyncio.create_task(self._beat(writer), name="heartbeat")
