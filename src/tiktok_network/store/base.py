@@ -102,6 +102,19 @@ class QuotaDelta:
     server_message: str | None = None  # what the service said when it refused for the day
 
 
+def decode_settings(row: tuple[str] | None) -> dict[str, object]:
+    """The settings JSON a run was stored with, as a dict ({} when absent or unreadable)."""
+    import json
+
+    if row is None:
+        return {}
+    try:
+        value = json.loads(row[0])
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 class CrawlStore(abc.ABC):
     """Durable crawl state. Every method is one transaction unless it says otherwise."""
 

@@ -269,7 +269,7 @@ class PgReadConnection:
 
 def stored_settings_pg(url: str) -> dict[str, object]:
     """The settings of the crawl's most recent run ({} for an empty database)."""
-    import json
+    from tiktok_network.store.base import decode_settings
 
     conn = connect(url)
     try:
@@ -279,13 +279,7 @@ def stored_settings_pg(url: str) -> dict[str, object]:
         row = conn.execute("SELECT settings FROM runs ORDER BY id DESC LIMIT 1").fetchone()
     finally:
         conn.close()
-    if row is None:
-        return {}
-    try:
-        value = json.loads(row[0])
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    return decode_settings(row)
 
 
 def has_users_pg(url: str) -> bool:

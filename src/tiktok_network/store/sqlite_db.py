@@ -7,7 +7,6 @@ read-only or damaged file, the one-crawl-per-database lock, and compressed raw r
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import socket
 import sqlite3
@@ -16,6 +15,7 @@ import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tiktok_network.store.base import decode_settings
 from tiktok_network.store.errors import NotACrawlDatabase
 from tiktok_network.store.migrations import APP_ID, check_version
 
@@ -210,13 +210,7 @@ def stored_settings(path: str | Path) -> dict[str, object]:
         row = conn.execute("SELECT settings FROM runs ORDER BY id DESC LIMIT 1").fetchone()
     finally:
         conn.close()
-    if row is None:
-        return {}
-    try:
-        value = json.loads(row[0])
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    return decode_settings(row)
 
 
 class CrawlInUse(Exception):
