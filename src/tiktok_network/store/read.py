@@ -161,6 +161,22 @@ class CrawlReader:
         )
         return users, edges, (mutual / edges if edges else 0.0)
 
+    def _edge_array(self, np: Any) -> np.ndarray:
+        """The (m, 2) edge array, filled a batch at a time: never a list of m tuples."""
+        edges = np.empty((self.edge_count(), 2), dtype=np.int64)
+        filled = 0
+        batch: list[tuple[int, int]] = []
+        for row in self.edge_ids():
+            batch.append(row)
+            if len(batch) == BATCH:
+                edges[filled : filled + BATCH] = batch
+                filled += BATCH
+                batch = []
+        if batch:
+            edges[filled : filled + len(batch)] = batch
+            filled += len(batch)
+        return edges[:filled]
+
     def graph_arrays(self) -> tuple[list[str], np.ndarray, np.ndarray, str]:
         """Names by id, a mask of parsed users, the (m, 2) edge array and a content digest."""
         import numpy as np  # only the analysis needs it: not every command's start-up
@@ -171,7 +187,7 @@ class CrawlReader:
         for user_id, username, status in self._rows("SELECT id, username, status FROM users"):
             names[user_id] = username
             parsed[user_id] = status == UserStatus.PARSED
-        edges = np.array(list(self.edge_ids()), dtype=np.int64).reshape(-1, 2)
+        edges = self._edge_array(np)
         last_page = self._one("SELECT max(id) FROM pages")
         digest = hashlib.sha256(f"{self.name}:{len(edges)}:{last_page}".encode()).hexdigest()
         return names, parsed, edges, digest
