@@ -295,6 +295,65 @@ async def test_followers_cap_and_public_only(serve, api, small_graph):
     assert len(got) < len(truth)
 
 
+async def test_hidden_following_lists_leave_followers_served(serve, api, small_graph):
+    """--hidden-following: a share of accounts hide whom they follow; their followers are
+    still served. The answer is a guessed 400 (undocumented) or, on request, an empty page."""
+    from tiktok_network.api import spec
+
+    server = await serve(small_graph, hidden_following=0.3, seed=4)
+    client = api(server)
+    await client.authenticate()
+    hidden = server.emulator.hidden_following
+    assert 0.25 < hidden.mean() < 0.35
+    sample = [u for u in range(200) if small_graph.following.degree(u) > 0][:60]
+    for node in sample:
+        user = small_graph.usernames[node]
+        status, body = await client.post(FOLLOWING, {"username": user, "max_count": 100})
+        if hidden[node]:
+            assert status == 400 and body["error"]["code"] == spec.INVALID_PARAMS
+            assert body["error"]["message"] == spec.HIDDEN_FOLLOWING_MESSAGE
+        else:
+            assert status == 200
+        followers = await client.walk("followers", user)
+        assert len(followers) == small_graph.followers.degree(node)
+    assert any(hidden[n] for n in sample) and not all(hidden[n] for n in sample)
+    from tiktok_network.emulator.settings import parse_hidden_response
+
+    quiet = await serve(
+        small_graph,
+        hidden_following=0.3,
+        seed=4,
+        hidden_following_response=parse_hidden_response("empty"),
+    )
+    client = api(quiet)
+    await client.authenticate()
+    node = next(n for n in sample if hidden[n])
+    assert await client.walk("following", small_graph.usernames[node]) == []
+
+
+async def test_profile_counts_drift_from_the_lists_and_bio_url_is_served(serve, api, small_graph):
+    fields = "follower_count,following_count,bio_url"
+    users = [u for u in range(300) if small_graph.followers.degree(u) >= 20][:40]
+    exact = api(await serve(small_graph))
+    drifting = api(await serve(small_graph, count_drift=0.2, seed=9))
+    for client in (exact, drifting):
+        await client.authenticate()
+    off = 0
+    for node in users:
+        user = small_graph.usernames[node]
+        body = {"username": user}
+        _, plain = await exact.post(f"{INFO}?fields={fields}", body)
+        _, drifted = await drifting.post(f"{INFO}?fields={fields}", body)
+        true_in, true_out = small_graph.followers.degree(node), small_graph.following.degree(node)
+        assert plain["data"]["follower_count"] == true_in
+        assert plain["data"]["following_count"] == true_out
+        assert isinstance(plain["data"]["bio_url"], str)
+        reported = drifted["data"]["follower_count"]
+        assert abs(reported - true_in) <= 0.2 * true_in + 1
+        off += reported != true_in
+    assert off > len(users) // 2
+
+
 # ------------------------------------------------------------------------------ quotas
 async def test_follow_quota_is_shared_and_exhaustion_gives_429(serve, api, small_graph):
     client = api(await serve(small_graph, follow_quota=5, info_quota=2))

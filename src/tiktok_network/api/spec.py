@@ -33,8 +33,13 @@ INFO_FIELDS = (
     "video_count",
     "open_id",
     "is_private",
+    "bio_url",  # documented later than the others (research-api notes, 2026-11)
 )
 PROFILE_FIELDS = INFO_FIELDS[:8]
+# How the service answers for a following list its owner hid: not documented. This triple is
+# a guess (a 4xx invalid_params like the refused-account answer), marked as such wherever it is
+# used; the emulator can answer otherwise (--hidden-following-response).
+HIDDEN_FOLLOWING_MESSAGE = "The user's following list is not visible (a guess: undocumented)"
 
 # error.code values.
 OK = "ok"

@@ -76,10 +76,20 @@ class InfoRoutes(EmulatorState):
             "bio_description": f"bio of {name}, line one\nline two",
             "avatar_url": f"https://p16-sign.tiktokcdn.example/avatar/{name}.jpeg",
             "is_verified": followers >= 1000,
-            "follower_count": followers,
-            "following_count": self.graph.following.degree(node),
+            "follower_count": self._drifted(node, "followers", followers),
+            "following_count": self._drifted(node, "following", self.graph.following.degree(node)),
             "likes_count": followers * (h % 200) + h % 1000,
             "video_count": h % 500,
             "open_id": self._open_id(node),
             "is_private": bool(self.private[node]),
+            "bio_url": f"https://linktr.example/{name}" if h % 3 == 0 else "",
         }
+
+    def _drifted(self, node: int, which: str, count: int) -> int:
+        """A profile count as the service reports it: with ``--count-drift P``, off the list's
+        true length by a seeded share in [-P, P] (profile counts and lists disagree)."""
+        drift = self.settings.count_drift
+        if not drift:
+            return count
+        share = (2 * seeded_unit(self.settings.seed, "drift", which, node) - 1) * drift
+        return max(0, round(count * (1 + share)))

@@ -78,6 +78,12 @@ class ListRoutes(EmulatorState):
             return self._fail(
                 client, charged, endpoint, username, cursor, self._error(refusal, username)
             )
+        if endpoint == "following" and self.hidden_following[node]:
+            hidden = self.settings.hidden_following_response
+            if hidden is not None:
+                return self._fail(
+                    client, charged, endpoint, username, cursor, self._error(hidden, username)
+                )
         payload, n_items = self._page(endpoint, node, cursor, max_count)  # type: ignore[arg-type]
         if fault == "truncated":
             payload = payload[: len(payload) // 2]
@@ -99,6 +105,8 @@ class ListRoutes(EmulatorState):
     def _list_of(self, endpoint: str, node: int) -> tuple[np.ndarray, np.ndarray]:
         s = self.settings
         if endpoint == "following":
+            if self.hidden_following[node]:  # answered as an empty list
+                return self.graph.following.row(node)[0][:0], self.graph.following.row(node)[1][:0]
             return self.graph.following.row(node)
         targets, times = self.graph.followers.row(node)
         if s.followers_public_only and len(targets):

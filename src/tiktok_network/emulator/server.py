@@ -67,6 +67,8 @@ class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes):
             draw < s.refused_fraction + s.private_fraction
         )
         self.missing_ids = {i for name in s.missing if (i := graph.user_id(name)) is not None}
+        hide = np.random.default_rng(self.settings.seed + 2).random(graph.n_users)
+        self.hidden_following = (hide < s.hidden_following) & ~self.refused & ~self.private
 
     # ------------------------------------------------------------------ app
     def app(self) -> web.Application:

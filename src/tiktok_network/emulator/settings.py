@@ -16,6 +16,14 @@ FAULT_KINDS = ("500", "500-empty", "504-html", "truncated", "cursor-400", "reset
 
 NOT_FOUND_MESSAGE = spec.NOT_FOUND_MESSAGE
 REFUSED_MESSAGE = spec.REFUSED_MESSAGE
+HIDDEN_FOLLOWING_MESSAGE = spec.HIDDEN_FOLLOWING_MESSAGE
+
+
+def parse_hidden_response(text: str) -> ErrorTriple | None:
+    """``empty`` (an OK page with no entries and has_more false) or ``STATUS:CODE[:MESSAGE]``."""
+    if str(text).strip().lower() == "empty":
+        return None
+    return ErrorTriple.parse(str(text), HIDDEN_FOLLOWING_MESSAGE)
 
 
 class SettingsError(ValueError):
@@ -115,6 +123,13 @@ class EmulatorSettings:
     same_second_repeats: float = 0.0
     followers_cap: int | None = None
     followers_public_only: bool = False
+    hidden_following: float = 0.0  # share of accounts that hide whom they follow
+    # How a hidden following list is answered: an error triple, or None for an empty OK page.
+    # The default is a guess (the answer is undocumented).
+    hidden_following_response: ErrorTriple | None = ErrorTriple(
+        400, spec.INVALID_PARAMS, HIDDEN_FOLLOWING_MESSAGE
+    )
+    count_drift: float = 0.0  # profile counts off the lists by up to this share, either way
     # quotas
     follow_quota: int = 20000
     info_quota: int = 1000
@@ -228,6 +243,27 @@ OPTIONS: tuple[Option, ...] = (
         "--followers-public-only",
         "Quirk: follower lists hide private accounts.",
         "flag",
+    ),
+    Option(
+        "hidden_following",
+        "--hidden-following",
+        "Quirk: share of accounts whose following list is hidden (followers still served).",
+        "float",
+    ),
+    Option(
+        "hidden_following_response",
+        "--hidden-following-response",
+        "How a hidden following list is answered: 'empty' (an OK page, has_more false) or"
+        " STATUS:CODE[:MESSAGE]; default 400:invalid_params, a guess (undocumented).",
+        "text",
+        parse_hidden_response,
+        "empty|STATUS:CODE[:MESSAGE]",
+    ),
+    Option(
+        "count_drift",
+        "--count-drift",
+        "Quirk: profile follower/following counts differ from the lists by up to this share.",
+        "float",
     ),
     Option("follow_quota", "--follow-quota", "Follow calls per client per day.", "int"),
     Option("info_quota", "--info-quota", "User-info calls per client per day.", "int"),

@@ -25,4 +25,7 @@ class EmulatorState:
     log: Any
     log_ids: Any
     tokens: dict[str, tuple[str, float]]
+    refused: Any  # numpy masks over the users: refused, private, hiding their following list
+    private: Any
+    hidden_following: Any
     _occurrences: dict[tuple[str, str, int], int]
