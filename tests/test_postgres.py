@@ -152,6 +152,9 @@ def test_the_database_stopped_mid_crawl_is_waited_for(tmp_path, synth, pg_cluste
         counter = RequestCounter(emu.log)
         workers = [_worker(tmp_path, emu.url, pg_url, *args) for _ in range(2)]
         counter.wait_for(60, workers[0])
+        # Both workers are past their start-up (registered), so the outage hits them mid-crawl.
+        while pg_rows(pg_url, "SELECT count(*) FROM workers")[0][0] < 2:
+            counter.wait_for(counter.count() + 5, workers[1])
         pg_cluster.stop()
         try:
             time.sleep(20)  # the outage the scenario is about, not a trigger

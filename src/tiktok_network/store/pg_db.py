@@ -145,11 +145,15 @@ def connect(url: str, *, autocommit: bool = True, retry_for: float = 0.0) -> psy
     """A connection to the crawl database, retried for ``retry_for`` seconds (a server that is
     restarting); a failure is one line naming the database, never its password."""
     deadline = time.monotonic() + retry_for
+    restarting = False
     delay = 0.5
     while True:
         try:
             return psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
         except psycopg.OperationalError as exc:
+            if _restarting(exc) and not restarting:
+                restarting = True  # the server said it comes back: wait for it, once
+                deadline = max(deadline, time.monotonic() + RESTART_WAIT)
             if time.monotonic() + delay > deadline:
                 raise NotACrawlDatabase(
                     f"{redact(url)}: cannot connect to PostgreSQL ({_first_line(exc)})"
@@ -158,6 +162,16 @@ def connect(url: str, *, autocommit: bool = True, retry_for: float = 0.0) -> psy
             delay = min(delay * 2, 5.0)
         except psycopg.ProgrammingError as exc:  # a malformed URI
             raise NotACrawlDatabase(f"{redact(url)}: not a usable PostgreSQL URI ({exc})") from None
+
+
+RESTART_WAIT = 60.0  # how long a server that says it is shutting down or starting is waited for
+
+
+def _restarting(exc: BaseException) -> bool:
+    """The server answered that it is going down or coming up: worth waiting for, unlike a
+    wrong host or name, which is said at once."""
+    text = str(exc).lower()
+    return any(hint in text for hint in ("shutting down", "starting up", "in recovery mode"))
 
 
 def _first_line(exc: BaseException) -> str:
