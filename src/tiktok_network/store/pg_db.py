@@ -164,6 +164,29 @@ def connect(url: str, *, autocommit: bool = True, retry_for: float = 0.0) -> psy
             raise NotACrawlDatabase(f"{redact(url)}: not a usable PostgreSQL URI ({exc})") from None
 
 
+RECONNECT_FOR = 3600.0  # how long a worker waits for its database to come back
+
+
+class Reconnect:
+    """The waits between attempts to reach a database that went away: doubling from 0.5 s to
+    5 s, for at most ``limit`` seconds in all. ``next_delay()`` is None when time is up."""
+
+    def __init__(self, limit: float = RECONNECT_FOR) -> None:
+        self.limit = limit
+        self.first = True
+        self._since: float | None = None
+        self._delay = 0.5
+
+    def next_delay(self) -> float | None:
+        now = time.monotonic()
+        self._since = self._since if self._since is not None else now
+        if now - self._since > self.limit:
+            return None
+        delay, self._delay = self._delay, min(self._delay * 2, 5.0)
+        self.first = delay == 0.5
+        return delay
+
+
 RESTART_WAIT = 60.0  # how long a server that says it is shutting down or starting is waited for
 
 

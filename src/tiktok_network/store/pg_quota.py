@@ -24,11 +24,10 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from tiktok_network.store.pg_db import redact
+from tiktok_network.store.pg_db import Reconnect, redact
 
 log = logging.getLogger("tiktok_network.store")
 T = TypeVar("T")
-RECONNECT_FOR = 3600.0
 
 
 class PgSharedLedger:
@@ -48,22 +47,19 @@ class PgSharedLedger:
         return self._conn
 
     async def _call(self, fn: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
-        since: float | None = None
-        delay = 0.5
+        waits = Reconnect()
         while True:
             try:
                 async with self._lock:
                     conn = await self._connection()
                     return await fn(conn)
             except psycopg.OperationalError as exc:
-                now = time.monotonic()
-                since = since or now
-                if now - since > RECONNECT_FOR:
+                delay = waits.next_delay()
+                if delay is None:
                     raise
-                if delay == 0.5:
+                if waits.first:
                     log.warning("quota ledger: lost %s (%s): waiting", self.name, exc)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
 
     async def debit(
         self, client: str, day: int, bucket: str, group: tuple[str, ...], budget: int, n: int = 1

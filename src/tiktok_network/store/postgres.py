@@ -42,14 +42,13 @@ from tiktok_network.store.base import (
     UserOutcome,
     UserStatus,
 )
-from tiktok_network.store.pg_db import connect, ensure_schema, redact
+from tiktok_network.store.pg_db import Reconnect, connect, ensure_schema, redact
 from tiktok_network.store.sqlite_db import ID_CACHE_SIZE, compress
 
 log = logging.getLogger("tiktok_network.store")
 T = TypeVar("T")
 
 DEFAULT_LEASE = 60.0  # seconds without a heartbeat before a worker's claims are taken over
-RECONNECT_FOR = 3600.0  # how long a worker waits for its database to come back
 
 
 # Arrays go as binary parameters (%b): psycopg dumps a list in binary about twice as fast as in
@@ -82,8 +81,7 @@ class PgStore(CrawlStore):
     def _tx(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` in one transaction, replayed after a lost connection or a deadlock (the
         fences make a replay harmless)."""
-        waited_since: float | None = None
-        delay = 0.5
+        waits = Reconnect()
         while True:
             try:
                 with self.conn.transaction():
@@ -95,14 +93,12 @@ class PgStore(CrawlStore):
                 self._ids.clear()
                 if not (self.conn.closed or self.conn.broken):
                     raise
-                now = time.monotonic()
-                waited_since = waited_since or now
-                if now - waited_since > RECONNECT_FOR:
+                delay = waits.next_delay()
+                if delay is None:
                     raise
-                if delay == 0.5:
+                if waits.first:
                     log.warning("lost the connection to %s (%s): reconnecting", self.name, exc)
                 time.sleep(delay)
-                delay = min(delay * 2, 5.0)
                 try:
                     self.conn = connect(self.url)
                     log.warning("reconnected to %s", self.name)
