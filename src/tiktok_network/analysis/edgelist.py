@@ -181,11 +181,11 @@ def read_edges(path: str | Path, name: str | None = None, undirected: bool = Fal
 
 def read_crawl(db: str | Path, name: str | None = None, core_only: bool = False) -> EdgeList:
     """The follow graph of a crawl; ``core_only`` keeps users whose lists were fetched."""
-    from tiktok_network.store import is_database_url
+    from tiktok_network.store import crawl_label
     from tiktok_network.store.read import CrawlReader
     from tiktok_network.store.sqlite import NotACrawlDatabase
 
-    label = str(db).rsplit("/", 1)[-1].split("?")[0] if is_database_url(db) else Path(db).stem
+    label = crawl_label(db)
     try:
         with CrawlReader(db) as reader:
             names, parsed, edges, digest = reader.graph_arrays()

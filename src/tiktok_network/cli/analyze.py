@@ -70,7 +70,9 @@ def analyze(
     networks: list[Network] = []
     try:
         if db:
-            networks += crawl_networks(db, name or _label(db))
+            from tiktok_network.store import crawl_label
+
+            networks += crawl_networks(db, name or crawl_label(db))
         if edge_file:
             el = read_edges(edge_file, name, undirected)
             networks.append(Network(name or el.name, el))
@@ -86,12 +88,3 @@ def analyze(
     click.echo(
         f"report: {out}/report.html, {out}/report.md, {out}/stats.json ({doc['seconds']:.1f} s)"
     )
-
-
-def _label(db: str) -> str:
-    """A crawl's name in the report: the file's stem, or the PostgreSQL database's name."""
-    from tiktok_network.store import is_database_url
-
-    if is_database_url(db):
-        return db.rsplit("/", 1)[-1].split("?")[0] or "postgresql"
-    return Path(db).stem

@@ -113,7 +113,6 @@ class Engine:
         self.quota: QuotaTracker | None = None
         self._shared_ledger: PgSharedLedger | None = None
         self._heartbeat: asyncio.Task[None] | None = None
-        self._client_id = ""
 
     # ------------------------------------------------------------------- control
     def request_stop(self, reason: StopReason = StopReason.SIGNAL) -> None:
@@ -190,19 +189,23 @@ class Engine:
         if seeds:
             new, known = await writer.add_seeds(seeds)
             log.info("seeds: %d new, %d already in the crawl", new, known)
-        today = day_number(s.day_seconds)
+        self.quota = await self._quota_tracker(writer, cid, day_number(s.day_seconds))
+        writer.set_quota_source(self.quota.drain, self.quota.sync)
+        self.frontier = BreadthFirstFrontier(
+            writer, self.worker_id, s, self.stop_event, await writer.started_users()
+        )
+
+    async def _quota_tracker(self, writer: StoreWriter, cid: str, today: int) -> QuotaTracker:
+        """Today's quota as this crawl counts it. A crawl shared by workers (PostgreSQL) debits
+        one quota in its database (psycopg imported here: only such a crawl needs it); otherwise
+        the machine's ledger knows every crawl's use of this client, and this crawl's own
+        record counts too (a ledger started after the crawl, or moved)."""
         if writer.store.shared:
-            self._begin_shared_quota(cid, today)
-            assert self._shared_ledger is not None
+            from tiktok_network.store.pg_quota import PgSharedLedger
+
+            self._shared_ledger = PgSharedLedger(self.settings.db)
             stored = await self._shared_ledger.day_use(cid, today)
-            self.quota = SharedQuotaTracker(cid, s, stored, today, self._shared_ledger)
-            writer.set_quota_source(self.quota.drain, self.quota.sync)
-            self.frontier = BreadthFirstFrontier(
-                writer, self.worker_id, s, self.stop_event, await writer.started_users()
-            )
-            return
-        # The shared ledger knows every crawl's use of this client; this crawl's own record
-        # counts too (a ledger started after the crawl, or moved).
+            return SharedQuotaTracker(cid, self.settings, stored, today, self._shared_ledger)
         shared = await writer.ledger_day(cid, today)
         own = await writer.quota_used(cid, today)
         stored = {
@@ -212,28 +215,16 @@ class Engine:
             )
             for b in set(shared) | set(own)
         }
-        self.quota = QuotaTracker(cid, s, stored, today)
-        writer.set_quota_source(self.quota.drain, self.quota.sync)
-        self.frontier = BreadthFirstFrontier(
-            writer, self.worker_id, s, self.stop_event, await writer.started_users()
-        )
-
-    def _begin_shared_quota(self, cid: str, today: int) -> None:
-        """A crawl shared by workers debits one quota in its database (imported here: only a
-        PostgreSQL crawl needs psycopg)."""
-        from tiktok_network.store.pg_quota import PgSharedLedger
-
-        self._shared_ledger = PgSharedLedger(self.settings.db)
-        self._client_id = cid
+        return QuotaTracker(cid, self.settings, stored, today)
 
     def _shared_limiter(self) -> dict[str, Any]:
         """With several workers, ``--qps`` is their sum: one limiter in the database."""
-        if self._shared_ledger is None or not self.settings.qps:
+        if self._shared_ledger is None or self.quota is None or not self.settings.qps:
             return {}
         from tiktok_network.store.pg_quota import SharedRateLimiter
 
         return {
-            "limiter": SharedRateLimiter(self._shared_ledger, self._client_id, self.settings.qps)
+            "limiter": SharedRateLimiter(self._shared_ledger, self.quota.client, self.settings.qps)
         }
 
     async def _beat(self, writer: StoreWriter) -> None:

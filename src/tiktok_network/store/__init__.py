@@ -7,14 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tiktok_network.store.base import CrawlStore
+from tiktok_network.store.urls import is_database_url
 
 if TYPE_CHECKING:
     from tiktok_network.store.read import CrawlReader
-
-
-def is_database_url(db: str | Path) -> bool:
-    """A PostgreSQL URL rather than a SQLite file."""
-    return isinstance(db, str) and db.startswith(("postgresql://", "postgres://"))
 
 
 def display_name(db: str | Path) -> str:
@@ -24,6 +20,13 @@ def display_name(db: str | Path) -> str:
 
         return redact(str(db))
     return str(db)
+
+
+def crawl_label(db: str | Path) -> str:
+    """A crawl's short name (reports): the file's stem, or the PostgreSQL database's name."""
+    if is_database_url(db):
+        return str(db).rsplit("/", 1)[-1].split("?")[0] or "postgresql"
+    return Path(db).stem
 
 
 def open_store(db: str | Path, *, lease: float | None = None) -> CrawlStore:

@@ -130,7 +130,11 @@ class _Side:
                 raise
 
     def sql(self, text: str) -> str:
-        return text.replace("?", "%s") if self.pg else text
+        if not self.pg:
+            return text
+        from tiktok_network.store.pg_db import qmark_to_pg
+
+        return qmark_to_pg(text)
 
     def columns(self, table: str) -> set[str]:
         if self.pg:

@@ -19,7 +19,6 @@ import psycopg
 from tiktok_network.store.errors import NotACrawlDatabase
 from tiktok_network.store.migrations import APP_ID, check_version, newer_message
 
-URL_PREFIXES = ("postgresql://", "postgres://")
 SCHEMA_LOCK = 0x7454_4E00  # advisory lock id: one process creates or migrates the schema
 
 # Version 1 is the layout of the SQLite store carried over; version 2 adds the workers table
@@ -118,14 +117,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
 ]
 VERSION = MIGRATIONS[-1][0]
 
-# What callers outside the store catch for a PostgreSQL crawl.
-PgError = psycopg.Error
-PgOperationalError = psycopg.OperationalError
-
-
-def is_database_url(db: str | object) -> bool:
-    return isinstance(db, str) and db.startswith(URL_PREFIXES)
-
 
 def redact(url: str) -> str:
     """The URL without its password, for messages and logs."""
@@ -141,10 +132,10 @@ def redact(url: str) -> str:
     return urlunsplit((parts.scheme, f"{user}:***@{host}{port}", parts.path, parts.query, ""))
 
 
-def connect(url: str, *, autocommit: bool = True, retry_for: float = 0.0) -> psycopg.Connection:
-    """A connection to the crawl database, retried for ``retry_for`` seconds (a server that is
-    restarting); a failure is one line naming the database, never its password."""
-    deadline = time.monotonic() + retry_for
+def connect(url: str, *, autocommit: bool = True) -> psycopg.Connection:
+    """A connection to the crawl database; a failure is one line naming the database, never
+    its password, said at once unless the server said it is restarting."""
+    deadline = time.monotonic()
     restarting = False
     delay = 0.5
     while True:
@@ -262,6 +253,12 @@ def check_readable(conn: psycopg.Connection, url: str) -> None:
         raise NotACrawlDatabase(newer_message(redact(url), version, VERSION))
 
 
+def qmark_to_pg(sql: str) -> str:
+    """SQL written for SQLite's ``?`` placeholders, for psycopg (``%s``; a literal ``%``
+    doubled): how the read model and ``db copy`` write their SQL once for both backends."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
 class PgReadConnection:
     """The read model's SQL on PostgreSQL: ``?`` placeholders become ``%s``, and scans run on
     server-side cursors inside one repeatable-read snapshot, so nothing is materialised whole."""
@@ -279,18 +276,14 @@ class PgReadConnection:
             raise
         self._cursors = 0
 
-    @staticmethod
-    def _sql(sql: str) -> str:
-        return sql.replace("%", "%%").replace("?", "%s")
-
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
-        return self.conn.execute(self._sql(sql), tuple(params))  # type: ignore[arg-type]
+        return self.conn.execute(qmark_to_pg(sql), tuple(params))  # type: ignore[arg-type]
 
     def stream(self, sql: str, params: Sequence[Any] = (), batch: int = 10_000) -> Iterator[Any]:
         self._cursors += 1
         with self.conn.cursor(name=f"tn_scan_{self._cursors}") as cur:
             cur.itersize = batch
-            cur.execute(self._sql(sql), tuple(params))  # type: ignore[arg-type]
+            cur.execute(qmark_to_pg(sql), tuple(params))  # type: ignore[arg-type]
             yield from cur
 
     def has_table(self, name: str) -> bool:

@@ -75,7 +75,6 @@ class PgStore(CrawlStore):
             raise
         self.worker: str | None = None
         self._ids: dict[str, int] = {}
-        self.lost_claims = 0  # pages refused because this worker no longer held the user
 
     # ------------------------------------------------------------ connection
     def _tx(self, fn: Callable[[], T]) -> T:
@@ -306,8 +305,6 @@ class PgStore(CrawlStore):
                     where[(uid, direction)] = (cursor, bool(done))
         accepted = self._fence_pages(pages, held, where)
         lost = {p.user_id for p in pages if p not in accepted}
-        if lost:
-            self.lost_claims += len(lost)
         # Pipeline mode: statements whose results are not read go out without waiting for
         # each other's answer (one round trip for the writes of the batch, not one each).
         with conn.pipeline():

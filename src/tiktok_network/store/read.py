@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 from tiktok_network.store.base import UserStatus
 from tiktok_network.store.sqlite import connect, decompress
+from tiktok_network.store.urls import is_database_url
 
 BATCH = 10_000
 
@@ -36,7 +37,7 @@ class CrawlReader:
 
     def __init__(self, db: str | Path) -> None:
         self.pg: PgReadConnection | None = None
-        if isinstance(db, str) and db.startswith(("postgresql://", "postgres://")):
+        if is_database_url(db):
             from tiktok_network.store.pg_db import PgReadConnection, redact
 
             self.pg = PgReadConnection(db)

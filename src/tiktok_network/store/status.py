@@ -126,7 +126,7 @@ def read_status(
         conn = reader.conn
         st = _read(conn, max_depth, day_seconds)
         if reader.has_table("workers"):
-            st.workers = _workers(conn, reader.pg is not None)
+            st.workers = _workers(conn)
         clients = [
             c
             for (c,) in conn.execute(
@@ -134,7 +134,7 @@ def read_status(
             )
         ]
         if reader.pg is not None:  # the organisation's ledger is the crawl's own quota table
-            _read_db_ledger(st, conn, clients, day_seconds)
+            _read_db_ledger(st, conn, day_seconds)
             return st
     if client and client not in clients:
         clients.append(client)
@@ -142,7 +142,7 @@ def read_status(
     return st
 
 
-def _workers(conn: Any, shared: bool) -> list[WorkerRow]:
+def _workers(conn: Any) -> list[WorkerRow]:
     """Recent workers, newest first: live ones have beaten within the lease their run was
     started with (the time after which others take their users over)."""
     import json
@@ -170,7 +170,8 @@ def _workers(conn: Any, shared: bool) -> list[WorkerRow]:
     return out
 
 
-def _read_db_ledger(st: CrawlStatus, conn: Any, clients: list[str], day_seconds: float) -> None:
+def _read_db_ledger(st: CrawlStatus, conn: Any, day_seconds: float) -> None:
+    """The service's last word on the quota, from the crawl's own ledger (PostgreSQL)."""
     today = day_number(day_seconds)
     said = conn.execute(
         "SELECT server_at, server_message FROM quota WHERE day = ? AND server_message IS NOT NULL"
