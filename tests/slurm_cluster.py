@@ -20,6 +20,9 @@ from pathlib import Path
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "scontrol", "squeue")
 
 
+# Slurm holds a requeued job until now + cred_expire + 1 s: a floor under any hold.
+CRED_EXPIRE = 5
+
 def missing_requirement() -> str | None:
     """Why a real Slurm cannot be started here, or None when it can."""
     if os.geteuid() != 0:
@@ -105,7 +108,7 @@ class SlurmCluster:
                 f"SlurmdPort={_free_port()}",
                 "SlurmUser=root",
                 "SlurmdUser=root",
-                f"AuthInfo=socket={munge_socket},cred_expire=5",
+                f"AuthInfo=socket={munge_socket},cred_expire={CRED_EXPIRE}",
                 "AuthType=auth/munge",
                 "CredType=cred/munge",
                 f"StateSaveLocation={r / 'state'}",
