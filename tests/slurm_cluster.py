@@ -23,6 +23,7 @@ DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "scontrol", "squeue")
 # Slurm holds a requeued job until now + cred_expire + 1 s: a floor under any hold.
 CRED_EXPIRE = 5
 
+
 def missing_requirement() -> str | None:
     """Why a real Slurm cannot be started here, or None when it can."""
     if os.geteuid() != 0:

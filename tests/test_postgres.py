@@ -276,18 +276,32 @@ def test_a_crawl_from_an_older_schema_is_migrated_and_a_newer_one_refused(tmp_pa
     import sqlite3
 
     with emulator_process(tmp_path, "--graph", SYNTH) as emu:
-        done = run_crawl(tmp_path, emu.url, *typical_seeds(synth, 1), "--max-depth", "0")
+        seed = typical_seeds(synth, 1)[0]
+        done = run_crawl(tmp_path, emu.url, seed, "--max-depth", "0", "--info")
         assert done.returncode == 0, done.stderr
         conn = sqlite3.connect(tmp_path / "crawl.db")
         conn.execute("DROP TABLE schema_version")  # what a version-1 file looks like
         conn.execute("DROP TABLE workers")
+        conn.execute("ALTER TABLE lists DROP COLUMN state")
+        conn.execute("ALTER TABLE users DROP COLUMN following_reported")
+        conn.execute("ALTER TABLE users DROP COLUMN followers_reported")
         conn.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
         conn.commit()
         conn.close()
+        old = subprocess.run(  # read as it is, before any migration: records derived
+            [*CLI, "status", "--db", str(tmp_path / "crawl.db")], capture_output=True, text=True
+        )
+        assert old.returncode == 0 and "following lists: complete 1" in old.stdout, old
         rerun = run_crawl(tmp_path, emu.url, "--max-depth", "1")
         assert rerun.returncode == 0, rerun.stderr
         conn = sqlite3.connect(tmp_path / "crawl.db")
-        assert [r[0] for r in conn.execute("SELECT version FROM schema_version")] == [1, 2]
+        assert [r[0] for r in conn.execute("SELECT version FROM schema_version")] == [1, 2, 3]
+        node = synth.user_id(seed)
+        assert conn.execute(  # version 3 filled in from what version 1 stored
+            "SELECT following_reported, l.state FROM users u JOIN lists l ON l.user_id = u.id"
+            " WHERE username = ? AND direction = 'following'",
+            (seed,),
+        ).fetchone() == (synth.following.degree(node), 1)
         conn.execute("INSERT INTO schema_version VALUES (99, 0, 'from the future')")
         conn.commit()
         conn.close()

@@ -349,15 +349,13 @@ def test_quirks_give_the_served_edge_set_and_truncation_is_recorded(tmp_path, sy
         r["username"]: r
         for r in csv.DictReader((tmp_path / "out" / "nodes.csv").open(encoding="utf-8"))
     }
-    flagged = {u for u, r in nodes.items() if "followers: truncated" in r["notes"]}
+    flagged = {u for u, r in nodes.items() if r["followers_state"] == "capped"}
     assert flagged == truncated
+    assert all("followers: received" in nodes[u]["notes"] for u in flagged)
     status = subprocess.run(
         [*CLI, "status", "--db", str(tmp_path / "crawl.db")], capture_output=True, text=True
     )
-    assert (
-        f"lists cut short (cursor stuck, or fewer than the profile's count): {len(truncated)}"
-        in status.stdout
-    )
+    assert f"capped {len(truncated)}" in status.stdout.split("followers lists:")[1]
 
 
 # -------------------------------------------------------------------------- 6. bad seed input

@@ -103,6 +103,13 @@ class CrawlSettings:
     outage_probe_max: float = 60.0
     quota_ledger: str | None = None  # default: $XDG_STATE_HOME/tiktok-network/quota.db
     lease: float = 60.0  # PostgreSQL: seconds without a heartbeat before claims are taken over
+    info_for: str = "expanded"  # user info for the expanded users, or for every user found
+    followers_cap: int | None = None  # the API's follower cap if known: such lists are capped
+    max_list_items: int | None = None  # stop each list after this many entries (by choice)
+    skip_larger_than: int | None = None  # do not expand accounts with larger reported counts
+    hidden_following_hint: str = "following list is not visible"
+    follow_records_quota: int = 2_000_000  # records a day the follow lists may return
+    info_records_quota: int = 100_000  # records a day of the general endpoints (user info)
     # Which settings were given (flag, TIKTOK_* variable or config file) rather than defaulted:
     # a rerun takes the others from the crawl's stored settings.
     given: frozenset[str] = field(default_factory=frozenset, compare=False, repr=False)
@@ -141,6 +148,13 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "outage_probe_max": _positive_float,
     "quota_ledger": _optional(str),
     "lease": _positive_float,
+    "info_for": _choice("expanded", "all"),
+    "followers_cap": _optional(_positive_int),
+    "max_list_items": _optional(_positive_int),
+    "skip_larger_than": _optional(_non_negative_int),
+    "hidden_following_hint": str,
+    "follow_records_quota": _positive_int,
+    "info_records_quota": _positive_int,
 }
 # Settings that shape the crawl itself: stored with every run, taken by a rerun that does not
 # give them, and reported when a rerun changes them.
@@ -152,6 +166,10 @@ CRAWL_SHAPE = (
     "info_quota",
     "separate_follow_quotas",
     "day_seconds",
+    "info_for",
+    "followers_cap",
+    "max_list_items",
+    "skip_larger_than",
 )
 
 
@@ -233,6 +251,8 @@ def resolve(
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"bad value {raw!r} for {source}: {exc}") from None
     settings = CrawlSettings(**values, given=frozenset(values))
+    if settings.info_for == "all" and "info" not in values:
+        settings.info = True  # --info-for all implies --info
     if not settings.api_base.startswith(("http://", "https://")):
         raise ConfigError(
             f"bad API base {settings.api_base!r}: expected an http:// or https:// URL"

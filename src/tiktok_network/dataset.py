@@ -54,14 +54,20 @@ class CrawlData:
 
     def users(self) -> pd.DataFrame:
         """One row per account known to the crawl, the columns of ``nodes.csv``; ``status`` 0 is
-        not parsed yet, 1-4 as in ``parsing_list.csv``."""
+        not parsed yet, 1-4 as in ``parsing_list.csv``; ``following_state`` /
+        ``followers_state`` and their ``_received``, ``_reported`` and ``_ratio`` are the
+        completeness record of each list (``docs/completeness.md``)."""
         import pandas as pd
 
         with CrawlReader(self.db) as reader:
             frame = pd.DataFrame(list(node_rows(reader)), columns=list(NODE_COLUMNS))
         frame["first_seen"] = pd.to_datetime(frame["first_seen"], utc=True)
-        for column in COUNT_COLUMNS:
+        for column in COUNT_COLUMNS + tuple(
+            f"{d}_{f}" for d in ("following", "followers") for f in ("received", "reported")
+        ):
             frame[column] = pd.array(frame[column], dtype="Int64")
+        for column in ("following_ratio", "followers_ratio"):
+            frame[column] = pd.array(frame[column], dtype="Float64")
         frame["is_verified"] = pd.array(frame["is_verified"], dtype="boolean")
         return frame
 

@@ -20,6 +20,13 @@ from typing import Any
 import numpy as np
 
 from tiktok_network._version import __version__
+from tiktok_network.analysis.canvas import new_figure
+from tiktok_network.analysis.coverage import (
+    censoring,
+    coverage_figures,
+    coverage_lines,
+    read_coverage,
+)
 from tiktok_network.analysis.edgelist import EdgeList
 from tiktok_network.analysis.fits import ccdf, fit_degrees
 from tiktok_network.analysis.stats import network_stats
@@ -49,18 +56,23 @@ class Network:
     label: str
     edges: EdgeList
     crawl: dict[str, Any] | None = None  # coverage and depth profile of a crawl
+    coverage: dict[str, Any] | None = None  # completeness records (analysis/coverage.py)
 
 
 def crawl_networks(db: str | Path, label: str) -> list[Network]:
     """A crawl analysed twice: its crawled core (users whose lists were fetched) and everything
     it discovered, both with its coverage and depth profile."""
     from tiktok_network.analysis.edgelist import read_crawl
+    from tiktok_network.store import stored_settings
     from tiktok_network.store.read import CrawlReader
 
+    cap = stored_settings(db).get("followers_cap")
     with CrawlReader(db) as reader:
         info = reader.depth_profile()
+        coverage = read_coverage(reader, cap if isinstance(cap, int) else None)
+    core = read_crawl(db, f"{label} core", core_only=True)
     return [
-        Network(f"{label}: crawled core", read_crawl(db, f"{label} core", core_only=True), info),
+        Network(f"{label}: crawled core", core, info, coverage),
         Network(f"{label}: everything discovered", read_crawl(db, f"{label} all"), info),
     ]
 
@@ -94,6 +106,13 @@ def analyse(networks: list[Network], out: Path, *, seed: int = 0) -> dict[str, A
                 for kind, deg in (("in", in_deg), ("out", out_deg), ("undirected", und))
             }
             stats["figures"] = _figures(net, figures, in_deg, out_deg, und, stats)
+        if net.coverage is not None:
+            coverage = {**net.coverage, **censoring(net.coverage, seed=seed)}
+            stats.setdefault("figures", [])
+            stats["figures"] += coverage_figures(coverage, figures, _slug(net.label))
+            stats["coverage"] = {
+                k: v for k, v in coverage.items() if k not in ("points", "received_followers")
+            }
         results.append(stats)
     doc = {
         "tool": "tiktok-network",
@@ -131,18 +150,6 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")[:60] or "network"
 
 
-def _figure(size: tuple[float, float]) -> tuple[Any, Any]:
-    """A figure drawn by the Agg canvas directly: no pyplot, so no backend is chosen for the
-    whole process (a notebook calling the analysis keeps its own), and no figure registry to
-    leak into."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=size, dpi=110)
-    FigureCanvasAgg(fig)
-    return fig, fig.add_subplot()
-
-
 # Long by design: three figures drawn in sequence with shared styling.
 def _figures(
     net: Network,
@@ -154,7 +161,7 @@ def _figures(
 ) -> list[str]:
     slug = _slug(net.label)
     written = []
-    fig, ax = _figure((7, 5))
+    fig, ax = new_figure((7, 5))
     for name, deg, colour in (
         ("in-degree", in_deg, "#1f77b4"),
         ("out-degree", out_deg, "#d62728"),
@@ -195,7 +202,7 @@ def _figures(
     written.append(f"figures/{path.name}")
     sizes = stats.get("community_sizes") or []
     if sizes:
-        fig, ax = _figure((7, 4))
+        fig, ax = new_figure((7, 4))
         x, y = ccdf(np.array(sizes))
         ax.loglog(x, y, marker="o", linestyle="none", markersize=4)
         ax.set_title(f"Community sizes (Leiden, modularity {stats['modularity']:.3f}): {net.label}")
@@ -209,7 +216,7 @@ def _figures(
     profile = (net.crawl or {}).get("depth_profile")
     if profile:
         depths = sorted(int(d) for d in profile)
-        fig, ax = _figure((7, 4))
+        fig, ax = new_figure((7, 4))
         known = [profile[str(d)]["known"] for d in depths]
         done = [profile[str(d)]["crawled"] for d in depths]
         ax.bar([d - 0.2 for d in depths], known, width=0.4, label="discovered")
@@ -341,6 +348,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
     for n in doc["networks"]:
         out += [f"## {n['label']}", "", "| figure | value |", "|---|---|"]
         out += [f"| {k} | {v.replace('|', '/')} |" for k, v in _network_lines(n)]
+        if "coverage" in n:
+            out += ["", f"### Coverage: {n['label']}", "", "| figure | value |", "|---|---|"]
+            out += [f"| {k} | {v.replace('|', '/')} |" for k, v in coverage_lines(n["coverage"])]
         out += [""] + [f"![{f}]({f})" for f in n.get("figures", [])] + [""]
     columns, rows = _comparison_rows(doc)
     out += [
@@ -371,6 +381,13 @@ def render_html(doc: dict[str, Any], out: Path) -> str:
         parts.append(f"<h2>{esc(n['label'])}</h2><table><tr><th>figure</th><th>value</th></tr>")
         parts += [f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in _network_lines(n)]
         parts.append("</table>")
+        if "coverage" in n:
+            parts.append(f"<h3>Coverage: {esc(n['label'])}</h3><table>")
+            parts += [
+                f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>"
+                for k, v in coverage_lines(n["coverage"])
+            ]
+            parts.append("</table>")
         for f in n.get("figures", []):
             data = base64.b64encode((out / f).read_bytes()).decode()
             parts.append(f"<img alt='{esc(f)}' src='data:image/png;base64,{data}'>")

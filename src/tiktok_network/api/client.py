@@ -20,6 +20,7 @@ import aiohttp
 import msgspec
 
 from tiktok_network._version import __version__
+from tiktok_network.api import spec
 from tiktok_network.api.auth import (
     AuthError,
     Credentials,
@@ -121,10 +122,12 @@ class ResearchClient:
         outage_probe_max: float = 60.0,
         answered_before: Callable[[], Awaitable[bool]] | None = None,
         limiter: AsyncLimiter | None = None,
+        hidden_hint: str = spec.HIDDEN_FOLLOWING_HINT,
     ) -> None:
         """``limiter`` paces requests (default: an exact sliding window of ``qps`` per second,
         none without ``qps``); a test or a shared limiter of several clients can be given."""
         self.api_base = api_base.rstrip("/")
+        self._hidden_hint = hidden_hint.lower()
         self._credentials = credentials
         self._concurrency = concurrency
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 10.0))
@@ -168,15 +171,20 @@ class ResearchClient:
             await self._session.close()
 
     # ------------------------------------------------------------------ endpoints
-    async def follow_page(self, endpoint: str, username: str, cursor: int | None) -> Outcome:
+    async def follow_page(
+        self, endpoint: str, username: str, cursor: int | None, max_count: int = MAX_COUNT
+    ) -> Outcome:
         """One page of ``username``'s following or followers list, starting at ``cursor``."""
-        body: dict[str, Any] = {"username": username, "max_count": MAX_COUNT}
+        body: dict[str, Any] = {"username": username, "max_count": max_count}
         if cursor:
             body["cursor"] = cursor
         request = _encoder.encode(body)
 
         def parse(status: int, raw: bytes) -> Outcome:
-            return _parse_follow(endpoint, username, cursor, request, status, raw)
+            outcome = _parse_follow(endpoint, username, cursor, request, status, raw)
+            if endpoint == "following" and outcome.kind is not Kind.OK:
+                return _hidden_list(outcome, self._hidden_hint, username, cursor, request, raw)
+            return outcome
 
         return await self._call(endpoint, ENDPOINTS[endpoint], request, parse)
 
@@ -212,7 +220,7 @@ class ResearchClient:
             kind = outcome.kind
             if kind is not Kind.TRANSIENT:
                 self.health.note_answer()
-            if kind in (Kind.OK, Kind.NOT_FOUND, Kind.REFUSED, Kind.SCOPE, Kind.FATAL):
+            if kind in (Kind.OK, Kind.NOT_FOUND, Kind.REFUSED, Kind.HIDDEN, Kind.SCOPE, Kind.FATAL):
                 return outcome
             if kind is Kind.QUOTA_EXHAUSTED:
                 if self._quota is not None:
@@ -385,6 +393,35 @@ def _parse_follow(
         fetched_at=time.time(),
     )
     return Outcome(Kind.OK, status=status, code="ok", log_id=page.log_id, page=page)
+
+
+def _hidden_list(
+    outcome: Outcome, hint: str, username: str, cursor: int | None, request: bytes, raw: bytes
+) -> Outcome:
+    """A following list its owner hid: the answer is kept as the list's one (empty) page, so
+    its raw response and log id are stored like any other."""
+    if not hint or hint not in outcome.detail.lower():
+        return outcome
+    page = Page(
+        endpoint="following",
+        username=username,
+        request_cursor=cursor,
+        items=[],
+        next_cursor=None,
+        has_more=False,
+        raw=raw,
+        log_id=outcome.log_id,
+        request=request,
+        fetched_at=time.time(),
+    )
+    return Outcome(
+        Kind.HIDDEN,
+        status=outcome.status,
+        code=outcome.code,
+        detail=outcome.detail,
+        log_id=outcome.log_id,
+        page=page,
+    )
 
 
 def _parse_info(status: int, raw: bytes) -> Outcome:

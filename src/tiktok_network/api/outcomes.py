@@ -20,6 +20,7 @@ class Kind(enum.Enum):
     OK = "ok"
     NOT_FOUND = "not_found"  # terminal for that user: status 3
     REFUSED = "refused"  # terminal for that user: status 2
+    HIDDEN = "hidden"  # a following list its owner hid: that list ends, the user goes on
     RATE_LIMITED = "rate_limited"  # short-term 429: back off, all workers
     QUOTA_EXHAUSTED = "quota_exhausted"  # daily quota: wait for 00:00 UTC or exit 75
     TOKEN_INVALID = "token_invalid"  # refresh the token once, then retry

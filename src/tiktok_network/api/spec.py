@@ -40,6 +40,9 @@ PROFILE_FIELDS = INFO_FIELDS[:8]
 # a guess (a 4xx invalid_params like the refused-account answer), marked as such wherever it is
 # used; the emulator can answer otherwise (--hidden-following-response).
 HIDDEN_FOLLOWING_MESSAGE = "The user's following list is not visible (a guess: undocumented)"
+# What the client looks for in an error message to tell a hidden following list (a setting,
+# --hidden-following-hint, for when the real wording is learnt).
+HIDDEN_FOLLOWING_HINT = "following list is not visible"
 
 # error.code values.
 OK = "ok"

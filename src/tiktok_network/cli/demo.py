@@ -37,20 +37,52 @@ Examples:
 @click.option(
     "--seeds", "n_seeds", default=3, show_default=True, help="How many seeds to start from."
 )
+@click.option(
+    "--quirks/--no-quirks",
+    default=True,
+    show_default=True,
+    help="Serve the API as researchers report it (follower cap, public followers only, hidden "
+    "following lists, private accounts, drifting counts), so the report's coverage section "
+    "has something to say.",
+)
 @one_line_errors
-def demo(out: str, n_users: int, max_depth: int, n_seeds: int) -> None:
+def demo(out: str, n_users: int, max_depth: int, n_seeds: int, quirks: bool) -> None:
     """Emulator + crawl + exports + summary, offline and without credentials."""
     sys.exit(
         run_demo(
-            out, n_users=n_users, max_depth=max_depth, n_seeds=n_seeds, console=Console(stderr=True)
+            out,
+            n_users=n_users,
+            max_depth=max_depth,
+            n_seeds=n_seeds,
+            quirks=quirks,
+            console=Console(stderr=True),
         )
     )
+
+
+# The API as reported (docs/completeness.md): what the demo's emulator serves by default.
+DEMO_QUIRKS = {
+    "followers_cap": 200,
+    "followers_public_only": True,
+    "private_fraction": 0.05,
+    "refused_fraction": 0.02,
+    "hidden_following": 0.1,
+    "count_drift": 0.02,
+}
 
 
 DEMO_KEY, DEMO_SECRET = "demo-key", "demo-secret"  # the emulator's default client
 
 
-def run_demo(out: str, *, n_users: int, max_depth: int, n_seeds: int, console: Console) -> int:
+def run_demo(
+    out: str,
+    *,
+    n_users: int,
+    max_depth: int,
+    n_seeds: int,
+    console: Console,
+    quirks: bool = True,
+) -> int:
     from tiktok_network.cli.progress import setup_logging
 
     out_dir = Path(out)
@@ -58,10 +90,12 @@ def run_demo(out: str, *, n_users: int, max_depth: int, n_seeds: int, console: C
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     setup_logging(False, console)
-    return asyncio.run(_demo(out_dir, n_users, max_depth, n_seeds, console))
+    return asyncio.run(_demo(out_dir, n_users, max_depth, n_seeds, quirks, console))
 
 
-async def _demo(out_dir: Path, n_users: int, max_depth: int, n_seeds: int, console: Console) -> int:
+async def _demo(
+    out_dir: Path, n_users: int, max_depth: int, n_seeds: int, quirks: bool, console: Console
+) -> int:
     # Imported here, not at the top: every command's start-up would pay for them.
     from tiktok_network.api.auth import Credentials
     from tiktok_network.cli.progress import run_with_progress
@@ -78,7 +112,14 @@ async def _demo(out_dir: Path, n_users: int, max_depth: int, n_seeds: int, conso
         f"emulator: synthetic graph of {graph.n_users:,} users and {graph.n_edges:,} follows",
         err=True,
     )
-    async with running_emulator(graph, EmulatorSettings()) as server:
+    emulated = EmulatorSettings(**(DEMO_QUIRKS if quirks else {}))
+    if quirks:
+        click.echo(
+            "emulator quirks: "
+            + ", ".join(f"{k.replace('_', '-')} {v}" for k, v in DEMO_QUIRKS.items()),
+            err=True,
+        )
+    async with running_emulator(graph, emulated) as server:
         # Seeds: accounts with a modest following list, like typical users.
         seeds = [
             graph.usernames[u]
@@ -91,7 +132,9 @@ async def _demo(out_dir: Path, n_users: int, max_depth: int, n_seeds: int, conso
             out=str(out_dir),
             concurrency=16,
             max_depth=max_depth,
-            direction="following",
+            direction="both" if quirks else "following",
+            info=quirks,  # the profile counts tell complete lists from capped ones
+            followers_cap=DEMO_QUIRKS["followers_cap"] if quirks else None,  # as a lab sets it
             log_every=5,
         )
         click.echo(

@@ -53,6 +53,36 @@ CRAWL_OPTIONS: tuple[tuple[str, Any, str], ...] = (
         "When the daily quota is used up: sleep to 00:00 UTC, or exit 75.",
     ),
     ("--info/--no-info", "flag", "Also fetch user info (1,000/day bucket)."),
+    (
+        "--info-for",
+        click.Choice(["expanded", "all"]),
+        "User info for the users whose lists are fetched, or for every user found (implies --info).",
+    ),
+    (
+        "--followers-cap",
+        int,
+        "The API's follower cap, if known (reported near 4,000-5,000): lists reaching it are"
+        " recorded capped. [default: unknown: compare with the profile counts]",
+    ),
+    (
+        "--max-list-items",
+        int,
+        "Stop each list after N entries (recorded capped_by_choice). [default: no limit]",
+    ),
+    (
+        "--skip-larger-than",
+        int,
+        "Do not expand accounts whose reported count in a crawled direction exceeds N (their "
+        "user info is fetched first). [default: no limit]",
+    ),
+    (
+        "--hidden-following-hint",
+        str,
+        "Text of the API's error for a following list hidden by its owner (undocumented: the "
+        "default is a guess).",
+    ),
+    ("--follow-records-quota", int, "Follow-list records a day (plan's forecast)."),
+    ("--info-records-quota", int, "Records a day of the general endpoints (plan's forecast)."),
     ("--drain-timeout", float, "Seconds in-flight requests get on shutdown."),
     ("--log-every", float, "Seconds between progress lines off a terminal."),
     ("--quiet", "flag", "Print only errors."),

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    pass
+    from tiktok_network.config import CrawlSettings
+    from tiktok_network.crawl.plan import Forecast
 from tiktok_network.cli.errors import UserError, one_line_errors
 
 EXAMPLES = """\b
 Examples:
   tiktok-network status --db lab.db
-  tiktok-network status --db lab.db --max-depth 3     # the estimate for one more depth
+  tiktok-network status --db lab.db --max-depth 3     # the forecast for one more depth
 """
 
 
@@ -58,3 +59,14 @@ def status(config_file: str | None, **flags: Any) -> None:
         raise UserError(str(exc)) from None
     for line in st.lines(settings.max_depth, settings.follow_quota):
         click.echo(line)
+    click.echo(f"forecast of what is left to depth {settings.max_depth} (as tiktok-network plan):")
+    for line in _forecast(settings).lines():
+        click.echo(line)
+
+
+def _forecast(settings: CrawlSettings) -> Forecast:
+    from tiktok_network.crawl.plan import forecast
+    from tiktok_network.store.read import CrawlReader
+
+    with CrawlReader(settings.db) as reader:
+        return forecast(reader.plan_rows(), settings)

@@ -30,9 +30,11 @@ from tiktok_network.api.outcomes import (
     Outcome,
     Page,
 )
+from tiktok_network.api.spec import MAX_COUNT
+from tiktok_network.completeness import skipped_verdict
 from tiktok_network.config import CrawlSettings
 from tiktok_network.crawl.frontier import BreadthFirstFrontier
-from tiktok_network.crawl.pages import page_verdict, short_list_notes
+from tiktok_network.crawl.pages import page_verdict, reported_counts, reverdict_ended_lists
 from tiktok_network.crawl.quota import QuotaTracker, SharedQuotaTracker, client_id
 from tiktok_network.crawl.results import (  # noqa: F401 - part of the engine's interface
     EXIT_COMPLETE,
@@ -49,6 +51,7 @@ from tiktok_network.store.base import (
     DONE,
     FAILED,
     Claim,
+    ListVerdict,
     ProfileRecord,
     UserOutcome,
     UserStatus,
@@ -94,7 +97,9 @@ class Engine:
         open_writer: Callable[[CrawlSettings], StoreWriter] | None = None,
         open_client: Callable[..., ResearchClient] = ResearchClient,
         clock: Callable[[], float] = time.time,
+        info_only: bool = False,
     ) -> None:
+        """``info_only``: fetch the seeds' user info and nothing else (``plan``)."""
         self.settings = settings
         self._open_writer = open_writer or default_writer
         self._open_client = open_client
@@ -113,6 +118,7 @@ class Engine:
         self.quota: QuotaTracker | None = None
         self._shared_ledger: PgSharedLedger | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self.info_only = info_only
 
     # ------------------------------------------------------------------- control
     def request_stop(self, reason: StopReason = StopReason.SIGNAL) -> None:
@@ -192,7 +198,12 @@ class Engine:
         self.quota = await self._quota_tracker(writer, cid, day_number(s.day_seconds))
         writer.set_quota_source(self.quota.drain, self.quota.sync)
         self.frontier = BreadthFirstFrontier(
-            writer, self.worker_id, s, self.stop_event, await writer.started_users()
+            writer,
+            self.worker_id,
+            s,
+            self.stop_event,
+            await writer.started_users(),
+            info_depths=(0, 0) if self.info_only else None,
         )
 
     async def _quota_tracker(self, writer: StoreWriter, cid: str, today: int) -> QuotaTracker:
@@ -242,8 +253,12 @@ class Engine:
         """The workers, then one more round for users that failed; if some still fail, the run
         ends with work left rather than "complete"."""
         await self._run_workers()
+        if self.info_only:
+            return
         if self.stop_reason is None and await self._retry_failed_users():
             await self._run_workers()
+        if self.stop_reason is None and self.settings.info and self.settings.info_for == "all":
+            await self._info_round(writer)
         if self.stop_reason is None:
             left = await writer.failed_users(MAX_USER_ATTEMPTS)
             if left:
@@ -254,6 +269,23 @@ class Engine:
                     MAX_USER_ATTEMPTS,
                 )
                 self.request_stop(StopReason.FAILED_USERS)
+
+    async def _info_round(self, writer: StoreWriter) -> None:
+        """--info-for all: user info of the users found beyond --max-depth (not expanded)."""
+        assert self.frontier is not None
+        self.info_only = True
+        self.frontier = BreadthFirstFrontier(
+            writer,
+            self.worker_id,
+            self.settings,
+            self.stop_event,
+            self.frontier.claimed_total,
+            info_depths=(self.settings.max_depth + 1, 2**31 - 1),
+        )
+        try:
+            await self._run_workers()
+        finally:
+            self.info_only = False
 
     def _exit_code(self) -> int:
         if self.stop_reason is StopReason.FATAL:
@@ -320,7 +352,22 @@ class Engine:
 
     # ------------------------------------------------------------------------ user
     async def _crawl_user(self, claim: Claim) -> None:
+        """User info first (its counts judge the lists, and --skip-larger-than needs them),
+        then each list to its end."""
         assert self.writer is not None and self.client is not None
+        if claim.needs_info and not await self._fetch_info(claim):
+            return
+        if self.info_only:
+            await self.writer.release(claim.user_id)
+            return
+        skipped = self._skipped_lists(claim)
+        if skipped:
+            log.info("%s: not expanded (%s)", claim.username, next(iter(skipped.values()))[1])
+            self.stats.users_done[UserStatus.PARSED] += 1
+            await self.writer.outcome(
+                UserOutcome(claim.user_id, DONE, UserStatus.PARSED, lists=skipped)
+            )
+            return
         walked = False
         for direction in self.settings.directions:
             if claim.lists[direction].done:
@@ -330,26 +377,43 @@ class Engine:
                 return
         if not walked:  # every list was complete already; only the user's status was missing
             await self.writer.outcome(UserOutcome(claim.user_id, DONE, 1))
-        if claim.needs_info:
-            await self._fetch_info(claim)
+
+    def _skipped_lists(self, claim: Claim) -> dict[str, ListVerdict]:
+        """With --skip-larger-than: the open lists of an account too large to expand, closed."""
+        limit = self.settings.skip_larger_than
+        if limit is None:
+            return {}
+        directions = self.settings.directions
+        counts = [claim.reported.get(d) for d in directions]
+        if not any(c is not None and c > limit for c in counts):
+            return {}
+        return {
+            d: skipped_verdict(d, claim.reported.get(d) or 0, limit)
+            for d in directions
+            if not claim.lists[d].done
+        }
 
     async def _walk_list(self, claim: Claim, direction: str) -> bool:
         """Fetch pages until the list ends; False if the user is finished or given back."""
         assert self.writer is not None and self.client is not None
         state = claim.lists[direction]
         cursor = state.cursor
+        limit = self.settings.max_list_items
         while True:
             if self.stop_event.is_set() or self._request_limit_reached():
                 await self.writer.release(claim.user_id)
                 return False
+            size = MAX_COUNT if limit is None else max(1, min(MAX_COUNT, limit - state.items))
             self.stats.in_flight += 1
             try:
-                outcome = await self.client.follow_page(direction, claim.username, cursor)
+                outcome = await self.client.follow_page(direction, claim.username, cursor, size)
             finally:
                 self.stats.in_flight -= 1
-            if outcome.kind is Kind.OK:
+            if outcome.kind in (Kind.OK, Kind.HIDDEN):
                 assert outcome.page is not None
-                cursor = await self._commit_page(claim, direction, outcome.page, cursor)
+                cursor = await self._commit_page(
+                    claim, direction, outcome.page, cursor, hidden=outcome.kind is Kind.HIDDEN
+                )
                 if state.done:
                     return True
                 continue
@@ -362,10 +426,16 @@ class Engine:
             return False
 
     async def _commit_page(
-        self, claim: Claim, direction: str, page: Page, cursor: int | None
+        self,
+        claim: Claim,
+        direction: str,
+        page: Page,
+        cursor: int | None,
+        *,
+        hidden: bool = False,
     ) -> int | None:
         assert self.writer is not None and self.frontier is not None
-        verdict = page_verdict(claim, direction, page, cursor, self.settings.directions)
+        verdict = page_verdict(claim, direction, page, cursor, self.settings, hidden=hidden)
         if verdict.note:
             log.warning("%s %s: %s", claim.username, direction, verdict.note)
             self.stats.warnings += 1
@@ -373,6 +443,7 @@ class Engine:
             raise LostClaim(claim.username)
         state = claim.lists[direction]
         state.cursor, state.done = page.next_cursor, verdict.record.list_done
+        state.verdict = verdict.record.list_state
         state.pages += 1
         state.items += verdict.fresh
         self.stats.pages += 1
@@ -413,26 +484,34 @@ class Engine:
         self.stats.users_done[status] += 1
         await self.writer.outcome(UserOutcome(claim.user_id, state, status, outcome.detail[:500]))
 
-    async def _fetch_info(self, claim: Claim) -> None:
+    async def _fetch_info(self, claim: Claim) -> bool:
+        """User info of a claimed user; False if that settled the user (refused, not found)
+        or gave it back (shutdown, outage). Info that fails otherwise is skipped."""
         assert self.writer is not None and self.client is not None and self.quota is not None
-        if self.stop_event.is_set() or self.quota.is_exhausted(self.quota.group("info")):
-            return
+        if self.stop_event.is_set():
+            await self.writer.release(claim.user_id)
+            return False
+        if self.quota.is_exhausted(self.quota.group("info")):
+            return True  # the lists need not wait for the info bucket's new day
         outcome = await self.client.user_info(claim.username)
         if outcome.kind is Kind.OK:
             assert outcome.info is not None
-            notes = short_list_notes(claim, outcome.info)
-            for direction, note in notes.items():
-                log.warning("%s %s list %s", claim.username, direction, note)
+            claim.reported = reported_counts(outcome.info)
             info_json = msgspec.json.encode(outcome.info).decode("utf-8")
-            await self.writer.profile(ProfileRecord(claim.user_id, info_json, notes))
+            verdicts = reverdict_ended_lists(claim, self.settings)
+            record = ProfileRecord(claim.user_id, info_json, claim.reported, verdicts)
+            await self.writer.profile(record)
             self.stats.infos += 1
-        elif outcome.kind in (Kind.FATAL, Kind.SCOPE):
+            return True
+        if outcome.kind in (Kind.NOT_FOUND, Kind.REFUSED, Kind.OUTAGE, Kind.UNREACHABLE):
+            await self._user_failed(claim, outcome)
+            return False
+        if outcome.interrupted:
+            await self.writer.release(claim.user_id)
+            return False
+        if outcome.kind is not Kind.QUOTA_EXHAUSTED:
             log.warning("%s: user info unavailable: %s", claim.username, outcome.detail)
-        elif outcome.kind is Kind.OUTAGE:
-            self.request_stop(StopReason.OUTAGE)
-        elif outcome.kind is Kind.UNREACHABLE:
-            self.fatal = outcome.detail
-            self.request_stop(StopReason.FATAL)
+        return True
 
     # ----------------------------------------------------------------------- quota
     def _request_limit_reached(self) -> bool:

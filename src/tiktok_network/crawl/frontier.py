@@ -26,12 +26,15 @@ class BreadthFirstFrontier:
         settings: CrawlSettings,
         stop: asyncio.Event,
         claimed_total: int,
+        info_depths: tuple[int, int] | None = None,
     ) -> None:
+        """``info_depths``: claim users within these depths for their user info only."""
         self._writer = writer
         self._worker_id = worker_id
         self._settings = settings
         self._stop = stop
         self.claimed_total = claimed_total  # users started, for --max-users
+        self._info_depths = info_depths
         self.busy = 0  # workers crawling a user: while any is, new users may appear
         self._buffer: collections.deque[Claim] = collections.deque()
         self._lock = asyncio.Lock()
@@ -62,13 +65,18 @@ class BreadthFirstFrontier:
                 if self._buffer:
                     continue
                 want = max(2 * s.concurrency, 16)
-                if s.max_users is not None:
+                if s.max_users is not None and self._info_depths is None:
                     want = min(want, s.max_users - self.claimed_total)
                     if want <= 0:
                         return None if self.busy == 0 else await self._idle_wait()
-                claims = await self._writer.claim(
-                    self._worker_id, want, s.max_depth, s.directions, s.info
-                )
+                if self._info_depths is not None:
+                    claims = await self._writer.claim_info(
+                        self._worker_id, max(2 * s.concurrency, 16), self._info_depths, s.directions
+                    )
+                else:
+                    claims = await self._writer.claim(
+                        self._worker_id, want, s.max_depth, s.directions, s.info
+                    )
                 self.claimed_total += len(claims)
                 if claims:
                     self._buffer.extend(claims)

@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tiktok_network.api.outcomes import Page, UserInfo
-from tiktok_network.store.base import Claim, PageRecord
+from tiktok_network.completeness import HIDDEN_BY_OWNER, ended_list_verdict
+from tiktok_network.config import CrawlSettings
+from tiktok_network.store.base import Claim, ListCompleteness, ListVerdict, PageRecord
 
 
 @dataclass(frozen=True)
@@ -17,19 +19,46 @@ class PageVerdict:
 
 
 def page_verdict(
-    claim: Claim, direction: str, page: Page, cursor: int | None, directions: tuple[str, ...]
+    claim: Claim,
+    direction: str,
+    page: Page,
+    cursor: int | None,
+    settings: CrawlSettings,
+    *,
+    hidden: bool = False,
 ) -> PageVerdict:
-    """The record one page commits, with the entries it adds and whether it ends the list."""
+    """The record one page commits, with the entries it adds, whether it ends the list and, if
+    it does, the list's completeness verdict."""
     # A follow sharing its second with the next one can come back on the next page.
     previous = claim.last_page.get(direction, set())
     fresh = list({u: n for u, n in page.items if u not in previous}.items())
     claim.last_page[direction] = {u for u, _ in fresh}
+    received = claim.lists[direction].items + len(fresh)
     done = not page.has_more
     note = None
-    if page.has_more and (page.next_cursor is None or (cursor and page.next_cursor >= cursor)):
+    broken = page.has_more and (
+        page.next_cursor is None or bool(cursor and page.next_cursor >= cursor)
+    )
+    if broken:
         note = f"cursor did not move ({cursor} -> {page.next_cursor}); list ended early"
         done = True
-    others_done = all(claim.lists[d].done for d in directions if d != direction)
+    limit = settings.max_list_items
+    by_choice = limit if (limit is not None and received >= limit and not done) else None
+    done = done or by_choice is not None
+    verdict: ListVerdict | None = None
+    if hidden:
+        verdict = (ListCompleteness.HIDDEN, HIDDEN_BY_OWNER)
+    elif broken:
+        verdict = (ListCompleteness.ERROR, note)
+    elif done:
+        verdict = ended_list_verdict(
+            direction,
+            received,
+            claim.reported.get(direction),
+            followers_cap=settings.followers_cap,
+            by_choice=by_choice,
+        )
+    others_done = all(claim.lists[d].done for d in settings.directions if d != direction)
     record = PageRecord(
         user_id=claim.user_id,
         depth=claim.depth,
@@ -44,23 +73,28 @@ def page_verdict(
         log_id=page.log_id,
         fetched_at=page.fetched_at,
         user_complete=done and others_done,
-        note=note,
+        note=verdict[1] if verdict else None,
+        list_state=verdict[0] if verdict else None,
+        fresh=len(fresh),
     )
     return PageVerdict(record, len(fresh), note)
 
 
-def short_list_notes(claim: Claim, info: UserInfo) -> dict[str, str]:
-    """Lists that ended with fewer accounts than the profile counts: capped or filtered."""
-    notes = {}
-    for direction, reported in (
-        ("following", info.following_count),
-        ("followers", info.follower_count),
-    ):
-        state = claim.lists.get(direction)
-        if state is None or not state.done or not isinstance(reported, int):
-            continue
-        if state.items < reported:
-            notes[direction] = (
-                f"truncated: received {state.items:,} of {reported:,} reported by user info"
+def reverdict_ended_lists(claim: Claim, settings: CrawlSettings) -> dict[str, ListVerdict]:
+    """Lists that ended complete before user info arrived (an earlier run), judged again now
+    that the profile's counts are known: a list shorter than its count is capped."""
+    verdicts = {}
+    for direction, state in claim.lists.items():
+        if state.done and state.verdict in (None, ListCompleteness.COMPLETE):
+            verdicts[direction] = ended_list_verdict(
+                direction,
+                state.items,
+                claim.reported.get(direction),
+                followers_cap=settings.followers_cap,
             )
-    return notes
+    return verdicts
+
+
+def reported_counts(info: UserInfo) -> dict[str, int | None]:
+    """The profile's two counts, by list."""
+    return {"following": info.following_count, "followers": info.follower_count}

@@ -87,7 +87,22 @@ def _network(snap: CrawlReader, path: Path) -> int:
 
 
 EDGE_COLUMNS = ("source", "destination", "first_seen", "found_via")
-NODE_COLUMNS = ("username", "display_name", "depth", "status", "first_seen", *INFO_COLUMNS, "notes")
+# The completeness record of each list (docs/completeness.md): scripts read these names.
+COMPLETENESS_COLUMNS = tuple(
+    f"{direction}_{field}"
+    for direction in ("following", "followers")
+    for field in ("state", "received", "reported", "ratio")
+)
+NODE_COLUMNS = (
+    "username",
+    "display_name",
+    "depth",
+    "status",
+    "first_seen",
+    *INFO_COLUMNS,
+    *COMPLETENESS_COLUMNS,
+    "notes",
+)
 
 
 def edge_rows(snap: CrawlReader) -> Iterator[tuple[str | None, str | None, str, str]]:
@@ -97,20 +112,39 @@ def edge_rows(snap: CrawlReader) -> Iterator[tuple[str | None, str | None, str, 
         yield names[src], names[dst], iso_utc(at), via
 
 
+def node_records(snap: CrawlReader) -> Iterator[dict[str, Any]]:
+    """Every user as a dict of the nodes table's columns (and its store ``id``): the one
+    source of nodes.csv, the Parquet, GraphML and GEXF nodes and the Python API's users."""
+    for node in snap.nodes():
+        info = json.loads(node.info) if node.info else {}
+        record: dict[str, Any] = {
+            "id": node.user_id,
+            "username": node.username,
+            "display_name": info.get("display_name", node.display_name),
+            "depth": node.depth,
+            "status": node.status if node.status is not None else UserStatus.QUEUED,
+            "first_seen": iso_utc(node.first_seen),
+        }
+        for column in INFO_COLUMNS:
+            record[column] = info.get(column)
+        reasons = []
+        for direction, lst in (("following", node.following), ("followers", node.followers)):
+            record[f"{direction}_state"] = lst.state.label
+            record[f"{direction}_received"] = lst.received
+            record[f"{direction}_reported"] = lst.reported
+            ratio = lst.ratio
+            record[f"{direction}_ratio"] = None if ratio is None else round(ratio, 4)
+            if lst.reason:
+                reasons.append(f"{direction}: {lst.reason}")
+        record["notes"] = "; ".join(reasons) or None
+        yield record
+
+
 def node_rows(snap: CrawlReader) -> Iterator[list[Any]]:
     """The rows of nodes.csv (also the Python API's ``users()``): user-info fields where
     fetched, None where not."""
-    for _, username, display_name, depth, status, first_seen, info_json, notes in snap.nodes():
-        info = json.loads(info_json) if info_json else {}
-        yield [
-            username,
-            info.get("display_name", display_name),
-            depth,
-            status if status is not None else UserStatus.QUEUED,
-            iso_utc(first_seen),
-            *(info.get(c) for c in INFO_COLUMNS),
-            notes,
-        ]
+    for record in node_records(snap):
+        yield [record[c] for c in NODE_COLUMNS]
 
 
 def _edges(snap: CrawlReader, path: Path) -> int:

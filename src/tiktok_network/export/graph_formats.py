@@ -7,16 +7,14 @@ message unless forced, instead of writing gigabytes nobody can open.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from tiktok_network.export.atomic import atomic_path, export_session
-from tiktok_network.export.csvs import INFO_COLUMNS
+from tiktok_network.export.csvs import COMPLETENESS_COLUMNS, INFO_COLUMNS, node_records
 from tiktok_network.quota_day import iso_utc
-from tiktok_network.store.base import UserStatus
 from tiktok_network.store.read import CrawlReader
 
 GRAPH_EDGE_LIMIT = 2_000_000
@@ -37,6 +35,17 @@ def _info_types() -> dict[str, Any]:
     }
 
 
+# Types of the completeness columns, by the part after the direction (following_state ...).
+GEXF_TYPES = {"state": "string", "received": "integer", "reported": "integer", "ratio": "double"}
+
+
+def _completeness_types() -> dict[str, Any]:
+    import pyarrow as pa
+
+    kinds = {"state": pa.string, "received": pa.int64, "reported": pa.int64, "ratio": pa.float64}
+    return {c: kinds[c.split("_")[1]] for c in COMPLETENESS_COLUMNS}
+
+
 def _typed(kind: Any, value: Any) -> Any:
     """A user-info value as its Parquet type ``kind``; None where unknown or not of that type."""
     import pyarrow as pa
@@ -47,6 +56,8 @@ def _typed(kind: Any, value: Any) -> Any:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
     if kind is pa.bool_:
         return value if isinstance(value, bool) else None
+    if kind is pa.float64:
+        return float(value) if isinstance(value, int | float) else None
     return str(value)
 
 
@@ -55,20 +66,13 @@ class ExportTooLarge(Exception):
 
 
 def _nodes(snap: CrawlReader) -> Iterator[dict[str, Any]]:
-    for user_id, username, display, depth, status, first_seen, info, _ in snap.nodes():
-        fields = json.loads(info) if info else {}
-        row = {
-            "id": user_id,
-            "username": username,
-            "display_name": fields.get("display_name", display) or "",
-            "depth": depth,
-            "status": status if status is not None else UserStatus.QUEUED,
-            "first_seen": iso_utc(first_seen),
-        }
-        for column in INFO_COLUMNS:
-            value = fields.get(column)
-            row[column] = "" if value is None else value
-        yield row
+    """Node attributes: unknown user-info fields as '' (GraphML/GEXF have no null)."""
+    for record in node_records(snap):
+        for column in (*INFO_COLUMNS, *COMPLETENESS_COLUMNS, "notes"):
+            if record[column] is None:
+                record[column] = ""
+        record["display_name"] = record["display_name"] or ""
+        yield record
 
 
 def export_parquet(snap: CrawlReader, out: Path) -> dict[str, int]:
@@ -111,16 +115,15 @@ def export_parquet(snap: CrawlReader, out: Path) -> dict[str, int]:
             ("status", pa.int64()),
             ("first_seen", pa.string()),
             *((column, info_types[column]()) for column in INFO_COLUMNS),
+            *((column, kind()) for column, kind in _completeness_types().items()),
+            ("notes", pa.string()),
         ]
     )
     # Typed columns with nulls where a value is unknown (no user info fetched), not ''.
+    types = {**info_types, **_completeness_types()}
     table = pa.Table.from_pylist(
         [
-            {
-                k: (_typed(info_types[k], v) if k in INFO_COLUMNS else v)
-                for k, v in r.items()
-                if k != "id"
-            }
+            {k: (_typed(types[k], v) if k in types else v) for k, v in r.items() if k != "id"}
             for r in rows
         ],
         schema=node_schema,
@@ -157,6 +160,12 @@ def _check_size(snap: CrawlReader, fmt: str, force: bool) -> int:
     return m
 
 
+# GraphML attributes whose values may be unknown: written as text, '' where unknown.
+TEXT_IN_GRAPHML = frozenset(
+    (*INFO_COLUMNS, *(c for c in COMPLETENESS_COLUMNS if not c.endswith("_received")), "notes")
+) | {"display_name"}
+
+
 def export_graphml(snap: CrawlReader, out: Path, force: bool = False) -> dict[str, int]:
     import igraph as ig
 
@@ -167,8 +176,7 @@ def export_graphml(snap: CrawlReader, out: Path, force: bool = False) -> dict[st
     for key in rows[0] if rows else ():
         if key != "id":
             g.vs[key if key != "username" else "name"] = [
-                (str(r[key]) if key in INFO_COLUMNS or key in ("display_name",) else r[key])
-                for r in rows
+                (str(r[key]) if key in TEXT_IN_GRAPHML else r[key]) for r in rows
             ]
     edges, first_seen, via = [], [], []
     for s, d, t, v in snap.edges_with_provenance():
@@ -191,6 +199,8 @@ def export_gexf(snap: CrawlReader, out: Path, force: bool = False) -> dict[str, 
         ("first_seen", "string"),
     ]
     attrs += [(c, "string") for c in INFO_COLUMNS]
+    attrs += [(c, GEXF_TYPES[c.split("_")[1]]) for c in COMPLETENESS_COLUMNS]
+    attrs += [("notes", "string")]
     with atomic_path(out / "graph.gexf") as tmp, open(tmp, "w", encoding="utf-8") as f:
         f.write(
             '<?xml version="1.0" encoding="UTF-8"?>\n<gexf xmlns="http://gexf.net/1.3" version="1.3">\n'
@@ -207,7 +217,9 @@ def export_gexf(snap: CrawlReader, out: Path, force: bool = False) -> dict[str, 
         )
         for row in _nodes(snap):
             f.write(f'<node id="{row["id"]}" label={quoteattr(row["username"])}><attvalues>')
-            for i, (name, _) in enumerate(attrs):
+            for i, (name, kind) in enumerate(attrs):
+                if row[name] == "" and kind != "string":
+                    continue  # unknown: a number attribute is left out, not written empty
                 f.write(f'<attvalue for="{i}" value={quoteattr(_xml_text(row[name]))}/>')
             f.write("</attvalues></node>\n")
         f.write("</nodes>\n<edges>\n")

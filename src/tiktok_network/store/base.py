@@ -32,6 +32,25 @@ class UserStatus(enum.IntEnum):
     FAILED = 4
 
 
+class ListCompleteness(enum.IntEnum):
+    """How much of one follow list the crawl holds (``lists.state``; the ``following_state`` and
+    ``followers_state`` columns of the exports, by ``label``). ``docs/completeness.md`` says
+    what each means and how it is decided."""
+
+    PENDING = 0  # not fetched yet, or in progress
+    COMPLETE = 1  # served to its end, and no shorter than the profile's count
+    CAPPED = 2  # the API withheld part of it: at its cap, or short of the profile's count
+    CAPPED_BY_CHOICE = 3  # stopped or skipped by --max-list-items / --skip-larger-than
+    HIDDEN = 4  # a following list its owner hid (the followers may still be served)
+    PRIVATE = 5  # the API refused the account (private, restricted: it does not say which)
+    NOT_FOUND = 6  # no such account (deleted, banned or mistyped)
+    ERROR = 7  # failed every retry, or ended early by a broken cursor
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
 TODO, CLAIMED, DONE, FAILED = UserState.TODO, UserState.CLAIMED, UserState.DONE, UserState.FAILED
 
 
@@ -41,6 +60,7 @@ class ListState:
     done: bool = False
     pages: int = 0
     items: int = 0
+    verdict: int | None = None  # the ListCompleteness stored when it ended
 
 
 @dataclass
@@ -53,6 +73,7 @@ class Claim:
     lists: dict[str, ListState] = field(default_factory=dict)
     needs_info: bool = False
     last_page: dict[str, set[str]] = field(default_factory=dict)  # usernames, per list
+    reported: dict[str, int | None] = field(default_factory=dict)  # profile counts, if known
 
 
 @dataclass
@@ -72,7 +93,12 @@ class PageRecord:
     log_id: str
     fetched_at: float
     user_complete: bool = False
-    note: str | None = None
+    note: str | None = None  # why the list is not complete (the completeness reason)
+    list_state: int | None = None  # a ListCompleteness, set on the page that ends the list
+    fresh: int = 0  # entries not on the list's previous page (what ``received`` counts)
+
+
+ListVerdict = tuple[int, str | None]  # (ListCompleteness, reason)
 
 
 @dataclass
@@ -81,15 +107,19 @@ class UserOutcome:
     state: int
     status: int | None
     error: str | None = None
+    # Lists closed without a page (skipped by --skip-larger-than): direction -> verdict.
+    lists: dict[str, ListVerdict] = field(default_factory=dict)
 
 
 @dataclass
 class ProfileRecord:
-    """User info of one account, and notes on lists found shorter than its counts."""
+    """User info of one account, its two counts, and new verdicts on lists that had ended
+    before the counts were known (a short list is capped, not complete)."""
 
     user_id: int
     info_json: str
-    list_notes: dict[str, str] = field(default_factory=dict)
+    reported: dict[str, int | None] = field(default_factory=dict)
+    list_states: dict[str, ListVerdict] = field(default_factory=dict)
 
 
 @dataclass
@@ -148,6 +178,14 @@ class CrawlStore(abc.ABC):
     def claim(
         self, worker: str, n: int, max_depth: int, directions: tuple[str, ...], info: bool
     ) -> list[Claim]: ...
+
+    @abc.abstractmethod
+    def claim_info(
+        self, worker: str, n: int, depths: tuple[int, int], directions: tuple[str, ...]
+    ) -> list[Claim]:
+        """Users within ``depths`` (inclusive) that have no user info and no verdict, claimed
+        for their user info only (``plan``'s seeds, ``--info-for all``'s unexpanded users);
+        they are released afterwards, their lists untouched."""
 
     @abc.abstractmethod
     def apply(

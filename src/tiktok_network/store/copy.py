@@ -47,12 +47,14 @@ TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
             "finished_at",
             "info",
             "info_at",
+            "following_reported",
+            "followers_reported",
         ),
     ),
     (
         "lists",
         ("user_id", "direction"),
-        ("user_id", "direction", "cursor", "done", "pages", "items", "note"),
+        ("user_id", "direction", "cursor", "done", "pages", "items", "note", "state"),
     ),
     (
         "pages",

@@ -111,9 +111,22 @@ BEGIN
 END $$ LANGUAGE plpgsql;
 """
 
+# Version 3: completeness records (as in the SQLite store).
+SCHEMA_V3 = """
+ALTER TABLE lists ADD COLUMN IF NOT EXISTS state INTEGER;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS following_reported BIGINT;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS followers_reported BIGINT;
+UPDATE users SET following_reported = (info::jsonb ->> 'following_count')::bigint,
+    followers_reported = (info::jsonb ->> 'follower_count')::bigint WHERE info IS NOT NULL;
+UPDATE lists l SET state = CASE WHEN l.items < coalesce(CASE l.direction
+    WHEN 'following' THEN u.following_reported ELSE u.followers_reported END, 0)
+    THEN 2 ELSE 1 END FROM users u WHERE u.id = l.user_id AND l.done = 1;
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the crawl tables", SCHEMA_V1),
     (2, "workers, shared quota and rate limit", SCHEMA_V2),
+    (3, "completeness records: list verdicts and reported counts", SCHEMA_V3),
 ]
 VERSION = MIGRATIONS[-1][0]
 
@@ -289,6 +302,14 @@ class PgReadConnection:
     def has_table(self, name: str) -> bool:
         row = self.conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
         return bool(row and row[0])
+
+    def has_column(self, table: str, column: str) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()"
+            " AND table_name = %s AND column_name = %s",
+            (table, column),
+        ).fetchone()
+        return row is not None
 
     def close(self) -> None:
         try:

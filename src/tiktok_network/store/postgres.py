@@ -224,26 +224,53 @@ class PgStore(CrawlStore):
             rows = self.conn.execute(
                 f"UPDATE users SET state={CLAIMED:d}, claimed_by=%s, claimed_at=%s WHERE id IN ("
                 f" SELECT id FROM users WHERE state={TODO:d} AND depth<=%s ORDER BY depth, id"
-                " LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id, username, depth, info IS NULL",
+                " LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id, username, depth, info IS NULL,"
+                " following_reported, followers_reported",
                 (worker, time.time(), max_depth, n),
             ).fetchall()
             claims = {
                 r[0]: Claim(
-                    r[0], r[1], r[2], {d: ListState() for d in directions}, info and bool(r[3])
+                    r[0],
+                    r[1],
+                    r[2],
+                    {d: ListState() for d in directions},
+                    info and bool(r[3]),
+                    reported={"following": r[4], "followers": r[5]},
                 )
                 for r in sorted(rows, key=lambda r: (r[2], r[0]))
             }
             if claims:
-                for user_id, direction, cursor, done, pages, items in self.conn.execute(
-                    "SELECT user_id, direction, cursor, done, pages, items FROM lists"
+                for user_id, direction, cursor, done, pages, items, verdict in self.conn.execute(
+                    "SELECT user_id, direction, cursor, done, pages, items, state FROM lists"
                     " WHERE user_id = ANY(%b)",
                     (list(claims),),
                 ):
                     if direction in claims[user_id].lists:
                         claims[user_id].lists[direction] = ListState(
-                            cursor, bool(done), pages, items
+                            cursor, bool(done), pages, items, verdict
                         )
             return list(claims.values())
+
+        return self._tx(run)
+
+    def claim_info(
+        self, worker: str, n: int, depths: tuple[int, int], directions: tuple[str, ...]
+    ) -> list[Claim]:
+        self.worker = worker
+
+        def run() -> list[Claim]:
+            self._reclaim_expired()
+            rows = self.conn.execute(
+                f"UPDATE users SET state={CLAIMED:d}, claimed_by=%s, claimed_at=%s WHERE id IN ("
+                f" SELECT id FROM users WHERE state={TODO:d} AND info IS NULL AND status IS NULL"
+                " AND depth BETWEEN %s AND %s ORDER BY depth, id LIMIT %s FOR UPDATE SKIP LOCKED)"
+                " RETURNING id, username, depth",
+                (worker, time.time(), depths[0], depths[1], n),
+            ).fetchall()
+            return [
+                Claim(r[0], r[1], r[2], {d: ListState() for d in directions}, True)
+                for r in sorted(rows, key=lambda r: (r[2], r[0]))
+            ]
 
         return self._tx(run)
 
@@ -340,17 +367,33 @@ class PgStore(CrawlStore):
                     [o.error for o in kept],
                 ),
             )
+            verdicts = [(o.user_id, d, st, why) for o in kept for d, (st, why) in o.lists.items()]
+            if verdicts:
+                conn.executemany(
+                    "INSERT INTO lists(user_id, direction, done, state, note)"
+                    " VALUES (%s, %s, 1, %s, %s) ON CONFLICT (user_id, direction) DO UPDATE"
+                    " SET done=1, state=EXCLUDED.state, note=EXCLUDED.note",
+                    verdicts,
+                )
         if profiles:
             conn.execute(
-                "UPDATE users u SET info=v.info, info_at=%s"
-                " FROM unnest(%b::bigint[], %b::text[]) AS v(id, info) WHERE u.id = v.id",
-                (now, [p.user_id for p in profiles], [p.info_json for p in profiles]),
+                "UPDATE users u SET info=v.info, info_at=%s, following_reported=v.fr,"
+                " followers_reported=v.fs FROM unnest(%b::bigint[], %b::text[], %b::bigint[],"
+                " %b::bigint[]) AS v(id, info, fr, fs) WHERE u.id = v.id",
+                (
+                    now,
+                    [p.user_id for p in profiles],
+                    [p.info_json for p in profiles],
+                    [p.reported.get("following") for p in profiles],
+                    [p.reported.get("followers") for p in profiles],
+                ),
             )
-            notes = [(p.user_id, d, note) for p in profiles for d, note in p.list_notes.items()]
-            if notes:
+            states = [
+                (st, why, p.user_id, d) for p in profiles for d, (st, why) in p.list_states.items()
+            ]
+            if states:
                 conn.executemany(
-                    "UPDATE lists SET note=%s WHERE user_id=%s AND direction=%s",
-                    [(note, uid, d) for uid, d, note in notes],
+                    "UPDATE lists SET state=%s, note=%s WHERE user_id=%s AND direction=%s", states
                 )
         if releases:
             conn.execute(
@@ -443,19 +486,20 @@ class PgStore(CrawlStore):
                 tuple([cols[k][i] for i in order] for k in ("src", "dst", "page")),
             )
         self.conn.execute(
-            "INSERT INTO lists(user_id, direction, cursor, done, pages, items, note)"
-            " SELECT u, d, c, f, 1, n, t FROM unnest(%b::bigint[], %b::text[], %b::bigint[],"
-            " %b::int[], %b::int[], %b::text[]) AS v(u, d, c, f, n, t)"
+            "INSERT INTO lists(user_id, direction, cursor, done, pages, items, note, state)"
+            " SELECT u, d, c, f, 1, n, t, s FROM unnest(%b::bigint[], %b::text[], %b::bigint[],"
+            " %b::int[], %b::int[], %b::text[], %b::int[]) AS v(u, d, c, f, n, t, s)"
             " ON CONFLICT (user_id, direction) DO UPDATE SET cursor=EXCLUDED.cursor,"
             " done=EXCLUDED.done, pages=lists.pages+1, items=lists.items+EXCLUDED.items,"
-            " note=coalesce(EXCLUDED.note, lists.note)",
+            " note=coalesce(EXCLUDED.note, lists.note), state=coalesce(EXCLUDED.state, lists.state)",
             (
                 [p.user_id for p in pages],
                 [p.direction for p in pages],
                 [p.next_cursor for p in pages],
                 [int(p.list_done) for p in pages],
-                [len(p.items) for p in pages],
+                [p.fresh for p in pages],
                 [p.note for p in pages],
+                [p.list_state for p in pages],
             ),
         )
         done = sorted({p.user_id for p in pages if p.user_complete})

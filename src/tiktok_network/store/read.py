@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,11 +22,56 @@ if TYPE_CHECKING:
 
     from tiktok_network.store.pg_db import PgReadConnection
 
-from tiktok_network.store.base import UserStatus
+from tiktok_network.completeness import stored_state
+from tiktok_network.store.base import ListCompleteness, UserStatus
 from tiktok_network.store.sqlite import connect, decompress
 from tiktok_network.store.urls import is_database_url
 
 BATCH = 10_000
+
+
+@dataclass(frozen=True)
+class ListRecord:
+    """The completeness record of one list (``docs/completeness.md``)."""
+
+    state: ListCompleteness
+    received: int
+    reported: int | None
+    reason: str | None
+
+    @property
+    def ratio(self) -> float | None:
+        """Received over reported; None where the count is unknown or zero."""
+        return self.received / self.reported if self.reported else None
+
+
+@dataclass(frozen=True)
+class NodeRow:
+    user_id: int
+    username: str
+    display_name: str | None
+    depth: int
+    status: int | None
+    first_seen: float
+    info: str | None
+    following: ListRecord
+    followers: ListRecord
+
+    @classmethod
+    def of(cls, row: tuple[Any, ...]) -> NodeRow:
+        uid, name, display, depth, status, first_seen, info, user_state = row[:8]
+        reported = {"following": row[8], "followers": row[9]}
+        records = {}
+        for i, direction in enumerate(("following", "followers")):
+            list_state, done, items, note = row[10 + 4 * i : 14 + 4 * i]
+            received = int(items or 0)
+            records[direction] = ListRecord(
+                stored_state(list_state, done, received, reported[direction], user_state, status),
+                received,
+                reported[direction],
+                note,
+            )
+        return cls(uid, name, display, depth, status, first_seen, info, **records)
 
 
 class CrawlReader:
@@ -107,13 +153,102 @@ class CrawlReader:
     def queue(self) -> Iterator[tuple[str]]:
         return self._rows("SELECT username FROM users WHERE status IS NULL ORDER BY depth, id")
 
-    def nodes(self) -> Iterator[tuple[Any, ...]]:
-        """(id, username, display_name, depth, status, first_seen, info JSON, list notes)."""
-        return self._rows(
+    def has_column(self, table: str, column: str) -> bool:
+        if self.pg is not None:
+            return self.pg.has_column(table, column)
+        rows = self.conn.execute(f"SELECT name FROM pragma_table_info('{table}')").fetchall()
+        return any(r[0] == column for r in rows)
+
+    def nodes(self) -> Iterator[NodeRow]:
+        """Every user with its completeness record per list, in id order."""
+        v3 = self.has_column("users", "following_reported")  # an older crawl: no records yet
+        reported = "u.following_reported, u.followers_reported" if v3 else "NULL, NULL"
+        state = "{0}.state" if v3 else "NULL"
+        lists = ", ".join(f"{state.format(a)}, {a}.done, {a}.items, {a}.note" for a in ("a", "b"))
+        for row in self._rows(
             "SELECT u.id, u.username, u.display_name, u.depth, u.status, u.first_seen, u.info,"
-            f" (SELECT {self._concat}(l.direction || ': ' || l.note, '; ') FROM lists l"
-            "  WHERE l.user_id = u.id AND l.note IS NOT NULL) FROM users u ORDER BY u.id"
+            f" u.state, {reported}, {lists} FROM users u"
+            " LEFT JOIN lists a ON a.user_id = u.id AND a.direction = 'following'"
+            " LEFT JOIN lists b ON b.user_id = u.id AND b.direction = 'followers'"
+            " ORDER BY u.id"
+        ):
+            yield NodeRow.of(row)
+
+    def known_usernames(self, names: list[str]) -> set[str]:
+        known: set[str] = set()
+        for start in range(0, len(names), 500):
+            chunk = names[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            known.update(
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT username FROM users WHERE username IN ({marks})", tuple(chunk)
+                ).fetchall()
+            )
+        return known
+
+    def users_without_info(self, names: list[str], depth: int) -> int:
+        """Of ``names`` and the users at ``depth``: how many have no user info and no verdict."""
+        lacking = {
+            r[0]
+            for r in self._rows(
+                "SELECT username FROM users WHERE depth = ? AND info IS NULL AND status IS NULL",
+                (depth,),
+            )
+        }
+        known = self.known_usernames(names)
+        for start in range(0, len(names), 500):
+            chunk = [n for n in names[start : start + 500] if n in known]
+            if not chunk:
+                continue
+            marks = ",".join("?" * len(chunk))
+            lacking.update(
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT username FROM users WHERE username IN ({marks})"
+                    " AND info IS NULL AND status IS NULL",
+                    tuple(chunk),
+                ).fetchall()
+            )
+        return len(lacking) + sum(1 for n in set(names) if n not in known)
+
+    def plan_rows(self) -> Iterator[tuple[Any, ...]]:
+        """What the planner needs of every user, by depth then id: (depth, status, state,
+        has info, following reported, followers reported, then done, items, pages of the
+        following and of the followers list)."""
+        v3 = self.has_column("users", "following_reported")
+        reported = "u.following_reported, u.followers_reported" if v3 else "NULL, NULL"
+        return self._rows(
+            f"SELECT u.depth, u.status, u.state, u.info IS NOT NULL, {reported},"
+            " a.done, a.items, a.pages, b.done, b.items, b.pages FROM users u"
+            " LEFT JOIN lists a ON a.user_id = u.id AND a.direction = 'following'"
+            " LEFT JOIN lists b ON b.user_id = u.id AND b.direction = 'followers'"
+            " ORDER BY u.depth, u.id"
         )
+
+    def completeness_counts(self) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+        """Per direction: users by completeness state of that list, and entries received."""
+        counts: dict[str, dict[str, int]] = {}
+        received: dict[str, int] = {}
+        v3 = self.has_column("users", "following_reported")
+        for direction in ("following", "followers"):
+            by_state = dict.fromkeys((s.label for s in ListCompleteness), 0)
+            reported = f"u.{direction}_reported" if v3 else "NULL"
+            state = "l.state" if v3 else "NULL"
+            total = 0
+            for list_state, done, user_state, status, short, n, items in self._rows(
+                f"SELECT {state}, l.done, u.state, u.status,"
+                f" CASE WHEN l.items < {reported} THEN 1 ELSE 0 END, count(*),"
+                " sum(coalesce(l.items, 0)) FROM users u LEFT JOIN lists l"
+                " ON l.user_id = u.id AND l.direction = ? GROUP BY 1, 2, 3, 4, 5",
+                (direction,),
+            ):
+                # The rule needs received < reported only: stand-ins that keep that relation.
+                verdict = stored_state(list_state, done, 0, 1 if short else 0, user_state, status)
+                by_state[verdict.label] += int(n)
+                total += int(items or 0)
+            counts[direction], received[direction] = by_state, total
+        return counts, received
 
     def depth_profile(self) -> dict[str, Any]:
         """Users known and crawled per depth: the coverage figures of the analysis report."""

@@ -159,23 +159,49 @@ class SqliteStore(CrawlStore):
             rows = self.conn.execute(
                 "UPDATE users SET state=?, claimed_by=?, claimed_at=? WHERE id IN ("
                 " SELECT id FROM users WHERE state=? AND depth<=? ORDER BY depth, id LIMIT ?)"
-                " RETURNING id, username, depth, info IS NULL",
+                " RETURNING id, username, depth, info IS NULL, following_reported,"
+                " followers_reported",
                 (CLAIMED, worker, time.time(), TODO, max_depth, n),
             ).fetchall()
         rows.sort(key=lambda r: (r[2], r[0]))
         claims = {
-            r[0]: Claim(r[0], r[1], r[2], {d: ListState() for d in directions}, info and bool(r[3]))
+            r[0]: Claim(
+                r[0],
+                r[1],
+                r[2],
+                {d: ListState() for d in directions},
+                info and bool(r[3]),
+                reported={"following": r[4], "followers": r[5]},
+            )
             for r in rows
         }
         if claims:
             marks = ",".join("?" * len(claims))
-            for user_id, direction, cursor, done, pages, items in self.conn.execute(
-                f"SELECT user_id, direction, cursor, done, pages, items FROM lists WHERE user_id IN ({marks})",
+            for user_id, direction, cursor, done, pages, items, verdict in self.conn.execute(
+                f"SELECT user_id, direction, cursor, done, pages, items, state FROM lists WHERE user_id IN ({marks})",
                 tuple(claims),
             ):
                 if direction in claims[user_id].lists:
-                    claims[user_id].lists[direction] = ListState(cursor, bool(done), pages, items)
+                    claims[user_id].lists[direction] = ListState(
+                        cursor, bool(done), pages, items, verdict
+                    )
         return list(claims.values())
+
+    def claim_info(
+        self, worker: str, n: int, depths: tuple[int, int], directions: tuple[str, ...]
+    ) -> list[Claim]:
+        with self._tx():
+            rows = self.conn.execute(
+                "UPDATE users SET state=?, claimed_by=?, claimed_at=? WHERE id IN ("
+                " SELECT id FROM users WHERE state=? AND info IS NULL AND status IS NULL"
+                " AND depth BETWEEN ? AND ? ORDER BY depth, id LIMIT ?)"
+                " RETURNING id, username, depth",
+                (CLAIMED, worker, time.time(), TODO, depths[0], depths[1], n),
+            ).fetchall()
+        return [
+            Claim(r[0], r[1], r[2], {d: ListState() for d in directions}, True)
+            for r in sorted(rows, key=lambda r: (r[2], r[0]))
+        ]
 
     def release_worker(self, worker: str) -> int:
         with self._tx():
@@ -204,14 +230,34 @@ class SqliteStore(CrawlStore):
                     " attempts=attempts+1 WHERE id=?",
                     [(o.state, o.status, o.error, now, o.user_id) for o in outcomes],
                 )
+                self.conn.executemany(
+                    "INSERT INTO lists(user_id, direction, done, state, note) VALUES (?,?,1,?,?)"
+                    " ON CONFLICT(user_id, direction) DO UPDATE SET done=1,"
+                    " state=excluded.state, note=excluded.note",
+                    [(o.user_id, d, st, why) for o in outcomes for d, (st, why) in o.lists.items()],
+                )
             if profiles:
                 self.conn.executemany(
-                    "UPDATE users SET info=?, info_at=? WHERE id=?",
-                    [(p.info_json, now, p.user_id) for p in profiles],
+                    "UPDATE users SET info=?, info_at=?, following_reported=?,"
+                    " followers_reported=? WHERE id=?",
+                    [
+                        (
+                            p.info_json,
+                            now,
+                            p.reported.get("following"),
+                            p.reported.get("followers"),
+                            p.user_id,
+                        )
+                        for p in profiles
+                    ],
                 )
                 self.conn.executemany(
-                    "UPDATE lists SET note=? WHERE user_id=? AND direction=?",
-                    [(note, p.user_id, d) for p in profiles for d, note in p.list_notes.items()],
+                    "UPDATE lists SET state=?, note=? WHERE user_id=? AND direction=?",
+                    [
+                        (st, why, p.user_id, d)
+                        for p in profiles
+                        for d, (st, why) in p.list_states.items()
+                    ],
                 )
             if releases:
                 self.conn.executemany(
@@ -276,8 +322,9 @@ class SqliteStore(CrawlStore):
                     page.direction,
                     page.next_cursor,
                     int(page.list_done),
-                    len(page.items),
+                    page.fresh,
                     page.note,
+                    page.list_state,
                 )
             )
             if page.user_complete:
@@ -292,9 +339,11 @@ class SqliteStore(CrawlStore):
             "INSERT OR IGNORE INTO edges(src, dst, page_id) VALUES (?, ?, ?)", edge_rows
         )
         conn.executemany(
-            "INSERT INTO lists(user_id, direction, cursor, done, pages, items, note) VALUES (?,?,?,?,1,?,?) "
-            "ON CONFLICT(user_id, direction) DO UPDATE SET cursor=excluded.cursor, done=excluded.done,"
-            " pages=pages+1, items=items+excluded.items, note=coalesce(excluded.note, note)",
+            "INSERT INTO lists(user_id, direction, cursor, done, pages, items, note, state)"
+            " VALUES (?,?,?,?,1,?,?,?) ON CONFLICT(user_id, direction) DO UPDATE SET"
+            " cursor=excluded.cursor, done=excluded.done, pages=pages+1,"
+            " items=items+excluded.items, note=coalesce(excluded.note, note),"
+            " state=coalesce(excluded.state, state)",
             list_rows,
         )
         if done_rows:

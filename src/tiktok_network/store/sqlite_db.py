@@ -72,9 +72,22 @@ CREATE TABLE IF NOT EXISTS workers(
     id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, run_id INTEGER,
     started_at REAL NOT NULL, heartbeat_at REAL NOT NULL, ended_at REAL, exit_status INTEGER);
 """
+# Version 3: completeness records. A list's verdict (ListCompleteness) and the two counts user
+# info reported; lists that ended before version 3 get their verdict from what is stored.
+SCHEMA_V3 = """
+ALTER TABLE lists ADD COLUMN state INTEGER;
+ALTER TABLE users ADD COLUMN following_reported INTEGER;
+ALTER TABLE users ADD COLUMN followers_reported INTEGER;
+UPDATE users SET following_reported = json_extract(info, '$.following_count'),
+    followers_reported = json_extract(info, '$.follower_count') WHERE info IS NOT NULL;
+UPDATE lists SET state = CASE WHEN items < coalesce((SELECT CASE lists.direction
+    WHEN 'following' THEN u.following_reported ELSE u.followers_reported END
+    FROM users u WHERE u.id = lists.user_id), 0) THEN 2 ELSE 1 END WHERE done = 1;
+"""
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the crawl tables", SCHEMA),
     (2, "schema versions and workers", SCHEMA_V2),
+    (3, "completeness records: list verdicts and reported counts", SCHEMA_V3),
 ]
 VERSION = MIGRATIONS[-1][0]
 SCHEMA_VERSION = str(VERSION)

@@ -51,7 +51,9 @@ class CrawlStatus:
     day: str = ""
     next_reset: str = ""
     est_requests: int = 0
-    truncated_lists: int = 0
+    # Per direction: lists by completeness state (docs/completeness.md), and entries received.
+    completeness: dict[str, dict[str, int]] = field(default_factory=dict)
+    received: dict[str, int] = field(default_factory=dict)
     shared_follow_today: int | None = None  # every crawl with these credentials (the ledger)
     server_said: str | None = None  # the service's own words when it refused for the day
     workers: list[WorkerRow] = field(default_factory=list)
@@ -83,8 +85,6 @@ class CrawlStatus:
                 else []
             ),
             *([f"the service said: {self.server_said}"] if self.server_said else []),
-            f"estimate: about {self.est_requests:,} more requests for the queue within depth"
-            f" = {self.est_requests / follow_quota:.1f} days at {follow_quota:,}/day",
         ]
         live = [w for w in self.workers if w.state == "live"]
         unended = [w for w in self.workers if not w.state.startswith("ended")]
@@ -98,14 +98,26 @@ class CrawlStatus:
                     f"  {w.host} pid {w.pid}: {w.state}, started {iso_utc(w.started_at)},"
                     f" last heartbeat {iso_utc(w.heartbeat_at)}"
                 )
-        if self.truncated_lists:
-            out.append(
-                f"lists cut short (cursor stuck, or fewer than the profile's count): {self.truncated_lists:,}"
-            )
+        out += self.completeness_lines()
         for depth in sorted(self.by_depth):
             d = self.by_depth[depth]
             out.append(
                 f"  depth {depth}: {d.get('known', 0):,} known, {d.get('done', 0):,} done, {d.get('queued', 0):,} queued"
+            )
+        return out
+
+    def completeness_lines(self) -> list[str]:
+        """One line per direction: how many lists are in each completeness state."""
+        out = []
+        for direction, counts in self.completeness.items():
+            shown = ", ".join(
+                f"{label} {n:,}" for label, n in counts.items() if n and label != "pending"
+            )
+            pending = counts.get("pending", 0)
+            out.append(
+                f"{direction} lists: {shown or 'none ended yet'}"
+                + (f" (pending {pending:,})" if pending else "")
+                + f"; {self.received.get(direction, 0):,} entries received"
             )
         return out
 
@@ -125,6 +137,7 @@ def read_status(
     with CrawlReader(db) as reader:
         conn = reader.conn
         st = _read(conn, max_depth, day_seconds)
+        st.completeness, st.received = reader.completeness_counts()
         if reader.has_table("workers"):
             st.workers = _workers(conn)
         clients = [
@@ -230,9 +243,6 @@ def _read(conn: Any, max_depth: int | None, day_seconds: float) -> CrawlStatus:
     st.pages = conn.execute("SELECT coalesce(max(id), 0) FROM pages").fetchone()[0]
     st.edges = conn.execute("SELECT count(*) FROM edges").fetchone()[0]
     st.runs = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
-    st.truncated_lists = conn.execute(
-        "SELECT count(*) FROM lists WHERE note IS NOT NULL"
-    ).fetchone()[0]
     today = day_number(day_seconds)
     st.day = day_label(today, day_seconds)
     st.next_reset = iso_utc(next_reset(day_seconds))

@@ -135,6 +135,11 @@ class StoreWriter:
     ) -> list[Claim]:
         return await self._run_in_child(self.store.claim, worker, n, max_depth, directions, info)
 
+    async def claim_info(
+        self, worker: str, n: int, depths: tuple[int, int], directions: tuple[str, ...]
+    ) -> list[Claim]:
+        return await self._run_in_child(self.store.claim_info, worker, n, depths, directions)
+
     async def page(self, record: PageRecord) -> bool:
         """Commit a page; False when a shared store refused it (this worker lost the user)."""
         return await self._submit("page", record)

@@ -1,0 +1,17 @@
+"""Figures for the report, drawn without pyplot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def new_figure(size: tuple[float, float]) -> tuple[Any, Any]:
+    """A figure drawn by the Agg canvas directly: no pyplot, so no backend is chosen for the
+    whole process (a notebook calling the analysis keeps its own), and no figure registry to
+    leak into."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, dpi=110)
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()

@@ -1,0 +1,146 @@
+"""`tiktok-network plan`: the calls and days of quota a crawl needs, before (or during) it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from tiktok_network.cli.errors import UserError, describe_database_error, one_line_errors, say
+from tiktok_network.cli.options import crawl_options
+from tiktok_network.store import database_errors, display_name
+
+if TYPE_CHECKING:
+    from tiktok_network.config import CrawlSettings
+
+EXAMPLES = """\b
+Examples:
+  tiktok-network plan --seeds users.csv --max-depth 2 --direction both
+  tiktok-network plan alice bob --max-depth 0 --direction both --json
+  tiktok-network plan --db lab.db --max-depth 3     # one more depth of a running crawl
+  tiktok-network plan --seeds users.csv --offline   # no API call: counts only estimated
+"""
+
+
+@click.command(epilog=EXAMPLES)
+@click.argument("users", nargs=-1)
+@click.option("--seeds", "seed_file", type=click.Path(), help="CSV of usernames (header detected).")
+@click.option("--column", help="Column of the seed CSV holding usernames (name or 1-based number).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Do not fetch the seeds' user info: estimate what is not known (no credentials needed).",
+)
+@crawl_options
+@one_line_errors
+def plan(
+    users: tuple[str, ...],
+    seed_file: str | None,
+    column: str | None,
+    as_json: bool,
+    offline: bool,
+    config_file: str | None,
+    **flags: Any,
+) -> None:
+    """Forecast the calls per quota bucket (following, followers, user info) and the days of
+    quota that crawling USERS and/or --seeds to --max-depth needs, from what --db knows.
+
+    Seeds whose counts are not known get their user info fetched first (stored in --db, so the
+    crawl does not fetch it again; those calls are counted in the forecast).
+    """
+    from tiktok_network.cli.crawl import _adopt_stored_settings
+    from tiktok_network.config import ConfigError, load_credentials, resolve
+    from tiktok_network.crawl.seeds import SeedFileError, collect_seeds
+
+    try:
+        settings = resolve(flags, config=config_file)
+        seeds = collect_seeds(list(users), seed_file, column)
+    except (ConfigError, SeedFileError) as exc:
+        raise UserError(str(exc)) from None
+    for problem in seeds.problems:
+        click.echo(problem, err=True)
+    _adopt_stored_settings(settings)
+    names = seeds.usernames
+    missing = _seeds_without_counts(settings.db, names)
+    spent = 0
+    if missing and not offline:
+        try:
+            credentials, warnings = load_credentials(settings.credentials)
+        except ConfigError as exc:
+            raise UserError(f"{exc} (or plan --offline, without the seeds' counts)") from None
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
+        if not as_json:
+            say(f"fetching user info of {missing:,} seeds whose counts are not known")
+        spent = _fetch_seed_info(settings, credentials, names)
+    result = _forecast(settings, names if offline else [], spent)
+    if as_json:
+        click.echo(json.dumps(result.as_json()))
+        return
+    click.echo(
+        f"plan: {'/'.join(settings.directions)} to depth {settings.max_depth}"
+        + (f", at most {settings.max_users:,} users" if settings.max_users else "")
+        + f", {result.users.value:,.0f} users to expand"
+        + (
+            ""
+            if result.users.exact
+            else f" (range {result.users.low:,.0f} to {result.users.high:,.0f})"
+        )
+    )
+    for line in result.lines():
+        click.echo(line)
+
+
+def _seeds_without_counts(db: str, names: list[str]) -> int:
+    """Seeds, and depth-0 users of the crawl, with neither user info nor a verdict."""
+    from tiktok_network.store import has_users
+    from tiktok_network.store.read import CrawlReader
+
+    try:
+        if not has_users(db):
+            return len(names)
+        with CrawlReader(db) as reader:
+            return reader.users_without_info(names, depth=0)
+    except database_errors() as exc:
+        raise UserError(describe_database_error(display_name(db), exc)) from None
+
+
+def _fetch_seed_info(settings: CrawlSettings, credentials: Any, seeds: list[str]) -> int:
+    """User info of the seeds (an info-only run of the engine); returns the calls made."""
+    from tiktok_network.cli.progress import setup_logging
+    from tiktok_network.crawl.engine import Engine
+    from tiktok_network.store.sqlite import CrawlInUse, NotACrawlDatabase
+
+    setup_logging(True)
+    engine = Engine(settings, credentials, info_only=True)
+    try:
+        result = asyncio.run(engine.run(seeds))
+    except (NotACrawlDatabase, CrawlInUse) as exc:
+        raise UserError(str(exc)) from None
+    except database_errors() as exc:
+        raise UserError(describe_database_error(display_name(settings.db), exc)) from None
+    if result.fatal:
+        raise UserError(result.fatal)
+    return result.requests
+
+
+def _forecast(settings: CrawlSettings, extra_seeds: list[str], spent: int) -> Any:
+    """The forecast from the database, plus seeds it does not hold yet (--offline)."""
+    from tiktok_network.crawl.plan import forecast
+    from tiktok_network.store import has_users
+    from tiktok_network.store.read import CrawlReader
+
+    rows: list[tuple[Any, ...]] = []
+    known: set[str] = set()
+    try:
+        if has_users(settings.db):
+            with CrawlReader(settings.db) as reader:
+                rows = list(reader.plan_rows())
+                known = reader.known_usernames(extra_seeds)
+    except database_errors() as exc:
+        raise UserError(describe_database_error(display_name(settings.db), exc)) from None
+    fresh = [(0, None, 0, False, None, None) + (None,) * 6 for n in extra_seeds if n not in known]
+    return forecast(fresh + rows, settings, info_spent=spent)

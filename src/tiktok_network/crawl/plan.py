@@ -1,0 +1,346 @@
+"""Quota planning: the calls per bucket, and the days of quota, that a crawl still needs.
+
+Exact where the store knows a user's counts (a list of ``n`` entries costs ``max(1, ceil(n /
+100))`` calls, less what was fetched already, within the follower cap and ``--max-list-items``);
+estimated, with a range, where it does not: the users whose counts are unknown are costed from
+users already costed (the deepest level with enough of them, and all of them: the range spans
+both means, widened by twice the sampling error), and the users of depths not yet discovered
+are counted from how many new users each expanded user brought at the last level that was
+fully expanded (low: none beyond those already known; high: the largest such ratio seen).
+``docs/completeness.md`` quotes how the range compared with real crawls.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tiktok_network.api.spec import MAX_COUNT
+from tiktok_network.config import CrawlSettings
+from tiktok_network.store.base import UserStatus
+
+BUCKETS = ("following", "followers", "info")
+MIN_SAMPLE = 30  # users a level needs to stand for the next one
+Z = 2.0  # sampling error multiplier of the range
+
+
+@dataclass
+class PlanUser:
+    """One user as the planner sees it (``CrawlReader.plan_rows``)."""
+
+    depth: int
+    status: int | None
+    has_info: bool
+    reported: dict[str, int | None]
+    done: dict[str, bool]
+    items: dict[str, int]
+    pages: dict[str, int]
+
+    @classmethod
+    def of(cls, row: tuple[Any, ...]) -> PlanUser:
+        depth, status, _state, has_info, fo_rep, fr_rep = row[:6]
+        fo_done, fo_items, fo_pages, fr_done, fr_items, fr_pages = row[6:12]
+        return cls(
+            depth,
+            status,
+            bool(has_info),
+            {"following": fo_rep, "followers": fr_rep},
+            {"following": bool(fo_done), "followers": bool(fr_done)},
+            {"following": int(fo_items or 0), "followers": int(fr_items or 0)},
+            {"following": int(fo_pages or 0), "followers": int(fr_pages or 0)},
+        )
+
+
+@dataclass
+class Range:
+    """A figure with its range; low == high == value where it is exact."""
+
+    value: float = 0.0
+    low: float = 0.0
+    high: float = 0.0
+
+    def add(self, value: float, low: float | None = None, high: float | None = None) -> None:
+        self.value += value
+        self.low += value if low is None else low
+        self.high += value if high is None else high
+
+    @property
+    def exact(self) -> bool:
+        return self.low == self.high == self.value
+
+
+@dataclass
+class Forecast:
+    calls: dict[str, Range] = field(default_factory=lambda: {b: Range() for b in BUCKETS})
+    records: Range = field(default_factory=Range)
+    days: Range = field(default_factory=Range)
+    users: Range = field(default_factory=Range)  # users whose lists are still to fetch
+    info_spent: int = 0  # user-info calls the plan itself made (seeds' counts)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def exact(self) -> bool:
+        return all(r.exact for r in self.calls.values())
+
+    def as_json(self) -> dict[str, Any]:
+        """The object ``plan --json`` prints."""
+        return {
+            "calls": {b: round(r.value) for b, r in self.calls.items()},
+            "calls_low": {b: math.floor(r.low) for b, r in self.calls.items()},
+            "calls_high": {b: math.ceil(r.high) for b, r in self.calls.items()},
+            "days": round(self.days.value, 3),
+            "days_low": round(self.days.low, 3),
+            "days_high": round(self.days.high, 3),
+            "exact": self.exact,
+            "users_to_expand": round(self.users.value),
+            "info_calls_made_by_plan": self.info_spent,
+            "notes": self.notes,
+        }
+
+    def lines(self) -> list[str]:
+        """The forecast as ``plan`` and ``status`` print it."""
+        out = []
+        for bucket in BUCKETS:
+            r = self.calls[bucket]
+            out.append(f"  {bucket:<10} {_figure(r)} calls")
+        out.append(f"  days of quota: {_figure(self.days, 2)}")
+        if self.info_spent:
+            out.append(
+                f"  (info includes {self.info_spent:,} user-info calls this plan made for counts)"
+            )
+        out += [f"  note: {n}" for n in self.notes]
+        return out
+
+
+def _figure(r: Range, digits: int = 0) -> str:
+    if r.exact:
+        return f"{r.value:,.{digits}f} (exact)"
+    return f"{r.value:,.{digits}f} (range {r.low:,.{digits}f} to {r.high:,.{digits}f})"
+
+
+def list_calls(direction: str, reported: int, items: int, settings: CrawlSettings) -> int:
+    """Calls left on a list of ``reported`` entries of which ``items`` were fetched."""
+    target = reported
+    if direction == "followers" and settings.followers_cap:
+        target = min(target, settings.followers_cap)
+    if settings.max_list_items is not None:
+        target = min(target, settings.max_list_items)
+    return max(1, math.ceil(max(0, target - items) / MAX_COUNT))
+
+
+def _skipped(user: PlanUser, settings: CrawlSettings) -> bool:
+    limit = settings.skip_larger_than
+    return limit is not None and any((user.reported[d] or 0) > limit for d in settings.directions)
+
+
+def _inaccessible(user: PlanUser) -> bool:
+    return user.status in (UserStatus.REFUSED, UserStatus.NOT_FOUND)
+
+
+def known_cost(user: PlanUser, direction: str, settings: CrawlSettings) -> int | None:
+    """Calls one user's list still needs, if known exactly (None: its count is unknown)."""
+    if user.done[direction] or (user.status is not None and user.status != UserStatus.FAILED):
+        return 0
+    if _skipped(user, settings):
+        return 0
+    reported = user.reported[direction]
+    if reported is None:
+        return None
+    return list_calls(direction, reported, user.items[direction], settings)
+
+
+def sample_cost(user: PlanUser, direction: str, settings: CrawlSettings) -> int | None:
+    """What a finished or counted user would cost under these settings, from the start: the
+    sample that users of unknown counts are costed from."""
+    if _inaccessible(user):
+        first = settings.directions[0] == direction
+        return 1 if first and not settings.info else 0
+    if user.reported[direction] is not None:
+        return (
+            0
+            if _skipped(user, settings)
+            else list_calls(direction, user.reported[direction] or 0, 0, settings)
+        )
+    if user.done[direction]:
+        return user.pages[direction]
+    return None
+
+
+class _Sample:
+    """Per-user costs of one direction: the last level with enough users, and all."""
+
+    def __init__(self) -> None:
+        self.by_depth: dict[int, list[int]] = {}
+
+    def add(self, depth: int, cost: int) -> None:
+        self.by_depth.setdefault(depth, []).append(cost)
+
+    def per_user(self, n: float) -> tuple[float, float, float]:
+        """(value, low, high) for ``n`` users of unknown cost.
+
+        The value is the mean of the deepest level with enough users (the likeliest to look
+        like the next one), its top 5% cut to its 95th percentile: the largest accounts are
+        found early and, once known, are not found again, so the next level has fewer of them
+        (on Wiki-Vote and the synthetic graph this came within 10% where the plain mean was
+        2.6 times too high: ``docs/completeness.md``); the high end the largest mean of any such level (or of all), plus
+        twice the sampling error; the low end what the users would cost if every list fitted
+        in one page (breadth-first levels grow sparser as the graph is used up, so the next
+        level's mean can fall below every mean seen so far, but not below that floor).
+        """
+        every = [c for costs in self.by_depth.values() for c in costs]
+        if not every or n <= 0:
+            return n, n, n  # nothing to go by: one call each (forecast() says so)
+        deep = [d for d, costs in self.by_depth.items() if len(costs) >= MIN_SAMPLE]
+        ref = self.by_depth[max(deep)] if deep else every
+        means = [sum(self.by_depth[d]) / len(self.by_depth[d]) for d in deep]
+        means.append(sum(every) / len(every))
+        spread = Z * _sd(ref) * math.sqrt(n)
+        floor = sum(min(c, 1) for c in every) / len(every)
+        cut = sorted(ref)[int(0.95 * (len(ref) - 1))]
+        value = sum(min(c, cut) for c in ref) / len(ref)
+        return n * value, n * floor, n * max(means) + spread
+
+
+def _sd(values: list[int]) -> float:
+    if len(values) < 2:
+        return float(values[0]) if values else 0.0
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def forecast(
+    rows: Iterable[tuple[Any, ...]],
+    settings: CrawlSettings,
+    *,
+    info_spent: int = 0,
+) -> Forecast:
+    """The calls and days a crawl of ``settings`` (depth, direction, budgets) still needs."""
+    users = [PlanUser.of(r) for r in rows]
+    f = Forecast(info_spent=info_spent)
+    directions = settings.directions
+    samples = {d: _Sample() for d in directions}
+    for u in users:
+        for d in directions:
+            cost = sample_cost(u, d, settings)
+            if cost is not None:
+                samples[d].add(u.depth, cost)
+    todo = [
+        u
+        for u in users
+        if u.depth <= settings.max_depth
+        and (u.status is None or u.status == UserStatus.FAILED)
+        and not all(u.done[d] for d in directions)
+    ]
+    if settings.max_users is not None:
+        started = sum(1 for u in users if u.status is not None or any(u.pages.values()))
+        todo = todo[: max(0, settings.max_users - started)]
+    f.users.add(len(todo))
+    unknown = dict.fromkeys(directions, 0)
+    for u in todo:
+        for d in directions:
+            cost = known_cost(u, d, settings)
+            if cost is None:
+                unknown[d] += 1
+            else:
+                f.calls[d].add(cost)
+                f.records.add(min(u.reported[d] or 0, cost * MAX_COUNT))
+        if settings.info and not u.has_info:
+            f.calls["info"].add(1)
+    for d in directions:
+        if unknown[d]:
+            value, low, high = samples[d].per_user(unknown[d])
+            f.calls[d].add(value, low, high)
+            f.records.add(value * MAX_COUNT, low * MAX_COUNT, high * MAX_COUNT)
+    _undiscovered(users, settings, samples, f)
+    if settings.info and settings.info_for == "all":
+        beyond = sum(1 for u in users if u.depth > settings.max_depth and not u.has_info)
+        f.calls["info"].add(beyond)
+    f.calls["info"].add(info_spent)
+    if any(unknown.values()) and not any(samples[d].by_depth for d in directions):
+        f.notes.append("no user's counts are known yet: each user is counted as one call")
+    elif any(unknown.values()):
+        f.notes.append(
+            f"{max(unknown.values()):,} users to expand have no known counts: costed from "
+            "the users whose counts are known"
+        )
+    f.days = _days(f, settings)
+    return f
+
+
+def _growth(by_depth: dict[int, list[PlanUser]], settings: CrawlSettings) -> list[float]:
+    """New users per expanded user at each level that was fully expanded."""
+    growth = []
+    for depth in sorted(by_depth):
+        level = by_depth[depth]
+        parsed = sum(1 for u in level if u.status == UserStatus.PARSED)
+        if parsed and all(u.status is not None for u in level):
+            growth.append(len(by_depth.get(depth + 1, [])) / parsed)
+    return growth
+
+
+def _undiscovered(
+    users: list[PlanUser],
+    settings: CrawlSettings,
+    samples: dict[str, _Sample],
+    f: Forecast,
+) -> None:
+    """Users at depths not fully discovered yet: their number from the growth seen so far,
+    their cost from the sample."""
+    by_depth: dict[int, list[PlanUser]] = {}
+    for u in users:
+        by_depth.setdefault(u.depth, []).append(u)
+    growth = _growth(by_depth, settings)
+    if not growth:
+        counted = [
+            sum(u.reported[d] or 0 for d in settings.directions)
+            for u in users
+            if any(u.reported[d] is not None for d in settings.directions)
+        ]
+        if not counted:
+            return
+        growth = [sum(counted) / len(counted)]  # every listed account new: an upper figure
+    g_point, g_high = growth[-1], max(growth)
+    new = Range()  # users at this depth not known yet
+    for depth in range(settings.max_depth + 2):
+        if depth > 0:
+            expanding = sum(1 for u in by_depth.get(depth - 1, []) if u.status is None)
+            new = Range((expanding + new.value) * g_point, 0.0, (expanding + new.high) * g_high)
+        if not new.high:
+            continue
+        if depth <= settings.max_depth:
+            for d in settings.directions:
+                value = samples[d].per_user(new.value)[0]
+                high = samples[d].per_user(new.high)[2]
+                f.calls[d].add(value, 0.0, high)
+                f.records.add(value * MAX_COUNT, 0.0, high * MAX_COUNT)
+            if settings.info:
+                f.calls["info"].add(new.value, new.low, new.high)
+            f.users.add(new.value, new.low, new.high)
+        elif settings.info and settings.info_for == "all":
+            f.calls["info"].add(new.value, new.low, new.high)
+    if f.users.high != f.users.value:
+        f.notes.append(
+            "users of depths not discovered yet are estimated from how many new users each "
+            f"expanded user brought ({g_point:.2f} at the last complete level, up to "
+            f"{g_high:.2f}); the low end counts only users already known"
+        )
+
+
+def _days(f: Forecast, settings: CrawlSettings) -> Range:
+    """Days of quota: the bucket that takes longest decides."""
+
+    def days(pick: str) -> float:
+        fo = getattr(f.calls.get("following", Range()), pick)
+        fr = getattr(f.calls.get("followers", Range()), pick)
+        info = getattr(f.calls["info"], pick)
+        follow = max(fo, fr) if settings.separate_follow_quotas else fo + fr
+        return max(
+            follow / settings.follow_quota,
+            getattr(f.records, pick) / settings.follow_records_quota,
+            info / settings.info_quota,
+            info / settings.info_records_quota,
+        )
+
+    return Range(days("value"), days("low"), days("high"))
