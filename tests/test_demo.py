@@ -55,6 +55,25 @@ def test_demo_writes_every_output_and_a_report_that_agrees_with_them(tmp_path):
     assert abs(everything["edge_reciprocity"] - mutual / len(edge_set)) < 1e-12
     assert crawled["nodes"] == len(parsed)
     assert crawled["edges"] == len(core)
+    # The demo serves the API's quirks: its coverage section is the nodes table, recounted.
+    coverage = crawled["coverage"]
+    for d in ("following", "followers"):
+        attempted = [r for r in nodes if r[f"{d}_state"] != "pending"]
+        fetched = [
+            r
+            for r in attempted
+            if r[f"{d}_state"] in ("complete", "capped", "capped_by_choice", "hidden")
+            and r[f"{d}_reported"]
+        ]
+        states = coverage["directions"][d]["states"]
+        assert states["complete"] == sum(r[f"{d}_state"] == "complete" for r in attempted)
+        assert coverage["directions"][d]["attempted"] == len(attempted)
+        assert coverage["directions"][d]["missing_estimate"] == sum(
+            int(r[f"{d}_reported"]) - int(r[f"{d}_received"]) for r in fetched
+        )
+    assert coverage["directions"]["following"]["states"]["hidden"] > 0
+    assert coverage["directions"]["followers"]["states"]["capped"] > 0
+    assert any("coverage_received_vs_reported" in f.name for f in figures)
     html = (report / "report.html").read_text(encoding="utf-8")
     assert f"{everything['edges']:,}" in html and "data:image/png;base64," in html
     assert f"edges: {len(network):,}" in done.stdout  # the summary says what the files hold
