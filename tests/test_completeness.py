@@ -434,3 +434,25 @@ def test_every_export_and_the_python_api_carry_the_completeness_columns(tmp_path
     pending = users[users.following_state == "pending"]
     assert len(pending) and pending.following_reported.isna().all()  # unknown, not 0
     assert str(users.following_reported.dtype) == "Int64"
+
+
+def test_the_hidden_list_error_is_a_setting(tmp_path, synth):
+    """The answer to a hidden following list is undocumented: when the real one is learnt,
+    --hidden-following-hint says what to look for, and its followers are still fetched."""
+    served = Emulator(synth, EmulatorSettings(hidden_following=0.5, seed=3))
+    seed = next(n for n in typical_seeds(synth, 40) if served.hidden_following[synth.user_id(n)])
+    answer = "403:forbidden:This account keeps its followings to itself"
+    flags = ("--graph", SYNTH, "--hidden-following", "0.5", "--seed", "3")
+    (tmp_path / "told").mkdir()
+    with emulator_process(tmp_path, *flags, "--hidden-following-response", answer) as emu:
+        args = (seed, "--max-depth", "0", "--direction", "both")
+        guessed = run_crawl(tmp_path, emu.url, *args)
+        hint = ("--hidden-following-hint", "followings to itself")
+        told = run_crawl(tmp_path / "told", emu.url, *args, *hint)
+    assert guessed.returncode == 0 and told.returncode == 0, (guessed.stderr, told.stderr)
+    first = read_nodes(tmp_path / "out" / "nodes.csv")[seed]
+    second = read_nodes(tmp_path / "told" / "out" / "nodes.csv")[seed]
+    assert first["following_state"] == first["followers_state"] == "private"  # a 403: refused
+    assert second["following_state"] == "hidden"
+    assert second["followers_state"] == "complete"
+    assert int(second["followers_received"]) == synth.followers.degree(synth.user_id(seed))

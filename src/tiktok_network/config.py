@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tiktok_network.api import spec
+
 if TYPE_CHECKING:
     from tiktok_network.api.auth import Credentials
 
@@ -107,7 +109,7 @@ class CrawlSettings:
     followers_cap: int | None = None  # the API's follower cap if known: such lists are capped
     max_list_items: int | None = None  # stop each list after this many entries (by choice)
     skip_larger_than: int | None = None  # do not expand accounts with larger reported counts
-    hidden_following_hint: str = "following list is not visible"
+    hidden_following_hint: str = spec.HIDDEN_FOLLOWING_HINT
     follow_records_quota: int = 2_000_000  # records a day the follow lists may return
     info_records_quota: int = 100_000  # records a day of the general endpoints (user info)
     # Which settings were given (flag, TIKTOK_* variable or config file) rather than defaulted:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -115,7 +116,8 @@ def _fetch_seed_info(settings: CrawlSettings, credentials: Any, seeds: list[str]
     from tiktok_network.store.sqlite import CrawlInUse, NotACrawlDatabase
 
     setup_logging(True)
-    engine = Engine(settings, credentials, info_only=True)
+    # A plan does not sleep until the quota resets: what it could not look up, it estimates.
+    engine = Engine(dataclasses.replace(settings, on_quota="exit"), credentials, info_only=True)
     try:
         result = asyncio.run(engine.run(seeds))
     except (NotACrawlDatabase, CrawlInUse) as exc:

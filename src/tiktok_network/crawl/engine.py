@@ -157,6 +157,7 @@ class Engine:
                 outage_tolerance=s.outage_tolerance,
                 outage_probe_max=s.outage_probe_max,
                 answered_before=lambda: writer.answered_before(s.api_base),
+                hidden_hint=s.hidden_following_hint,
                 **self._shared_limiter(),
             ) as client:
                 self.client = client
@@ -491,8 +492,12 @@ class Engine:
         if self.stop_event.is_set():
             await self.writer.release(claim.user_id)
             return False
-        if self.quota.is_exhausted(self.quota.group("info")):
-            return True  # the lists need not wait for the info bucket's new day
+        while self.quota.is_exhausted(self.quota.group("info")):
+            if not self.info_only:
+                return True  # the lists need not wait for the info bucket's new day
+            if not await self._quota_exhausted():  # an info round has nothing else to do
+                await self.writer.release(claim.user_id)
+                return False
         outcome = await self.client.user_info(claim.username)
         if outcome.kind is Kind.OK:
             assert outcome.info is not None

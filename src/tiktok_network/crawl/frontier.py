@@ -35,6 +35,7 @@ class BreadthFirstFrontier:
         self._stop = stop
         self.claimed_total = claimed_total  # users started, for --max-users
         self._info_depths = info_depths
+        self._info_after = 0  # an info round walks users by id once: a failed lookup is not retried
         self.busy = 0  # workers crawling a user: while any is, new users may appear
         self._buffer: collections.deque[Claim] = collections.deque()
         self._lock = asyncio.Lock()
@@ -71,8 +72,13 @@ class BreadthFirstFrontier:
                         return None if self.busy == 0 else await self._idle_wait()
                 if self._info_depths is not None:
                     claims = await self._writer.claim_info(
-                        self._worker_id, max(2 * s.concurrency, 16), self._info_depths, s.directions
+                        self._worker_id,
+                        max(2 * s.concurrency, 16),
+                        self._info_depths,
+                        s.directions,
+                        self._info_after,
                     )
+                    self._info_after = max([self._info_after, *(c.user_id for c in claims)])
                 else:
                     claims = await self._writer.claim(
                         self._worker_id, want, s.max_depth, s.directions, s.info

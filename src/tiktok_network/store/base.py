@@ -181,11 +181,17 @@ class CrawlStore(abc.ABC):
 
     @abc.abstractmethod
     def claim_info(
-        self, worker: str, n: int, depths: tuple[int, int], directions: tuple[str, ...]
+        self,
+        worker: str,
+        n: int,
+        depths: tuple[int, int],
+        directions: tuple[str, ...],
+        after: int = 0,
     ) -> list[Claim]:
-        """Users within ``depths`` (inclusive) that have no user info and no verdict, claimed
-        for their user info only (``plan``'s seeds, ``--info-for all``'s unexpanded users);
-        they are released afterwards, their lists untouched."""
+        """Users within ``depths`` (inclusive), with ids above ``after``, that have no user
+        info and no verdict, in id order, claimed for their user info only (``plan``'s seeds,
+        ``--info-for all``'s unexpanded users); they are released afterwards, their lists
+        untouched."""
 
     @abc.abstractmethod
     def apply(

@@ -254,7 +254,12 @@ class PgStore(CrawlStore):
         return self._tx(run)
 
     def claim_info(
-        self, worker: str, n: int, depths: tuple[int, int], directions: tuple[str, ...]
+        self,
+        worker: str,
+        n: int,
+        depths: tuple[int, int],
+        directions: tuple[str, ...],
+        after: int = 0,
     ) -> list[Claim]:
         self.worker = worker
 
@@ -263,9 +268,9 @@ class PgStore(CrawlStore):
             rows = self.conn.execute(
                 f"UPDATE users SET state={CLAIMED:d}, claimed_by=%s, claimed_at=%s WHERE id IN ("
                 f" SELECT id FROM users WHERE state={TODO:d} AND info IS NULL AND status IS NULL"
-                " AND depth BETWEEN %s AND %s ORDER BY depth, id LIMIT %s FOR UPDATE SKIP LOCKED)"
+                " AND depth BETWEEN %s AND %s AND id > %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
                 " RETURNING id, username, depth",
-                (worker, time.time(), depths[0], depths[1], n),
+                (worker, time.time(), depths[0], depths[1], after, n),
             ).fetchall()
             return [
                 Claim(r[0], r[1], r[2], {d: ListState() for d in directions}, True)

@@ -188,19 +188,24 @@ class SqliteStore(CrawlStore):
         return list(claims.values())
 
     def claim_info(
-        self, worker: str, n: int, depths: tuple[int, int], directions: tuple[str, ...]
+        self,
+        worker: str,
+        n: int,
+        depths: tuple[int, int],
+        directions: tuple[str, ...],
+        after: int = 0,
     ) -> list[Claim]:
         with self._tx():
             rows = self.conn.execute(
                 "UPDATE users SET state=?, claimed_by=?, claimed_at=? WHERE id IN ("
                 " SELECT id FROM users WHERE state=? AND info IS NULL AND status IS NULL"
-                " AND depth BETWEEN ? AND ? ORDER BY depth, id LIMIT ?)"
+                " AND depth BETWEEN ? AND ? AND id > ? ORDER BY id LIMIT ?)"
                 " RETURNING id, username, depth",
-                (CLAIMED, worker, time.time(), TODO, depths[0], depths[1], n),
+                (CLAIMED, worker, time.time(), TODO, depths[0], depths[1], after, n),
             ).fetchall()
         return [
             Claim(r[0], r[1], r[2], {d: ListState() for d in directions}, True)
-            for r in sorted(rows, key=lambda r: (r[2], r[0]))
+            for r in sorted(rows)
         ]
 
     def release_worker(self, worker: str) -> int:

@@ -136,9 +136,16 @@ class StoreWriter:
         return await self._run_in_child(self.store.claim, worker, n, max_depth, directions, info)
 
     async def claim_info(
-        self, worker: str, n: int, depths: tuple[int, int], directions: tuple[str, ...]
+        self,
+        worker: str,
+        n: int,
+        depths: tuple[int, int],
+        directions: tuple[str, ...],
+        after: int = 0,
     ) -> list[Claim]:
-        return await self._run_in_child(self.store.claim_info, worker, n, depths, directions)
+        return await self._run_in_child(
+            self.store.claim_info, worker, n, depths, directions, after
+        )
 
     async def page(self, record: PageRecord) -> bool:
         """Commit a page; False when a shared store refused it (this worker lost the user)."""
