@@ -22,6 +22,7 @@ from tiktok_network.emulator.server import Emulator
 from tiktok_network.emulator.settings import EmulatorSettings
 
 CAP = 40
+DEPTH_1_BOTH_WITH_INFO = ("--max-depth", "1", "--direction", "both", "--info")
 QUIRKS = dict(
     followers_cap=CAP,
     followers_public_only=True,
@@ -92,11 +93,7 @@ def test_completeness_records_equal_what_the_emulator_withheld(tmp_path, synth, 
             emu.url,
             *seeds,
             *crawl_db.args,
-            "--max-depth",
-            "1",
-            "--direction",
-            "both",
-            "--info",
+            *DEPTH_1_BOTH_WITH_INFO,
             "--info-quota",
             "100000",
             "--followers-cap",
@@ -167,11 +164,7 @@ def test_budget_controls_stop_lists_and_skip_large_accounts(tmp_path, synth):
             tmp_path,
             emu.url,
             *seeds,
-            "--max-depth",
-            "1",
-            "--direction",
-            "both",
-            "--info",
+            *DEPTH_1_BOTH_WITH_INFO,
             "--max-list-items",
             str(limit),
             "--skip-larger-than",
@@ -330,11 +323,7 @@ def test_coverage_section_agrees_with_the_nodes_table(tmp_path, synth):
             tmp_path,
             emu.url,
             *seeds,
-            "--max-depth",
-            "1",
-            "--direction",
-            "both",
-            "--info",
+            *DEPTH_1_BOTH_WITH_INFO,
             "--followers-cap",
             str(CAP),
         )

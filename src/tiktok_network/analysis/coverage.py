@@ -163,15 +163,12 @@ def coverage_figures(coverage: dict[str, Any], folder: Path, slug: str) -> list[
         ax.axhline(
             coverage["followers_cap"] + 1, color="grey", linestyle="--", label="follower cap"
         )
-    ax.set_title("Entries received vs the profile's count (+1, log scale)")
-    ax.set_xlabel("reported by user info + 1")
-    ax.set_ylabel("received in the list + 1")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = folder / f"{slug}_coverage_received_vs_reported.png"
-    fig.savefig(path)
-    written.append(f"figures/{path.name}")
+    labels = (
+        "Entries received vs the profile's count (+1, log scale)",
+        "reported by user info + 1",
+        "received in the list + 1",
+    )
+    written.append(_save(fig, ax, labels, folder / f"{slug}_coverage_received_vs_reported.png"))
 
     received = coverage["received_followers"]
     if received:
@@ -191,16 +188,26 @@ def coverage_figures(coverage: dict[str, Any], folder: Path, slug: str) -> list[
             ax.axvline(
                 coverage["followers_cap"], color="grey", linestyle="--", label="follower cap"
             )
-        ax.set_title("Followers received per fetched list (CCDF), capped lists marked")
-        ax.set_xlabel("followers received k (log scale)")
-        ax.set_ylabel("P(K >= k) (log scale)")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        path = folder / f"{slug}_coverage_followers_ccdf.png"
-        fig.savefig(path)
-        written.append(f"figures/{path.name}")
+        labels = (
+            "Followers received per fetched list (CCDF), capped lists marked",
+            "followers received k (log scale)",
+            "P(K >= k) (log scale)",
+        )
+        written.append(_save(fig, ax, labels, folder / f"{slug}_coverage_followers_ccdf.png"))
     return written
+
+
+def _save(fig: Any, ax: Any, labels: tuple[str, str, str], path: Path) -> str:
+    """Title and axes, grid and legend, then the PNG; returns its path in the report."""
+    title, xlabel, ylabel = labels
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    return f"figures/{path.name}"
 
 
 def coverage_lines(coverage: dict[str, Any]) -> list[tuple[str, str]]:

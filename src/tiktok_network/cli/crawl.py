@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from tiktok_network.store.staging import StagedDatabase
 from tiktok_network.cli.batch import requeue_slurm_job, stage_in, stage_out, sync_stage
 from tiktok_network.cli.errors import UserError, describe_database_error, one_line_errors, say
-from tiktok_network.cli.options import crawl_options
+from tiktok_network.cli.options import crawl_options, seed_options
 
 EXAMPLES = """\b
 Examples:
@@ -32,9 +32,7 @@ Examples:
 
 
 @click.command(epilog=EXAMPLES)
-@click.argument("users", nargs=-1)
-@click.option("--seeds", "seed_file", type=click.Path(), help="CSV of usernames (header detected).")
-@click.option("--column", help="Column of the seed CSV holding usernames (name or 1-based number).")
+@seed_options
 @click.option("--no-export", is_flag=True, help="Do not write the CSV outputs at the end.")
 @click.option(
     "--slurm-requeue",

@@ -155,3 +155,14 @@ def crawl_options(f: Any) -> Any:
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def seed_options(f: Any) -> Any:
+    """USERS as arguments, and --seeds FILE with its --column: how every command takes seeds."""
+    f = click.option(
+        "--column", help="Column of the seed CSV holding usernames (name or 1-based number)."
+    )(f)
+    f = click.option(
+        "--seeds", "seed_file", type=click.Path(), help="CSV of usernames (header detected)."
+    )(f)
+    return click.argument("users", nargs=-1)(f)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import json
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from tiktok_network.cli.errors import UserError, describe_database_error, one_line_errors, say
-from tiktok_network.cli.options import crawl_options
+from tiktok_network.cli.options import crawl_options, seed_options
 from tiktok_network.store import database_errors, display_name
 
 if TYPE_CHECKING:
@@ -26,9 +27,7 @@ Examples:
 
 
 @click.command(epilog=EXAMPLES)
-@click.argument("users", nargs=-1)
-@click.option("--seeds", "seed_file", type=click.Path(), help="CSV of usernames (header detected).")
-@click.option("--column", help="Column of the seed CSV holding usernames (name or 1-based number).")
+@seed_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
 @click.option(
     "--offline",
@@ -135,14 +134,20 @@ def _forecast(settings: CrawlSettings, extra_seeds: list[str], spent: int) -> An
     from tiktok_network.store import has_users
     from tiktok_network.store.read import CrawlReader
 
-    rows: list[tuple[Any, ...]] = []
-    known: set[str] = set()
     try:
-        if has_users(settings.db):
-            with CrawlReader(settings.db) as reader:
-                rows = list(reader.plan_rows())
-                known = reader.known_usernames(extra_seeds)
+        if not has_users(settings.db):
+            fresh = [_unknown_seed() for _ in set(extra_seeds)]
+            return forecast(lambda: fresh, settings, info_spent=spent)
+        with CrawlReader(settings.db) as reader:
+            known = reader.known_usernames(extra_seeds)
+            fresh = [_unknown_seed() for n in set(extra_seeds) if n not in known]
+            return forecast(
+                lambda: itertools.chain(fresh, reader.plan_rows()), settings, info_spent=spent
+            )
     except database_errors() as exc:
         raise UserError(describe_database_error(display_name(settings.db), exc)) from None
-    fresh = [(0, None, 0, False, None, None) + (None,) * 6 for n in extra_seeds if n not in known]
-    return forecast(fresh + rows, settings, info_spent=spent)
+
+
+def _unknown_seed() -> tuple[Any, ...]:
+    """A seed the database does not hold, as a plan row: depth 0, nothing known."""
+    return (0, None, 0, False, None, None) + (None,) * 6

@@ -13,7 +13,7 @@ fully expanded (low: none beyond those already known; high: the largest such rat
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,35 +210,78 @@ def _sd(values: list[int]) -> float:
     return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
+@dataclass
+class _Level:
+    """What the planner keeps of one depth: counts only, so memory stays flat."""
+
+    known: int = 0
+    parsed: int = 0
+    open: int = 0  # no verdict yet: to be expanded
+
+
+@dataclass
+class _Census:
+    """One pass over the users: samples, levels, users started, counts reported."""
+
+    samples: dict[str, _Sample]
+    levels: dict[int, _Level] = field(default_factory=dict)
+    started: int = 0
+    counted: int = 0  # users with a reported count in a crawled direction
+    counted_sum: int = 0
+    beyond_without_info: int = 0
+
+
+def _census(rows: Iterable[tuple[Any, ...]], settings: CrawlSettings) -> _Census:
+    census = _Census({d: _Sample() for d in settings.directions})
+    for row in rows:
+        u = PlanUser.of(row)
+        level = census.levels.setdefault(u.depth, _Level())
+        level.known += 1
+        level.parsed += u.status == UserStatus.PARSED
+        level.open += u.status is None
+        census.started += u.status is not None or any(u.pages.values())
+        if u.depth > settings.max_depth and not u.has_info:
+            census.beyond_without_info += 1
+        counts = [u.reported[d] for d in settings.directions if u.reported[d] is not None]
+        if counts:
+            census.counted += 1
+            census.counted_sum += sum(counts)
+        for d in settings.directions:
+            cost = sample_cost(u, d, settings)
+            if cost is not None:
+                census.samples[d].add(u.depth, cost)
+    return census
+
+
 def forecast(
-    rows: Iterable[tuple[Any, ...]],
+    rows: Callable[[], Iterable[tuple[Any, ...]]],
     settings: CrawlSettings,
     *,
     info_spent: int = 0,
 ) -> Forecast:
-    """The calls and days a crawl of ``settings`` (depth, direction, budgets) still needs."""
-    users = [PlanUser.of(r) for r in rows]
+    """The calls and days a crawl of ``settings`` (depth, direction, budgets) still needs.
+
+    ``rows`` gives the users (``CrawlReader.plan_rows``) afresh on each call: two passes, one
+    to learn the levels and samples, one to cost the users to expand, keep memory flat on a
+    crawl of millions of users."""
     f = Forecast(info_spent=info_spent)
     directions = settings.directions
-    samples = {d: _Sample() for d in directions}
-    for u in users:
-        for d in directions:
-            cost = sample_cost(u, d, settings)
-            if cost is not None:
-                samples[d].add(u.depth, cost)
-    todo = [
-        u
-        for u in users
-        if u.depth <= settings.max_depth
-        and (u.status is None or u.status == UserStatus.FAILED)
-        and not all(u.done[d] for d in directions)
-    ]
-    if settings.max_users is not None:
-        started = sum(1 for u in users if u.status is not None or any(u.pages.values()))
-        todo = todo[: max(0, settings.max_users - started)]
-    f.users.add(len(todo))
+    census = _census(rows(), settings)
+    budget = None if settings.max_users is None else max(0, settings.max_users - census.started)
     unknown = dict.fromkeys(directions, 0)
-    for u in todo:
+    for row in rows():
+        u = PlanUser.of(row)
+        if (
+            u.depth > settings.max_depth
+            or (u.status is not None and u.status != UserStatus.FAILED)
+            or all(u.done[d] for d in directions)
+        ):
+            continue
+        if budget is not None:
+            if budget == 0:
+                break  # rows come in crawl order: depth, then id
+            budget -= 1
+        f.users.add(1)
         for d in directions:
             cost = known_cost(u, d, settings)
             if cost is None:
@@ -250,15 +293,15 @@ def forecast(
             f.calls["info"].add(1)
     for d in directions:
         if unknown[d]:
-            value, low, high = samples[d].per_user(unknown[d])
+            value, low, high = census.samples[d].per_user(unknown[d])
             f.calls[d].add(value, low, high)
             f.records.add(value * MAX_COUNT, low * MAX_COUNT, high * MAX_COUNT)
-    _undiscovered(users, settings, samples, f)
+    if budget is None:  # a --max-users budget ends with the users known
+        _undiscovered(census, settings, f)
     if settings.info and settings.info_for == "all":
-        beyond = sum(1 for u in users if u.depth > settings.max_depth and not u.has_info)
-        f.calls["info"].add(beyond)
+        f.calls["info"].add(census.beyond_without_info)
     f.calls["info"].add(info_spent)
-    if any(unknown.values()) and not any(samples[d].by_depth for d in directions):
+    if any(unknown.values()) and not any(census.samples[d].by_depth for d in directions):
         f.notes.append("no user's counts are known yet: each user is counted as one call")
     elif any(unknown.values()):
         f.notes.append(
@@ -269,50 +312,35 @@ def forecast(
     return f
 
 
-def _growth(by_depth: dict[int, list[PlanUser]], settings: CrawlSettings) -> list[float]:
+def _growth(levels: dict[int, _Level]) -> list[float]:
     """New users per expanded user at each level that was fully expanded."""
-    growth = []
-    for depth in sorted(by_depth):
-        level = by_depth[depth]
-        parsed = sum(1 for u in level if u.status == UserStatus.PARSED)
-        if parsed and all(u.status is not None for u in level):
-            growth.append(len(by_depth.get(depth + 1, [])) / parsed)
-    return growth
+    return [
+        levels[depth + 1].known / level.parsed if depth + 1 in levels else 0.0
+        for depth, level in sorted(levels.items())
+        if level.parsed and not level.open
+    ]
 
 
-def _undiscovered(
-    users: list[PlanUser],
-    settings: CrawlSettings,
-    samples: dict[str, _Sample],
-    f: Forecast,
-) -> None:
+def _undiscovered(census: _Census, settings: CrawlSettings, f: Forecast) -> None:
     """Users at depths not fully discovered yet: their number from the growth seen so far,
     their cost from the sample."""
-    by_depth: dict[int, list[PlanUser]] = {}
-    for u in users:
-        by_depth.setdefault(u.depth, []).append(u)
-    growth = _growth(by_depth, settings)
+    growth = _growth(census.levels)
     if not growth:
-        counted = [
-            sum(u.reported[d] or 0 for d in settings.directions)
-            for u in users
-            if any(u.reported[d] is not None for d in settings.directions)
-        ]
-        if not counted:
+        if not census.counted:
             return
-        growth = [sum(counted) / len(counted)]  # every listed account new: an upper figure
+        growth = [census.counted_sum / census.counted]  # every listed account new: a high figure
     g_point, g_high = growth[-1], max(growth)
     new = Range()  # users at this depth not known yet
     for depth in range(settings.max_depth + 2):
         if depth > 0:
-            expanding = sum(1 for u in by_depth.get(depth - 1, []) if u.status is None)
+            expanding = census.levels.get(depth - 1, _Level()).open
             new = Range((expanding + new.value) * g_point, 0.0, (expanding + new.high) * g_high)
         if not new.high:
             continue
         if depth <= settings.max_depth:
             for d in settings.directions:
-                value = samples[d].per_user(new.value)[0]
-                high = samples[d].per_user(new.high)[2]
+                value = census.samples[d].per_user(new.value)[0]
+                high = census.samples[d].per_user(new.high)[2]
                 f.calls[d].add(value, 0.0, high)
                 f.records.add(value * MAX_COUNT, 0.0, high * MAX_COUNT)
             if settings.info:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class UserState(enum.IntEnum):
@@ -74,6 +75,20 @@ class Claim:
     needs_info: bool = False
     last_page: dict[str, set[str]] = field(default_factory=dict)  # usernames, per list
     reported: dict[str, int | None] = field(default_factory=dict)  # profile counts, if known
+
+    @classmethod
+    def of_row(cls, row: tuple[Any, ...], directions: tuple[str, ...], info: bool) -> Claim:
+        """A claim from a backend's RETURNING row: id, username, depth, and optionally whether
+        user info is missing and the two reported counts."""
+        missing_info = bool(row[3]) if len(row) > 3 else True
+        return cls(
+            row[0],
+            row[1],
+            row[2],
+            {d: ListState() for d in directions},
+            info and missing_info,
+            reported={"following": row[4], "followers": row[5]} if len(row) > 5 else {},
+        )
 
 
 @dataclass

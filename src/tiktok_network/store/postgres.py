@@ -229,14 +229,7 @@ class PgStore(CrawlStore):
                 (worker, time.time(), max_depth, n),
             ).fetchall()
             claims = {
-                r[0]: Claim(
-                    r[0],
-                    r[1],
-                    r[2],
-                    {d: ListState() for d in directions},
-                    info and bool(r[3]),
-                    reported={"following": r[4], "followers": r[5]},
-                )
+                r[0]: Claim.of_row(r, directions, info)
                 for r in sorted(rows, key=lambda r: (r[2], r[0]))
             }
             if claims:
@@ -272,10 +265,7 @@ class PgStore(CrawlStore):
                 " RETURNING id, username, depth",
                 (worker, time.time(), depths[0], depths[1], after, n),
             ).fetchall()
-            return [
-                Claim(r[0], r[1], r[2], {d: ListState() for d in directions}, True)
-                for r in sorted(rows, key=lambda r: (r[2], r[0]))
-            ]
+            return [Claim.of_row(r, directions, True) for r in sorted(rows)]
 
         return self._tx(run)
 

@@ -164,17 +164,7 @@ class SqliteStore(CrawlStore):
                 (CLAIMED, worker, time.time(), TODO, max_depth, n),
             ).fetchall()
         rows.sort(key=lambda r: (r[2], r[0]))
-        claims = {
-            r[0]: Claim(
-                r[0],
-                r[1],
-                r[2],
-                {d: ListState() for d in directions},
-                info and bool(r[3]),
-                reported={"following": r[4], "followers": r[5]},
-            )
-            for r in rows
-        }
+        claims = {r[0]: Claim.of_row(r, directions, info) for r in rows}
         if claims:
             marks = ",".join("?" * len(claims))
             for user_id, direction, cursor, done, pages, items, verdict in self.conn.execute(
@@ -203,10 +193,7 @@ class SqliteStore(CrawlStore):
                 " RETURNING id, username, depth",
                 (CLAIMED, worker, time.time(), TODO, depths[0], depths[1], after, n),
             ).fetchall()
-        return [
-            Claim(r[0], r[1], r[2], {d: ListState() for d in directions}, True)
-            for r in sorted(rows)
-        ]
+        return [Claim.of_row(r, directions, True) for r in sorted(rows)]
 
     def release_worker(self, worker: str) -> int:
         with self._tx():
