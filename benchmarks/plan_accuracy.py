@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=1, help="depth crawled before the plan")
     parser.add_argument("--direction", default="both")
     parser.add_argument("--info", action="store_true", help="crawl with --info")
+    parser.add_argument("--ahead", type=int, default=1, help="depths planned beyond --depth")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -66,7 +67,7 @@ def main() -> None:
             )
             planned = json.loads(
                 subprocess.run(
-                    [*CLI, "plan", *common, "--max-depth", str(args.depth + 1), "--json"],
+                    [*CLI, "plan", *common, "--max-depth", str(args.depth + args.ahead), "--json"],
                     env=env,
                     check=True,
                     capture_output=True,
@@ -74,11 +75,12 @@ def main() -> None:
                 ).stdout
             )
             before = follow_calls(log)
-            subprocess.run([*crawl, "--max-depth", str(args.depth + 1)], env=env, check=True)
+            target = str(args.depth + args.ahead)
+            subprocess.run([*crawl, "--max-depth", target], env=env, check=True)
             after = follow_calls(log)
     print(
         f"{args.graph}, seeds {' '.join(args.seeds)}, {args.direction}: depth {args.depth} "
-        f"crawled, plan for depth {args.depth + 1}"
+        f"crawled, plan for depth {args.depth + args.ahead}"
     )
     for bucket in ("following", "followers", "info"):
         real = after[bucket] - before[bucket]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import itertools
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -136,18 +135,14 @@ def _forecast(settings: CrawlSettings, extra_seeds: list[str], spent: int) -> An
 
     try:
         if not has_users(settings.db):
-            fresh = [_unknown_seed() for _ in set(extra_seeds)]
-            return forecast(lambda: fresh, settings, info_spent=spent)
+            blanks = {0: len(set(extra_seeds))} if extra_seeds else {}
+            return forecast(list, settings, blanks=blanks, info_spent=spent)
         with CrawlReader(settings.db) as reader:
             known = reader.known_usernames(extra_seeds)
-            fresh = [_unknown_seed() for n in set(extra_seeds) if n not in known]
-            return forecast(
-                lambda: itertools.chain(fresh, reader.plan_rows()), settings, info_spent=spent
-            )
+            fresh = [n for n in set(extra_seeds) if n not in known]
+            blanks = reader.blank_users()
+            for _ in fresh:  # seeds it does not hold: nothing known of them
+                blanks[0] = blanks.get(0, 0) + 1
+            return forecast(reader.plan_rows, settings, blanks=blanks, info_spent=spent)
     except database_errors() as exc:
         raise UserError(describe_database_error(display_name(settings.db), exc)) from None
-
-
-def _unknown_seed() -> tuple[Any, ...]:
-    """A seed the database does not hold, as a plan row: depth 0, nothing known."""
-    return (0, None, 0, False, None, None) + (None,) * 6

@@ -69,4 +69,4 @@ def _forecast(settings: CrawlSettings) -> Forecast:
     from tiktok_network.store.read import CrawlReader
 
     with CrawlReader(settings.db) as reader:
-        return forecast(reader.plan_rows, settings)
+        return forecast(reader.plan_rows, settings, blanks=reader.blank_users())

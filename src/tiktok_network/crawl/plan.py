@@ -217,6 +217,7 @@ class _Level:
     known: int = 0
     parsed: int = 0
     open: int = 0  # no verdict yet: to be expanded
+    entries: int = 0  # list entries its parsed users returned (crawled directions)
 
 
 @dataclass
@@ -231,14 +232,24 @@ class _Census:
     beyond_without_info: int = 0
 
 
-def _census(rows: Iterable[tuple[Any, ...]], settings: CrawlSettings) -> _Census:
+def _census(
+    rows: Iterable[tuple[Any, ...]], blanks: dict[int, int], settings: CrawlSettings
+) -> _Census:
     census = _Census({d: _Sample() for d in settings.directions})
+    for depth, n in blanks.items():
+        level = census.levels.setdefault(depth, _Level())
+        level.known += n
+        level.open += n
+        if depth > settings.max_depth:
+            census.beyond_without_info += n
     for row in rows:
         u = PlanUser.of(row)
         level = census.levels.setdefault(u.depth, _Level())
         level.known += 1
         level.parsed += u.status == UserStatus.PARSED
         level.open += u.status is None
+        if u.status == UserStatus.PARSED:
+            level.entries += sum(u.items[d] for d in settings.directions)
         census.started += u.status is not None or any(u.pages.values())
         if u.depth > settings.max_depth and not u.has_info:
             census.beyond_without_info += 1
@@ -257,40 +268,42 @@ def forecast(
     rows: Callable[[], Iterable[tuple[Any, ...]]],
     settings: CrawlSettings,
     *,
+    blanks: dict[int, int] | None = None,
     info_spent: int = 0,
 ) -> Forecast:
     """The calls and days a crawl of ``settings`` (depth, direction, budgets) still needs.
 
-    ``rows`` gives the users (``CrawlReader.plan_rows``) afresh on each call: two passes, one
-    to learn the levels and samples, one to cost the users to expand, keep memory flat on a
-    crawl of millions of users."""
+    ``rows`` gives the users something is known of (``CrawlReader.plan_rows``) afresh on each
+    call, ``blanks`` how many users per depth nothing is known of but their depth: two passes,
+    one to learn the levels and samples, one to cost the users to expand, keep memory flat on
+    a crawl of millions of users. A --max-users budget is spent level by level."""
     f = Forecast(info_spent=info_spent)
     directions = settings.directions
-    census = _census(rows(), settings)
+    blanks = blanks or {}
+    census = _census(rows(), blanks, settings)
     budget = None if settings.max_users is None else max(0, settings.max_users - census.started)
     unknown = dict.fromkeys(directions, 0)
-    for row in rows():
-        u = PlanUser.of(row)
-        if (
-            u.depth > settings.max_depth
-            or (u.status is not None and u.status != UserStatus.FAILED)
-            or all(u.done[d] for d in directions)
-        ):
-            continue
+
+    def take(n: int) -> int:
+        """How many of ``n`` users the --max-users budget still allows."""
+        nonlocal budget
+        granted = n if budget is None else min(n, budget)
         if budget is not None:
-            if budget == 0:
-                break  # rows come in crawl order: depth, then id
-            budget -= 1
-        f.users.add(1)
+            budget -= granted
+        return granted
+
+    by_depth_rows = _todo_rows(rows(), settings)
+    for depth in sorted(set(blanks) | set(by_depth_rows)):
+        if depth > settings.max_depth:
+            continue
+        for u in by_depth_rows.get(depth, ())[: take(len(by_depth_rows.get(depth, ())))]:
+            _cost_known_user(u, settings, f, unknown)
+        n = take(blanks.get(depth, 0))
+        f.users.add(n)
         for d in directions:
-            cost = known_cost(u, d, settings)
-            if cost is None:
-                unknown[d] += 1
-            else:
-                f.calls[d].add(cost)
-                f.records.add(min(u.reported[d] or 0, cost * MAX_COUNT))
-        if settings.info and not u.has_info:
-            f.calls["info"].add(1)
+            unknown[d] += n
+        if settings.info:
+            f.calls["info"].add(n)
     for d in directions:
         if unknown[d]:
             value, low, high = census.samples[d].per_user(unknown[d])
@@ -312,6 +325,38 @@ def forecast(
     return f
 
 
+def _todo_rows(
+    rows: Iterable[tuple[Any, ...]], settings: CrawlSettings
+) -> dict[int, list[PlanUser]]:
+    """The known users still to expand, per depth (the few a crawl has started or counted)."""
+    todo: dict[int, list[PlanUser]] = {}
+    for row in rows:
+        u = PlanUser.of(row)
+        if (
+            u.depth <= settings.max_depth
+            and (u.status is None or u.status == UserStatus.FAILED)
+            and not all(u.done[d] for d in settings.directions)
+        ):
+            todo.setdefault(u.depth, []).append(u)
+    return todo
+
+
+def _cost_known_user(
+    u: PlanUser, settings: CrawlSettings, f: Forecast, unknown: dict[str, int]
+) -> None:
+    """Add one user's calls: exact where its counts are known, else counted as unknown."""
+    f.users.add(1)
+    for d in settings.directions:
+        cost = known_cost(u, d, settings)
+        if cost is None:
+            unknown[d] += 1
+        else:
+            f.calls[d].add(cost)
+            f.records.add(min(u.reported[d] or 0, cost * MAX_COUNT))
+    if settings.info and not u.has_info:
+        f.calls["info"].add(1)
+
+
 def _growth(levels: dict[int, _Level]) -> list[float]:
     """New users per expanded user at each level that was fully expanded."""
     return [
@@ -321,38 +366,89 @@ def _growth(levels: dict[int, _Level]) -> list[float]:
     ]
 
 
+def _population(levels: dict[int, _Level]) -> float:
+    """How many accounts the walk can reach, from how often it met known ones (a capture-
+    recapture estimate): expanding the last complete level, a share ``f`` of the entries its
+    lists returned were new, while about ``K`` accounts were known; with accounts met at random,
+    ``f = 1 - K / N``. Infinite where nothing says otherwise (no complete level, no overlap)."""
+    known = 0
+    estimate = math.inf
+    for depth, level in sorted(levels.items()):
+        known += level.known
+        nxt = levels.get(depth + 1)
+        if not (level.parsed and not level.open and level.entries and nxt):
+            continue
+        new_share = min(nxt.known / level.entries, 1.0)
+        during = known + nxt.known / 2  # known while the level was expanded
+        if new_share < 1.0:
+            estimate = during / (1.0 - new_share)
+    return estimate
+
+
+HORIZON = 2  # levels beyond the deepest known one that are estimated at all
+POPULATION_SLACK = 10.0  # the high end may reach this many times the estimated population
+
+
 def _undiscovered(census: _Census, settings: CrawlSettings, f: Forecast) -> None:
     """Users at depths not fully discovered yet: their number from the growth seen so far,
-    their cost from the sample."""
+    within the population the overlaps suggest, their cost from the sample."""
     growth = _growth(census.levels)
     if not growth:
         if not census.counted:
             return
         growth = [census.counted_sum / census.counted]  # every listed account new: a high figure
     g_point, g_high = growth[-1], max(growth)
-    new = Range()  # users at this depth not known yet
+    population = _population(census.levels)
+    ceiling = POPULATION_SLACK * population
+    total = float(sum(lv.known for lv in census.levels.values()))
+    known = {"capped": total, "free": total, "high": total}
+    deepest = max(census.levels, default=0)
+    new = dict.fromkeys(known, 0.0)  # users at this depth not known yet, three projections
     for depth in range(settings.max_depth + 2):
         if depth > 0:
             expanding = census.levels.get(depth - 1, _Level()).open
-            new = Range((expanding + new.value) * g_point, 0.0, (expanding + new.high) * g_high)
-        if not new.high:
+            new = {
+                "capped": min(
+                    (expanding + new["capped"]) * g_point, max(0.0, population - known["capped"])
+                ),
+                "free": (expanding + new["free"]) * g_point,
+                "high": min((expanding + new["high"]) * g_high, max(0.0, ceiling - known["high"])),
+            }
+            for key in known:
+                known[key] += new[key]
+        if not new["high"]:
             continue
+        if depth > deepest + HORIZON:
+            f.notes.append(
+                f"depths beyond {deepest + HORIZON} are not estimated: what is known yet says "
+                "too little of how fast the walk runs out of new accounts; plan again later"
+            )
+            break
+        # The point between saturation and free growth (clustered neighbourhoods make the walk
+        # meet known accounts early, so the overlaps understate what is left).
+        point = min(math.sqrt(new["capped"] * new["free"]), new["high"])
+        new_range = Range(point, 0.0, new["high"])
         if depth <= settings.max_depth:
             for d in settings.directions:
-                value = census.samples[d].per_user(new.value)[0]
-                high = census.samples[d].per_user(new.high)[2]
+                value = census.samples[d].per_user(new_range.value)[0]
+                high = census.samples[d].per_user(new_range.high)[2]
                 f.calls[d].add(value, 0.0, high)
                 f.records.add(value * MAX_COUNT, 0.0, high * MAX_COUNT)
             if settings.info:
-                f.calls["info"].add(new.value, new.low, new.high)
-            f.users.add(new.value, new.low, new.high)
+                f.calls["info"].add(new_range.value, new_range.low, new_range.high)
+            f.users.add(new_range.value, new_range.low, new_range.high)
         elif settings.info and settings.info_for == "all":
-            f.calls["info"].add(new.value, new.low, new.high)
+            f.calls["info"].add(new_range.value, new_range.low, new_range.high)
     if f.users.high != f.users.value:
+        reach = (
+            ""
+            if population == math.inf
+            else f"; the overlaps suggest about {population:,.0f} reachable accounts"
+        )
         f.notes.append(
             "users of depths not discovered yet are estimated from how many new users each "
             f"expanded user brought ({g_point:.2f} at the last complete level, up to "
-            f"{g_high:.2f}); the low end counts only users already known"
+            f"{g_high:.2f}{reach}): a rough figure; the low end counts only users already known"
         )
 
 

@@ -212,10 +212,17 @@ class CrawlReader:
             )
         return len(lacking) + sum(1 for n in set(names) if n not in known)
 
+    # A user with no verdict, no user info and no list started: the planner needs only how
+    # many there are per depth (most of a large crawl), not a row each.
+    _BLANK = (
+        "u.status IS NULL AND u.info IS NULL"
+        " AND NOT EXISTS (SELECT 1 FROM lists l WHERE l.user_id = u.id)"
+    )
+
     def plan_rows(self) -> Iterator[tuple[Any, ...]]:
-        """What the planner needs of every user, by depth then id: (depth, status, state,
-        has info, following reported, followers reported, then done, items, pages of the
-        following and of the followers list)."""
+        """What the planner needs of every user that is not blank, by depth then id: (depth,
+        status, state, has info, following reported, followers reported, then done, items,
+        pages of the following and of the followers list)."""
         v3 = self.has_column("users", "following_reported")
         reported = "u.following_reported, u.followers_reported" if v3 else "NULL, NULL"
         return self._rows(
@@ -223,7 +230,15 @@ class CrawlReader:
             " a.done, a.items, a.pages, b.done, b.items, b.pages FROM users u"
             " LEFT JOIN lists a ON a.user_id = u.id AND a.direction = 'following'"
             " LEFT JOIN lists b ON b.user_id = u.id AND b.direction = 'followers'"
-            " ORDER BY u.depth, u.id"
+            f" WHERE NOT ({self._BLANK}) ORDER BY u.depth, u.id"
+        )
+
+    def blank_users(self) -> dict[int, int]:
+        """Users with nothing known but their depth, counted per depth."""
+        return dict(
+            self.conn.execute(
+                f"SELECT u.depth, count(*) FROM users u WHERE {self._BLANK} GROUP BY u.depth"
+            ).fetchall()
         )
 
     def completeness_counts(self) -> tuple[dict[str, dict[str, int]], dict[str, int]]:

@@ -143,9 +143,7 @@ class StoreWriter:
         directions: tuple[str, ...],
         after: int = 0,
     ) -> list[Claim]:
-        return await self._run_in_child(
-            self.store.claim_info, worker, n, depths, directions, after
-        )
+        return await self._run_in_child(self.store.claim_info, worker, n, depths, directions, after)
 
     async def page(self, record: PageRecord) -> bool:
         """Commit a page; False when a shared store refused it (this worker lost the user)."""
