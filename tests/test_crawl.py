@@ -135,9 +135,13 @@ def test_kill_9_and_sigterm_then_rerun_gives_the_same_graph(tmp_path, synth, cra
 # ------------------------------------------------------------------------------ quota
 def test_quota_exhausted_waits_for_the_emulated_midnight(tmp_path, synth, crawl_db):
     seeds = seeds_of(synth, 2)
-    day = 4.0
+    day, quota = 2.0, 4
+    needed = pages_needed(synth, bfs_users(synth, seeds, 1, "following"), "following")
+    # A crawl could finish without a wait only by sending at most `quota` requests a day, a
+    # request every half second: the crawl must meet the quota however slow the machine.
+    assert needed > 3 * quota
     with emulator_process(
-        tmp_path, "--graph", SYNTH, "--follow-quota", "15", "--day-seconds", str(day)
+        tmp_path, "--graph", SYNTH, "--follow-quota", str(quota), "--day-seconds", str(day)
     ) as emu:
         done = run_crawl(
             tmp_path,
