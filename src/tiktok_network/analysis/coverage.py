@@ -118,7 +118,7 @@ def censoring(coverage: dict[str, Any], *, seed: int = 0) -> dict[str, Any]:
         out["in_degree_fit_below_cap"] = {
             "cut_at": cap,
             "nodes_cut": above,
-            **fit_degrees(below, seed=seed),
+            **fit_degrees(below, seed=seed, compare=False),  # alpha and xmin below the cut
         }
     for direction, figures in (("following", following), ("followers", followers)):
         missing = figures["missing_estimate"]
