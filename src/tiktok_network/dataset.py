@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tiktok_network.export.csvs import (
+    COMPLETENESS_COLUMNS,
     EDGE_COLUMNS,
     INFO_COLUMNS,
     NODE_COLUMNS,
@@ -62,12 +63,11 @@ class CrawlData:
         with CrawlReader(self.db) as reader:
             frame = pd.DataFrame(list(node_rows(reader)), columns=list(NODE_COLUMNS))
         frame["first_seen"] = pd.to_datetime(frame["first_seen"], utc=True)
-        for column in COUNT_COLUMNS + tuple(
-            f"{d}_{f}" for d in ("following", "followers") for f in ("received", "reported")
-        ):
-            frame[column] = pd.array(frame[column], dtype="Int64")
-        for column in ("following_ratio", "followers_ratio"):
-            frame[column] = pd.array(frame[column], dtype="Float64")
+        for column in COUNT_COLUMNS + COMPLETENESS_COLUMNS:
+            if column.endswith(("_count", "_received", "_reported")):
+                frame[column] = pd.array(frame[column], dtype="Int64")
+            elif column.endswith("_ratio"):
+                frame[column] = pd.array(frame[column], dtype="Float64")
         frame["is_verified"] = pd.array(frame["is_verified"], dtype="boolean")
         return frame
 

@@ -446,9 +446,9 @@ class Engine:
         state.cursor, state.done = page.next_cursor, verdict.record.list_done
         state.verdict = verdict.record.list_state
         state.pages += 1
-        state.items += verdict.fresh
+        state.items += verdict.record.fresh
         self.stats.pages += 1
-        self.stats.items += verdict.fresh
+        self.stats.items += verdict.record.fresh
         if verdict.record.user_complete:
             self.stats.users_done[UserStatus.PARSED] += 1
         self.frontier.changed()

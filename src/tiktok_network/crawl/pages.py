@@ -14,7 +14,6 @@ from tiktok_network.store.base import Claim, ListCompleteness, ListVerdict, Page
 @dataclass(frozen=True)
 class PageVerdict:
     record: PageRecord
-    fresh: int  # entries not seen on the list's previous page
     note: str | None  # why the list was closed early, if it was
 
 
@@ -77,7 +76,7 @@ def page_verdict(
         list_state=verdict[0] if verdict else None,
         fresh=len(fresh),
     )
-    return PageVerdict(record, len(fresh), note)
+    return PageVerdict(record, note)
 
 
 def reverdict_ended_lists(claim: Claim, settings: CrawlSettings) -> dict[str, ListVerdict]:

@@ -94,6 +94,7 @@ class CrawlReader:
             self.conn.execute("BEGIN")  # one read transaction: every query sees the same state
             self.name = str(Path(db).resolve())
         self._names: list[str | None] | None = None
+        self._records: bool | None = None
         self._concat = "string_agg" if self.pg else "group_concat"
 
     def __enter__(self) -> CrawlReader:
@@ -159,9 +160,16 @@ class CrawlReader:
         rows = self.conn.execute(f"SELECT name FROM pragma_table_info('{table}')").fetchall()
         return any(r[0] == column for r in rows)
 
+    def _has_records(self) -> bool:
+        """Whether the crawl keeps completeness records (schema 3); an older one is read as it
+        is and its records derived."""
+        if self._records is None:
+            self._records = self.has_column("users", "following_reported")
+        return self._records
+
     def nodes(self) -> Iterator[NodeRow]:
         """Every user with its completeness record per list, in id order."""
-        v3 = self.has_column("users", "following_reported")  # an older crawl: no records yet
+        v3 = self._has_records()
         reported = "u.following_reported, u.followers_reported" if v3 else "NULL, NULL"
         state = "{0}.state" if v3 else "NULL"
         lists = ", ".join(f"{state.format(a)}, {a}.done, {a}.items, {a}.note" for a in ("a", "b"))
@@ -223,7 +231,7 @@ class CrawlReader:
         """What the planner needs of every user that is not blank, by depth then id: (depth,
         status, state, has info, following reported, followers reported, then done, items,
         pages of the following and of the followers list)."""
-        v3 = self.has_column("users", "following_reported")
+        v3 = self._has_records()
         reported = "u.following_reported, u.followers_reported" if v3 else "NULL, NULL"
         return self._rows(
             f"SELECT u.depth, u.status, u.state, u.info IS NOT NULL, {reported},"
@@ -245,7 +253,7 @@ class CrawlReader:
         """Per direction: users by completeness state of that list, and entries received."""
         counts: dict[str, dict[str, int]] = {}
         received: dict[str, int] = {}
-        v3 = self.has_column("users", "following_reported")
+        v3 = self._has_records()
         for direction in ("following", "followers"):
             by_state = dict.fromkeys((s.label for s in ListCompleteness), 0)
             reported = f"u.{direction}_reported" if v3 else "NULL"
