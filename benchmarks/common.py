@@ -77,12 +77,18 @@ class CrawlRun:
 
 
 def run_crawl(
-    url: str, db: Path, *args: str, sample_every: float = 0.5, timeout: float = 7200
+    url: str,
+    db: Path,
+    *args: str,
+    sample_every: float = 0.5,
+    timeout: float = 7200,
+    command: str = "crawl",
 ) -> CrawlRun:
-    """Run `tiktok-network crawl` and sample its RSS and CPU until it exits."""
+    """Run `tiktok-network crawl` (or ``command``: refresh) and sample its RSS and CPU until
+    it exits."""
     cmd = [
         *CLI,
-        "crawl",
+        command,
         "--db",
         str(db),
         "--no-export",

@@ -282,6 +282,21 @@ def test_a_crawl_from_an_older_schema_is_migrated_and_a_newer_one_refused(tmp_pa
         conn = sqlite3.connect(tmp_path / "crawl.db")
         conn.execute("DROP TABLE schema_version")  # what a version-1 file looks like
         conn.execute("DROP TABLE workers")
+        for ddl in (
+            "DROP TRIGGER edges_reopen",
+            "DROP INDEX users_refresh",
+            "DROP TABLE edge_history",
+            "DROP TABLE audit",
+            "DROP TABLE outputs",
+        ):
+            conn.execute(ddl)
+        for table, columns in (
+            ("users", "last_seen first_run last_run refresh_due purged_at info_log_id"),
+            ("lists", "first_seen started_at ended_at run_id refresh"),
+            ("edges", "first_seen last_seen first_run last_run removed_at removed_run"),
+        ):
+            for column in columns.split():
+                conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         conn.execute("ALTER TABLE lists DROP COLUMN state")
         conn.execute("ALTER TABLE users DROP COLUMN following_reported")
         conn.execute("ALTER TABLE users DROP COLUMN followers_reported")
@@ -295,7 +310,14 @@ def test_a_crawl_from_an_older_schema_is_migrated_and_a_newer_one_refused(tmp_pa
         rerun = run_crawl(tmp_path, emu.url, "--max-depth", "1")
         assert rerun.returncode == 0, rerun.stderr
         conn = sqlite3.connect(tmp_path / "crawl.db")
-        assert [r[0] for r in conn.execute("SELECT version FROM schema_version")] == [1, 2, 3]
+        assert [r[0] for r in conn.execute("SELECT version FROM schema_version")] == [1, 2, 3, 4]
+        assert (
+            conn.execute(  # version 4 filled in the edges' times from their pages
+                "SELECT count(*) FROM edges e JOIN pages p ON p.id = e.page_id"
+                " WHERE e.first_seen = p.fetched_at AND e.removed_at IS NULL"
+            ).fetchone()[0]
+            == conn.execute("SELECT count(*) FROM edges").fetchone()[0]
+        )
         node = synth.user_id(seed)
         assert conn.execute(  # version 3 filled in from what version 1 stored
             "SELECT following_reported, l.state FROM users u JOIN lists l ON l.user_id = u.id"

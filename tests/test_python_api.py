@@ -32,7 +32,7 @@ def test_open_gives_edges_users_graph_and_status_equal_to_the_exports(tmp_path, 
     }
     crawl = tn.open(str(tmp_path / "crawl.db"))
     edges = crawl.edges()
-    assert list(edges.columns) == ["source", "destination", "first_seen", "found_via"]
+    assert list(edges.columns) == ["source", "destination", "first_seen", "found_via", "last_seen"]
     assert set(zip(edges["source"], edges["destination"], strict=True)) == exported
     assert str(edges["first_seen"].dt.tz) == "UTC"
     users = crawl.users()

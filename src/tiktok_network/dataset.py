@@ -8,6 +8,8 @@ as integers, missing values as nulls rather than empty strings).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +33,28 @@ if TYPE_CHECKING:
 COUNT_COLUMNS = ("follower_count", "following_count", "likes_count", "video_count")
 
 
+@dataclass(frozen=True)
+class Purge:
+    """One entry of the audit log: an account removed from the crawl."""
+
+    at: datetime
+    run: int | None
+    tombstone: str
+    reason: str
+    removed: dict[str, int]
+
+
+def _moment(value: str | float | datetime | None) -> float | None:
+    """Unix seconds of a moment given as ISO 8601 text, a datetime or a number."""
+    if value is None or isinstance(value, int | float):
+        return value
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    from tiktok_network.moments import parse_moment
+
+    return parse_moment(value)
+
+
 class CrawlData:
     """The data of one crawl database (read-only: nothing here changes the crawl)."""
 
@@ -43,15 +67,41 @@ class CrawlData:
     def __repr__(self) -> str:
         return f"CrawlData({display_name(self.db)!r})"
 
-    def edges(self) -> pd.DataFrame:
-        """One row per follow: ``source`` follows ``destination``; ``first_seen`` (UTC) and
-        ``found_via`` (the following or followers list it came from)."""
+    def edges(self, as_of: str | float | datetime | None = None) -> pd.DataFrame:
+        """One row per follow: ``source`` follows ``destination``; ``first_seen`` and
+        ``last_seen`` (UTC) and ``found_via`` (the following or followers list it came from).
+        ``as_of``: the graph as it stood at that moment (an ISO 8601 date or timestamp, a
+        datetime or unix seconds), as ``export --as-of``; default: now."""
         import pandas as pd
 
-        with CrawlReader(self.db) as reader:
+        with CrawlReader(self.db, as_of=_moment(as_of)) as reader:
             frame = pd.DataFrame(list(edge_rows(reader)), columns=list(EDGE_COLUMNS))
-        frame["first_seen"] = pd.to_datetime(frame["first_seen"], utc=True)
+        for column in ("first_seen", "last_seen"):
+            frame[column] = pd.to_datetime(frame[column], utc=True)
         return frame
+
+    def diff(self, since: str | float | datetime, until: str | float | datetime) -> pd.DataFrame:
+        """Follows gained and lost between two moments, as ``tiktok-network diff``: columns
+        ``source``, ``destination``, ``change`` (gained/lost), ``time`` (when observed)."""
+        import pandas as pd
+
+        from tiktok_network.export.history import DIFF_COLUMNS, diff_rows
+
+        start, end = _moment(since), _moment(until)
+        assert start is not None and end is not None
+        with CrawlReader(self.db) as reader:
+            frame = pd.DataFrame(list(diff_rows(reader, start, end)), columns=list(DIFF_COLUMNS))
+        frame["time"] = pd.to_datetime(frame["time"], utc=True)
+        return frame
+
+    def audit(self) -> list[Purge]:
+        """Every purge of an account that stopped answering (``docs/compliance.md``): when,
+        in which run, its tombstone id, why, and what kind of data went (never the data)."""
+        with CrawlReader(self.db) as reader:
+            return [
+                Purge(datetime.fromtimestamp(at, UTC), run, tombstone, reason, removed)
+                for at, run, tombstone, reason, removed in reader.audit()
+            ]
 
     def users(self) -> pd.DataFrame:
         """One row per account known to the crawl, the columns of ``nodes.csv``; ``status`` 0 is
@@ -62,7 +112,10 @@ class CrawlData:
 
         with CrawlReader(self.db) as reader:
             frame = pd.DataFrame(list(node_rows(reader)), columns=list(NODE_COLUMNS))
-        frame["first_seen"] = pd.to_datetime(frame["first_seen"], utc=True)
+        for column in ("first_seen", "last_seen", "info_fetched_at"):
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+        for column in ("first_run", "last_run"):
+            frame[column] = pd.array(frame[column], dtype="Int64")
         for column in COUNT_COLUMNS + COMPLETENESS_COLUMNS:
             if column.endswith(("_count", "_received", "_reported")):
                 frame[column] = pd.array(frame[column], dtype="Int64")
@@ -86,10 +139,11 @@ class CrawlData:
             graph.vs[name] = [row[i] for row in users]
         index = {row[0]: i for i, row in enumerate(users)}
         graph.add_edges(
-            [(index[s], index[d]) for s, d, _, _ in edges],
+            [(index[s], index[d]) for s, d, *_ in edges],
             attributes={
                 "first_seen": [e[2] for e in edges],
                 "found_via": [e[3] for e in edges],
+                "last_seen": [e[4] for e in edges],
             },
         )
         return graph
@@ -99,4 +153,4 @@ class CrawlData:
         return read_status(self.db)
 
 
-__all__ = ["INFO_COLUMNS", "CrawlData"]
+__all__ = ["INFO_COLUMNS", "CrawlData", "Purge"]

@@ -13,12 +13,14 @@ from tiktok_network.cli.analyze import analyze
 from tiktok_network.cli.crawl import crawl
 from tiktok_network.cli.db import db
 from tiktok_network.cli.demo import demo
+from tiktok_network.cli.diff import diff
 from tiktok_network.cli.emulator import emulator
 from tiktok_network.cli.export import export
 from tiktok_network.cli.plan import plan
+from tiktok_network.cli.refresh import refresh
 from tiktok_network.cli.status import status
 
-COMMANDS = (crawl, plan, status, export, analyze, emulator, demo, db)
+COMMANDS = (crawl, refresh, plan, status, export, diff, analyze, emulator, demo, db)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

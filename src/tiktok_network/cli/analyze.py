@@ -82,6 +82,12 @@ def analyze(
     except EdgeListError as exc:
         raise UserError(str(exc)) from None
     doc = analyse(networks, Path(out), seed=seed)
+    if db and not edge_file and not compare:  # a purge rewrites it (tiktok-network refresh)
+        from tiktok_network.store import crawl_label, record_output
+
+        record_output(
+            db, str(Path(out).resolve()), "analyze", {"name": name or crawl_label(db), "seed": seed}
+        )
     for n in doc["networks"]:
         what = "empty graph" if n.get("empty") else f"{n['nodes']:,} nodes, {n['edges']:,} edges"
         click.echo(f"{n['label']}: {what}")

@@ -17,7 +17,7 @@ from tiktok_network.store import database_errors, display_name, is_database_url
 if TYPE_CHECKING:
     from tiktok_network.api.auth import Credentials
     from tiktok_network.config import CrawlSettings
-    from tiktok_network.crawl.engine import CrawlResult, Engine
+    from tiktok_network.crawl.engine import CrawlResult, Engine, RefreshOptions
     from tiktok_network.store.staging import StagedDatabase
 from tiktok_network.cli.batch import requeue_slurm_job, stage_in, stage_out, sync_stage
 from tiktok_network.cli.errors import UserError, describe_database_error, one_line_errors, say
@@ -155,8 +155,11 @@ def _run_crawl(
     export: str = "always",
     console: Console | None = None,
     stage: tuple[StagedDatabase | None, float] = (None, 0.0),
+    refresh: RefreshOptions | None = None,
 ) -> CrawlResult:
-    """Run the crawl; ``export`` is always, at-end (not on a stop with work left) or never."""
+    """Run the crawl (or with ``refresh`` a refresh round); ``export`` is always, at-end (not on
+    a stop with work left), never, or for a refresh: refresh (rewrite the recorded outputs)
+    or refresh+out (and write --out)."""
     from tiktok_network.store.sqlite import CrawlInUse, NotACrawlDatabase
 
     console = console or Console(stderr=True)
@@ -164,7 +167,9 @@ def _run_crawl(
 
     setup_logging(settings.quiet, console, settings.log_file)
     try:
-        return asyncio.run(_crawl_async(settings, credentials, seeds, export, console, stage))
+        return asyncio.run(
+            _crawl_async(settings, credentials, seeds, export, console, stage, refresh)
+        )
     except (NotACrawlDatabase, CrawlInUse) as exc:
         raise UserError(str(exc)) from None
     except database_errors() as exc:
@@ -178,11 +183,12 @@ async def _crawl_async(
     export: str,
     console: Console,
     stage: tuple[StagedDatabase | None, float],
+    refresh: RefreshOptions | None = None,
 ) -> CrawlResult:
     from tiktok_network.cli.progress import run_with_progress
     from tiktok_network.crawl.engine import Engine
 
-    engine = Engine(settings, credentials)
+    engine = Engine(settings, credentials, refresh=refresh)
     _stop_on_signals(engine, settings.drain_timeout)
     staged, every = stage
     syncing = asyncio.create_task(sync_stage(staged, every)) if staged else None
@@ -194,18 +200,46 @@ async def _crawl_async(
             await asyncio.gather(syncing, return_exceptions=True)
     if result.fatal:
         say(f"error: {result.fatal}")
-    await _write_outputs(settings, export, result.exit_code)
+    if refresh is not None:
+        await _refresh_outputs(settings, export, engine)
+    else:
+        await _write_outputs(settings, export, result.exit_code)
     state = (
         "complete"
         if result.complete
         else f"stopped ({result.reason})"
         + ("" if result.exit_code == 1 else "; run the same command to continue")
     )
+    what = "refresh" if refresh is not None else "crawl"
     say(
-        f"crawl {state}: {result.stats.pages:,} pages, {result.requests:,} requests this run",
+        f"{what} {state}: {result.stats.pages:,} pages, {result.stats.infos:,} user infos,"
+        f" {result.requests:,} requests this run",
         quiet=settings.quiet,
     )
     return result
+
+
+async def _refresh_outputs(settings: CrawlSettings, export: str, engine: Engine) -> None:
+    """After a refresh run: what the round is, and every recorded output written again (a
+    purged account must leave the outputs too), plus --out if given."""
+    from tiktok_network.export.outputs import ExportRequest, rewrite_recorded, write_outputs
+
+    found = engine.refresh_round
+    if found is not None:
+        say(
+            (
+                f"refresh round started: {found.users:,} users and {found.lists:,} lists due"
+                if found.new
+                else f"refresh round continued: {found.users:,} users left"
+            ),
+            quiet=settings.quiet,
+        )
+    if export == "never":
+        return
+    if export == "refresh+out":
+        await asyncio.to_thread(write_outputs, settings.db, settings.out, ExportRequest())
+    for path, what in await asyncio.to_thread(rewrite_recorded, settings.db):
+        say(f"outputs: {path}: {what}", quiet=settings.quiet)
 
 
 def _stop_on_signals(engine: Engine, drain_timeout: float) -> None:
@@ -239,11 +273,11 @@ async def _write_outputs(settings: CrawlSettings, export: str, exit_code: int) -
     """The CSVs at the end of a run: always, only when the crawl is done (a batch job that must
     leave in time), or never."""
     if export == "always" or (export == "at-end" and exit_code != 75):
-        from tiktok_network.export.csvs import export_csvs
+        from tiktok_network.export.outputs import ExportRequest, write_outputs
 
-        written = await asyncio.to_thread(export_csvs, settings.db, settings.out)
+        written = await asyncio.to_thread(write_outputs, settings.db, settings.out, ExportRequest())
         say(
-            f"outputs: {settings.out}/ ({written['network']:,} edges in network.csv)",
+            f"outputs: {settings.out}/ ({written['network.csv']:,} edges in network.csv)",
             quiet=settings.quiet,
         )
     elif export == "at-end":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -16,6 +17,8 @@ EXAMPLES = """\b
 Examples:
   tiktok-network export --db lab.db --out outputs/
   tiktok-network export --db lab.db --out outputs/ --format csv,parquet,graphml,gexf
+  tiktok-network export --db lab.db --out then/ --as-of 2026-11-01
+  tiktok-network export --db lab.db --out shared/ --pseudonymize --key-file ~/.lab-key
 """
 
 
@@ -32,14 +35,40 @@ Examples:
 @click.option(
     "--force", is_flag=True, help="Write GraphML/GEXF even above the size Gephi can open."
 )
+@click.option(
+    "--as-of",
+    help="The graph as it stood at this moment (ISO 8601 date or UTC timestamp; a date means "
+    "its end): follows first seen by then and not yet found gone.",
+)
+@click.option(
+    "--pseudonymize",
+    is_flag=True,
+    help="Usernames become keyed ids (HMAC-SHA256 with --key-file); display names, bios and "
+    "avatar URLs are dropped; counts, completeness and times are kept.",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False),
+    help="The lab's secret key for --pseudonymize (the same key gives the same ids).",
+)
 @click.option("--config", "config_file", type=click.Path(), help="Settings file.")
 @one_line_errors
-def export(formats: str, force: bool, config_file: str | None, **flags: Any) -> None:
+def export(
+    formats: str,
+    force: bool,
+    as_of: str | None,
+    pseudonymize: bool,
+    key_file: str | None,
+    config_file: str | None,
+    **flags: Any,
+) -> None:
     """Write the outputs from the database, at any moment (even while a crawl runs)."""
     from tiktok_network.config import ConfigError, resolve
     from tiktok_network.export.atomic import check_output_dir
-    from tiktok_network.export.csvs import export_csvs
-    from tiktok_network.export.graph_formats import FORMATS, ExportTooLarge, export_graph_formats
+    from tiktok_network.export.graph_formats import FORMATS, ExportTooLarge
+    from tiktok_network.export.outputs import ExportRequest, write_outputs
+    from tiktok_network.moments import parse_moment
+    from tiktok_network.pseudonyms import KeyFileError, load_key
     from tiktok_network.store.sqlite import NotACrawlDatabase
 
     wanted = [f.strip().lower() for f in formats.split(",") if f.strip()]
@@ -50,19 +79,27 @@ def export(formats: str, force: bool, config_file: str | None, **flags: Any) -> 
         )
     # SIGTERM unwinds like Ctrl-C, so a half-written temporary file is removed and the
     # previous export stays in place.
+    if pseudonymize != (key_file is not None):
+        raise UserError(
+            "--pseudonymize needs --key-file FILE (the lab's secret key)"
+            if pseudonymize
+            else "--key-file is for --pseudonymize: give both"
+        )
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         settings = resolve(flags, config=config_file)
+        moment = parse_moment(as_of) if as_of is not None else None
+        if key_file is not None:
+            load_key(key_file)  # a bad key is said before any work
         check_output_dir(settings.out)
-        written: dict[str, int] = {}
-        if "csv" in wanted:
-            written.update(
-                {f"{k}.csv": v for k, v in export_csvs(settings.db, settings.out).items()}
-            )
-        others = [f for f in wanted if f != "csv"]
-        if others:
-            written.update(export_graph_formats(settings.db, settings.out, others, force))
-    except (ConfigError, NotACrawlDatabase, ExportTooLarge) as exc:
+        request = ExportRequest(
+            tuple(wanted),
+            moment,
+            str(Path(key_file).resolve()) if key_file else None,
+            force,
+        )
+        written = write_outputs(settings.db, settings.out, request)
+    except (ConfigError, NotACrawlDatabase, ExportTooLarge, KeyFileError, ValueError) as exc:
         raise UserError(str(exc)) from None
     except OSError as exc:
         raise UserError(f"cannot write outputs: {exc}") from None

@@ -34,6 +34,10 @@ Examples:
     type=click.Path(dir_okay=False),
     help="The shared quota ledger. [default: the crawl's own, else $XDG_STATE_HOME/...]",
 )
+@click.option(
+    "--older-than",
+    help="The refresh window the compliance lines count against (15d, 36h). [default: 15d]",
+)
 @click.option("--config", "config_file", type=click.Path(), help="Settings file.")
 @one_line_errors
 def status(config_file: str | None, **flags: Any) -> None:
@@ -54,6 +58,7 @@ def status(config_file: str | None, **flags: Any) -> None:
             day_seconds=settings.day_seconds,
             ledger=str(ledger) if ledger else None,
             client=str(stored.get("client") or "") or None,
+            window=settings.older_than,
         )
     except (ConfigError, NotACrawlDatabase) as exc:
         raise UserError(str(exc)) from None

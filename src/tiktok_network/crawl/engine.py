@@ -18,6 +18,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -33,7 +34,7 @@ from tiktok_network.api.outcomes import (
 from tiktok_network.api.spec import MAX_COUNT
 from tiktok_network.completeness import skipped_verdict
 from tiktok_network.config import CrawlSettings
-from tiktok_network.crawl.frontier import BreadthFirstFrontier
+from tiktok_network.crawl.frontier import BreadthFirstFrontier, RefreshFrontier
 from tiktok_network.crawl.pages import page_verdict, reported_counts, reverdict_ended_lists
 from tiktok_network.crawl.quota import QuotaTracker, SharedQuotaTracker, client_id
 from tiktok_network.crawl.results import (  # noqa: F401 - part of the engine's interface
@@ -50,9 +51,11 @@ from tiktok_network.store import display_name, is_database_url, open_store
 from tiktok_network.store.base import (
     DONE,
     FAILED,
+    TODO,
     Claim,
     ListVerdict,
     ProfileRecord,
+    RefreshRound,
     UserOutcome,
     UserStatus,
 )
@@ -74,6 +77,26 @@ def default_writer(settings: CrawlSettings) -> StoreWriter:
         else settings.quota_ledger or str(default_ledger_path())
     )
     return StoreWriter(lambda: open_store(settings.db, lease=settings.lease), ledger)
+
+
+def _who(claim: Claim) -> str:
+    """How a log line names a user: by its id in the crawl database, never by username, so
+    that no log has to be scrubbed when the account is purged later (docs/compliance.md)."""
+    return f"user #{claim.user_id}"
+
+
+def _unnamed(claim: Claim, text: str) -> str:
+    """An API message with the user's name taken out (some messages quote it)."""
+    return text.replace(claim.username, "<username>") if claim.username else text
+
+
+@dataclass(frozen=True)
+class RefreshOptions:
+    """What a refresh round re-fetches (``tiktok-network refresh``)."""
+
+    cutoff: float  # data fetched before this moment is due
+    lists: bool  # the follow lists of expanded users too, not only user info
+    info_for_all: bool  # user info of the users found beyond the crawl's depth too
 
 
 class LostClaim(Exception):
@@ -98,8 +121,10 @@ class Engine:
         open_client: Callable[..., ResearchClient] = ResearchClient,
         clock: Callable[[], float] = time.time,
         info_only: bool = False,
+        refresh: RefreshOptions | None = None,
     ) -> None:
-        """``info_only``: fetch the seeds' user info and nothing else (``plan``)."""
+        """``info_only``: fetch the seeds' user info and nothing else (``plan``). ``refresh``:
+        re-fetch what a refresh round marks instead of crawling the frontier."""
         self.settings = settings
         self._open_writer = open_writer or default_writer
         self._open_client = open_client
@@ -119,6 +144,8 @@ class Engine:
         self._shared_ledger: PgSharedLedger | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self.info_only = info_only
+        self.refresh = refresh
+        self.refresh_round: RefreshRound | None = None
 
     # ------------------------------------------------------------------- control
     def request_stop(self, reason: StopReason = StopReason.SIGNAL) -> None:
@@ -162,7 +189,10 @@ class Engine:
             ) as client:
                 self.client = client
                 await self._crawl_rounds(writer)
-            complete = await writer.frontier_empty(s.max_depth) and self.stop_reason is None
+            if self.refresh is not None:
+                complete = not await writer.refresh_pending() and self.stop_reason is None
+            else:
+                complete = await writer.frontier_empty(s.max_depth) and self.stop_reason is None
         finally:
             if self._heartbeat is not None:
                 self._heartbeat.cancel()
@@ -198,6 +228,18 @@ class Engine:
             log.info("seeds: %d new, %d already in the crawl", new, known)
         self.quota = await self._quota_tracker(writer, cid, day_number(s.day_seconds))
         writer.set_quota_source(self.quota.drain, self.quota.sync)
+        if self.refresh is not None:
+            self.refresh_round = await writer.begin_refresh(
+                cutoff=self.refresh.cutoff,
+                lists=self.refresh.lists,
+                directions=s.directions,
+                info_for_all=self.refresh.info_for_all,
+                max_depth=s.max_depth,
+            )
+            self.frontier = RefreshFrontier(
+                writer, self.worker_id, s, self.stop_event, await writer.started_users()
+            )
+            return
         self.frontier = BreadthFirstFrontier(
             writer,
             self.worker_id,
@@ -258,8 +300,15 @@ class Engine:
             return
         if self.stop_reason is None and await self._retry_failed_users():
             await self._run_workers()
+        if self.refresh is not None:
+            await self._report_failed(writer)
+            return
         if self.stop_reason is None and self.settings.info and self.settings.info_for == "all":
             await self._info_round(writer)
+        await self._report_failed(writer)
+
+    async def _report_failed(self, writer: StoreWriter) -> None:
+        """Users still failing after every retry: the run ends with work left."""
         if self.stop_reason is None:
             left = await writer.failed_users(MAX_USER_ATTEMPTS)
             if left:
@@ -348,7 +397,7 @@ class Engine:
                 except LostClaim:
                     log.warning(
                         "%s: taken over by another worker (this one missed its lease)",
-                        claim.username,
+                        _who(claim),
                     )
 
     # ------------------------------------------------------------------------ user
@@ -361,9 +410,17 @@ class Engine:
         if self.info_only:
             await self.writer.release(claim.user_id)
             return
+        if claim.info_only:  # a refresh of the user info alone: the user is as it was
+            parsed = claim.prior_status == UserStatus.PARSED
+            await self.writer.outcome(
+                UserOutcome(
+                    claim.user_id, DONE if parsed else TODO, UserStatus.PARSED if parsed else None
+                )
+            )
+            return
         skipped = self._skipped_lists(claim)
         if skipped:
-            log.info("%s: not expanded (%s)", claim.username, next(iter(skipped.values()))[1])
+            log.info("%s: not expanded (%s)", _who(claim), next(iter(skipped.values()))[1])
             self.stats.users_done[UserStatus.PARSED] += 1
             await self.writer.outcome(
                 UserOutcome(claim.user_id, DONE, UserStatus.PARSED, lists=skipped)
@@ -438,7 +495,7 @@ class Engine:
         assert self.writer is not None and self.frontier is not None
         verdict = page_verdict(claim, direction, page, cursor, self.settings, hidden=hidden)
         if verdict.note:
-            log.warning("%s %s: %s", claim.username, direction, verdict.note)
+            log.warning("%s %s: %s", _who(claim), direction, verdict.note)
             self.stats.warnings += 1
         if not await self.writer.page(verdict.record):
             raise LostClaim(claim.username)
@@ -481,30 +538,41 @@ class Engine:
             status, state = UserStatus.REFUSED, DONE
         else:
             status, state = UserStatus.FAILED, FAILED
-            log.warning("%s: failed after retries: %s", claim.username, outcome.detail)
+            log.warning(
+                "%s: failed after retries: %s", _who(claim), _unnamed(claim, outcome.detail)
+            )
         self.stats.users_done[status] += 1
         await self.writer.outcome(UserOutcome(claim.user_id, state, status, outcome.detail[:500]))
 
     async def _fetch_info(self, claim: Claim) -> bool:
         """User info of a claimed user; False if that settled the user (refused, not found)
-        or gave it back (shutdown, outage). Info that fails otherwise is skipped."""
+        or gave it back (shutdown, outage). Info that fails otherwise is skipped, except in a
+        refresh, which must hear from the account (it may be gone): there it waits for the
+        info bucket's new day and fails the user like a failed page, to be retried."""
         assert self.writer is not None and self.client is not None and self.quota is not None
-        if self.stop_event.is_set():
-            await self.writer.release(claim.user_id)
-            return False
-        while self.quota.is_exhausted(self.quota.group("info")):
-            if not self.info_only:
-                return True  # the lists need not wait for the info bucket's new day
-            if not await self._quota_exhausted():  # an info round has nothing else to do
+        strict = self.info_only or self.refresh is not None
+        while True:
+            if self.stop_event.is_set():
                 await self.writer.release(claim.user_id)
                 return False
-        outcome = await self.client.user_info(claim.username)
+            outcome = None
+            if not self.quota.is_exhausted(self.quota.group("info")):
+                outcome = await self.client.user_info(claim.username)
+                if outcome.kind is not Kind.QUOTA_EXHAUSTED:
+                    break
+            if not strict:
+                return True  # the lists need not wait for the info bucket's new day
+            if not await self._quota_exhausted():
+                await self.writer.release(claim.user_id)
+                return False
         if outcome.kind is Kind.OK:
             assert outcome.info is not None
             claim.reported = reported_counts(outcome.info)
             info_json = msgspec.json.encode(outcome.info).decode("utf-8")
             verdicts = reverdict_ended_lists(claim, self.settings)
-            record = ProfileRecord(claim.user_id, info_json, claim.reported, verdicts)
+            record = ProfileRecord(
+                claim.user_id, info_json, claim.reported, verdicts, outcome.log_id or None
+            )
             await self.writer.profile(record)
             self.stats.infos += 1
             return True
@@ -514,8 +582,10 @@ class Engine:
         if outcome.interrupted:
             await self.writer.release(claim.user_id)
             return False
-        if outcome.kind is not Kind.QUOTA_EXHAUSTED:
-            log.warning("%s: user info unavailable: %s", claim.username, outcome.detail)
+        if self.refresh is not None:
+            await self._user_failed(claim, outcome)
+            return False
+        log.warning("%s: user info unavailable: %s", _who(claim), _unnamed(claim, outcome.detail))
         return True
 
     # ----------------------------------------------------------------------- quota

@@ -1,7 +1,8 @@
 """Whom to visit next. The engine asks a frontier for claims and tells it when work ends; the
 frontier decides the order. Breadth-first is the one here: users claimed from the store by
 depth, then id, in batches; a sampler is another class with the same small interface
-(``next_claim``, ``working``, ``changed``, ``busy``, ``claimed_total``).
+(``next_claim``, ``working``, ``changed``, ``busy``, ``claimed_total``). A refresh round is
+one too: the users it marked, oldest data first.
 """
 
 from __future__ import annotations
@@ -80,9 +81,7 @@ class BreadthFirstFrontier:
                     )
                     self._info_after = max([self._info_after, *(c.user_id for c in claims)])
                 else:
-                    claims = await self._writer.claim(
-                        self._worker_id, want, s.max_depth, s.directions, s.info
-                    )
+                    claims = await self._claim(want)
                 self.claimed_total += len(claims)
                 if claims:
                     self._buffer.extend(claims)
@@ -91,6 +90,10 @@ class BreadthFirstFrontier:
                     return None
             await self._idle_wait()
         return None
+
+    async def _claim(self, want: int) -> list[Claim]:
+        s = self._settings
+        return await self._writer.claim(self._worker_id, want, s.max_depth, s.directions, s.info)
 
     async def _others_busy(self) -> bool:
         """Workers in other processes (a shared store) may still add users, or die and leave
@@ -105,3 +108,11 @@ class BreadthFirstFrontier:
             await asyncio.wait_for(self._changed.wait(), timeout=1.0)
         except TimeoutError:
             pass
+
+
+class RefreshFrontier(BreadthFirstFrontier):
+    """The users a refresh round marked, the oldest data first (``tiktok-network refresh``)."""
+
+    async def _claim(self, want: int) -> list[Claim]:
+        s = self._settings
+        return await self._writer.claim_refresh(self._worker_id, want, s.directions)

@@ -69,7 +69,17 @@ class InfoRoutes(EmulatorState):
         """Every user-info field of one account; the two counts agree with the graph."""
 
         name = self.graph.usernames[node]
-        followers = self.graph.followers.degree(node)
+        evolving = self.evolution.rates.active
+        followers = (
+            self.evolution.degree("followers", node)
+            if evolving
+            else self.graph.followers.degree(node)
+        )
+        following = (
+            self.evolution.degree("following", node)
+            if evolving
+            else self.graph.following.degree(node)
+        )
         h = int(seeded_unit(self.settings.seed, "profile", node) * 2**32)
         return {
             "display_name": display_name_for(node, name),
@@ -77,11 +87,11 @@ class InfoRoutes(EmulatorState):
             "avatar_url": f"https://p16-sign.tiktokcdn.example/avatar/{name}.jpeg",
             "is_verified": followers >= 1000,
             "follower_count": self._drifted(node, "followers", followers),
-            "following_count": self._drifted(node, "following", self.graph.following.degree(node)),
+            "following_count": self._drifted(node, "following", following),
             "likes_count": followers * (h % 200) + h % 1000,
             "video_count": h % 500,
             "open_id": self._open_id(node),
-            "is_private": bool(self.private[node]),
+            "is_private": bool(self.private[node] or self.evolution.turned_private[node]),
             "bio_url": f"https://linktr.example/{name}" if h % 3 == 0 else "",
         }
 

@@ -104,11 +104,19 @@ class ListRoutes(EmulatorState):
 
     def _list_of(self, endpoint: str, node: int) -> tuple[np.ndarray, np.ndarray]:
         s = self.settings
+        evolving = self.evolution.rates.active
         if endpoint == "following":
             if self.hidden_following[node]:  # answered as an empty list
                 return self.graph.following.row(node)[0][:0], self.graph.following.row(node)[1][:0]
-            return self.graph.following.row(node)
+            targets, times = self.graph.following.row(node)
+            return (
+                self.evolution.served(endpoint, node, targets, times)
+                if evolving
+                else (targets, times)
+            )
         targets, times = self.graph.followers.row(node)
+        if evolving:
+            targets, times = self.evolution.served(endpoint, node, targets, times)
         if s.followers_public_only and len(targets):
             keep = ~self.private[targets]
             targets, times = targets[keep], times[keep]
@@ -170,8 +178,8 @@ class ListRoutes(EmulatorState):
         """The account behind a username, or how the service refuses to serve it."""
         s = self.settings
         node = self.graph.user_id(username) if isinstance(username, str) else None
-        if node is None or node in self.missing_ids:
+        if node is None or node in self.missing_ids or self.evolution.gone[node]:
             return None, s.not_found
-        if self.refused[node] or self.private[node]:
+        if self.refused[node] or self.private[node] or self.evolution.turned_private[node]:
             return None, s.refused
         return node, None

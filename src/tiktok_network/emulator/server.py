@@ -22,6 +22,7 @@ from aiohttp import web
 from tiktok_network.api import spec
 from tiktok_network.emulator.accounting import ClientWindows, QuotaBook, RequestLog
 from tiktok_network.emulator.auth import AuthRoutes
+from tiktok_network.emulator.evolution import Evolution, Rates
 from tiktok_network.emulator.faults import Faults
 from tiktok_network.emulator.graph import FollowGraph
 from tiktok_network.emulator.info import InfoRoutes
@@ -69,6 +70,8 @@ class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes):
         self.missing_ids = {i for name in s.missing if (i := graph.user_id(name)) is not None}
         hide = np.random.default_rng(self.settings.seed + 2).random(graph.n_users)
         self.hidden_following = (hide < s.hidden_following) & ~self.refused & ~self.private
+        rates = Rates(s.evolve_follow, s.evolve_unfollow, s.evolve_delete, s.evolve_private)
+        self.evolution = Evolution(graph, rates, s.seed, s.day_seconds)
 
     # ------------------------------------------------------------------ app
     def app(self) -> web.Application:
@@ -78,6 +81,9 @@ class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes):
         app.router.add_post(spec.ENDPOINTS["followers"], self.followers)
         app.router.add_post(spec.ENDPOINTS["info"], self.info)
         app.router.add_get("/_emulator/stats", self.stats)
+        app.router.add_post("/_emulator/advance", self.advance)
+        app.router.add_get("/_emulator/changes", self.changes)
+        app.router.add_get("/_emulator/graph", self.served_graph)
         app.on_startup.append(self._start_background)
         app.on_cleanup.append(self._stop_background)
         return app
@@ -130,6 +136,8 @@ class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes):
         error response to send (already logged).
         """
         await self._latency()
+        if self.evolution.rates.active:
+            self.evolution.catch_up()  # the graph of the emulated day this request arrives on
         client = self._client_of(request)
         if client is None:
             return self._log_reply(
@@ -249,6 +257,36 @@ class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes):
         return self._log_reply(client, endpoint, username, cursor, response, fault=fault)
 
     # --------------------------------------------------------- user info
+
+    # ------------------------------------------------------------ evolution
+    async def advance(self, request: web.Request) -> web.Response:
+        """Move the emulated clock ``days`` forward, applying those days' changes."""
+        try:
+            days = int((await request.json()).get("days", 1))
+        except (ValueError, TypeError, AttributeError):
+            return web.json_response({"error": 'expected {"days": N}'}, status=400)
+        if days < 0:
+            return web.json_response({"error": "days must not be negative"}, status=400)
+        return web.json_response({"day": self.evolution.advance(days)})
+
+    async def changes(self, request: web.Request) -> web.Response:
+        """Every change the evolving graph made, in order (the tests' ground truth)."""
+        self.evolution.catch_up()
+        body = {"day": self.evolution.days_applied, "changes": self.evolution.log}
+        return web.Response(body=json_encoder.encode(body), content_type="application/json")
+
+    async def served_graph(self, request: web.Request) -> web.Response:
+        """The follows the service serves today, and the accounts that left (small graphs)."""
+        ev = self.evolution
+        ev.catch_up()
+        names = self.graph.usernames
+        body = {
+            "day": ev.days_applied,
+            "edges": sorted([names[u], names[v]] for u, v in ev.edges()),
+            "deleted": sorted(names[i] for i in np.flatnonzero(ev.gone)),
+            "private": sorted(names[i] for i in np.flatnonzero(ev.turned_private)),
+        }
+        return web.Response(body=json_encoder.encode(body), content_type="application/json")
 
     # -------------------------------------------------------------- stats
     async def stats(self, request: web.Request) -> web.Response:

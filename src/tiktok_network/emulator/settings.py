@@ -130,6 +130,11 @@ class EmulatorSettings:
         400, spec.INVALID_PARAMS, HIDDEN_FOLLOWING_MESSAGE
     )
     count_drift: float = 0.0  # profile counts off the lists by up to this share, either way
+    # the graph changing on the emulator's clock (evolution.py): shares per emulated day
+    evolve_follow: float = 0.0
+    evolve_unfollow: float = 0.0
+    evolve_delete: float = 0.0
+    evolve_private: float = 0.0
     # quotas
     follow_quota: int = 20000
     info_quota: int = 1000
@@ -263,6 +268,30 @@ OPTIONS: tuple[Option, ...] = (
         "count_drift",
         "--count-drift",
         "Quirk: profile follower/following counts differ from the lists by up to this share.",
+        "float",
+    ),
+    Option(
+        "evolve_follow",
+        "--evolve-follow",
+        "Evolving graph: new follows per emulated day, as a share of the current follows.",
+        "float",
+    ),
+    Option(
+        "evolve_unfollow",
+        "--evolve-unfollow",
+        "Evolving graph: unfollows per emulated day, as a share of the current follows.",
+        "float",
+    ),
+    Option(
+        "evolve_delete",
+        "--evolve-delete",
+        "Evolving graph: share of visible accounts deleted each emulated day (not found).",
+        "float",
+    ),
+    Option(
+        "evolve_private",
+        "--evolve-private",
+        "Evolving graph: share of visible accounts turned private each emulated day (refused).",
         "float",
     ),
     Option("follow_quota", "--follow-quota", "Follow calls per client per day.", "int"),

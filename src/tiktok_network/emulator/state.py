@@ -28,4 +28,5 @@ class EmulatorState:
     refused: Any  # numpy masks over the users: refused, private, hiding their following list
     private: Any
     hidden_following: Any
+    evolution: Any  # the evolving graph's overlay (evolution.py)
     _occurrences: dict[tuple[str, str, int], int]

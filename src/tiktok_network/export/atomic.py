@@ -12,7 +12,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tiktok_network.store.read import CrawlReader
@@ -63,13 +63,16 @@ def remove_stale_temporaries(out_dir: Path) -> None:
 
 
 @contextlib.contextmanager
-def export_session(db: str | Path, out: str | Path) -> Iterator[tuple[CrawlReader, Path]]:
+def export_session(
+    db: str | Path, out: str | Path, **view: Any
+) -> Iterator[tuple[CrawlReader, Path]]:
     """What every export begins with: the output folder made and cleared of a killed export's
-    leftovers, and one read snapshot of the crawl that all files of this export share."""
+    leftovers, and one read snapshot of the crawl that all files of this export share
+    (``view``: the reader's ``as_of`` and ``pseudonyms``)."""
     from tiktok_network.store.read import CrawlReader
 
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out_dir)
-    with CrawlReader(db) as reader:
+    with CrawlReader(db, **view) as reader:
         yield reader, out_dir

@@ -53,10 +53,10 @@ def atomic_csv(path: Path, header: Iterable[str], rows: Iterable[Iterable[Any]])
 
 
 def export_csvs(
-    db: str | Path, out: str | Path, formats: Iterable[str] = CLASSIC + EXTENDED
+    db: str | Path, out: str | Path, formats: Iterable[str] = CLASSIC + EXTENDED, **view: Any
 ) -> dict[str, int]:
     """Write the requested CSVs to ``out``; returns rows written per file."""
-    with export_session(db, out) as (snap, out_dir):
+    with export_session(db, out, **view) as (snap, out_dir):
         return {name: WRITERS[name](snap, out_dir / f"{name}.csv") for name in formats}
 
 
@@ -86,7 +86,10 @@ def _network(snap: CrawlReader, path: Path) -> int:
     return atomic_csv(path, ("source", "destination"), rows)
 
 
-EDGE_COLUMNS = ("source", "destination", "first_seen", "found_via")
+EDGE_COLUMNS = ("source", "destination", "first_seen", "found_via", "last_seen")
+# When each user was first and last seen, in which runs, and when its profile was fetched
+# (docs/compliance.md); purged accounts carry a tombstone id and purged = true.
+PROVENANCE_COLUMNS = ("last_seen", "first_run", "last_run", "info_fetched_at", "purged")
 # The completeness record of each list (docs/completeness.md): scripts read these names.
 COMPLETENESS_COLUMNS = tuple(
     f"{direction}_{field}"
@@ -102,14 +105,17 @@ NODE_COLUMNS = (
     *INFO_COLUMNS,
     *COMPLETENESS_COLUMNS,
     "notes",
+    *PROVENANCE_COLUMNS,
 )
 
 
-def edge_rows(snap: CrawlReader) -> Iterator[tuple[str | None, str | None, str, str]]:
+def edge_rows(
+    snap: CrawlReader,
+) -> Iterator[tuple[str | None, str | None, str, str | None, str]]:
     """The rows of edges.csv (also the Python API's ``edges()``)."""
     names = snap.names()
-    for src, dst, at, via in snap.edges_with_provenance():
-        yield names[src], names[dst], iso_utc(at), via
+    for src, dst, first, via, last in snap.edges_with_provenance():
+        yield names[src], names[dst], iso_utc(first), via, iso_utc(last)
 
 
 def node_records(snap: CrawlReader) -> Iterator[dict[str, Any]]:
@@ -137,6 +143,11 @@ def node_records(snap: CrawlReader) -> Iterator[dict[str, Any]]:
             if lst.reason:
                 reasons.append(f"{direction}: {lst.reason}")
         record["notes"] = "; ".join(reasons) or None
+        record["last_seen"] = iso_utc(node.last_seen) if node.last_seen else None
+        record["first_run"] = node.first_run
+        record["last_run"] = node.last_run
+        record["info_fetched_at"] = iso_utc(node.info_at) if node.info_at else None
+        record["purged"] = node.purged
         yield record
 
 

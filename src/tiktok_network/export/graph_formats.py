@@ -13,7 +13,12 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from tiktok_network.export.atomic import atomic_path, export_session
-from tiktok_network.export.csvs import COMPLETENESS_COLUMNS, INFO_COLUMNS, node_records
+from tiktok_network.export.csvs import (
+    COMPLETENESS_COLUMNS,
+    INFO_COLUMNS,
+    PROVENANCE_COLUMNS,
+    node_records,
+)
 from tiktok_network.quota_day import iso_utc
 from tiktok_network.store.read import CrawlReader
 
@@ -68,7 +73,7 @@ class ExportTooLarge(Exception):
 def _nodes(snap: CrawlReader) -> Iterator[dict[str, Any]]:
     """Node attributes: unknown user-info fields as '' (GraphML/GEXF have no null)."""
     for record in node_records(snap):
-        for column in (*INFO_COLUMNS, *COMPLETENESS_COLUMNS, "notes"):
+        for column in (*INFO_COLUMNS, *COMPLETENESS_COLUMNS, "notes", *PROVENANCE_COLUMNS):
             if record[column] is None:
                 record[column] = ""
         record["display_name"] = record["display_name"] or ""
@@ -88,6 +93,7 @@ def export_parquet(snap: CrawlReader, out: Path) -> dict[str, int]:
             ("destination", pa.string()),
             ("first_seen", pa.string()),
             ("found_via", pa.string()),
+            ("last_seen", pa.string()),
         ]
     )
     with (
@@ -95,7 +101,7 @@ def export_parquet(snap: CrawlReader, out: Path) -> dict[str, int]:
         pq.ParquetWriter(tmp, edge_schema, compression="zstd") as writer,
     ):
         total = 0
-        batch: list[tuple[int, int, float, str]] = []
+        batch: list[tuple[int, int, float, str | None, float]] = []
         for edge in snap.edges_with_provenance():
             batch.append(edge)
             if len(batch) >= ROW_GROUP:
@@ -117,10 +123,22 @@ def export_parquet(snap: CrawlReader, out: Path) -> dict[str, int]:
             *((column, info_types[column]()) for column in INFO_COLUMNS),
             *((column, kind()) for column, kind in _completeness_types().items()),
             ("notes", pa.string()),
+            ("last_seen", pa.string()),
+            ("first_run", pa.int64()),
+            ("last_run", pa.int64()),
+            ("info_fetched_at", pa.string()),
+            ("purged", pa.bool_()),
         ]
     )
     # Typed columns with nulls where a value is unknown (no user info fetched), not ''.
-    types = {**info_types, **_completeness_types()}
+    types = {
+        **info_types,
+        **_completeness_types(),
+        "last_seen": pa.string,
+        "first_run": pa.int64,
+        "last_run": pa.int64,
+        "info_fetched_at": pa.string,
+    }
     table = pa.Table.from_pylist(
         [
             {k: (_typed(types[k], v) if k in types else v) for k, v in r.items() if k != "id"}
@@ -135,16 +153,17 @@ def export_parquet(snap: CrawlReader, out: Path) -> dict[str, int]:
 
 
 def _edge_table(
-    batch: list[tuple[int, int, float, str]], names: list[str | None], schema: Any
+    batch: list[tuple[int, int, float, str | None, float]], names: list[str | None], schema: Any
 ) -> Any:
     import pyarrow as pa
 
     return pa.table(
         {
-            "source": [names[s] for s, _, _, _ in batch],
-            "destination": [names[d] for _, d, _, _ in batch],
-            "first_seen": [iso_utc(t) for _, _, t, _ in batch],
-            "found_via": [v for _, _, _, v in batch],
+            "source": [names[e[0]] for e in batch],
+            "destination": [names[e[1]] for e in batch],
+            "first_seen": [iso_utc(e[2]) for e in batch],
+            "found_via": [e[3] for e in batch],
+            "last_seen": [iso_utc(e[4]) for e in batch],
         },
         schema=schema,
     )
@@ -162,7 +181,12 @@ def _check_size(snap: CrawlReader, fmt: str, force: bool) -> int:
 
 # GraphML attributes whose values may be unknown: written as text, '' where unknown.
 TEXT_IN_GRAPHML = frozenset(
-    (*INFO_COLUMNS, *(c for c in COMPLETENESS_COLUMNS if not c.endswith("_received")), "notes")
+    (
+        *INFO_COLUMNS,
+        *(c for c in COMPLETENESS_COLUMNS if not c.endswith("_received")),
+        "notes",
+        *(c for c in PROVENANCE_COLUMNS if c != "purged"),
+    )
 ) | {"display_name"}
 
 
@@ -178,12 +202,15 @@ def export_graphml(snap: CrawlReader, out: Path, force: bool = False) -> dict[st
             g.vs[key if key != "username" else "name"] = [
                 (str(r[key]) if key in TEXT_IN_GRAPHML else r[key]) for r in rows
             ]
-    edges, first_seen, via = [], [], []
-    for s, d, t, v in snap.edges_with_provenance():
+    edges, first_seen, via, last_seen = [], [], [], []
+    for s, d, t, v, last in snap.edges_with_provenance():
         edges.append((index[s], index[d]))
         first_seen.append(iso_utc(t))
-        via.append(v)
-    g.add_edges(edges, attributes={"first_seen": first_seen, "found_via": via})
+        via.append(v or "")
+        last_seen.append(iso_utc(last))
+    g.add_edges(
+        edges, attributes={"first_seen": first_seen, "found_via": via, "last_seen": last_seen}
+    )
     with atomic_path(out / "graph.graphml") as tmp:
         g.write_graphml(str(tmp))
     return {"graph.graphml": m}
@@ -201,6 +228,7 @@ def export_gexf(snap: CrawlReader, out: Path, force: bool = False) -> dict[str, 
     attrs += [(c, "string") for c in INFO_COLUMNS]
     attrs += [(c, GEXF_TYPES[c.split("_")[1]]) for c in COMPLETENESS_COLUMNS]
     attrs += [("notes", "string")]
+    attrs += [(c, "boolean" if c == "purged" else "string") for c in PROVENANCE_COLUMNS]
     with atomic_path(out / "graph.gexf") as tmp, open(tmp, "w", encoding="utf-8") as f:
         f.write(
             '<?xml version="1.0" encoding="UTF-8"?>\n<gexf xmlns="http://gexf.net/1.3" version="1.3">\n'
@@ -213,20 +241,23 @@ def export_gexf(snap: CrawlReader, out: Path, force: bool = False) -> dict[str, 
             f.write(f'<attribute id="{i}" title={quoteattr(name)} type="{kind}"/>\n')
         f.write(
             '</attributes>\n<attributes class="edge"><attribute id="0" title="first_seen" type="string"/>'
-            '<attribute id="1" title="found_via" type="string"/></attributes>\n<nodes>\n'
+            '<attribute id="1" title="found_via" type="string"/>'
+            '<attribute id="2" title="last_seen" type="string"/></attributes>\n<nodes>\n'
         )
         for row in _nodes(snap):
             f.write(f'<node id="{row["id"]}" label={quoteattr(row["username"])}><attvalues>')
             for i, (name, kind) in enumerate(attrs):
                 if row[name] == "" and kind != "string":
                     continue  # unknown: a number attribute is left out, not written empty
-                f.write(f'<attvalue for="{i}" value={quoteattr(_xml_text(row[name]))}/>')
+                value = str(row[name]).lower() if kind == "boolean" else _xml_text(row[name])
+                f.write(f'<attvalue for="{i}" value={quoteattr(value)}/>')
             f.write("</attvalues></node>\n")
         f.write("</nodes>\n<edges>\n")
-        for n, (s, d, t, v) in enumerate(snap.edges_with_provenance()):
+        for n, (s, d, t, v, last) in enumerate(snap.edges_with_provenance()):
             f.write(
                 f'<edge id="{n}" source="{s}" target="{d}"><attvalues><attvalue for="0" value="{iso_utc(t)}"/>'
-                f'<attvalue for="1" value="{escape(v)}"/></attvalues></edge>\n'
+                f'<attvalue for="1" value="{escape(v or "")}"/>'
+                f'<attvalue for="2" value="{iso_utc(last)}"/></attvalues></edge>\n'
             )
         f.write("</edges>\n</graph>\n</gexf>\n")
     return {"graph.gexf": m}
@@ -246,11 +277,11 @@ FORMATS = {
 
 
 def export_graph_formats(
-    db: str | Path, out: str | Path, formats: list[str], force: bool = False
+    db: str | Path, out: str | Path, formats: list[str], force: bool = False, **view: Any
 ) -> dict[str, int]:
     """Write the requested non-CSV formats from one read snapshot."""
     written: dict[str, int] = {}
-    with export_session(db, out) as (snap, out_dir):
+    with export_session(db, out, **view) as (snap, out_dir):
         for fmt in formats:
             written.update(FORMATS[fmt](snap, out_dir, force))
     return written

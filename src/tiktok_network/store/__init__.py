@@ -84,3 +84,49 @@ def has_users(db: str | Path) -> bool:
 
     with CrawlReader(db) as reader:
         return reader.has_users()
+
+
+def record_output(db: str | Path, path: str, kind: str, options: dict[str, object]) -> bool:
+    """Remember in the crawl an output folder and how it was written (``refresh`` rewrites it
+    after a purge). Best effort: False where the crawl cannot take the note (a read-only file,
+    a crawl made before outputs were recorded), which the export does not fail for."""
+    import sqlite3
+    import time
+
+    import tiktok_network.store.lifecycle as lifecycle
+    from tiktok_network.store.errors import NotACrawlDatabase
+
+    try:
+        with open_reader(db) as reader:
+            if not reader.has_table("outputs"):
+                return False
+        if is_database_url(db):
+            from tiktok_network.store.pg_db import connect, qmark_to_pg
+
+            conn = connect(str(db))
+            try:
+                with conn.transaction():
+                    lifecycle.record_output(
+                        lambda sql, params: conn.execute(qmark_to_pg(sql), params),
+                        path,
+                        kind,
+                        options,
+                        time.time(),
+                    )
+            finally:
+                conn.close()
+            return True
+        from tiktok_network.store.sqlite_db import connect as connect_file
+
+        file = connect_file(db)
+        try:
+            file.execute("BEGIN IMMEDIATE")
+            lifecycle.record_output(file.execute, path, kind, options, time.time())
+            file.execute("COMMIT")
+        finally:
+            file.close()
+        return True
+    except (NotACrawlDatabase, OSError, sqlite3.Error):
+        return False
+    except database_errors():
+        return False

@@ -20,6 +20,7 @@ class UserState(enum.IntEnum):
     CLAIMED = 1
     DONE = 2
     FAILED = 3
+    REFRESH = 4  # waiting for the refresh round that marked it (``tiktok-network refresh``)
 
 
 class UserStatus(enum.IntEnum):
@@ -53,6 +54,7 @@ class ListCompleteness(enum.IntEnum):
 
 
 TODO, CLAIMED, DONE, FAILED = UserState.TODO, UserState.CLAIMED, UserState.DONE, UserState.FAILED
+REFRESH = UserState.REFRESH
 
 
 @dataclass
@@ -75,6 +77,8 @@ class Claim:
     needs_info: bool = False
     last_page: dict[str, set[str]] = field(default_factory=dict)  # usernames, per list
     reported: dict[str, int | None] = field(default_factory=dict)  # profile counts, if known
+    info_only: bool = False  # a refresh of the user info alone: its lists stay as they are
+    prior_status: int | None = None  # a refreshed user's status before the round
 
     @classmethod
     def of_row(cls, row: tuple[Any, ...], directions: tuple[str, ...], info: bool) -> Claim:
@@ -116,6 +120,15 @@ class PageRecord:
 ListVerdict = tuple[int, str | None]  # (ListCompleteness, reason)
 
 
+@dataclass(frozen=True)
+class RefreshRound:
+    """What starting a refresh found or marked (``lifecycle.begin_refresh``)."""
+
+    new: bool  # a round was started (False: an unfinished one continues)
+    users: int  # users the round still has to fetch
+    lists: int  # lists the round re-fetches (new rounds only; 0 when continuing)
+
+
 @dataclass
 class UserOutcome:
     user_id: int
@@ -135,6 +148,7 @@ class ProfileRecord:
     info_json: str
     reported: dict[str, int | None] = field(default_factory=dict)
     list_states: dict[str, ListVerdict] = field(default_factory=dict)
+    log_id: str | None = None  # the API's log id of the response
 
 
 @dataclass
@@ -207,6 +221,27 @@ class CrawlStore(abc.ABC):
         info and no verdict, in id order, claimed for their user info only (``plan``'s seeds,
         ``--info-for all``'s unexpanded users); they are released afterwards, their lists
         untouched."""
+
+    @abc.abstractmethod
+    def begin_refresh(
+        self,
+        *,
+        cutoff: float,
+        lists: bool,
+        directions: tuple[str, ...],
+        info_for_all: bool,
+        max_depth: int,
+    ) -> RefreshRound:
+        """Continue an unfinished refresh round or mark what was fetched before ``cutoff``
+        (``lifecycle.begin_refresh``); one transaction."""
+
+    @abc.abstractmethod
+    def refresh_pending(self) -> int:
+        """Users the current refresh round has not finished."""
+
+    @abc.abstractmethod
+    def claim_refresh(self, worker: str, n: int, directions: tuple[str, ...]) -> list[Claim]:
+        """Users the refresh round marked, oldest data first."""
 
     @abc.abstractmethod
     def apply(

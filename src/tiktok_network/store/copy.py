@@ -49,12 +49,32 @@ TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
             "info_at",
             "following_reported",
             "followers_reported",
+            "last_seen",
+            "first_run",
+            "last_run",
+            "refresh_due",
+            "purged_at",
+            "info_log_id",
         ),
     ),
     (
         "lists",
         ("user_id", "direction"),
-        ("user_id", "direction", "cursor", "done", "pages", "items", "note", "state"),
+        (
+            "user_id",
+            "direction",
+            "cursor",
+            "done",
+            "pages",
+            "items",
+            "note",
+            "state",
+            "first_seen",
+            "started_at",
+            "ended_at",
+            "run_id",
+            "refresh",
+        ),
     ),
     (
         "pages",
@@ -74,7 +94,37 @@ TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
             "response",
         ),
     ),
-    ("edges", ("src", "dst"), ("src", "dst", "page_id")),
+    (
+        "edges",
+        ("src", "dst"),
+        (
+            "src",
+            "dst",
+            "page_id",
+            "first_seen",
+            "last_seen",
+            "first_run",
+            "last_run",
+            "removed_at",
+            "removed_run",
+        ),
+    ),
+    (
+        "edge_history",
+        ("src", "dst", "removed_at"),
+        (
+            "src",
+            "dst",
+            "first_seen",
+            "last_seen",
+            "first_run",
+            "last_run",
+            "removed_at",
+            "removed_run",
+        ),
+    ),
+    ("audit", ("id",), ("id", "at", "run_id", "tombstone", "reason", "removed")),
+    ("outputs", ("path",), ("path", "kind", "options", "written_at")),
     ("quota", ("client", "day", "bucket"), ("client", "day", "bucket", "used", "exhausted")),
     (
         "workers",
@@ -204,7 +254,7 @@ class _Side:
         if not self.pg:
             return
         with self.conn.transaction():
-            for table in ("runs", "users", "pages"):
+            for table in ("runs", "users", "pages", "audit"):
                 self.conn.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                     f" (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
@@ -283,7 +333,7 @@ def _copy_tables(
         cols = [c for c in wanted if c in have and c in target.columns(table)]
         # Big tables resume after the destination's last key; small ones are copied whole
         # (rows already there are kept), which needs no agreement on how text sorts.
-        resumable = table in ("users", "pages", "edges", "lists")
+        resumable = table in ("users", "pages", "edges", "lists", "edge_history")
         after = target.last_key(table, keys) if resumable else None
         if target.pg:
             target.conn.rollback()

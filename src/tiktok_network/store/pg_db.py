@@ -123,10 +123,65 @@ UPDATE lists l SET state = CASE WHEN l.items < coalesce(CASE l.direction
     THEN 2 ELSE 1 END FROM users u WHERE u.id = l.user_id AND l.done = 1;
 """
 
+# Version 4: provenance, refresh and deletion (as in the SQLite store, sqlite_db.py).
+SCHEMA_V4 = """
+ALTER TABLE users ADD COLUMN IF NOT EXISTS last_seen DOUBLE PRECISION;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS first_run BIGINT;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS last_run BIGINT;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS refresh_due DOUBLE PRECISION;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS purged_at DOUBLE PRECISION;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS info_log_id TEXT;
+ALTER TABLE lists ADD COLUMN IF NOT EXISTS first_seen DOUBLE PRECISION;
+ALTER TABLE lists ADD COLUMN IF NOT EXISTS started_at DOUBLE PRECISION;
+ALTER TABLE lists ADD COLUMN IF NOT EXISTS ended_at DOUBLE PRECISION;
+ALTER TABLE lists ADD COLUMN IF NOT EXISTS run_id BIGINT;
+ALTER TABLE lists ADD COLUMN IF NOT EXISTS refresh INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE edges ADD COLUMN IF NOT EXISTS first_seen DOUBLE PRECISION;
+ALTER TABLE edges ADD COLUMN IF NOT EXISTS last_seen DOUBLE PRECISION;
+ALTER TABLE edges ADD COLUMN IF NOT EXISTS first_run BIGINT;
+ALTER TABLE edges ADD COLUMN IF NOT EXISTS last_run BIGINT;
+ALTER TABLE edges ADD COLUMN IF NOT EXISTS removed_at DOUBLE PRECISION;
+ALTER TABLE edges ADD COLUMN IF NOT EXISTS removed_run BIGINT;
+CREATE TABLE IF NOT EXISTS edge_history(
+    src BIGINT NOT NULL, dst BIGINT NOT NULL, first_seen DOUBLE PRECISION,
+    last_seen DOUBLE PRECISION, first_run BIGINT, last_run BIGINT,
+    removed_at DOUBLE PRECISION NOT NULL, removed_run BIGINT);
+CREATE INDEX IF NOT EXISTS edge_history_pair ON edge_history(src, dst);
+CREATE TABLE IF NOT EXISTS audit(
+    id BIGSERIAL PRIMARY KEY, at DOUBLE PRECISION NOT NULL, run_id BIGINT,
+    tombstone TEXT NOT NULL, reason TEXT NOT NULL, removed TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outputs(
+    path TEXT PRIMARY KEY, kind TEXT NOT NULL, options TEXT NOT NULL,
+    written_at DOUBLE PRECISION NOT NULL);
+CREATE INDEX IF NOT EXISTS users_refresh ON users(refresh_due, id) WHERE state = 4;
+CREATE OR REPLACE FUNCTION tn_edges_reopen() RETURNS trigger AS $$
+BEGIN
+  IF OLD.removed_at IS NOT NULL AND NEW.removed_at IS NULL THEN
+    INSERT INTO edge_history VALUES (OLD.src, OLD.dst, OLD.first_seen, OLD.last_seen,
+        OLD.first_run, OLD.last_run, OLD.removed_at, OLD.removed_run);
+  END IF;
+  RETURN NEW;
+END $$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS edges_reopen ON edges;
+CREATE TRIGGER edges_reopen BEFORE UPDATE OF removed_at ON edges
+    FOR EACH ROW EXECUTE FUNCTION tn_edges_reopen();
+UPDATE edges e SET first_seen = p.fetched_at, last_seen = p.fetched_at, first_run = p.run_id,
+    last_run = p.run_id FROM pages p WHERE p.id = e.page_id;
+UPDATE lists l SET first_seen = t.first, started_at = t.first,
+    ended_at = CASE WHEN l.done = 1 THEN t.last END, run_id = t.run
+    FROM (SELECT user_id, direction, min(fetched_at) AS first, max(fetched_at) AS last,
+          max(run_id) AS run FROM pages GROUP BY user_id, direction) t
+    WHERE t.user_id = l.user_id AND t.direction = l.direction;
+UPDATE users SET last_seen = GREATEST(first_seen, info_at, finished_at),
+    first_run = (SELECT max(r.id) FROM runs r WHERE r.started_at <= users.first_seen),
+    last_run = (SELECT max(r.id) FROM runs r);
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the crawl tables", SCHEMA_V1),
     (2, "workers, shared quota and rate limit", SCHEMA_V2),
     (3, "completeness records: list verdicts and reported counts", SCHEMA_V3),
+    (4, "provenance, refresh, edge history, purge audit and outputs", SCHEMA_V4),
 ]
 VERSION = MIGRATIONS[-1][0]
 

@@ -28,10 +28,12 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import errors as pg_errors
 
+import tiktok_network.store.lifecycle as lifecycle
 from tiktok_network.store.base import (
     CLAIMED,
     DONE,
     FAILED,
+    REFRESH,
     TODO,
     Claim,
     CrawlStore,
@@ -39,16 +41,20 @@ from tiktok_network.store.base import (
     PageRecord,
     ProfileRecord,
     QuotaDelta,
+    RefreshRound,
     UserOutcome,
     UserStatus,
 )
-from tiktok_network.store.pg_db import Reconnect, connect, ensure_schema, redact
+from tiktok_network.store.lifecycle import PUT_BACK
+from tiktok_network.store.pg_db import Reconnect, connect, ensure_schema, qmark_to_pg, redact
+from tiktok_network.store.sqlite import LAST_SEEN_RESOLUTION, UNAVAILABLE, _reason
 from tiktok_network.store.sqlite_db import ID_CACHE_SIZE, compress
 
 log = logging.getLogger("tiktok_network.store")
 T = TypeVar("T")
 
 DEFAULT_LEASE = 60.0  # seconds without a heartbeat before a worker's claims are taken over
+REFRESH_LOCK = 0x7454_4E01  # advisory lock id: one worker marks a refresh round
 
 
 # Arrays go as binary parameters (%b): psycopg dumps a list in binary about twice as fast as in
@@ -75,6 +81,11 @@ class PgStore(CrawlStore):
             raise
         self.worker: str | None = None
         self._ids: dict[str, int] = {}
+        self._ids_since = time.time()
+
+    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        """The backend-neutral SQL of ``lifecycle`` (``?`` placeholders) on this connection."""
+        return self.conn.execute(qmark_to_pg(sql), params)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------ connection
     def _tx(self, fn: Callable[[], T]) -> T:
@@ -179,7 +190,7 @@ class PgStore(CrawlStore):
     def _reclaim_expired(self) -> int:
         cutoff = time.time() - self.lease
         cur = self.conn.execute(
-            f"UPDATE users SET state={TODO:d}, claimed_by=NULL, claimed_at=NULL"
+            f"UPDATE users SET state={PUT_BACK}, claimed_by=NULL, claimed_at=NULL"
             f" WHERE state={CLAIMED:d} AND (claimed_by IS NULL OR claimed_by NOT IN"
             "  (SELECT id FROM workers WHERE ended_at IS NULL AND heartbeat_at >= %s))",
             (cutoff,),
@@ -190,8 +201,9 @@ class PgStore(CrawlStore):
 
     def _retry_failed(self, max_attempts: int) -> int:
         return self.conn.execute(
-            "UPDATE users SET state=%s, status=NULL WHERE state=%s AND attempts < %s",
-            (TODO, FAILED, max_attempts),
+            f"UPDATE users SET state={PUT_BACK}, status=CASE WHEN refresh_due IS NOT NULL"
+            " THEN status END WHERE state=%s AND attempts < %s",
+            (FAILED, max_attempts),
         ).rowcount
 
     def retry_failed(self, max_attempts: int) -> int:
@@ -279,12 +291,62 @@ class PgStore(CrawlStore):
         return self._tx(
             lambda: (
                 self.conn.execute(
-                    f"UPDATE users SET state={TODO:d}, claimed_by=NULL, claimed_at=NULL"
+                    f"UPDATE users SET state={PUT_BACK}, claimed_by=NULL, claimed_at=NULL"
                     f" WHERE claimed_by=%s AND state={CLAIMED:d}",
                     (worker,),
                 ).rowcount
             )
         )
+
+    # ----------------------------------------------------------------- refresh
+    def begin_refresh(
+        self,
+        *,
+        cutoff: float,
+        lists: bool,
+        directions: tuple[str, ...],
+        info_for_all: bool,
+        max_depth: int,
+    ) -> RefreshRound:
+        def run() -> RefreshRound:
+            # Workers starting together: one marks the round, the others find it marked.
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (REFRESH_LOCK,))
+            return lifecycle.begin_refresh(
+                self._execute,
+                cutoff=cutoff,
+                lists=lists,
+                directions=directions,
+                info_for_all=info_for_all,
+                max_depth=max_depth,
+            )
+
+        return self._tx(run)
+
+    def refresh_pending(self) -> int:
+        return self._tx(lambda: lifecycle.refresh_pending(self._execute))
+
+    def claim_refresh(self, worker: str, n: int, directions: tuple[str, ...]) -> list[Claim]:
+        self.worker = worker
+
+        def run() -> list[Claim]:
+            self._reclaim_expired()
+            rows = self.conn.execute(
+                f"UPDATE users SET state={CLAIMED:d}, claimed_by=%s, claimed_at=%s WHERE id IN ("
+                f" SELECT id FROM users WHERE state={REFRESH:d} ORDER BY refresh_due, id"
+                " LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id, username, depth, status,"
+                " following_reported, followers_reported",
+                (worker, time.time(), n),
+            ).fetchall()
+            if not rows:
+                return []
+            list_rows = self.conn.execute(
+                "SELECT user_id, direction, cursor, done, pages, items, state, refresh FROM lists"
+                " WHERE user_id = ANY(%b)",
+                ([r[0] for r in rows],),
+            ).fetchall()
+            return lifecycle.refresh_claims(rows, list_rows, directions)
+
+        return self._tx(run)
 
     # ------------------------------------------------------------------ commits
     def apply(
@@ -330,7 +392,9 @@ class PgStore(CrawlStore):
         # Pipeline mode: statements whose results are not read go out without waiting for
         # each other's answer (one round trip for the writes of the batch, not one each).
         with conn.pipeline():
-            self._write(run_id, accepted, outcomes, profiles, releases, quota, held, lost)
+            doomed = self._write(run_id, accepted, outcomes, profiles, releases, quota, held, lost)
+        # Out of the pipeline: a purge reads what it removes (its audit counts rows).
+        lifecycle.purge(self._execute, doomed, time.time(), run_id)
         return lost
 
     def _write(
@@ -343,44 +407,63 @@ class PgStore(CrawlStore):
         quota: list[QuotaDelta],
         held: set[int],
         lost: set[int],
-    ) -> None:
+    ) -> list[tuple[int, str]]:
+        """The batch's writes; returns the accounts to purge (user id, reason)."""
         conn, me = self.conn, self.worker
         self._commit_pages(run_id, accepted)
         now = time.time()
         kept = [o for o in outcomes if o.user_id in held and o.user_id not in lost]
+        purges: list[tuple[int, str]] = []
         if kept:
+            doomed = lifecycle.purgeable(
+                self._execute, [o.user_id for o in kept if o.status in UNAVAILABLE]
+            )
             conn.execute(
-                "UPDATE users u SET state=v.state, status=v.status, last_error=v.error,"
-                " finished_at=%s, claimed_by=NULL, attempts=u.attempts+1"
+                "UPDATE users u SET state=v.state, status=CASE WHEN u.refresh_due IS NOT NULL"
+                f" AND v.state={FAILED:d} THEN u.status ELSE v.status END, last_error=v.error,"
+                " finished_at=%s, claimed_by=NULL, attempts=u.attempts+1, last_seen=%s,"
+                f" last_run=%s, refresh_due=CASE WHEN v.state={FAILED:d} THEN u.refresh_due END"
                 " FROM unnest(%b::bigint[], %b::int[], %b::int[], %b::text[])"
                 "  AS v(id, state, status, error) WHERE u.id = v.id",
                 (
                     now,
+                    now,
+                    run_id,
                     [o.user_id for o in kept],
                     [int(o.state) for o in kept],
                     [None if o.status is None else int(o.status) for o in kept],
                     [o.error for o in kept],
                 ),
             )
-            verdicts = [(o.user_id, d, st, why) for o in kept for d, (st, why) in o.lists.items()]
+            verdicts = [
+                (o.user_id, d, st, why, now, run_id)
+                for o in kept
+                for d, (st, why) in o.lists.items()
+            ]
             if verdicts:
                 conn.executemany(
-                    "INSERT INTO lists(user_id, direction, done, state, note)"
-                    " VALUES (%s, %s, 1, %s, %s) ON CONFLICT (user_id, direction) DO UPDATE"
-                    " SET done=1, state=EXCLUDED.state, note=EXCLUDED.note",
+                    "INSERT INTO lists(user_id, direction, done, state, note, ended_at, run_id)"
+                    " VALUES (%s, %s, 1, %s, %s, %s, %s) ON CONFLICT (user_id, direction) DO UPDATE"
+                    " SET done=1, state=EXCLUDED.state, note=EXCLUDED.note,"
+                    " ended_at=EXCLUDED.ended_at, run_id=EXCLUDED.run_id, refresh=0",
                     verdicts,
                 )
+            purges = [(o.user_id, _reason(o.status)) for o in kept if o.user_id in doomed]
         if profiles:
             conn.execute(
                 "UPDATE users u SET info=v.info, info_at=%s, following_reported=v.fr,"
-                " followers_reported=v.fs FROM unnest(%b::bigint[], %b::text[], %b::bigint[],"
-                " %b::bigint[]) AS v(id, info, fr, fs) WHERE u.id = v.id",
+                " followers_reported=v.fs, info_log_id=v.log, last_seen=%s, last_run=%s"
+                " FROM unnest(%b::bigint[], %b::text[], %b::bigint[], %b::bigint[], %b::text[])"
+                " AS v(id, info, fr, fs, log) WHERE u.id = v.id",
                 (
                     now,
+                    now,
+                    run_id,
                     [p.user_id for p in profiles],
                     [p.info_json for p in profiles],
                     [p.reported.get("following") for p in profiles],
                     [p.reported.get("followers") for p in profiles],
+                    [p.log_id for p in profiles],
                 ),
             )
             states = [
@@ -392,9 +475,9 @@ class PgStore(CrawlStore):
                 )
         if releases:
             conn.execute(
-                "UPDATE users SET state=%s, claimed_by=NULL, claimed_at=NULL"
+                f"UPDATE users SET state={PUT_BACK}, claimed_by=NULL, claimed_at=NULL"
                 " WHERE id = ANY(%b) AND state=%s AND claimed_by=%s",
-                (TODO, sorted(releases), CLAIMED, me),
+                (sorted(releases), CLAIMED, me),
             )
         if quota:  # use the shared ledger did not debit already (a SQLite-style tracker)
             for q in quota:
@@ -406,6 +489,7 @@ class PgStore(CrawlStore):
                         " exhausted=GREATEST(quota.exhausted, EXCLUDED.exhausted)",
                         (q.client, q.day, q.bucket, q.used, int(q.exhausted), q.used),
                     )
+        return purges
 
     @staticmethod
     def _fence_pages(
@@ -433,8 +517,9 @@ class PgStore(CrawlStore):
             for username, display_name in page.items:
                 names.setdefault(username, display_name)
         ids: dict[str, int] = {}
+        first_fetch = min(p.fetched_at for p in pages)  # a user is never younger than its edges
         for depth in sorted(by_depth):
-            ids.update(self._intern(by_depth[depth], depth, pages[0].fetched_at))
+            ids.update(self._intern(by_depth[depth], depth, first_fetch, run_id))
         page_ids = [
             r[0]
             for r in self.conn.execute(
@@ -442,7 +527,7 @@ class PgStore(CrawlStore):
                 (len(pages),),
             )
         ]
-        cols: dict[str, list[Any]] = {k: [] for k in ("src", "dst", "page")}
+        cols: dict[str, list[Any]] = {k: [] for k in ("src", "dst", "page", "at")}
         for page_id, page in zip(page_ids, pages, strict=True):
             user = page.user_id
             for username, _ in page.items:
@@ -451,6 +536,7 @@ class PgStore(CrawlStore):
                 cols["src"].append(src)
                 cols["dst"].append(dst)
                 cols["page"].append(page_id)
+                cols["at"].append(page.fetched_at)
         self.conn.execute(
             "INSERT INTO pages(id, run_id, user_id, direction, request, request_cursor,"
             " next_cursor, has_more, n_items, fetched_at, log_id, response)"
@@ -473,21 +559,43 @@ class PgStore(CrawlStore):
             ),
         )
         if cols["src"]:
-            order = sorted(range(len(cols["src"])), key=lambda i: (cols["src"][i], cols["dst"][i]))
+            # One row per edge (a batch may see an edge twice: ON CONFLICT cannot touch a row
+            # twice in one statement), the latest sighting kept.
+            latest: dict[tuple[int, int], int] = {}
+            for i, pair in enumerate(zip(cols["src"], cols["dst"], strict=True)):
+                latest[pair] = i
+            order = [latest[pair] for pair in sorted(latest)]
             self.conn.execute(
-                "INSERT INTO edges(src, dst, page_id)"
-                " SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[])"
-                " ON CONFLICT (src, dst) DO NOTHING",
-                tuple([cols[k][i] for i in order] for k in ("src", "dst", "page")),
+                "INSERT INTO edges(src, dst, page_id, first_seen, last_seen, first_run, last_run)"
+                " SELECT s, d, p, t, t, %s, %s FROM unnest(%b::bigint[], %b::bigint[],"
+                " %b::bigint[], %b::float8[]) AS v(s, d, p, t)"
+                " ON CONFLICT (src, dst) DO UPDATE SET last_seen=EXCLUDED.last_seen,"
+                " last_run=EXCLUDED.last_run, first_seen=CASE WHEN edges.removed_at IS NULL"
+                " THEN edges.first_seen ELSE EXCLUDED.first_seen END, first_run=CASE WHEN"
+                " edges.removed_at IS NULL THEN edges.first_run ELSE EXCLUDED.first_run END,"
+                " page_id=CASE WHEN edges.removed_at IS NULL THEN edges.page_id"
+                " ELSE EXCLUDED.page_id END, removed_at=NULL, removed_run=NULL",
+                (
+                    run_id,
+                    run_id,
+                    *([cols[k][i] for i in order] for k in ("src", "dst", "page", "at")),
+                ),
             )
         self.conn.execute(
-            "INSERT INTO lists(user_id, direction, cursor, done, pages, items, note, state)"
-            " SELECT u, d, c, f, 1, n, t, s FROM unnest(%b::bigint[], %b::text[], %b::bigint[],"
-            " %b::int[], %b::int[], %b::text[], %b::int[]) AS v(u, d, c, f, n, t, s)"
+            "INSERT INTO lists(user_id, direction, cursor, done, pages, items, note, state,"
+            " first_seen, started_at, ended_at, run_id)"
+            " SELECT u, d, c, f, 1, n, t, s, a, a, CASE WHEN f = 1 THEN a END, %s"
+            " FROM unnest(%b::bigint[], %b::text[], %b::bigint[],"
+            " %b::int[], %b::int[], %b::text[], %b::int[], %b::float8[])"
+            " AS v(u, d, c, f, n, t, s, a)"
             " ON CONFLICT (user_id, direction) DO UPDATE SET cursor=EXCLUDED.cursor,"
             " done=EXCLUDED.done, pages=lists.pages+1, items=lists.items+EXCLUDED.items,"
-            " note=coalesce(EXCLUDED.note, lists.note), state=coalesce(EXCLUDED.state, lists.state)",
+            " note=coalesce(EXCLUDED.note, lists.note), state=coalesce(EXCLUDED.state, lists.state),"
+            " first_seen=coalesce(lists.first_seen, EXCLUDED.first_seen),"
+            " started_at=coalesce(lists.started_at, EXCLUDED.started_at),"
+            " ended_at=coalesce(EXCLUDED.ended_at, lists.ended_at), run_id=EXCLUDED.run_id",
             (
+                run_id,
                 [p.user_id for p in pages],
                 [p.direction for p in pages],
                 [p.next_cursor for p in pages],
@@ -495,21 +603,31 @@ class PgStore(CrawlStore):
                 [p.fresh for p in pages],
                 [p.note for p in pages],
                 [p.list_state for p in pages],
+                [p.fetched_at for p in pages],
             ),
         )
+        ended = [(p.user_id, p.direction) for p in pages if p.list_done]
+        if ended:
+            lifecycle.close_unseen_edges(self._execute, ended, pages[-1].fetched_at, run_id)
         done = sorted({p.user_id for p in pages if p.user_complete})
         if done:
             self.conn.execute(
                 "UPDATE users SET state=%s, status=%s, last_error=NULL, finished_at=%s,"
-                " claimed_by=NULL, attempts=attempts+1 WHERE id = ANY(%b)",
-                (DONE, UserStatus.PARSED, pages[-1].fetched_at, done),
+                " claimed_by=NULL, attempts=attempts+1, refresh_due=NULL, last_seen=%s,"
+                " last_run=%s WHERE id = ANY(%b)",
+                (DONE, UserStatus.PARSED, pages[-1].fetched_at, pages[-1].fetched_at, run_id, done),
             )
 
-    def _intern(self, display: dict[str, str | None], depth: int, now: float) -> dict[str, int]:
+    def _intern(
+        self, display: dict[str, str | None], depth: int, now: float, run_id: int
+    ) -> dict[str, int]:
         """Ids of the listed users: known ones looked up (and their depth lowered where this
         path is shorter), new ones inserted. Looking up first keeps the id sequence dense: an
         ``ON CONFLICT`` insert spends a sequence value on every row it skips."""
         ids: dict[str, int] = {}
+        if now - self._ids_since > LAST_SEEN_RESOLUTION:
+            self._ids.clear()  # so each user's last_seen is written again, once an hour at most
+            self._ids_since = now
         cache = self._ids
         todo = []
         for name in display:
@@ -530,10 +648,13 @@ class PgStore(CrawlStore):
         missing = [n for n in todo if n not in found]
         if missing:
             rows = self.conn.execute(
-                "INSERT INTO users(username, display_name, depth, first_seen)"
-                " SELECT * FROM unnest(%b::text[], %b::text[], %b::int[], %b::float8[])"
+                "INSERT INTO users(username, display_name, depth, first_seen, last_seen,"
+                " first_run, last_run) SELECT n, dn, d, t, t, %s, %s FROM unnest(%b::text[],"
+                " %b::text[], %b::int[], %b::float8[]) AS v(n, dn, d, t)"
                 " ON CONFLICT (username) DO NOTHING RETURNING id, username",
                 (
+                    run_id,
+                    run_id,
                     missing,
                     [display[n] for n in missing],
                     [depth] * len(missing),
@@ -548,6 +669,12 @@ class PgStore(CrawlStore):
                     "SELECT id, username, depth FROM users WHERE username = ANY(%b)", (raced,)
                 ):
                     found[name] = (uid, d)
+        seen_again = sorted(uid for name, (uid, _) in found.items() if name not in missing)
+        if seen_again:
+            self.conn.execute(
+                "UPDATE users SET last_seen=%s, last_run=%s WHERE id = ANY(%b)",
+                (now, run_id, seen_again),
+            )
         # Known deeper (by this or another worker): this path is shorter.
         deeper = sorted(uid for uid, d in found.values() if d > depth)
         if deeper:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
+    from tiktok_network.pseudonyms import Pseudonymizer
     from tiktok_network.store.pg_db import PgReadConnection
 
 from tiktok_network.completeness import stored_state
@@ -56,6 +57,11 @@ class NodeRow:
     info: str | None
     following: ListRecord
     followers: ListRecord
+    last_seen: float | None = None  # provenance (None in a crawl made before it was kept)
+    first_run: int | None = None
+    last_run: int | None = None
+    info_at: float | None = None
+    purged: bool = False
 
     @classmethod
     def of(cls, row: tuple[Any, ...]) -> NodeRow:
@@ -71,7 +77,22 @@ class NodeRow:
                 reported[direction],
                 note,
             )
-        return cls(uid, name, display, depth, status, first_seen, info, **records)
+        last_seen, first_run, last_run, info_at, purged = row[18:23]
+        return cls(
+            uid,
+            name,
+            display,
+            depth,
+            status,
+            first_seen,
+            info,
+            **records,
+            last_seen=last_seen,
+            first_run=first_run,
+            last_run=last_run,
+            info_at=info_at,
+            purged=bool(purged),
+        )
 
 
 class CrawlReader:
@@ -81,7 +102,18 @@ class CrawlReader:
     (placeholders translated, scans on server-side cursors, one repeatable-read snapshot).
     """
 
-    def __init__(self, db: str | Path) -> None:
+    def __init__(
+        self,
+        db: str | Path,
+        *,
+        as_of: float | None = None,
+        pseudonyms: Pseudonymizer | None = None,
+    ) -> None:
+        """``as_of``: the graph as it stood at that moment (edges first seen by then and not
+        removed by then); default: as it stands now. ``pseudonyms``: every username that
+        leaves the reader is a keyed id, and identifying profile fields are dropped."""
+        self.as_of = as_of
+        self.pseudonyms = pseudonyms
         self.pg: PgReadConnection | None = None
         if is_database_url(db):
             from tiktok_network.store.pg_db import PgReadConnection, redact
@@ -96,6 +128,34 @@ class CrawlReader:
         self._names: list[str | None] | None = None
         self._records: bool | None = None
         self._concat = "string_agg" if self.pg else "group_concat"
+        self._history = self.has_column("edges", "removed_at")
+        self.edges_sql = self._edge_view()
+
+    def _edge_view(self) -> str:
+        """The edges of the graph at the reader's moment, as a table expression (src, dst,
+        page_id, first_seen, last_seen, removed_at). A crawl made before edges carried their
+        times (schema 3) has only current edges, first seen when their page was fetched."""
+        if not self._history:
+            return (
+                "(SELECT e.src, e.dst, e.page_id, p.fetched_at AS first_seen,"
+                " p.fetched_at AS last_seen, NULL AS removed_at"
+                " FROM edges e JOIN pages p ON p.id = e.page_id)"
+            )
+        if self.as_of is None:
+            return (
+                "(SELECT src, dst, page_id, first_seen, last_seen, removed_at FROM edges"
+                " WHERE removed_at IS NULL)"
+            )
+        at = repr(float(self.as_of))
+        return (
+            "(SELECT src, dst, page_id, first_seen, last_seen, removed_at FROM edges"
+            f" WHERE first_seen <= {at} AND (removed_at IS NULL OR removed_at > {at})"
+            " UNION ALL SELECT src, dst, NULL, first_seen, last_seen, removed_at"
+            f" FROM edge_history WHERE first_seen <= {at} AND removed_at > {at})"
+        )
+
+    def _pseudonym(self, name: str | None) -> str | None:
+        return self.pseudonyms.name(name) if self.pseudonyms is not None else name
 
     def __enter__(self) -> CrawlReader:
         return self
@@ -138,7 +198,7 @@ class CrawlReader:
                 self._one("SELECT coalesce(max(id), 0) FROM users") + 1
             )
             for i, name in self._rows("SELECT id, username FROM users"):
-                names[i] = name
+                names[i] = self._pseudonym(name)
             self._names = names
         return self._names
 
@@ -147,12 +207,23 @@ class CrawlReader:
 
     def parsing_list(self) -> Iterator[tuple[str, int]]:
         """(username, status) of every user with a verdict, in the order they got it."""
-        return self._rows(
-            "SELECT username, status FROM users WHERE status IS NOT NULL ORDER BY finished_at, id"
-        )
+        for name, status in self._rows(
+            "SELECT username, status FROM users WHERE status IS NOT NULL"
+            f" {self._users_at()} ORDER BY finished_at, id"
+        ):
+            yield self._pseudonym(name) or "", status
 
     def queue(self) -> Iterator[tuple[str]]:
-        return self._rows("SELECT username FROM users WHERE status IS NULL ORDER BY depth, id")
+        for (name,) in self._rows(
+            f"SELECT username FROM users WHERE status IS NULL {self._users_at()} ORDER BY depth, id"
+        ):
+            yield (self._pseudonym(name) or "",)
+
+    def _users_at(self, alias: str = "") -> str:
+        """The condition that keeps the users known at the reader's moment."""
+        if self.as_of is None:
+            return ""
+        return f"AND {alias}first_seen <= {float(self.as_of)!r}"
 
     def has_column(self, table: str, column: str) -> bool:
         if self.pg is not None:
@@ -173,14 +244,33 @@ class CrawlReader:
         reported = "u.following_reported, u.followers_reported" if v3 else "NULL, NULL"
         state = "{0}.state" if v3 else "NULL"
         lists = ", ".join(f"{state.format(a)}, {a}.done, {a}.items, {a}.note" for a in ("a", "b"))
+        provenance = (
+            "u.last_seen, u.first_run, u.last_run, u.info_at,"
+            " CASE WHEN u.purged_at IS NULL THEN 0 ELSE 1 END"
+            if self._history
+            else "u.first_seen, NULL, NULL, u.info_at, 0"
+        )
         for row in self._rows(
             "SELECT u.id, u.username, u.display_name, u.depth, u.status, u.first_seen, u.info,"
-            f" u.state, {reported}, {lists} FROM users u"
+            f" u.state, {reported}, {lists}, {provenance} FROM users u"
             " LEFT JOIN lists a ON a.user_id = u.id AND a.direction = 'following'"
             " LEFT JOIN lists b ON b.user_id = u.id AND b.direction = 'followers'"
-            " ORDER BY u.id"
+            f" WHERE 1 = 1 {self._users_at('u.')} ORDER BY u.id"
         ):
-            yield NodeRow.of(row)
+            node = NodeRow.of(row)
+            if self.pseudonyms is not None:
+                node = self._pseudonymised(node, self.pseudonyms)
+            yield node
+
+    @staticmethod
+    def _pseudonymised(node: NodeRow, pseudonyms: Pseudonymizer) -> NodeRow:
+        import json
+        from dataclasses import replace
+
+        info = json.dumps(pseudonyms.profile(json.loads(node.info))) if node.info else None
+        return replace(
+            node, username=pseudonyms.name(node.username) or "", display_name=None, info=info
+        )
 
     def known_usernames(self, names: list[str]) -> set[str]:
         known: set[str] = set()
@@ -288,24 +378,34 @@ class CrawlReader:
 
     # ----------------------------------------------------------------- pages
     def page_responses(self) -> Iterator[tuple[int, str]]:
-        """(user id, raw response JSON) of every page, in the order they were fetched."""
+        """(user id, raw response JSON) of every page, in the order they were fetched
+        (pseudonymised where the reader is)."""
         for user_id, blob in self._rows("SELECT user_id, response FROM pages ORDER BY id"):
-            yield user_id, decompress(blob).decode("utf-8")
+            raw = decompress(blob).decode("utf-8")
+            if self.pseudonyms is not None:
+                raw = self.pseudonyms.page(raw, self._raw_name(user_id))
+            yield user_id, raw
+
+    def _raw_name(self, user_id: int) -> str | None:
+        row = self.conn.execute("SELECT username FROM users WHERE id = ?", (user_id,)).fetchone()
+        return row[0] if row else None
 
     def page_times(self) -> Iterator[tuple[int, float]]:
         return self._rows("SELECT user_id, fetched_at FROM pages ORDER BY id")
 
     # ----------------------------------------------------------------- edges
     def edge_count(self) -> int:
-        return int(self._one("SELECT count(*) FROM edges"))
+        return int(self._one(f"SELECT count(*) FROM {self.edges_sql} e"))
 
     def edge_ids(self) -> Iterator[tuple[int, int]]:
-        return self._rows("SELECT src, dst FROM edges")
+        return self._rows(f"SELECT src, dst FROM {self.edges_sql} e")
 
-    def edges_with_provenance(self) -> Iterator[tuple[int, int, float, str]]:
-        """(src, dst, first seen, found via following or followers list)."""
+    def edges_with_provenance(self) -> Iterator[tuple[int, int, float, str | None, float]]:
+        """(src, dst, first seen, found via following or followers list, last seen); found
+        via is None where the page that found it was purged with its owner."""
         return self._rows(
-            "SELECT e.src, e.dst, p.fetched_at, p.direction FROM edges e JOIN pages p ON p.id = e.page_id"
+            "SELECT e.src, e.dst, e.first_seen, p.direction, e.last_seen"
+            f" FROM {self.edges_sql} e LEFT JOIN pages p ON p.id = e.page_id"
         )
 
     def summary(self) -> tuple[int, int, float]:
@@ -314,11 +414,102 @@ class CrawlReader:
         edges = self.edge_count()
         mutual = int(
             self._one(
-                "SELECT count(*) FROM edges e WHERE EXISTS"
-                " (SELECT 1 FROM edges r WHERE r.src = e.dst AND r.dst = e.src)"
+                f"SELECT count(*) FROM {self.edges_sql} e WHERE EXISTS"
+                f" (SELECT 1 FROM {self.edges_sql} r WHERE r.src = e.dst AND r.dst = e.src)"
             )
         )
         return users, edges, (mutual / edges if edges else 0.0)
+
+    # ------------------------------------------------------------- compliance
+    def compliance(self, cutoff: float) -> dict[str, Any]:
+        """What a refresh with this cutoff would re-fetch (``status``): profiles and lists
+        fetched before it, accounts recorded unavailable to ask again, the calls that takes,
+        the oldest fetch of the data held, the round in progress and the purges so far."""
+        if not self._history:
+            return {}
+        parsed, unavailable = UserStatus.PARSED, (UserStatus.REFUSED, UserStatus.NOT_FOUND)
+        profiles = int(
+            self._one(
+                f"SELECT count(*) FROM users WHERE status = {parsed:d} AND purged_at IS NULL"
+                " AND coalesce(info_at, 0) < ?",
+                (cutoff,),
+            )
+        )
+        recheck = int(
+            self._one(
+                f"SELECT count(*) FROM users WHERE status IN ({unavailable[0]:d}, {unavailable[1]:d})"
+                " AND purged_at IS NULL AND coalesce(finished_at, 0) < ?",
+                (cutoff,),
+            )
+        )
+        lists, list_calls = self.conn.execute(
+            "SELECT count(*), coalesce(sum(CASE WHEN pages > 1 THEN pages ELSE 1 END), 0)"
+            " FROM lists WHERE done = 1 AND coalesce(ended_at, 0) < ?",
+            (cutoff,),
+        ).fetchone()
+        oldest = self.conn.execute(
+            "SELECT min(t) FROM (SELECT min(info_at) AS t FROM users WHERE purged_at IS NULL"
+            " UNION ALL SELECT min(started_at) FROM lists WHERE done = 1) x"
+        ).fetchone()[0]
+        return {
+            "profiles": profiles,
+            "recheck": recheck,
+            "lists": int(lists or 0),
+            "info_calls": profiles + recheck,
+            "follow_calls": int(list_calls or 0),
+            "oldest": oldest,
+            "in_round": int(self._one("SELECT count(*) FROM users WHERE refresh_due IS NOT NULL")),
+            "purged": int(self._one("SELECT count(*) FROM users WHERE purged_at IS NOT NULL")),
+        }
+
+    # ---------------------------------------------------------------- history
+    def outputs(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """The output folders the tool wrote from this crawl: (path, kind, options)."""
+        import json
+
+        if not self.has_table("outputs"):
+            return []
+        return [
+            (path, kind, json.loads(options))
+            for path, kind, options in self.conn.execute(
+                "SELECT path, kind, options FROM outputs ORDER BY path"
+            ).fetchall()
+        ]
+
+    def audit(self) -> list[tuple[float, int | None, str, str, dict[str, int]]]:
+        """Every purge: (when, run, tombstone id, reason, what kind of data and how much)."""
+        import json
+
+        if not self.has_table("audit"):
+            return []
+        return [
+            (at, run, tombstone, reason, json.loads(removed))
+            for at, run, tombstone, reason, removed in self.conn.execute(
+                "SELECT at, run_id, tombstone, reason, removed FROM audit ORDER BY id"
+            ).fetchall()
+        ]
+
+    def changes(self, since: float, until: float) -> Iterator[tuple[int, int, str, float]]:
+        """(src, dst, "gained" or "lost", when observed) for every follow present at ``until``
+        and not at ``since`` (gained, at its first sighting) or the reverse (lost, when it was
+        found gone): the net change between the two moments, in time order."""
+        if not self._history:
+            return iter(())
+        a, b = repr(float(since)), repr(float(until))
+        intervals = (
+            "(SELECT src, dst, first_seen, removed_at FROM edges"
+            " UNION ALL SELECT src, dst, first_seen, removed_at FROM edge_history)"
+        )
+        at = "first_seen <= {t} AND (removed_at IS NULL OR removed_at > {t})"
+        return self._rows(
+            f"SELECT src, dst, 'gained', first_seen FROM {intervals} i WHERE {at.format(t=b)}"
+            f" AND NOT EXISTS (SELECT 1 FROM {intervals} j WHERE j.src = i.src AND j.dst = i.dst"
+            f" AND {at.format(t=a)})"
+            f" UNION ALL SELECT src, dst, 'lost', max(removed_at) FROM {intervals} i"
+            f" WHERE {at.format(t=a)} AND NOT EXISTS (SELECT 1 FROM {intervals} j"
+            f" WHERE j.src = i.src AND j.dst = i.dst AND {at.format(t=b)}) GROUP BY src, dst"
+            " ORDER BY 4, 1, 2"
+        )
 
     def _edge_array(self, np: Any) -> np.ndarray:
         """The (m, 2) edge array, filled a batch at a time: never a list of m tuples."""

@@ -15,10 +15,12 @@ import sqlite3
 import time
 from pathlib import Path
 
+import tiktok_network.store.lifecycle as lifecycle
 from tiktok_network.store.base import (
     CLAIMED,
     DONE,
     FAILED,
+    REFRESH,
     TODO,
     Claim,
     CrawlStore,
@@ -26,8 +28,11 @@ from tiktok_network.store.base import (
     PageRecord,
     ProfileRecord,
     QuotaDelta,
+    RefreshRound,
     UserOutcome,
+    UserStatus,
 )
+from tiktok_network.store.lifecycle import PUT_BACK
 from tiktok_network.store.sqlite_db import (  # noqa: F401 - re-exported for the store's users
     APP_ID,
     ID_CACHE_SIZE,
@@ -43,6 +48,33 @@ from tiktok_network.store.sqlite_db import (  # noqa: F401 - re-exported for the
     decompress,
     stored_settings,
 )
+
+# An edge seen again keeps its first sighting and moves its last; one closed earlier (unfollowed,
+# or its list refreshed without it) is reopened as a new interval, the old one going to
+# edge_history through the schema's trigger. Every right-hand side reads the row before the update.
+EDGE_UPSERT = (
+    "INSERT INTO edges(src, dst, page_id, first_seen, last_seen, first_run, last_run)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(src, dst) DO UPDATE SET"
+    " last_seen=excluded.last_seen, last_run=excluded.last_run,"
+    " first_seen=CASE WHEN removed_at IS NULL THEN first_seen ELSE excluded.first_seen END,"
+    " first_run=CASE WHEN removed_at IS NULL THEN first_run ELSE excluded.first_run END,"
+    " page_id=CASE WHEN removed_at IS NULL THEN page_id ELSE excluded.page_id END,"
+    " removed_at=NULL, removed_run=NULL"
+)
+# A user's verdict. A user that fails during a refresh round keeps its mark (it is retried)
+# and its status from before the round (it still holds that data).
+OUTCOME_UPDATE = (
+    "UPDATE users SET state=?1, status=CASE WHEN refresh_due IS NOT NULL AND ?7 THEN status"
+    " ELSE ?2 END, last_error=?3, finished_at=?4, claimed_by=NULL, attempts=attempts+1,"
+    " last_seen=?5, last_run=?6, refresh_due=CASE WHEN ?7 THEN refresh_due END WHERE id=?8"
+)
+LAST_SEEN_RESOLUTION = 3600.0  # a user's last_seen is exact to within this many seconds
+UNAVAILABLE = (UserStatus.REFUSED, UserStatus.NOT_FOUND)
+
+
+def _reason(status: int | None) -> str:
+    """The audit log's reason for a purge."""
+    return "not found" if status == UserStatus.NOT_FOUND else "refused (private or restricted)"
 
 
 class SqliteStore(CrawlStore):
@@ -61,6 +93,8 @@ class SqliteStore(CrawlStore):
             self.lock.release()
             raise
         self._ids: dict[str, int] = {}
+        self._ids_since = time.time()
+        self._refreshing = False  # a refresh round ran in this process: scrub at the end
 
     # -------------------------------------------------------------------- runs
     def begin_run(self, tool_version: str, api_base: str, settings_json: str) -> int:
@@ -72,6 +106,8 @@ class SqliteStore(CrawlStore):
 
     def end_run(self, run_id: int, exit_status: int) -> None:
         now = time.time()
+        if self._refreshing:
+            self._scrub_after_purges()
         with self._tx():
             self.conn.execute(
                 "UPDATE runs SET ended_at=?, exit_status=? WHERE id=?", (now, exit_status, run_id)
@@ -81,6 +117,22 @@ class SqliteStore(CrawlStore):
                 " AND ended_at IS NULL",
                 (now, exit_status, now, run_id),
             )
+
+    def _scrub_after_purges(self) -> None:
+        """Leave no byte of a purged account in the file. Deleted rows are zeroed as they go
+        (secure_delete), but a crawl leaves stale copies of rows in free space whenever SQLite
+        moves rows between pages, so after a round that purged anyone the file is rebuilt from
+        its live rows (VACUUM) and the write-ahead log emptied. A kill before the end leaves
+        it to the next run (``meta.vacuumed_at`` is older than the last purge)."""
+        last = self.conn.execute("SELECT max(at) FROM audit").fetchone()[0]
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'vacuumed_at'").fetchone()
+        if last is None or (row is not None and float(row[0]) >= last):
+            return
+        self.conn.execute("VACUUM")
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('vacuumed_at', ?)", (str(time.time()),)
+        )
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def register_worker(self, worker: str, run_id: int) -> None:
         now = time.time()
@@ -120,9 +172,10 @@ class SqliteStore(CrawlStore):
         because this run holds the crawl lock, so no other process is working on them."""
         with self._tx():
             cur = self.conn.execute(
-                "UPDATE users SET state=?, status=NULL, claimed_by=NULL, claimed_at=NULL "
-                "WHERE state = ? OR (state = ? AND attempts < ?)",
-                (TODO, CLAIMED, FAILED, max_attempts),
+                f"UPDATE users SET state={PUT_BACK}, status=CASE WHEN state=? OR refresh_due IS NOT NULL"
+                " THEN status END,"
+                " claimed_by=NULL, claimed_at=NULL WHERE state = ? OR (state = ? AND attempts < ?)",
+                (CLAIMED, CLAIMED, FAILED, max_attempts),
             )
         return cur.rowcount
 
@@ -130,8 +183,9 @@ class SqliteStore(CrawlStore):
         """Failed users not yet given up go back to the frontier."""
         with self._tx():
             cur = self.conn.execute(
-                "UPDATE users SET state=?, status=NULL WHERE state=? AND attempts < ?",
-                (TODO, FAILED, max_attempts),
+                f"UPDATE users SET state={PUT_BACK}, status=CASE WHEN refresh_due IS NOT NULL"
+                " THEN status END WHERE state=? AND attempts < ?",
+                (FAILED, max_attempts),
             )
         return cur.rowcount
 
@@ -198,10 +252,55 @@ class SqliteStore(CrawlStore):
     def release_worker(self, worker: str) -> int:
         with self._tx():
             cur = self.conn.execute(
-                "UPDATE users SET state=?, claimed_by=NULL, claimed_at=NULL WHERE claimed_by=? AND state=?",
-                (TODO, worker, CLAIMED),
+                f"UPDATE users SET state={PUT_BACK}, claimed_by=NULL, claimed_at=NULL"
+                " WHERE claimed_by=? AND state=?",
+                (worker, CLAIMED),
             )
         return cur.rowcount
+
+    # ----------------------------------------------------------------- refresh
+    def begin_refresh(
+        self,
+        *,
+        cutoff: float,
+        lists: bool,
+        directions: tuple[str, ...],
+        info_for_all: bool,
+        max_depth: int,
+    ) -> RefreshRound:
+        # A purge must leave no trace in the file: freed space is overwritten with zeros.
+        self.conn.execute("PRAGMA secure_delete=ON")
+        self._refreshing = True
+        with self._tx():
+            return lifecycle.begin_refresh(
+                self.conn.execute,
+                cutoff=cutoff,
+                lists=lists,
+                directions=directions,
+                info_for_all=info_for_all,
+                max_depth=max_depth,
+            )
+
+    def refresh_pending(self) -> int:
+        return lifecycle.refresh_pending(self.conn.execute)
+
+    def claim_refresh(self, worker: str, n: int, directions: tuple[str, ...]) -> list[Claim]:
+        with self._tx():
+            rows = self.conn.execute(
+                "UPDATE users SET state=?, claimed_by=?, claimed_at=? WHERE id IN ("
+                " SELECT id FROM users WHERE state=? ORDER BY refresh_due, id LIMIT ?)"
+                " RETURNING id, username, depth, status, following_reported, followers_reported",
+                (CLAIMED, worker, time.time(), REFRESH, n),
+            ).fetchall()
+            if not rows:
+                return []
+            marks = ",".join("?" * len(rows))
+            list_rows = self.conn.execute(
+                "SELECT user_id, direction, cursor, done, pages, items, state, refresh FROM lists"
+                f" WHERE user_id IN ({marks})",
+                tuple(r[0] for r in rows),
+            ).fetchall()
+        return lifecycle.refresh_claims(rows, list_rows, directions)
 
     # ------------------------------------------------------------------ commits
     def apply(
@@ -217,27 +316,47 @@ class SqliteStore(CrawlStore):
             self._commit_pages(run_id, pages)
             now = time.time()
             if outcomes:
-                self.conn.executemany(
-                    "UPDATE users SET state=?, status=?, last_error=?, finished_at=?, claimed_by=NULL,"
-                    " attempts=attempts+1 WHERE id=?",
-                    [(o.state, o.status, o.error, now, o.user_id) for o in outcomes],
+                doomed = lifecycle.purgeable(
+                    self.conn.execute,
+                    [o.user_id for o in outcomes if o.status in UNAVAILABLE],
                 )
                 self.conn.executemany(
-                    "INSERT INTO lists(user_id, direction, done, state, note) VALUES (?,?,1,?,?)"
-                    " ON CONFLICT(user_id, direction) DO UPDATE SET done=1,"
-                    " state=excluded.state, note=excluded.note",
-                    [(o.user_id, d, st, why) for o in outcomes for d, (st, why) in o.lists.items()],
+                    OUTCOME_UPDATE,
+                    [
+                        (o.state, o.status, o.error, now, now, run_id, o.state == FAILED, o.user_id)
+                        for o in outcomes
+                    ],
+                )
+                self.conn.executemany(
+                    "INSERT INTO lists(user_id, direction, done, state, note, ended_at, run_id)"
+                    " VALUES (?,?,1,?,?,?,?) ON CONFLICT(user_id, direction) DO UPDATE SET done=1,"
+                    " state=excluded.state, note=excluded.note, ended_at=excluded.ended_at,"
+                    " run_id=excluded.run_id, refresh=0",
+                    [
+                        (o.user_id, d, st, why, now, run_id)
+                        for o in outcomes
+                        for d, (st, why) in o.lists.items()
+                    ],
+                )
+                lifecycle.purge(
+                    self.conn.execute,
+                    [(o.user_id, _reason(o.status)) for o in outcomes if o.user_id in doomed],
+                    now,
+                    run_id,
                 )
             if profiles:
                 self.conn.executemany(
                     "UPDATE users SET info=?, info_at=?, following_reported=?,"
-                    " followers_reported=? WHERE id=?",
+                    " followers_reported=?, info_log_id=?, last_seen=?, last_run=? WHERE id=?",
                     [
                         (
                             p.info_json,
                             now,
                             p.reported.get("following"),
                             p.reported.get("followers"),
+                            p.log_id,
+                            now,
+                            run_id,
                             p.user_id,
                         )
                         for p in profiles
@@ -253,8 +372,9 @@ class SqliteStore(CrawlStore):
                 )
             if releases:
                 self.conn.executemany(
-                    "UPDATE users SET state=?, claimed_by=NULL, claimed_at=NULL WHERE id=? AND state=?",
-                    [(TODO, uid, CLAIMED) for uid in releases],
+                    f"UPDATE users SET state={PUT_BACK}, claimed_by=NULL, claimed_at=NULL"
+                    " WHERE id=? AND state=?",
+                    [(uid, CLAIMED) for uid in releases],
                 )
             if quota:
                 self.conn.executemany(
@@ -282,10 +402,12 @@ class SqliteStore(CrawlStore):
             for username, display_name in page.items:
                 names.setdefault(username, display_name)
         ids: dict[str, int] = {}
+        first_fetch = min(p.fetched_at for p in pages)  # a user is never younger than its edges
         for depth in sorted(by_depth):
-            ids.update(self._intern(by_depth[depth], depth, pages[0].fetched_at))
+            ids.update(self._intern(by_depth[depth], depth, first_fetch, run_id))
         first = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM pages").fetchone()[0]
         page_rows, edge_rows, list_rows, done_rows = [], [], [], []
+        ended: list[tuple[int, str]] = []
         for page_id, page in enumerate(pages, start=first):
             page_rows.append(
                 (
@@ -303,11 +425,15 @@ class SqliteStore(CrawlStore):
                     compress(page.raw),
                 )
             )
-            user = page.user_id
+            user, at = page.user_id, page.fetched_at
             if page.direction == "following":
-                edge_rows += [(user, ids[u], page_id) for u, _ in page.items]
+                edge_rows += [
+                    (user, ids[u], page_id, at, at, run_id, run_id) for u, _ in page.items
+                ]
             else:
-                edge_rows += [(ids[u], user, page_id) for u, _ in page.items]
+                edge_rows += [
+                    (ids[u], user, page_id, at, at, run_id, run_id) for u, _ in page.items
+                ]
             list_rows.append(
                 (
                     user,
@@ -317,35 +443,47 @@ class SqliteStore(CrawlStore):
                     page.fresh,
                     page.note,
                     page.list_state,
+                    at,
+                    at,
+                    at if page.list_done else None,
+                    run_id,
                 )
             )
+            if page.list_done:
+                ended.append((user, page.direction))
             if page.user_complete:
-                done_rows.append((DONE, page.fetched_at, user))
+                done_rows.append((DONE, at, at, run_id, user))
         conn = self.conn
         conn.executemany(
             "INSERT INTO pages(id, run_id, user_id, direction, request, request_cursor, next_cursor, has_more,"
             " n_items, fetched_at, log_id, response) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             page_rows,
         )
+        conn.executemany(EDGE_UPSERT, edge_rows)
         conn.executemany(
-            "INSERT OR IGNORE INTO edges(src, dst, page_id) VALUES (?, ?, ?)", edge_rows
-        )
-        conn.executemany(
-            "INSERT INTO lists(user_id, direction, cursor, done, pages, items, note, state)"
-            " VALUES (?,?,?,?,1,?,?,?) ON CONFLICT(user_id, direction) DO UPDATE SET"
+            "INSERT INTO lists(user_id, direction, cursor, done, pages, items, note, state,"
+            " first_seen, started_at, ended_at, run_id) VALUES (?,?,?,?,1,?,?,?,?,?,?,?)"
+            " ON CONFLICT(user_id, direction) DO UPDATE SET"
             " cursor=excluded.cursor, done=excluded.done, pages=pages+1,"
             " items=items+excluded.items, note=coalesce(excluded.note, note),"
-            " state=coalesce(excluded.state, state)",
+            " state=coalesce(excluded.state, state),"
+            " first_seen=coalesce(first_seen, excluded.first_seen),"
+            " started_at=coalesce(started_at, excluded.started_at),"
+            " ended_at=coalesce(excluded.ended_at, ended_at), run_id=excluded.run_id",
             list_rows,
         )
+        if ended:
+            lifecycle.close_unseen_edges(conn.execute, ended, pages[-1].fetched_at, run_id)
         if done_rows:
             conn.executemany(
                 "UPDATE users SET state=?, status=1, last_error=NULL, finished_at=?, claimed_by=NULL,"
-                " attempts=attempts+1 WHERE id=?",
+                " attempts=attempts+1, refresh_due=NULL, last_seen=?, last_run=? WHERE id=?",
                 done_rows,
             )
 
-    def _intern(self, display: dict[str, str | None], depth: int, now: float) -> dict[str, int]:
+    def _intern(
+        self, display: dict[str, str | None], depth: int, now: float, run_id: int
+    ) -> dict[str, int]:
         """Ids of the listed users, inserting new ones and lowering depths where shorter.
 
         A bounded cache maps usernames to ``id << 6 | depth``: a user already known at this
@@ -354,6 +492,9 @@ class SqliteStore(CrawlStore):
         """
         ids: dict[str, int] = {}
         todo: list[str] = []
+        if now - self._ids_since > LAST_SEEN_RESOLUTION:
+            self._ids.clear()  # so each user's last_seen is written again, once an hour at most
+            self._ids_since = now
         cache = self._ids
         for name in display:
             packed = cache.get(name)
@@ -365,12 +506,14 @@ class SqliteStore(CrawlStore):
             chunk = todo[start : start + 1000]
             params: list[object] = []
             for name in chunk:
-                params += (name, display[name], depth, now)
+                params += (name, display[name], depth, now, now, run_id, run_id)
             rows = self.conn.execute(
-                "INSERT INTO users(username, display_name, depth, first_seen) VALUES "
-                + ",".join(["(?,?,?,?)"] * len(chunk))
+                "INSERT INTO users(username, display_name, depth, first_seen, last_seen, first_run,"
+                " last_run) VALUES "
+                + ",".join(["(?,?,?,?,?,?,?)"] * len(chunk))
                 + " ON CONFLICT(username) DO UPDATE SET depth=min(users.depth, excluded.depth),"
-                " display_name=coalesce(users.display_name, excluded.display_name)"
+                " display_name=coalesce(users.display_name, excluded.display_name),"
+                " last_seen=excluded.last_seen, last_run=excluded.last_run"
                 " RETURNING id, username, depth",
                 params,
             ).fetchall()

@@ -84,10 +84,59 @@ UPDATE lists SET state = CASE WHEN items < coalesce((SELECT CASE lists.direction
     WHEN 'following' THEN u.following_reported ELSE u.followers_reported END
     FROM users u WHERE u.id = lists.user_id), 0) THEN 2 ELSE 1 END WHERE done = 1;
 """
+# Version 4: provenance, refresh and deletion (docs/compliance.md). Users, lists and edges say
+# when (and in which run) they were first and last seen; an edge not seen again when its list is
+# refreshed is closed (``removed_at``), and an interval reopened later moves to ``edge_history``
+# (the trigger), so ``export --as-of`` and ``diff`` can replay the graph. ``refresh_due`` marks
+# the users a refresh round still has to fetch, ``audit`` records every purge (never the data).
+SCHEMA_V4 = """
+ALTER TABLE users ADD COLUMN last_seen REAL;
+ALTER TABLE users ADD COLUMN first_run INTEGER;
+ALTER TABLE users ADD COLUMN last_run INTEGER;
+ALTER TABLE users ADD COLUMN refresh_due REAL;
+ALTER TABLE users ADD COLUMN purged_at REAL;
+ALTER TABLE users ADD COLUMN info_log_id TEXT;
+ALTER TABLE lists ADD COLUMN first_seen REAL;
+ALTER TABLE lists ADD COLUMN started_at REAL;
+ALTER TABLE lists ADD COLUMN ended_at REAL;
+ALTER TABLE lists ADD COLUMN run_id INTEGER;
+ALTER TABLE lists ADD COLUMN refresh INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE edges ADD COLUMN first_seen REAL;
+ALTER TABLE edges ADD COLUMN last_seen REAL;
+ALTER TABLE edges ADD COLUMN first_run INTEGER;
+ALTER TABLE edges ADD COLUMN last_run INTEGER;
+ALTER TABLE edges ADD COLUMN removed_at REAL;
+ALTER TABLE edges ADD COLUMN removed_run INTEGER;
+CREATE TABLE IF NOT EXISTS edge_history(
+    src INTEGER NOT NULL, dst INTEGER NOT NULL, first_seen REAL, last_seen REAL,
+    first_run INTEGER, last_run INTEGER, removed_at REAL NOT NULL, removed_run INTEGER);
+CREATE INDEX IF NOT EXISTS edge_history_pair ON edge_history(src, dst);
+CREATE TABLE IF NOT EXISTS audit(
+    id INTEGER PRIMARY KEY, at REAL NOT NULL, run_id INTEGER, tombstone TEXT NOT NULL,
+    reason TEXT NOT NULL, removed TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outputs(
+    path TEXT PRIMARY KEY, kind TEXT NOT NULL, options TEXT NOT NULL, written_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS users_refresh ON users(refresh_due, id) WHERE state = 4;
+CREATE TRIGGER IF NOT EXISTS edges_reopen BEFORE UPDATE OF removed_at ON edges
+WHEN OLD.removed_at IS NOT NULL AND NEW.removed_at IS NULL
+BEGIN
+    INSERT INTO edge_history VALUES (OLD.src, OLD.dst, OLD.first_seen, OLD.last_seen,
+        OLD.first_run, OLD.last_run, OLD.removed_at, OLD.removed_run);
+END;
+UPDATE edges SET first_seen = p.fetched_at, last_seen = p.fetched_at, first_run = p.run_id,
+    last_run = p.run_id FROM pages p WHERE p.id = edges.page_id;
+UPDATE lists SET (first_seen, started_at, ended_at, run_id) = (SELECT min(p.fetched_at),
+    min(p.fetched_at), CASE WHEN lists.done = 1 THEN max(p.fetched_at) END, max(p.run_id)
+    FROM pages p WHERE p.user_id = lists.user_id AND p.direction = lists.direction);
+UPDATE users SET last_seen = max(first_seen, coalesce(info_at, 0), coalesce(finished_at, 0)),
+    first_run = (SELECT max(r.id) FROM runs r WHERE r.started_at <= users.first_seen),
+    last_run = (SELECT max(r.id) FROM runs r);
+"""
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the crawl tables", SCHEMA),
     (2, "schema versions and workers", SCHEMA_V2),
     (3, "completeness records: list verdicts and reported counts", SCHEMA_V3),
+    (4, "provenance, refresh, edge history, purge audit and outputs", SCHEMA_V4),
 ]
 VERSION = MIGRATIONS[-1][0]
 SCHEMA_VERSION = str(VERSION)
@@ -174,9 +223,8 @@ def _check_app(conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
         for version, note, ddl in MIGRATIONS:
             if version <= current:
                 continue
-            for statement in ddl.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in statements(ddl):
+                conn.execute(statement)
             if version == 1:
                 conn.executemany(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
@@ -200,6 +248,19 @@ def _check_app(conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def statements(script: str) -> list[str]:
+    """The statements of a DDL script, whole (a trigger's body holds semicolons of its own)."""
+    found, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            found.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        found.append(buffer.strip())
+    return found
 
 
 def stored_version(conn: sqlite3.Connection) -> int:

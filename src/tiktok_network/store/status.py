@@ -7,6 +7,7 @@ writer proceed together) and can never change the crawl.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,9 @@ class CrawlStatus:
     shared_follow_today: int | None = None  # every crawl with these credentials (the ledger)
     server_said: str | None = None  # the service's own words when it refused for the day
     workers: list[WorkerRow] = field(default_factory=list)
+    # What a refresh would re-fetch (ReadModel.compliance), for the window below.
+    compliance: dict[str, Any] = field(default_factory=dict)
+    window: float = 15 * 86400.0
 
     def lines(self, max_depth: int | None, follow_quota: int) -> list[str]:
         used = self.quota_today.get("following", 0) + self.quota_today.get("followers", 0)
@@ -99,10 +103,36 @@ class CrawlStatus:
                     f" last heartbeat {iso_utc(w.heartbeat_at)}"
                 )
         out += self.completeness_lines()
+        out += self.compliance_lines(follow_quota)
         for depth in sorted(self.by_depth):
             d = self.by_depth[depth]
             out.append(
                 f"  depth {depth}: {d.get('known', 0):,} known, {d.get('done', 0):,} done, {d.get('queued', 0):,} queued"
+            )
+        return out
+
+    def compliance_lines(self, follow_quota: int, info_quota: int = 1000) -> list[str]:
+        """The refresh duty (docs/compliance.md): what is older than the window, the oldest
+        fetch held, and the calls a full refresh takes."""
+        c = self.compliance
+        if not c:
+            return []
+        from tiktok_network.moments import show_duration
+
+        out = [
+            f"refresh window {show_duration(self.window)}: {c['profiles']:,} profiles and"
+            f" {c['lists']:,} lists fetched before it"
+            + (f", {c['recheck']:,} unavailable accounts to ask again" if c["recheck"] else "")
+            + (f"; oldest data fetched {iso_utc(c['oldest'])}" if c["oldest"] else ""),
+            f"a full refresh needs about {c['info_calls']:,} user-info calls"
+            f" ({c['info_calls'] / info_quota:.1f} days of {info_quota:,}) and, with --lists,"
+            f" {c['follow_calls']:,} follow calls ({c['follow_calls'] / follow_quota:.1f} days"
+            f" of {follow_quota:,})",
+        ]
+        if c["in_round"] or c["purged"]:
+            out.append(
+                f"refresh round: {c['in_round']:,} users left; {c['purged']:,} accounts purged"
+                " so far (tiktok_network.open(db).audit())"
             )
         return out
 
@@ -129,6 +159,7 @@ def read_status(
     day_seconds: float = 86400.0,
     ledger: str | Path | None = None,
     client: str | None = None,
+    window: float = 15 * 86400.0,
 ) -> CrawlStatus:
     """The figures ``status`` prints; ``client`` is the hashed client of the crawl's last run,
     whose use by every crawl is read from the quota ledger."""
@@ -138,6 +169,9 @@ def read_status(
         conn = reader.conn
         st = _read(conn, max_depth, day_seconds)
         st.completeness, st.received = reader.completeness_counts()
+        st.edges = reader.edge_count()
+        st.window = window
+        st.compliance = reader.compliance(time.time() - window)
         if reader.has_table("workers"):
             st.workers = _workers(conn)
         clients = [

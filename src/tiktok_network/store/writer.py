@@ -23,6 +23,7 @@ from tiktok_network.store.base import (
     PageRecord,
     ProfileRecord,
     QuotaDelta,
+    RefreshRound,
     UserOutcome,
 )
 from tiktok_network.store.ledger import QuotaLedger
@@ -144,6 +145,15 @@ class StoreWriter:
         after: int = 0,
     ) -> list[Claim]:
         return await self._run_in_child(self.store.claim_info, worker, n, depths, directions, after)
+
+    async def claim_refresh(self, worker: str, n: int, directions: tuple[str, ...]) -> list[Claim]:
+        return await self._run_in_child(self.store.claim_refresh, worker, n, directions)
+
+    async def refresh_pending(self) -> int:
+        return await self._run_in_child(self.store.refresh_pending)
+
+    async def begin_refresh(self, **marks: Any) -> RefreshRound:
+        return await self._run_in_child(lambda: self.store.begin_refresh(**marks))
 
     async def page(self, record: PageRecord) -> bool:
         """Commit a page; False when a shared store refused it (this worker lost the user)."""

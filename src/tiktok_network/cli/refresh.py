@@ -1,0 +1,78 @@
+"""`tiktok-network refresh`: re-fetch what is older than the window, purge what is gone."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import click
+
+from tiktok_network.cli.crawl import _adopt_stored_settings, _has_users, _run_crawl
+from tiktok_network.cli.errors import UserError, one_line_errors
+from tiktok_network.cli.options import crawl_options
+
+EXAMPLES = """\b
+Examples:
+  tiktok-network refresh --db lab.db                      # user info older than 15 days
+  tiktok-network refresh --db lab.db --lists --older-than 30d
+  tiktok-network refresh --db lab.db --lists --on-quota exit   # one day's quota, then exit 75
+"""
+
+
+@click.command(epilog=EXAMPLES)
+@click.option(
+    "--older-than",
+    default=None,
+    help="Re-fetch data fetched longer ago than this (15d, 36h, 0s). [default: 15d]",
+)
+@click.option(
+    "--lists",
+    is_flag=True,
+    help="Also re-fetch the follow lists of expanded users (follows not seen again are closed).",
+)
+@click.option("--no-export", is_flag=True, help="Do not rewrite the recorded outputs at the end.")
+@crawl_options
+@one_line_errors
+def refresh(
+    older_than: str | None,
+    lists: bool,
+    no_export: bool,
+    config_file: str | None,
+    **flags: Any,
+) -> None:
+    """Refresh a crawl: re-fetch user info (and with --lists the follow lists) fetched before
+    the window, oldest first, within the day's quota. An account that now answers as deleted,
+    private or not found is purged (docs/compliance.md). Running it again continues the round.
+    """
+    from tiktok_network.config import ConfigError, load_credentials, resolve
+    from tiktok_network.crawl.engine import RefreshOptions
+
+    try:
+        settings = resolve({**flags, "older_than": older_than}, config=config_file)
+        credentials, warnings = load_credentials(settings.credentials)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    _adopt_stored_settings(settings)
+    if not _has_users(settings.db):
+        raise UserError(f"{settings.db} holds no crawl to refresh")
+    out_given = flags.get("out") is not None
+    if out_given and not no_export:
+        from tiktok_network.export.atomic import check_output_dir
+
+        check_output_dir(settings.out)
+    options = RefreshOptions(
+        cutoff=time.time() - settings.older_than,
+        lists=lists,
+        info_for_all=settings.info_for == "all",
+    )
+    result = _run_crawl(
+        settings,
+        credentials,
+        [],
+        export="never" if no_export else ("refresh+out" if out_given else "refresh"),
+        refresh=options,
+    )
+    sys.exit(result.exit_code)

@@ -1,0 +1,84 @@
+"""One export as a user asks for it: the formats, the moment (``--as-of``), pseudonyms, and a
+record of the folder in the crawl, so that a purge can rewrite every output that named the
+account (``tiktok-network refresh``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tiktok_network.export.csvs import export_csvs
+from tiktok_network.export.graph_formats import export_graph_formats
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What one export writes; stored with the output folder so it can be written again."""
+
+    formats: tuple[str, ...] = ("csv",)
+    as_of: float | None = None
+    key_file: str | None = None  # pseudonymise with the HMAC key in this file
+    force: bool = False  # GraphML/GEXF above the size Gephi opens
+
+    def options(self) -> dict[str, Any]:
+        return {**asdict(self), "formats": list(self.formats)}
+
+    @classmethod
+    def of(cls, options: dict[str, Any]) -> ExportRequest:
+        return cls(
+            tuple(options.get("formats") or ("csv",)),
+            options.get("as_of"),
+            options.get("key_file"),
+            bool(options.get("force")),
+        )
+
+
+def write_outputs(
+    db: str | Path, out: str | Path, request: ExportRequest, *, record: bool = True
+) -> dict[str, int]:
+    """Write every requested format to ``out`` (files named as ``export`` names them); returns
+    the count per file. With ``record``, the crawl remembers the folder and how it was made."""
+    view: dict[str, Any] = {"as_of": request.as_of}
+    if request.key_file is not None:
+        from tiktok_network.pseudonyms import Pseudonymizer, load_key
+
+        view["pseudonyms"] = Pseudonymizer(load_key(request.key_file))
+    written: dict[str, int] = {}
+    if "csv" in request.formats:
+        written.update({f"{k}.csv": v for k, v in export_csvs(db, out, **view).items()})
+    others = [f for f in request.formats if f != "csv"]
+    if others:
+        written.update(export_graph_formats(db, out, others, request.force, **view))
+    if record:
+        from tiktok_network.store import record_output
+
+        record_output(db, str(Path(out).resolve()), "export", request.options())
+    return written
+
+
+def rewrite_recorded(db: str | Path) -> list[tuple[str, str]]:
+    """Write again every output folder recorded in the crawl that still exists, as it was
+    written (after a purge, so no output keeps a purged account); returns (path, what
+    happened) per folder."""
+    from tiktok_network.store import open_reader
+
+    with open_reader(db) as reader:
+        recorded = reader.outputs()
+    done: list[tuple[str, str]] = []
+    for path, kind, options in recorded:
+        if not Path(path).is_dir():
+            done.append((path, "gone: skipped"))
+            continue
+        try:
+            if kind == "analyze":
+                from tiktok_network.analysis.report import analyse, crawl_networks
+
+                networks = crawl_networks(db, str(options.get("name") or "crawl"))
+                analyse(networks, Path(path), seed=int(options.get("seed") or 0))
+            else:
+                write_outputs(db, path, ExportRequest.of(options), record=False)
+            done.append((path, "rewritten"))
+        except (OSError, ValueError) as exc:
+            done.append((path, f"not rewritten ({exc})"))
+    return done

@@ -1,0 +1,269 @@
+"""Refresh rounds and purges: the SQL of the data's life after the first crawl, written once
+for both backends (``?`` placeholders; the PostgreSQL store translates them).
+
+The Research API's terms ask a lab to re-fetch what it keeps at regular intervals and to delete
+what the API no longer serves (``docs/compliance.md``). A *refresh round* marks the users whose
+data is older than the window (``state = REFRESH``, ``refresh_due`` = how old, for the order),
+resets their lists when those are refreshed too, and is then worked off by the ordinary engine,
+one transaction per page, so a killed round continues where it stopped. A *purge* removes an
+account that no longer answers: profile, raw responses and every mention of its username in
+other users' raw pages are removed or replaced by a random tombstone id, its edges are closed,
+and one audit row says when, why and what kind of data went. All of it is one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import msgspec
+
+from tiktok_network.store.base import (
+    CLAIMED,
+    DONE,
+    REFRESH,
+    TODO,
+    Claim,
+    ListState,
+    RefreshRound,
+    UserStatus,
+)
+from tiktok_network.store.sqlite_db import compress, decompress
+
+Execute = Callable[[str, tuple[Any, ...]], Any]  # runs one statement, returns a cursor
+
+# Where a claim goes back to when its worker lets go of it (shutdown, lost lease, dead run):
+# a user a refresh round still has to fetch waits for the round, any other for the crawl.
+PUT_BACK = f"CASE WHEN refresh_due IS NOT NULL THEN {REFRESH:d} ELSE {TODO:d} END"
+
+TOMBSTONE_PREFIX = "tombstone-"
+
+
+def begin_refresh(
+    execute: Execute,
+    *,
+    cutoff: float,
+    lists: bool,
+    directions: tuple[str, ...],
+    info_for_all: bool,
+    max_depth: int,
+) -> RefreshRound:
+    """Continue the unfinished round, or mark everything fetched before ``cutoff``.
+
+    Marked: expanded users whose profile is older (or was never fetched: a refresh still asks
+    whether the account answers), accounts recorded as refused or not found (they may answer
+    again; if not, they are purged), with ``lists`` their lists too, and with ``info_for_all``
+    the users found beyond the crawl's depth. Users of an unfinished crawl are left to it.
+    """
+    pending = _count(execute, f"SELECT count(*) FROM users WHERE state = {REFRESH:d}")
+    if pending:
+        return RefreshRound(False, pending, 0)
+    # Users a round gave up on (failed every retry) are marked afresh, like everyone else.
+    execute(
+        f"UPDATE users SET refresh_due = NULL WHERE refresh_due IS NOT NULL AND state <> {CLAIMED:d}",
+        (),
+    )
+    execute("CREATE INDEX IF NOT EXISTS edges_by_dst ON edges(dst)", ())
+    marked_lists = 0
+    if lists:
+        marks = ",".join("?" * len(directions))
+        marked_lists = execute(
+            "UPDATE lists SET cursor = NULL, done = 0, pages = 0, items = 0, state = NULL,"
+            " note = NULL, started_at = NULL, refresh = 1"
+            f" WHERE done = 1 AND direction IN ({marks}) AND coalesce(ended_at, 0) < ?"
+            f" AND user_id IN (SELECT id FROM users WHERE state = {DONE:d}"
+            f" AND status = {UserStatus.PARSED:d} AND purged_at IS NULL)",
+            (*directions, cutoff),
+        ).rowcount
+    everyone = int(info_for_all)
+    marked = execute(
+        f"UPDATE users SET state = {REFRESH:d}, attempts = 0, refresh_due = CASE"
+        " WHEN info_at IS NOT NULL AND (finished_at IS NULL OR info_at < finished_at)"
+        " THEN info_at ELSE coalesce(finished_at, first_seen) END"
+        f" WHERE purged_at IS NULL AND state IN ({TODO:d}, {DONE:d}) AND ("
+        "  id IN (SELECT user_id FROM lists WHERE refresh = 1)"
+        f"  OR (status = {UserStatus.PARSED:d} AND coalesce(info_at, 0) < ?)"
+        f"  OR (status IN ({UserStatus.REFUSED:d}, {UserStatus.NOT_FOUND:d})"
+        "      AND coalesce(finished_at, 0) < ?)"
+        "  OR (? = 1 AND status IS NULL AND depth > ? AND coalesce(info_at, 0) < ?))",
+        (cutoff, cutoff, everyone, max_depth, cutoff),
+    ).rowcount
+    return RefreshRound(True, marked, marked_lists)
+
+
+def refresh_claims(
+    rows: list[tuple[Any, ...]],
+    list_rows: Iterable[tuple[Any, ...]],
+    directions: tuple[str, ...],
+) -> list[Claim]:
+    """Claims of a refresh round from the claimed users' rows (id, username, depth, status,
+    following_reported, followers_reported) and their list rows (user_id, direction, cursor,
+    done, pages, items, state, refresh): a list the round does not re-fetch counts as done,
+    and a user none of whose lists is re-fetched is refreshed for its user info only."""
+    claims: dict[int, Claim] = {}
+    for uid, name, depth, status, following, followers in rows:
+        claim = Claim(uid, name, depth, {d: ListState(done=True) for d in directions}, True)
+        claim.reported = {"following": following, "followers": followers}
+        claim.prior_status = status
+        claims[uid] = claim
+    for uid, direction, cursor, done, pages, items, state, refresh in list_rows:
+        claim = claims.get(uid)
+        if claim is not None and refresh and direction in claim.lists:
+            claim.lists[direction] = ListState(cursor, bool(done), pages, items, state)
+    for claim in claims.values():
+        claim.info_only = all(state.done for state in claim.lists.values())
+    return sorted(claims.values(), key=lambda c: c.user_id)
+
+
+def close_unseen_edges(
+    execute: Execute, ended: list[tuple[int, str]], now: float, run_id: int
+) -> int:
+    """Close the edges a refreshed list no longer holds: those of the list's owner, in its
+    direction, not seen since the list's re-fetch began. Only a list served complete closes
+    edges (a capped or hidden list's missing entries say nothing about unfollows). Lists of a
+    first crawl cost one key lookup each here."""
+    closed = 0
+    for user_id, direction in ended:
+        row = execute(
+            "SELECT state, started_at FROM lists WHERE user_id = ? AND direction = ? AND refresh = 1",
+            (user_id, direction),
+        ).fetchone()
+        if row is None:
+            continue
+        state, started = row
+        if state == 1 and started is not None:
+            column = "src" if direction == "following" else "dst"
+            closed += execute(
+                f"UPDATE edges SET removed_at = ?, removed_run = ? WHERE {column} = ?"
+                " AND removed_at IS NULL AND last_seen < ?",
+                (now, run_id, user_id, started),
+            ).rowcount
+        execute(
+            "UPDATE lists SET refresh = 0 WHERE user_id = ? AND direction = ? AND done = 1",
+            (user_id, direction),
+        )
+    return closed
+
+
+def purge(execute: Execute, doomed: list[tuple[int, str]], now: float, run_id: int) -> int:
+    """Purge each (user id, reason) that still holds data; returns how many were purged."""
+    purged = 0
+    for user_id, reason in doomed:
+        row = execute(
+            "SELECT username FROM users WHERE id = ? AND purged_at IS NULL", (user_id,)
+        ).fetchone()
+        if row is None:
+            continue
+        tombstone = TOMBSTONE_PREFIX + secrets.token_hex(8)
+        removed = {
+            "raw_pages_rewritten": _scrub_mentions(execute, user_id, row[0], tombstone),
+            "raw_pages_deleted": execute(
+                "DELETE FROM pages WHERE user_id = ?", (user_id,)
+            ).rowcount,
+            "edges_closed": execute(
+                "UPDATE edges SET removed_at = ?, removed_run = ? WHERE (src = ? OR dst = ?)"
+                " AND removed_at IS NULL",
+                (now, run_id, user_id, user_id),
+            ).rowcount,
+        }
+        had_profile = execute(
+            "SELECT info IS NOT NULL FROM users WHERE id = ?", (user_id,)
+        ).fetchone()[0]
+        execute(
+            "UPDATE users SET username = ?, display_name = NULL, info = NULL, info_log_id = NULL,"
+            " last_error = NULL, following_reported = NULL, followers_reported = NULL,"
+            f" purged_at = ?, refresh_due = NULL, state = {DONE:d} WHERE id = ?",
+            (tombstone, now, user_id),
+        )
+        execute("UPDATE lists SET note = NULL, refresh = 0 WHERE user_id = ?", (user_id,))
+        removed = {"username": 1, "profile": int(bool(had_profile)), **removed}
+        execute(
+            "INSERT INTO audit(at, run_id, tombstone, reason, removed) VALUES (?, ?, ?, ?, ?)",
+            (now, run_id, tombstone, reason, json.dumps(removed)),
+        )
+        purged += 1
+    return purged
+
+
+def _scrub_mentions(execute: Execute, user_id: int, username: str, tombstone: str) -> int:
+    """Rewrite the raw pages of other users' lists that name the account: its entry keeps the
+    tombstone id and nothing else. The pages are found through the edges (current and past)
+    the account shares with their owners, so no scan of all raw responses is needed."""
+    rows = execute(
+        "SELECT id, response FROM pages WHERE user_id <> ? AND ("
+        " (direction = 'following' AND user_id IN (SELECT src FROM edges WHERE dst = ?"
+        "   UNION SELECT src FROM edge_history WHERE dst = ?))"
+        " OR (direction = 'followers' AND user_id IN (SELECT dst FROM edges WHERE src = ?"
+        "   UNION SELECT dst FROM edge_history WHERE src = ?)))",
+        (user_id, user_id, user_id, user_id, user_id),
+    ).fetchall()
+    rewritten = 0
+    for page_id, blob in rows:
+        body = msgspec.json.decode(decompress(bytes(blob)))
+        if _replace_entries(body, username, tombstone):
+            execute(
+                "UPDATE pages SET response = ? WHERE id = ?",
+                (compress(msgspec.json.encode(body)), page_id),
+            )
+            rewritten += 1
+    return rewritten
+
+
+def _replace_entries(node: Any, username: str, tombstone: str) -> bool:
+    """Replace, anywhere in a decoded response, each object naming ``username`` by one that
+    holds only the tombstone id; True if anything changed."""
+    changed = False
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, dict) and value.get("username") == username:
+                node[key] = {"username": tombstone}
+                changed = True
+            else:
+                changed |= _replace_entries(value, username, tombstone)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            if isinstance(value, dict) and value.get("username") == username:
+                node[i] = {"username": tombstone}
+                changed = True
+            else:
+                changed |= _replace_entries(value, username, tombstone)
+    return changed
+
+
+def purgeable(execute: Execute, user_ids: list[int]) -> set[int]:
+    """Of these users, those a refresh round is fetching: an account that stops answering
+    during a refresh is purged (during the first crawl it is only recorded, as always)."""
+    if not user_ids:
+        return set()
+    marks = ",".join("?" * len(user_ids))
+    return {
+        r[0]
+        for r in execute(
+            f"SELECT id FROM users WHERE id IN ({marks}) AND refresh_due IS NOT NULL",
+            tuple(user_ids),
+        ).fetchall()
+    }
+
+
+def record_output(
+    execute: Execute, path: str, kind: str, options: dict[str, Any], now: float
+) -> None:
+    """Remember an output folder the tool wrote, so a purge can rewrite it."""
+    execute(
+        "INSERT INTO outputs(path, kind, options, written_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT(path) DO UPDATE SET kind = excluded.kind, options = excluded.options,"
+        " written_at = excluded.written_at",
+        (path, kind, json.dumps(options, sort_keys=True), now),
+    )
+
+
+def refresh_pending(execute: Execute) -> int:
+    """Users the current refresh round has not finished (marked, claimed or failing)."""
+    return _count(execute, "SELECT count(*) FROM users WHERE refresh_due IS NOT NULL")
+
+
+def _count(execute: Execute, sql: str, params: tuple[Any, ...] = ()) -> int:
+    row = execute(sql, params).fetchone()
+    return int(row[0]) if row else 0
