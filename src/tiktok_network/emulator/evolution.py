@@ -49,6 +49,8 @@ class Evolution:
         self.gone = np.zeros(n, dtype=bool)  # deleted: not found
         self.turned_private = np.zeros(n, dtype=bool)  # private: refused
         self.removed: set[int] = set()  # loaded edges unfollowed, as src * n + dst
+        # The same per user, for serving a list without scanning every removal.
+        self._removed_of: dict[str, dict[int, set[int]]] = {"following": {}, "followers": {}}
         self.added: dict[str, dict[int, list[tuple[int, int]]]] = {
             "following": {},
             "followers": {},
@@ -91,13 +93,10 @@ class Evolution:
     ) -> tuple[np.ndarray, np.ndarray]:
         """One loaded list (``targets``, ``times``) as it stands today: unfollowed edges and
         accounts that left taken out, new follows first."""
-        n = self.graph.n_users
         keep = ~self.hidden[targets] if len(targets) else np.zeros(0, dtype=bool)
-        if self.removed and len(targets):
-            other = targets.astype(np.int64)
-            keys = node * n + other if endpoint == "following" else other * n + node
-            removed = np.fromiter(self.removed, dtype=np.int64, count=len(self.removed))
-            keep &= ~np.isin(keys, removed)
+        gone = self._removed_of[endpoint].get(node)
+        if gone and len(targets):
+            keep &= ~np.isin(targets, np.fromiter(gone, dtype=np.int64, count=len(gone)))
         targets, times = targets[keep], times[keep]
         added = [(t, o) for t, o in self.added[endpoint].get(node, []) if not self.hidden[o]]
         if added:
@@ -164,6 +163,8 @@ class Evolution:
             self.added["followers"][v] = [(t, o) for t, o in back if o != u]
         else:  # a follow of the loaded graph
             self.removed.add(u * self.graph.n_users + v)
+            self._removed_of["following"].setdefault(u, set()).add(v)
+            self._removed_of["followers"].setdefault(v, set()).add(u)
         self._record(day, self._now(), "lost", u, v, "unfollow")
 
     def _follow_some(self, day: int, rng: np.random.Generator, k: int) -> None:

@@ -65,7 +65,14 @@ def begin_refresh(
         f"UPDATE users SET refresh_due = NULL WHERE refresh_due IS NOT NULL AND state <> {CLAIMED:d}",
         (),
     )
-    execute("CREATE INDEX IF NOT EXISTS edges_by_dst ON edges(dst)", ())
+    # What closing followers lists and purging look up; made by the first refresh, so that a
+    # crawl that is never refreshed does not pay for them on every insert.
+    for ddl in (
+        "CREATE INDEX IF NOT EXISTS edges_by_dst ON edges(dst)",
+        "CREATE INDEX IF NOT EXISTS edge_history_by_dst ON edge_history(dst)",
+        "CREATE INDEX IF NOT EXISTS pages_by_user ON pages(user_id, direction)",
+    ):
+        execute(ddl, ())
     marked_lists = 0
     if lists:
         marks = ",".join("?" * len(directions))
