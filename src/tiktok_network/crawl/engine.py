@@ -55,6 +55,7 @@ from tiktok_network.store.base import (
     Claim,
     ListVerdict,
     ProfileRecord,
+    RefreshMarks,
     RefreshRound,
     UserOutcome,
     UserStatus,
@@ -230,11 +231,13 @@ class Engine:
         writer.set_quota_source(self.quota.drain, self.quota.sync)
         if self.refresh is not None:
             self.refresh_round = await writer.begin_refresh(
-                cutoff=self.refresh.cutoff,
-                lists=self.refresh.lists,
-                directions=s.directions,
-                info_for_all=self.refresh.info_for_all,
-                max_depth=s.max_depth,
+                RefreshMarks(
+                    self.refresh.cutoff,
+                    self.refresh.lists,
+                    s.directions,
+                    self.refresh.info_for_all,
+                    s.max_depth,
+                )
             )
             self.frontier = RefreshFrontier(
                 writer, self.worker_id, s, self.stop_event, await writer.started_users()

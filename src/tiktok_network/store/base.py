@@ -121,6 +121,17 @@ ListVerdict = tuple[int, str | None]  # (ListCompleteness, reason)
 
 
 @dataclass(frozen=True)
+class RefreshMarks:
+    """What a refresh round marks (``tiktok-network refresh``)."""
+
+    cutoff: float  # data fetched before this moment is due
+    lists: bool  # the follow lists of expanded users too, not only user info
+    directions: tuple[str, ...]  # the crawl's directions
+    info_for_all: bool  # user info of the users found beyond the crawl's depth too
+    max_depth: int  # the crawl's depth: users beyond it were never expanded
+
+
+@dataclass(frozen=True)
 class RefreshRound:
     """What starting a refresh found or marked (``lifecycle.begin_refresh``)."""
 
@@ -223,15 +234,7 @@ class CrawlStore(abc.ABC):
         untouched."""
 
     @abc.abstractmethod
-    def begin_refresh(
-        self,
-        *,
-        cutoff: float,
-        lists: bool,
-        directions: tuple[str, ...],
-        info_for_all: bool,
-        max_depth: int,
-    ) -> RefreshRound:
+    def begin_refresh(self, marks: RefreshMarks) -> RefreshRound:
         """Continue an unfinished refresh round or mark what was fetched before ``cutoff``
         (``lifecycle.begin_refresh``); one transaction."""
 

@@ -27,6 +27,7 @@ from tiktok_network.store.base import (
     TODO,
     Claim,
     ListState,
+    RefreshMarks,
     RefreshRound,
     UserStatus,
 )
@@ -41,15 +42,7 @@ PUT_BACK = f"CASE WHEN refresh_due IS NOT NULL THEN {REFRESH:d} ELSE {TODO:d} EN
 TOMBSTONE_PREFIX = "tombstone-"
 
 
-def begin_refresh(
-    execute: Execute,
-    *,
-    cutoff: float,
-    lists: bool,
-    directions: tuple[str, ...],
-    info_for_all: bool,
-    max_depth: int,
-) -> RefreshRound:
+def begin_refresh(execute: Execute, marks: RefreshMarks) -> RefreshRound:
     """Continue the unfinished round, or mark everything fetched before ``cutoff``.
 
     Marked: expanded users whose profile is older (or was never fetched: a refresh still asks
@@ -57,6 +50,7 @@ def begin_refresh(
     again; if not, they are purged), with ``lists`` their lists too, and with ``info_for_all``
     the users found beyond the crawl's depth. Users of an unfinished crawl are left to it.
     """
+    cutoff, directions, max_depth = marks.cutoff, marks.directions, marks.max_depth
     pending = _count(execute, f"SELECT count(*) FROM users WHERE state = {REFRESH:d}")
     if pending:
         return RefreshRound(False, pending, 0)
@@ -74,17 +68,17 @@ def begin_refresh(
     ):
         execute(ddl, ())
     marked_lists = 0
-    if lists:
-        marks = ",".join("?" * len(directions))
+    if marks.lists:
+        places = ",".join("?" * len(directions))
         marked_lists = execute(
             "UPDATE lists SET cursor = NULL, done = 0, pages = 0, items = 0, state = NULL,"
             " note = NULL, started_at = NULL, refresh = 1"
-            f" WHERE done = 1 AND direction IN ({marks}) AND coalesce(ended_at, 0) < ?"
+            f" WHERE done = 1 AND direction IN ({places}) AND coalesce(ended_at, 0) < ?"
             f" AND user_id IN (SELECT id FROM users WHERE state = {DONE:d}"
             f" AND status = {UserStatus.PARSED:d} AND purged_at IS NULL)",
             (*directions, cutoff),
         ).rowcount
-    everyone = int(info_for_all)
+    everyone = int(marks.info_for_all)
     marked = execute(
         f"UPDATE users SET state = {REFRESH:d}, attempts = 0, refresh_due = CASE"
         " WHEN info_at IS NOT NULL AND (finished_at IS NULL OR info_at < finished_at)"

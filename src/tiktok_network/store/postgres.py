@@ -41,6 +41,7 @@ from tiktok_network.store.base import (
     PageRecord,
     ProfileRecord,
     QuotaDelta,
+    RefreshMarks,
     RefreshRound,
     UserOutcome,
     UserStatus,
@@ -299,26 +300,11 @@ class PgStore(CrawlStore):
         )
 
     # ----------------------------------------------------------------- refresh
-    def begin_refresh(
-        self,
-        *,
-        cutoff: float,
-        lists: bool,
-        directions: tuple[str, ...],
-        info_for_all: bool,
-        max_depth: int,
-    ) -> RefreshRound:
+    def begin_refresh(self, marks: RefreshMarks) -> RefreshRound:
         def run() -> RefreshRound:
             # Workers starting together: one marks the round, the others find it marked.
             self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (REFRESH_LOCK,))
-            return lifecycle.begin_refresh(
-                self._execute,
-                cutoff=cutoff,
-                lists=lists,
-                directions=directions,
-                info_for_all=info_for_all,
-                max_depth=max_depth,
-            )
+            return lifecycle.begin_refresh(self._execute, marks)
 
         return self._tx(run)
 

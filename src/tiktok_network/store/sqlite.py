@@ -9,6 +9,7 @@ a second index; raw responses are zlib-compressed, since they are the bulk of th
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sqlite3
@@ -28,6 +29,7 @@ from tiktok_network.store.base import (
     PageRecord,
     ProfileRecord,
     QuotaDelta,
+    RefreshMarks,
     RefreshRound,
     UserOutcome,
     UserStatus,
@@ -48,6 +50,8 @@ from tiktok_network.store.sqlite_db import (  # noqa: F401 - re-exported for the
     decompress,
     stored_settings,
 )
+
+log = logging.getLogger("tiktok_network.store")
 
 # An edge seen again keeps its first sighting and moves its last; one closed earlier (unfollowed,
 # or its list refreshed without it) is reopened as a new interval, the old one going to
@@ -128,7 +132,15 @@ class SqliteStore(CrawlStore):
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'vacuumed_at'").fetchone()
         if last is None or (row is not None and float(row[0]) >= last):
             return
-        self.conn.execute("VACUUM")
+        try:
+            self.conn.execute("VACUUM")
+        except sqlite3.OperationalError as exc:  # a reader held the file, the disk is full...
+            log.warning(
+                "could not rebuild %s after purges (%s): the next refresh run does it",
+                self.path,
+                exc,
+            )
+            return
         self.conn.execute(
             "INSERT OR REPLACE INTO meta(key, value) VALUES ('vacuumed_at', ?)", (str(time.time()),)
         )
@@ -259,27 +271,12 @@ class SqliteStore(CrawlStore):
         return cur.rowcount
 
     # ----------------------------------------------------------------- refresh
-    def begin_refresh(
-        self,
-        *,
-        cutoff: float,
-        lists: bool,
-        directions: tuple[str, ...],
-        info_for_all: bool,
-        max_depth: int,
-    ) -> RefreshRound:
+    def begin_refresh(self, marks: RefreshMarks) -> RefreshRound:
         # A purge must leave no trace in the file: freed space is overwritten with zeros.
         self.conn.execute("PRAGMA secure_delete=ON")
         self._refreshing = True
         with self._tx():
-            return lifecycle.begin_refresh(
-                self.conn.execute,
-                cutoff=cutoff,
-                lists=lists,
-                directions=directions,
-                info_for_all=info_for_all,
-                max_depth=max_depth,
-            )
+            return lifecycle.begin_refresh(self.conn.execute, marks)
 
     def refresh_pending(self) -> int:
         return lifecycle.refresh_pending(self.conn.execute)

@@ -23,6 +23,7 @@ from tiktok_network.store.base import (
     PageRecord,
     ProfileRecord,
     QuotaDelta,
+    RefreshMarks,
     RefreshRound,
     UserOutcome,
 )
@@ -152,8 +153,8 @@ class StoreWriter:
     async def refresh_pending(self) -> int:
         return await self._run_in_child(self.store.refresh_pending)
 
-    async def begin_refresh(self, **marks: Any) -> RefreshRound:
-        return await self._run_in_child(lambda: self.store.begin_refresh(**marks))
+    async def begin_refresh(self, marks: RefreshMarks) -> RefreshRound:
+        return await self._run_in_child(self.store.begin_refresh, marks)
 
     async def page(self, record: PageRecord) -> bool:
         """Commit a page; False when a shared store refused it (this worker lost the user)."""
