@@ -29,8 +29,15 @@ from tiktok_network.api.auth import (
     describe_connection_error,
 )
 from tiktok_network.api.health import ApiHealth, Verdict
-from tiktok_network.api.outcomes import Kind, Outcome, Page, UserInfo, classify_error
-from tiktok_network.api.spec import ENDPOINTS, MAX_COUNT, PROFILE_FIELDS
+from tiktok_network.api.outcomes import Kind, Outcome, Page, UserInfo, VideoPage, classify_error
+from tiktok_network.api.spec import (
+    ENDPOINTS,
+    MAX_COUNT,
+    PROFILE_FIELDS,
+    VIDEO_FIELDS,
+    VIDEO_KEY,
+    VIDEO_MAX_COUNT,
+)
 from tiktok_network.ratelimit import AsyncLimiter
 
 INFO_FIELDS = ",".join(PROFILE_FIELDS)
@@ -192,6 +199,31 @@ class ResearchClient:
         request = _encoder.encode({"username": username})
         path = f"{ENDPOINTS['info']}?fields={quote(fields, safe=',')}"
         return await self._call("info", path, request, _parse_info)
+
+    async def video_query(
+        self,
+        query: dict[str, Any],
+        start_date: str,
+        end_date: str,
+        cursor: int = 0,
+        search_id: str | None = None,
+        max_count: int = VIDEO_MAX_COUNT,
+        fields: str = ",".join(VIDEO_FIELDS),
+    ) -> Outcome:
+        """One page of videos matching ``query`` between two ``YYYYMMDD`` days (at most 30
+        apart); the next page passes the returned cursor and search id. General bucket."""
+        body: dict[str, Any] = {
+            "query": query,
+            "start_date": start_date,
+            "end_date": end_date,
+            "max_count": max_count,
+        }
+        if cursor:
+            body["cursor"] = cursor
+        if search_id:
+            body["search_id"] = search_id
+        path = f"{ENDPOINTS['video']}?fields={quote(fields, safe=',')}"
+        return await self._call("info", path, _encoder.encode(body), _parse_videos)
 
     # ----------------------------------------------------------------- machinery
     async def _probe(self) -> bool:
@@ -438,3 +470,22 @@ def _parse_info(status: int, raw: bytes) -> Outcome:
     except msgspec.ValidationError as exc:
         return _shape_outcome(status, f"user info fields of unexpected types ({exc})")
     return Outcome(Kind.OK, status=status, code="ok", log_id=env.error.log_id or "", info=info)
+
+
+def _parse_videos(status: int, raw: bytes) -> Outcome:
+    try:
+        env = _generic_decoder.decode(raw)
+    except msgspec.DecodeError:
+        return _error_outcome(status, raw)
+    if status != 200 or env.error is None or env.error.code != "ok":
+        return _error_outcome(status, raw)
+    data = env.data
+    if not isinstance(data, dict) or not isinstance(data.get(VIDEO_KEY, []), list):
+        return _shape_outcome(status, "video query data is not an object with a videos list")
+    page = VideoPage(
+        [v for v in data.get(VIDEO_KEY, []) if isinstance(v, dict)],
+        int(data.get("cursor") or 0),
+        bool(data.get("has_more")),
+        str(data.get("search_id") or ""),
+    )
+    return Outcome(Kind.OK, status=status, code="ok", log_id=env.error.log_id or "", videos=page)

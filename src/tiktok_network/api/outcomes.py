@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
@@ -71,6 +72,16 @@ class UserInfo(msgspec.Struct, omit_defaults=True):
 
 
 @dataclass
+class VideoPage:
+    """One page of a video query: the videos as served, and where the next page starts."""
+
+    videos: list[dict[str, Any]]
+    cursor: int
+    has_more: bool
+    search_id: str
+
+
+@dataclass
 class Outcome:
     """What one request came to; ``detail`` is safe to log (it never holds a token).
 
@@ -85,6 +96,7 @@ class Outcome:
     log_id: str = ""
     page: Page | None = None
     info: UserInfo | None = None
+    videos: VideoPage | None = None
     retry_after: float | None = None
     attempts: int = 0
     interrupted: bool = False

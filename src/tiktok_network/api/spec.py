@@ -13,6 +13,7 @@ ENDPOINTS = {
     "following": "/v2/research/user/following/",
     "followers": "/v2/research/user/followers/",
     "info": "/v2/research/user/info/",
+    "video": "/v2/research/video/query/",
 }
 FOLLOW_ENDPOINTS = ("following", "followers")
 # The key holding a follow list's entries inside ``data``.
@@ -57,3 +58,26 @@ INVALID_PARAMS = "invalid_params"
 NOT_FOUND_MESSAGE = "The username {username} is invalid: cannot find the user"
 REFUSED_MESSAGE = "API cannot return this user's information"
 INVALID_CURSOR_MESSAGE = "Invalid count or cursor"
+
+# Video query (research-api.md 3.x, 10): the general bucket of 1,000 requests and 100,000 records
+# a day, shared with user info; at most 30 days between start_date and end_date; a page of at most
+# 100 videos; the cursor is an index into the result set that ``search_id`` names.
+VIDEO_KEY = "videos"
+VIDEO_MAX_DAYS = 30
+VIDEO_MAX_COUNT = 100
+VIDEO_FIELDS = (
+    "id",
+    "username",
+    "create_time",
+    "region_code",
+    "hashtag_names",
+    "video_description",
+    "like_count",
+    "view_count",
+    "comment_count",
+    "share_count",
+)
+# What a condition may test, and how (an unknown field or operation is 400 invalid_params).
+QUERY_FIELDS = ("username", "region_code", "hashtag_name", "keyword", "create_date", "video_id")
+QUERY_OPERATIONS = ("EQ", "IN", "GT", "GTE", "LT", "LTE")
+SEARCH_ID_INVALID_MESSAGE = "Search Id {search_id} is invalid or expired"

@@ -25,7 +25,7 @@ class QuotaBook:
         self.used: dict[tuple[str, int, str], int] = defaultdict(int)
 
     def bucket(self, endpoint: str) -> str:
-        if endpoint == "info":
+        if endpoint in ("info", "video"):  # the general bucket: user info, video query
             return "info"
         return endpoint if self.settings.separate_follow_quotas else "follow"
 

@@ -29,6 +29,7 @@ from tiktok_network.emulator.info import InfoRoutes
 from tiktok_network.emulator.lists import ListRoutes
 from tiktok_network.emulator.settings import EmulatorSettings, ErrorTriple
 from tiktok_network.emulator.state import json_decoder, json_encoder
+from tiktok_network.emulator.videos import VideoRoutes
 
 
 class LogIds:
@@ -48,7 +49,7 @@ class LogIds:
         return f"{self._stamp}{self._counter & 0xFFFFFFFFFFFFFFFFFF:018X}"
 
 
-class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes):
+class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes, VideoRoutes):
     """State and request handlers of one emulated service."""
 
     def __init__(self, graph: FollowGraph, settings: EmulatorSettings | None = None) -> None:
@@ -80,6 +81,7 @@ class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes):
         app.router.add_post(spec.ENDPOINTS["following"], self.following)
         app.router.add_post(spec.ENDPOINTS["followers"], self.followers)
         app.router.add_post(spec.ENDPOINTS["info"], self.info)
+        app.router.add_post(spec.ENDPOINTS["video"], self.video_query)
         app.router.add_get("/_emulator/stats", self.stats)
         app.router.add_post("/_emulator/advance", self.advance)
         app.router.add_get("/_emulator/changes", self.changes)
@@ -151,7 +153,7 @@ class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes):
                     "The access token is invalid or not found in the request.",
                 ),
             )
-        if self.settings.scope_not_authorized and endpoint != "info":
+        if self.settings.scope_not_authorized and endpoint in spec.FOLLOW_ENDPOINTS:
             return self._log_reply(
                 client,
                 endpoint,

@@ -1,0 +1,273 @@
+"""Synthetic videos over the served graph, and the video query endpoint that searches them.
+
+Every account posts a seeded number of videos during 2025, from its own region, each with a few
+hashtags and description words drawn from small vocabularies (popular ones more often). The
+table is numpy arrays (an author index, a time, a region, and bit masks of hashtags and words),
+so a query is a handful of vectorised comparisons: ``and`` (all conditions), ``or`` (any) and
+``not`` (none) over ``username``, ``region_code``, ``hashtag_name``, ``keyword`` (a substring of
+a description word or hashtag), ``create_date`` and ``video_id``, within ``start_date`` ..
+``end_date`` (inclusive UTC days, at most 30 days apart). Results come newest first; the cursor
+is an index into them and ``search_id`` names the result set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from tiktok_network.api import spec
+
+HASHTAGS = (
+    "fyp", "foryou", "viral", "dance", "comedy", "food", "travel", "music", "fashion", "beauty",
+    "fitness", "pets", "dogsoftiktok", "catsoftiktok", "gaming", "football", "art", "diy",
+    "booktok", "learnontiktok", "skincare", "recipe", "cooking", "vlog", "asmr", "prank",
+    "motivation", "science", "history", "cars", "anime", "nature", "photography", "makeup",
+    "trend", "duet", "challenge", "tutorial", "family", "election",
+)  # fmt: skip
+WORDS = (
+    "today", "new", "best", "my", "first", "try", "watch", "wait", "for", "end", "how", "to",
+    "make", "easy", "quick", "summer", "winter", "city", "home", "day", "night", "love",
+    "funny", "crazy", "part", "story", "time", "life", "style", "secret",
+)  # fmt: skip
+REGIONS = ("US", "GB", "DE", "FR", "JP", "BR", "IN", "ID", "MX", "TR", "IT", "ES")
+YEAR_START = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp())
+YEAR_SECONDS = 365 * 86400
+FIRST_ID = 7_300_000_000_000_000_000
+
+
+class QueryError(ValueError):
+    """A video query the service answers with 400 invalid_params; the message says why."""
+
+
+def _draw_masks(rng: np.random.Generator, n: int, vocabulary: int, most: int) -> np.ndarray:
+    """``n`` bit masks of 1..``most`` items each, item ``i`` drawn with weight 1/(i+1)."""
+    weights = 1.0 / np.arange(1, vocabulary + 1)
+    weights /= weights.sum()
+    masks = np.zeros(n, dtype=np.uint64)
+    counts = rng.integers(1, most + 1, size=n)
+    for k in range(most):
+        picked = rng.choice(vocabulary, size=n, p=weights).astype(np.uint64)
+        masks |= np.where(counts > k, np.uint64(1) << picked, np.uint64(0))
+    return masks
+
+
+class VideoTable:
+    """The videos of every account of a graph, drawn once from ``seed``."""
+
+    def __init__(self, usernames: list[str], seed: int, per_user: float = 2.0) -> None:
+        rng = np.random.default_rng(seed + 31)
+        n = len(usernames)
+        self.usernames = usernames
+        self._index = {name: i for i, name in enumerate(usernames)}
+        made = rng.poisson(per_user, size=n)
+        self.author = np.repeat(np.arange(n, dtype=np.int64), made)
+        m = len(self.author)
+        self.time = YEAR_START + rng.integers(0, YEAR_SECONDS, size=m)
+        home = rng.integers(0, len(REGIONS), size=n)
+        self.region = home[self.author]
+        self.hashtags = _draw_masks(rng, m, len(HASHTAGS), 3)
+        self.words = _draw_masks(rng, m, len(WORDS), 4)
+        self.ids = FIRST_ID + np.arange(m, dtype=np.int64) * 7919
+        self.likes = rng.integers(0, 50_000, size=m)
+
+    def __len__(self) -> int:
+        return len(self.author)
+
+    # ------------------------------------------------------------------ query
+    def search(self, query: Any, start_date: Any, end_date: Any) -> np.ndarray:
+        """Indexes of the matching videos, newest first (ties by id)."""
+        start, end = _day(start_date, "start_date"), _day(end_date, "end_date")
+        if end < start:
+            raise QueryError("end_date is before start_date.")
+        if (end - start) // 86400 > spec.VIDEO_MAX_DAYS:
+            raise QueryError(
+                f"The time range between start_date and end_date must be at most "
+                f"{spec.VIDEO_MAX_DAYS} days."
+            )
+        mask = (self.time >= start) & (self.time < end + 86400) & self._clause(query)
+        found = np.flatnonzero(mask)
+        order = np.lexsort((self.ids[found], -self.time[found]))
+        return found[order]
+
+    def _clause(self, query: Any) -> np.ndarray:
+        if not isinstance(query, dict) or not set(query) <= {"and", "or", "not"}:
+            raise QueryError("query must be an object of and / or / not lists of conditions.")
+        mask = np.ones(len(self), dtype=bool)
+        for kind, conditions in query.items():
+            if not isinstance(conditions, list):
+                raise QueryError(f"query.{kind} must be a list of conditions.")
+            masks = [self._condition(c) for c in conditions]
+            if not masks:
+                continue
+            if kind == "and":
+                mask &= np.logical_and.reduce(masks)
+            elif kind == "or":
+                mask &= np.logical_or.reduce(masks)
+            else:
+                mask &= ~np.logical_or.reduce(masks)
+        return mask
+
+    def _condition(self, condition: Any) -> np.ndarray:
+        if not isinstance(condition, dict):
+            raise QueryError("a condition must be an object.")
+        field, operation = condition.get("field_name"), condition.get("operation")
+        values = condition.get("field_values")
+        if field not in spec.QUERY_FIELDS:
+            raise QueryError(f"Invalid field_name: {field}")
+        if operation not in spec.QUERY_OPERATIONS:
+            raise QueryError(f"Invalid operation: {operation}")
+        if not isinstance(values, list) or not values:
+            raise QueryError("field_values must be a non-empty list.")
+        if field == "create_date":
+            return self._compare(self.time // 86400 * 86400, operation, _day(values[0], field))
+        if field == "video_id":
+            return (
+                self._compare(self.ids, operation, int(values[0]))
+                if operation
+                not in (
+                    "EQ",
+                    "IN",
+                )
+                else np.isin(self.ids, [int(v) for v in values])
+            )
+        if operation not in ("EQ", "IN"):
+            raise QueryError(f"Operation {operation} is not supported for {field}.")
+        texts = [str(v) for v in values]
+        if field == "username":
+            wanted = [self._index[t] for t in texts if t in self._index]
+            return np.isin(self.author, wanted)
+        if field == "region_code":
+            return np.isin(self.region, [REGIONS.index(t) for t in texts if t in REGIONS])
+        if field == "hashtag_name":
+            bits = _bits(HASHTAGS, lambda tag: tag in {t.lower().lstrip("#") for t in texts})
+            return (self.hashtags & bits) != 0
+        # keyword: a substring of a description word or of a hashtag
+        lowered = [t.lower() for t in texts]
+        words = _bits(WORDS, lambda w: any(k in w for k in lowered))
+        tags = _bits(HASHTAGS, lambda h: any(k in h for k in lowered))
+        return ((self.words & words) != 0) | ((self.hashtags & tags) != 0)
+
+    @staticmethod
+    def _compare(column: np.ndarray, operation: str, value: int) -> np.ndarray:
+        return {
+            "EQ": column == value,
+            "IN": column == value,
+            "GT": column > value,
+            "GTE": column >= value,
+            "LT": column < value,
+            "LTE": column <= value,
+        }[operation]
+
+    # ---------------------------------------------------------------- answers
+    def video(self, i: int, fields: list[str]) -> dict[str, Any]:
+        """One video as the endpoint returns it: only the requested fields."""
+        tags = [HASHTAGS[b] for b in range(len(HASHTAGS)) if int(self.hashtags[i]) >> b & 1]
+        words = [WORDS[b] for b in range(len(WORDS)) if int(self.words[i]) >> b & 1]
+        likes = int(self.likes[i])
+        full = {
+            "id": int(self.ids[i]),
+            "username": self.usernames[int(self.author[i])],
+            "create_time": int(self.time[i]),
+            "region_code": REGIONS[int(self.region[i])],
+            "hashtag_names": tags,
+            "video_description": " ".join(words) + " " + " ".join(f"#{t}" for t in tags),
+            "like_count": likes,
+            "view_count": likes * 20 + 17,
+            "comment_count": likes // 40,
+            "share_count": likes // 90,
+        }
+        return {f: full[f] for f in fields}
+
+
+def search_id(query: Any, start_date: Any, end_date: Any) -> str:
+    """The id of one result set: the same query and range give the same id."""
+    text = json.dumps([query, start_date, end_date], sort_keys=True)
+    return str(int(hashlib.sha256(text.encode()).hexdigest()[:15], 16))
+
+
+def _bits(vocabulary: tuple[str, ...], chosen: Any) -> np.uint64:
+    bits = 0
+    for i, item in enumerate(vocabulary):
+        if chosen(item):
+            bits |= 1 << i
+    return np.uint64(bits)
+
+
+def _day(value: Any, name: str) -> int:
+    """Unix seconds of the start of a ``YYYYMMDD`` UTC day."""
+    try:
+        return int(datetime.strptime(str(value), "%Y%m%d").replace(tzinfo=UTC).timestamp())
+    except ValueError:
+        raise QueryError(f"{name} must be a date as YYYYMMDD.") from None
+
+
+class VideoRoutes:
+    """Part of ``Emulator`` (``server.py``): ``POST /v2/research/video/query/``."""
+
+    graph: Any
+    settings: Any
+    log: Any
+    _video_table: VideoTable | None = None
+
+    @property
+    def videos(self) -> VideoTable:
+        """The synthetic videos, drawn at the first query (a graph that is never searched
+        pays nothing)."""
+        if self._video_table is None:
+            self._video_table = VideoTable(self.graph.usernames, self.settings.seed)
+        return self._video_table
+
+    async def video_query(self, request: Any) -> Any:
+        gated = await self._gate(request, "video")  # type: ignore[attr-defined]
+        if not isinstance(gated, tuple):
+            return gated
+        client, charged, body = gated
+        fields = [f.strip() for f in request.query.get("fields", "").split(",") if f.strip()]
+        unknown = [f for f in fields if f not in spec.VIDEO_FIELDS]
+        if not fields or unknown:
+            why = f"Invalid fields: {','.join(unknown)}" if unknown else "fields is required."
+            return self._invalid(client, charged, "video", None, why)  # type: ignore[attr-defined]
+        max_count = body.get("max_count", spec.DEFAULT_COUNT)
+        cursor = body.get("cursor") or 0
+        if (
+            isinstance(max_count, bool)
+            or not isinstance(max_count, int)
+            or not (1 <= max_count <= spec.VIDEO_MAX_COUNT)
+        ):
+            why = f"max_count must be an integer between 1 and {spec.VIDEO_MAX_COUNT}."
+            return self._invalid(client, charged, "video", None, why)  # type: ignore[attr-defined]
+        if isinstance(cursor, bool) or not isinstance(cursor, int) or cursor < 0:
+            return self._invalid(  # type: ignore[attr-defined]
+                client, charged, "video", None, spec.INVALID_CURSOR_MESSAGE
+            )
+        query, start, end = body.get("query"), body.get("start_date"), body.get("end_date")
+        wanted = search_id(query, start, end)
+        given = body.get("search_id")
+        if given not in (None, "") and str(given) != wanted:
+            why = spec.SEARCH_ID_INVALID_MESSAGE.format(search_id=given)
+            return self._invalid(client, charged, "video", None, why)  # type: ignore[attr-defined]
+        try:
+            found = self.videos.search(query, start, end)
+        except QueryError as exc:
+            return self._invalid(client, charged, "video", None, str(exc))  # type: ignore[attr-defined]
+        page = found[cursor : cursor + max_count]
+        data = {
+            spec.VIDEO_KEY: [self.videos.video(int(i), fields) for i in page],
+            "cursor": cursor + len(page),
+            "has_more": cursor + len(page) < len(found),
+            "search_id": wanted,
+        }
+        self.log.record(
+            client=client,
+            endpoint="video",
+            username=None,
+            cursor=cursor,
+            status=200,
+            code=None,
+            items=len(page),
+        )
+        return self._envelope(200, "ok", "", data)  # type: ignore[attr-defined]
