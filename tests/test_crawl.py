@@ -516,7 +516,7 @@ def test_the_quota_ledger_belongs_to_the_credentials_not_to_the_database(tmp_pat
         after = len(emu.requests())
     assert second.returncode == 75, second.stderr
     # Every request that reached the service is in the ledger (the refused ones count too).
-    assert f"daily quota used up ({served} follow requests today" in second.stderr
+    assert f"daily quota used up ({served:,} follow requests," in second.stderr
     assert after == before  # the new database knew the day was used up: not one request
     status = subprocess.run(
         [*CLI, "status", "--db", str(other / "crawl.db")],

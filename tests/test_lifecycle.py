@@ -15,6 +15,7 @@ import signal
 import subprocess
 import urllib.request
 import zlib
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -357,3 +358,41 @@ def test_bad_moments_durations_and_keys_are_one_line_errors(tmp_path):
             args,
             done.stderr,
         )
+
+
+def test_three_workers_refresh_one_postgresql_crawl_exactly(tmp_path, pg_url):
+    with emulator_process(tmp_path, "--graph", GRAPH, *EVOLVE, "--latency-ms", "5") as emu:
+        crawl_everyone(tmp_path, emu.url, ("--db", pg_url))
+        emulator_json(emu.url, "/_emulator/advance", {"days": 16})
+        truth, left = served(emu.url)
+        before = len(emu.requests())
+        workers = [
+            subprocess.Popen(
+                refresh_command(
+                    tmp_path,
+                    ("--db", pg_url),
+                    "--lists",
+                    "--older-than",
+                    "0s",
+                    "--no-export",
+                    "--concurrency",
+                    "4",
+                ),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=crawl_env(emu.url, XDG_STATE_HOME=str(tmp_path / "state")),
+                cwd=tmp_path,
+            )  # fmt: skip
+            for _ in range(3)
+        ]
+        errors = [w.communicate(timeout=300)[1] for w in workers]
+        assert [w.returncode for w in workers] == [0, 0, 0], errors
+        assert sum("refresh round started" in e for e in errors) == 1  # one marked it
+        requests = [r for r in emu.requests()[before:] if r["endpoint"] in ("following", "info")]
+    assert {(r.source, r.destination) for r in tn.open(pg_url).edges().itertuples()} == truth
+    assert len(tn.open(pg_url).audit()) == len(left)
+    # No worker asked what another had asked: each info and each page once.
+    asked = Counter((r["endpoint"], r["username"], r["cursor"]) for r in requests)
+    assert max(asked.values()) == 1
+    assert sum(1 for endpoint, _, _ in asked if endpoint == "info") == 300

@@ -609,9 +609,9 @@ class Engine:
             if self.stop_reason is None:
                 assert self.quota is not None
                 log.warning(
-                    "daily quota used up (%d follow requests today with these credentials): "
+                    "daily quota used up (%s today with these credentials): "
                     "stopping; the quota resets at %s",
-                    self.quota.follow_used(),
+                    self._quota_use(),
                     iso_utc(self.quota.next_reset()),
                 )
             self.request_stop(StopReason.QUOTA)
@@ -620,6 +620,14 @@ class Engine:
             self._quota_reset = asyncio.create_task(self._sleep_until_reset())
         return await asyncio.shield(self._quota_reset)
 
+    def _quota_use(self) -> str:
+        """Today's use per bucket, for the quota messages (a refresh runs out of user info)."""
+        assert self.quota is not None
+        return (
+            f"{self.quota.follow_used():,} follow requests,"
+            f" {self.quota.used['info']:,} user-info requests"
+        )
+
     async def _sleep_until_reset(self) -> bool:
         assert self.quota is not None and self.writer is not None
         await self.writer.flush()  # the usage is durable before the long sleep
@@ -627,9 +635,7 @@ class Engine:
         until = self.quota.next_reset() + margin
         self.stats.quota_wait_until = until
         log.warning(
-            "daily quota used up (%d follow requests today); waiting until %s",
-            self.quota.follow_used(),
-            iso_utc(until),
+            "daily quota used up (%s today); waiting until %s", self._quota_use(), iso_utc(until)
         )
         try:
             await asyncio.wait_for(self.stop_event.wait(), timeout=max(0.0, until - self._clock()))

@@ -123,17 +123,20 @@ def close_unseen_edges(
 ) -> int:
     """Close the edges a refreshed list no longer holds: those of the list's owner, in its
     direction, not seen since the list's re-fetch began. Only a list served complete closes
-    edges (a capped or hidden list's missing entries say nothing about unfollows). Lists of a
-    first crawl cost one key lookup each here."""
+    edges (a capped or hidden list's missing entries say nothing about unfollows). The lists
+    of a first crawl cost one lookup for the whole batch."""
+    owners = sorted({user_id for user_id, _ in ended})
+    places = ",".join("?" * len(owners))
+    refreshed = execute(
+        "SELECT user_id, direction, state, started_at FROM lists"
+        f" WHERE refresh = 1 AND user_id IN ({places})",
+        tuple(owners),
+    ).fetchall()
+    wanted = set(ended)
     closed = 0
-    for user_id, direction in ended:
-        row = execute(
-            "SELECT state, started_at FROM lists WHERE user_id = ? AND direction = ? AND refresh = 1",
-            (user_id, direction),
-        ).fetchone()
-        if row is None:
+    for user_id, direction, state, started in refreshed:
+        if (user_id, direction) not in wanted:
             continue
-        state, started = row
         if state == 1 and started is not None:
             column = "src" if direction == "following" else "dst"
             closed += execute(
