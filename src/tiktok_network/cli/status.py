@@ -28,6 +28,11 @@ Examples:
     type=int,
     help="Follow calls per day, for the estimate. [default: the crawl's own]",
 )
+@click.option(
+    "--info-quota",
+    type=int,
+    help="User-info calls per day, for the refresh estimate. [default: the crawl's own]",
+)
 @click.option("--day-seconds", type=float, help="Length of a quota day. [default: 86400]")
 @click.option(
     "--quota-ledger",
@@ -60,6 +65,7 @@ def status(config_file: str | None, **flags: Any) -> None:
             client=str(stored.get("client") or "") or None,
             window=settings.older_than,
         )
+        st.info_quota = settings.info_quota
     except (ConfigError, NotACrawlDatabase) as exc:
         raise UserError(str(exc)) from None
     for line in st.lines(settings.max_depth, settings.follow_quota):

@@ -61,6 +61,7 @@ class CrawlStatus:
     # What a refresh would re-fetch (ReadModel.compliance), for the window below.
     compliance: dict[str, Any] = field(default_factory=dict)
     window: float = 15 * 86400.0
+    info_quota: int = 1000  # the general bucket a refresh's user info comes out of
 
     def lines(self, max_depth: int | None, follow_quota: int) -> list[str]:
         used = self.quota_today.get("following", 0) + self.quota_today.get("followers", 0)
@@ -103,15 +104,14 @@ class CrawlStatus:
                     f" last heartbeat {iso_utc(w.heartbeat_at)}"
                 )
         out += self.completeness_lines()
-        out += self.compliance_lines(follow_quota)
         for depth in sorted(self.by_depth):
             d = self.by_depth[depth]
             out.append(
                 f"  depth {depth}: {d.get('known', 0):,} known, {d.get('done', 0):,} done, {d.get('queued', 0):,} queued"
             )
-        return out
+        return out + self.compliance_lines(follow_quota)
 
-    def compliance_lines(self, follow_quota: int, info_quota: int = 1000) -> list[str]:
+    def compliance_lines(self, follow_quota: int) -> list[str]:
         """The refresh duty (docs/compliance.md): what is older than the window, the oldest
         fetch held, and the calls a full refresh takes."""
         c = self.compliance
@@ -119,6 +119,7 @@ class CrawlStatus:
             return []
         from tiktok_network.moments import show_duration
 
+        info_quota = self.info_quota
         out = [
             f"refresh window {show_duration(self.window)}: {c['profiles']:,} profiles and"
             f" {c['lists']:,} lists fetched before it"
