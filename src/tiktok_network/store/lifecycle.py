@@ -23,6 +23,7 @@ import msgspec
 from tiktok_network.store.base import (
     CLAIMED,
     DONE,
+    FAILED,
     REFRESH,
     TODO,
     Claim,
@@ -83,7 +84,7 @@ def begin_refresh(execute: Execute, marks: RefreshMarks) -> RefreshRound:
         f"UPDATE users SET state = {REFRESH:d}, attempts = 0, refresh_due = CASE"
         " WHEN info_at IS NOT NULL AND (finished_at IS NULL OR info_at < finished_at)"
         " THEN info_at ELSE coalesce(finished_at, first_seen) END"
-        f" WHERE purged_at IS NULL AND state IN ({TODO:d}, {DONE:d}) AND ("
+        f" WHERE purged_at IS NULL AND state IN ({TODO:d}, {DONE:d}, {FAILED:d}) AND ("
         "  id IN (SELECT user_id FROM lists WHERE refresh = 1)"
         f"  OR (status = {UserStatus.PARSED:d} AND coalesce(info_at, 0) < ?)"
         f"  OR (status IN ({UserStatus.REFUSED:d}, {UserStatus.NOT_FOUND:d})"
