@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tiktok_network.api import spec
-from tiktok_network.moments import parse_duration
+from tiktok_network.moments import DEFAULT_REFRESH_WINDOW, parse_duration
 
 if TYPE_CHECKING:
     from tiktok_network.api.auth import Credentials
@@ -113,7 +113,7 @@ class CrawlSettings:
     hidden_following_hint: str = spec.HIDDEN_FOLLOWING_HINT
     follow_records_quota: int = 2_000_000  # records a day the follow lists may return
     info_records_quota: int = 100_000  # records a day of the general endpoints (user info)
-    older_than: float = 15 * 86400.0  # the refresh window: data older than this is re-fetched
+    older_than: float = DEFAULT_REFRESH_WINDOW  # data fetched longer ago is re-fetched
     # Which settings were given (flag, TIKTOK_* variable or config file) rather than defaulted:
     # a rerun takes the others from the crawl's stored settings.
     given: frozenset[str] = field(default_factory=frozenset, compare=False, repr=False)

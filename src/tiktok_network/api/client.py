@@ -456,30 +456,37 @@ def _hidden_list(
     )
 
 
-def _parse_info(status: int, raw: bytes) -> Outcome:
+def _ok_envelope(status: int, raw: bytes) -> tuple[Any, str] | Outcome:
+    """The ``data`` and log id of an ``ok`` answer of the general endpoints, or the outcome
+    of anything else (an error body, a body that is not JSON)."""
     try:
         env = _generic_decoder.decode(raw)
     except msgspec.DecodeError:
         return _error_outcome(status, raw)
     if status != 200 or env.error is None or env.error.code != "ok":
         return _error_outcome(status, raw)
-    if not isinstance(env.data, dict):
+    return env.data, env.error.log_id or ""
+
+
+def _parse_info(status: int, raw: bytes) -> Outcome:
+    answer = _ok_envelope(status, raw)
+    if isinstance(answer, Outcome):
+        return answer
+    data, log_id = answer
+    if not isinstance(data, dict):
         return _shape_outcome(status, "user info data is not an object")
     try:
-        info = msgspec.convert(env.data, UserInfo)
+        info = msgspec.convert(data, UserInfo)
     except msgspec.ValidationError as exc:
         return _shape_outcome(status, f"user info fields of unexpected types ({exc})")
-    return Outcome(Kind.OK, status=status, code="ok", log_id=env.error.log_id or "", info=info)
+    return Outcome(Kind.OK, status=status, code="ok", log_id=log_id, info=info)
 
 
 def _parse_videos(status: int, raw: bytes) -> Outcome:
-    try:
-        env = _generic_decoder.decode(raw)
-    except msgspec.DecodeError:
-        return _error_outcome(status, raw)
-    if status != 200 or env.error is None or env.error.code != "ok":
-        return _error_outcome(status, raw)
-    data = env.data
+    answer = _ok_envelope(status, raw)
+    if isinstance(answer, Outcome):
+        return answer
+    data, log_id = answer
     if not isinstance(data, dict) or not isinstance(data.get(VIDEO_KEY, []), list):
         return _shape_outcome(status, "video query data is not an object with a videos list")
     page = VideoPage(
@@ -488,4 +495,4 @@ def _parse_videos(status: int, raw: bytes) -> Outcome:
         bool(data.get("has_more")),
         str(data.get("search_id") or ""),
     )
-    return Outcome(Kind.OK, status=status, code="ok", log_id=env.error.log_id or "", videos=page)
+    return Outcome(Kind.OK, status=status, code="ok", log_id=log_id, videos=page)

@@ -17,7 +17,8 @@ from tiktok_network.store import database_errors, display_name, is_database_url
 if TYPE_CHECKING:
     from tiktok_network.api.auth import Credentials
     from tiktok_network.config import CrawlSettings
-    from tiktok_network.crawl.engine import CrawlResult, Engine, RefreshOptions
+    from tiktok_network.crawl.engine import CrawlResult, Engine
+    from tiktok_network.store.base import RefreshMarks
     from tiktok_network.store.staging import StagedDatabase
 from tiktok_network.cli.batch import requeue_slurm_job, stage_in, stage_out, sync_stage
 from tiktok_network.cli.errors import UserError, describe_database_error, one_line_errors, say
@@ -155,7 +156,7 @@ def _run_crawl(
     export: str = "always",
     console: Console | None = None,
     stage: tuple[StagedDatabase | None, float] = (None, 0.0),
-    refresh: RefreshOptions | None = None,
+    refresh: RefreshMarks | None = None,
 ) -> CrawlResult:
     """Run the crawl (or with ``refresh`` a refresh round); ``export`` is always, at-end (not on
     a stop with work left), never, or for a refresh: refresh (rewrite the recorded outputs)
@@ -183,7 +184,7 @@ async def _crawl_async(
     export: str,
     console: Console,
     stage: tuple[StagedDatabase | None, float],
-    refresh: RefreshOptions | None = None,
+    refresh: RefreshMarks | None = None,
 ) -> CrawlResult:
     from tiktok_network.cli.progress import run_with_progress
     from tiktok_network.crawl.engine import Engine

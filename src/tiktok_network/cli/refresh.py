@@ -46,7 +46,7 @@ def refresh(
     private or not found is purged (docs/compliance.md). Running it again continues the round.
     """
     from tiktok_network.config import ConfigError, load_credentials, resolve
-    from tiktok_network.crawl.engine import RefreshOptions
+    from tiktok_network.store.base import RefreshMarks
 
     try:
         settings = resolve({**flags, "older_than": older_than}, config=config_file)
@@ -63,10 +63,12 @@ def refresh(
         from tiktok_network.export.atomic import check_output_dir
 
         check_output_dir(settings.out)
-    options = RefreshOptions(
+    options = RefreshMarks(
         cutoff=time.time() - settings.older_than,
         lists=lists,
+        directions=settings.directions,
         info_for_all=settings.info_for == "all",
+        max_depth=settings.max_depth,
     )
     result = _run_crawl(
         settings,

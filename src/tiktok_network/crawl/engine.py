@@ -18,7 +18,6 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -91,15 +90,6 @@ def _unnamed(claim: Claim, text: str) -> str:
     return text.replace(claim.username, "<username>") if claim.username else text
 
 
-@dataclass(frozen=True)
-class RefreshOptions:
-    """What a refresh round re-fetches (``tiktok-network refresh``)."""
-
-    cutoff: float  # data fetched before this moment is due
-    lists: bool  # the follow lists of expanded users too, not only user info
-    info_for_all: bool  # user info of the users found beyond the crawl's depth too
-
-
 class LostClaim(Exception):
     """A shared store refused a page: this worker's lease on the user was taken over."""
 
@@ -122,7 +112,7 @@ class Engine:
         open_client: Callable[..., ResearchClient] = ResearchClient,
         clock: Callable[[], float] = time.time,
         info_only: bool = False,
-        refresh: RefreshOptions | None = None,
+        refresh: RefreshMarks | None = None,
     ) -> None:
         """``info_only``: fetch the seeds' user info and nothing else (``plan``). ``refresh``:
         re-fetch what a refresh round marks instead of crawling the frontier."""
@@ -230,15 +220,7 @@ class Engine:
         self.quota = await self._quota_tracker(writer, cid, day_number(s.day_seconds))
         writer.set_quota_source(self.quota.drain, self.quota.sync)
         if self.refresh is not None:
-            self.refresh_round = await writer.begin_refresh(
-                RefreshMarks(
-                    self.refresh.cutoff,
-                    self.refresh.lists,
-                    s.directions,
-                    self.refresh.info_for_all,
-                    s.max_depth,
-                )
-            )
+            self.refresh_round = await writer.begin_refresh(self.refresh)
             self.frontier = RefreshFrontier(
                 writer, self.worker_id, s, self.stop_event, await writer.started_users()
             )

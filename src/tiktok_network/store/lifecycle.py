@@ -41,6 +41,13 @@ Execute = Callable[[str, tuple[Any, ...]], Any]  # runs one statement, returns a
 PUT_BACK = f"CASE WHEN refresh_due IS NOT NULL THEN {REFRESH:d} ELSE {TODO:d} END"
 
 TOMBSTONE_PREFIX = "tombstone-"
+# The answers that purge an account a refresh round is fetching.
+UNAVAILABLE = (UserStatus.REFUSED, UserStatus.NOT_FOUND)
+
+
+def purge_reason(status: int | None) -> str:
+    """The audit log's reason for a purge."""
+    return "not found" if status == UserStatus.NOT_FOUND else "refused (private or restricted)"
 
 
 def begin_refresh(execute: Execute, marks: RefreshMarks) -> RefreshRound:

@@ -48,7 +48,7 @@ from tiktok_network.store.base import (
 )
 from tiktok_network.store.lifecycle import PUT_BACK
 from tiktok_network.store.pg_db import Reconnect, connect, ensure_schema, qmark_to_pg, redact
-from tiktok_network.store.sqlite import LAST_SEEN_RESOLUTION, UNAVAILABLE, _reason
+from tiktok_network.store.sqlite import LAST_SEEN_RESOLUTION
 from tiktok_network.store.sqlite_db import ID_CACHE_SIZE, compress
 
 log = logging.getLogger("tiktok_network.store")
@@ -402,7 +402,7 @@ class PgStore(CrawlStore):
         purges: list[tuple[int, str]] = []
         if kept:
             doomed = lifecycle.purgeable(
-                self._execute, [o.user_id for o in kept if o.status in UNAVAILABLE]
+                self._execute, [o.user_id for o in kept if o.status in lifecycle.UNAVAILABLE]
             )
             conn.execute(
                 "UPDATE users u SET state=v.state, status=CASE WHEN u.refresh_due IS NOT NULL"
@@ -434,7 +434,9 @@ class PgStore(CrawlStore):
                     " ended_at=EXCLUDED.ended_at, run_id=EXCLUDED.run_id, refresh=0",
                     verdicts,
                 )
-            purges = [(o.user_id, _reason(o.status)) for o in kept if o.user_id in doomed]
+            purges = [
+                (o.user_id, lifecycle.purge_reason(o.status)) for o in kept if o.user_id in doomed
+            ]
         if profiles:
             conn.execute(
                 "UPDATE users u SET info=v.info, info_at=%s, following_reported=v.fr,"

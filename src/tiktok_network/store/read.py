@@ -379,16 +379,17 @@ class CrawlReader:
     # ----------------------------------------------------------------- pages
     def page_responses(self) -> Iterator[tuple[int, str]]:
         """(user id, raw response JSON) of every page, in the order they were fetched
-        (pseudonymised where the reader is)."""
-        for user_id, blob in self._rows("SELECT user_id, response FROM pages ORDER BY id"):
-            raw = decompress(blob).decode("utf-8")
-            if self.pseudonyms is not None:
-                raw = self.pseudonyms.page(raw, self._raw_name(user_id))
-            yield user_id, raw
-
-    def _raw_name(self, user_id: int) -> str | None:
-        row = self.conn.execute("SELECT username FROM users WHERE id = ?", (user_id,)).fetchone()
-        return row[0] if row else None
+        (pseudonymised where the reader is: the list owner's name comes with the page)."""
+        pseudonyms = self.pseudonyms
+        if pseudonyms is None:
+            for user_id, blob in self._rows("SELECT user_id, response FROM pages ORDER BY id"):
+                yield user_id, decompress(blob).decode("utf-8")
+            return
+        for user_id, blob, owner in self._rows(
+            "SELECT p.user_id, p.response, u.username FROM pages p"
+            " JOIN users u ON u.id = p.user_id ORDER BY p.id"
+        ):
+            yield user_id, pseudonyms.page(decompress(blob).decode("utf-8"), owner)
 
     def page_times(self) -> Iterator[tuple[int, float]]:
         return self._rows("SELECT user_id, fetched_at FROM pages ORDER BY id")

@@ -32,7 +32,6 @@ from tiktok_network.store.base import (
     RefreshMarks,
     RefreshRound,
     UserOutcome,
-    UserStatus,
 )
 from tiktok_network.store.lifecycle import PUT_BACK
 from tiktok_network.store.sqlite_db import (  # noqa: F401 - re-exported for the store's users
@@ -73,12 +72,6 @@ OUTCOME_UPDATE = (
     " last_seen=?5, last_run=?6, refresh_due=CASE WHEN ?7 THEN refresh_due END WHERE id=?8"
 )
 LAST_SEEN_RESOLUTION = 3600.0  # a user's last_seen is exact to within this many seconds
-UNAVAILABLE = (UserStatus.REFUSED, UserStatus.NOT_FOUND)
-
-
-def _reason(status: int | None) -> str:
-    """The audit log's reason for a purge."""
-    return "not found" if status == UserStatus.NOT_FOUND else "refused (private or restricted)"
 
 
 class SqliteStore(CrawlStore):
@@ -315,7 +308,7 @@ class SqliteStore(CrawlStore):
             if outcomes:
                 doomed = lifecycle.purgeable(
                     self.conn.execute,
-                    [o.user_id for o in outcomes if o.status in UNAVAILABLE],
+                    [o.user_id for o in outcomes if o.status in lifecycle.UNAVAILABLE],
                 )
                 self.conn.executemany(
                     OUTCOME_UPDATE,
@@ -337,7 +330,11 @@ class SqliteStore(CrawlStore):
                 )
                 lifecycle.purge(
                     self.conn.execute,
-                    [(o.user_id, _reason(o.status)) for o in outcomes if o.user_id in doomed],
+                    [
+                        (o.user_id, lifecycle.purge_reason(o.status))
+                        for o in outcomes
+                        if o.user_id in doomed
+                    ],
                     now,
                     run_id,
                 )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tiktok_network.moments import DEFAULT_REFRESH_WINDOW
 from tiktok_network.quota_day import day_label, day_number, iso_utc, next_reset
 from tiktok_network.store.ledger import LedgerError, QuotaLedger, default_ledger_path
 
@@ -60,7 +61,7 @@ class CrawlStatus:
     workers: list[WorkerRow] = field(default_factory=list)
     # What a refresh would re-fetch (ReadModel.compliance), for the window below.
     compliance: dict[str, Any] = field(default_factory=dict)
-    window: float = 15 * 86400.0
+    window: float = DEFAULT_REFRESH_WINDOW
     info_quota: int = 1000  # the general bucket a refresh's user info comes out of
 
     def lines(self, max_depth: int | None, follow_quota: int) -> list[str]:
@@ -160,7 +161,7 @@ def read_status(
     day_seconds: float = 86400.0,
     ledger: str | Path | None = None,
     client: str | None = None,
-    window: float = 15 * 86400.0,
+    window: float = DEFAULT_REFRESH_WINDOW,
 ) -> CrawlStatus:
     """The figures ``status`` prints; ``client`` is the hashed client of the crawl's last run,
     whose use by every crawl is read from the quota ledger."""
