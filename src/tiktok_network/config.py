@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 CONFIG_FILE = "tiktok-network.toml"
 DEFAULT_API_BASE = "https://open.tiktokapis.com"
 DIRECTIONS = ("following", "followers", "both")
+# Sampling designs (crawl/samplers.py, docs/sampling.md): whom to visit next.
+SAMPLERS = ("bfs", "snowball", "forest-fire", "rw", "rwrw", "mhrw", "nbrw")
+# The settings that define a sample: a crawl keeps them for its whole life.
+SAMPLE_DESIGN = ("sampler", "walkers", "sample_seed", "snowball_k", "burn_probability")
 
 
 class ConfigError(ValueError):
@@ -49,6 +53,13 @@ def _choice(*options: str) -> Callable[[Any], str]:
         return str(value)
 
     return parse
+
+
+def _probability(value: Any) -> float:
+    x = float(value)
+    if not 0 < x < 1:
+        raise ValueError("must be between 0 and 1 (exclusive)")
+    return x
 
 
 def _positive_int(value: Any) -> int:
@@ -114,6 +125,11 @@ class CrawlSettings:
     follow_records_quota: int = 2_000_000  # records a day the follow lists may return
     info_records_quota: int = 100_000  # records a day of the general endpoints (user info)
     older_than: float = DEFAULT_REFRESH_WINDOW  # data fetched longer ago is re-fetched
+    sampler: str = "bfs"  # the sampling design: breadth-first, or one of SAMPLERS
+    walkers: int = 10  # walks: independent walkers (their spread gives the intervals)
+    sample_seed: int = 0  # the same seed, graph and budget give the same sample
+    snowball_k: int = 10  # snowball: at most this many neighbours of a node are followed
+    burn_probability: float = 0.7  # forest fire: each further neighbour burns with this chance
     # Which settings were given (flag, TIKTOK_* variable or config file) rather than defaulted:
     # a rerun takes the others from the crawl's stored settings.
     given: frozenset[str] = field(default_factory=frozenset, compare=False, repr=False)
@@ -160,6 +176,11 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "follow_records_quota": _positive_int,
     "info_records_quota": _positive_int,
     "older_than": parse_duration,
+    "sampler": _choice(*SAMPLERS),
+    "walkers": _positive_int,
+    "sample_seed": _non_negative_int,
+    "snowball_k": _positive_int,
+    "burn_probability": _probability,
 }
 # Settings that shape the crawl itself: stored with every run, taken by a rerun that does not
 # give them, and reported when a rerun changes them.
@@ -175,6 +196,7 @@ CRAWL_SHAPE = (
     "followers_cap",
     "max_list_items",
     "skip_larger_than",
+    *SAMPLE_DESIGN,
 )
 
 
@@ -182,6 +204,10 @@ def adopt_stored(settings: CrawlSettings, stored: Mapping[str, Any]) -> list[str
     """Take the crawl-shaping settings not given now from the last run's; return one line per
     setting given now that differs from what the crawl was run with."""
     changes: list[str] = []
+    _check_design(settings, stored)
+    if stored.get("sampler", "bfs") != "bfs" and "max_requests" not in settings.given:
+        # A sample's budget counts the whole crawl's calls: a rerun keeps it.
+        settings.max_requests = stored.get("max_requests")  # type: ignore[assignment]
     for name in CRAWL_SHAPE:
         if name not in stored:
             continue
@@ -195,6 +221,19 @@ def adopt_stored(settings: CrawlSettings, stored: Mapping[str, Any]) -> list[str
         elif now != before:
             changes.append(f"--{name.replace('_', '-')} {_show(before)} -> {_show(now)}")
     return changes
+
+
+def _check_design(settings: CrawlSettings, stored: Mapping[str, Any]) -> None:
+    """A sample is drawn with one design for its whole life: mixing two would make its
+    estimates meaningless, so a different design given for a sampled crawl is an error."""
+    if stored.get("sampler", "bfs") == "bfs":
+        return
+    for name in SAMPLE_DESIGN:
+        if name in settings.given and name in stored and stored[name] != getattr(settings, name):
+            raise ConfigError(
+                f"this crawl's sample was drawn with --{name.replace('_', '-')} {stored[name]}: "
+                "a sample keeps its design (use a new --db for another)"
+            )
 
 
 def _show(value: Any) -> str:
@@ -258,11 +297,28 @@ def resolve(
     settings = CrawlSettings(**values, given=frozenset(values))
     if settings.info_for == "all" and "info" not in values:
         settings.info = True  # --info-for all implies --info
+    _check_sampler(settings, values)
     if not settings.api_base.startswith(("http://", "https://")):
         raise ConfigError(
             f"bad API base {settings.api_base!r}: expected an http:// or https:// URL"
         )
     return settings
+
+
+def _check_sampler(settings: CrawlSettings, values: Mapping[str, Any]) -> None:
+    """A sampler moves on the undirected neighbourhood, so it fetches both lists of a node."""
+    if settings.sampler == "bfs":
+        return
+    if "direction" in values and settings.direction != "both":
+        raise ConfigError(
+            f"--sampler {settings.sampler} moves on followings and followers together: "
+            "it needs --direction both"
+        )
+    settings.direction = "both"
+    if settings.info_for == "all":
+        raise ConfigError(
+            f"--info-for all is for breadth-first crawls, not --sampler {settings.sampler}"
+        )
 
 
 def load_credentials(

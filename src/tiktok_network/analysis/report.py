@@ -28,6 +28,13 @@ from tiktok_network.analysis.coverage import (
     read_coverage,
 )
 from tiktok_network.analysis.edgelist import EdgeList
+from tiktok_network.analysis.estimators import (
+    WALKS,
+    Sample,
+    convergence_figure,
+    estimate,
+    sample_of,
+)
 from tiktok_network.analysis.fits import ccdf, fit_degrees
 from tiktok_network.analysis.stats import network_stats
 
@@ -57,6 +64,7 @@ class Network:
     edges: EdgeList
     crawl: dict[str, Any] | None = None  # coverage and depth profile of a crawl
     coverage: dict[str, Any] | None = None  # completeness records (analysis/coverage.py)
+    sample: Sample | None = None  # the crawl's sample, for population estimates
 
 
 def crawl_networks(db: str | Path, label: str) -> list[Network]:
@@ -72,7 +80,7 @@ def crawl_networks(db: str | Path, label: str) -> list[Network]:
         coverage = read_coverage(reader, cap if isinstance(cap, int) else None)
     core = read_crawl(db, f"{label} core", core_only=True)
     return [
-        Network(f"{label}: crawled core", core, info, coverage),
+        Network(f"{label}: crawled core", core, info, coverage, sample_of(db)),
         Network(f"{label}: everything discovered", read_crawl(db, f"{label} all"), info),
     ]
 
@@ -113,6 +121,12 @@ def analyse(networks: list[Network], out: Path, *, seed: int = 0) -> dict[str, A
             stats["coverage"] = {
                 k: v for k, v in coverage.items() if k not in ("points", "received_followers")
             }
+        if net.sample is not None:
+            stats["estimates"] = estimate(net.sample)
+            if net.sample.design in WALKS and net.sample.walkers:
+                path = figures / f"{_slug(net.label)}_sampling_convergence.png"
+                convergence_figure(net.sample, stats["estimates"], path)
+                stats.setdefault("figures", []).append(f"figures/{path.name}")
         results.append(stats)
     doc = {
         "tool": "tiktok-network",
@@ -123,6 +137,9 @@ def analyse(networks: list[Network], out: Path, *, seed: int = 0) -> dict[str, A
         "references": reference_networks(),
         "notes": {"bfs_bias": BFS_WARNING},
     }
+    estimated = [n["estimates"] for n in results if "estimates" in n]
+    if estimated:  # for scripts: the crawl's design and its estimates of the population
+        doc["estimates"] = estimated[0]
     (out / "stats.json").write_text(
         json.dumps(doc, indent=2, ensure_ascii=False, default=_jsonable), encoding="utf-8"
     )
@@ -343,11 +360,52 @@ def _network_lines(n: dict[str, Any]) -> list[tuple[str, str]]:
     return lines
 
 
+ESTIMATE_KEYS = (
+    ("mean_degree", "mean degree (distinct accounts followed or following)", "{:.2f}"),
+    ("mean_in_degree", "mean in-degree (followers)", "{:.2f}"),
+    ("mean_out_degree", "mean out-degree (following)", "{:.2f}"),
+    ("reciprocity", "edge reciprocity", "{:.3f}"),
+    ("average_clustering", "average local clustering", "{:.4f}"),
+)
+
+
+def estimate_lines(est: dict[str, Any]) -> list[tuple[str, str]]:
+    """The estimates as report lines: design, each figure with its interval, convergence."""
+    lines = [
+        ("design", est["design"] + ("" if est["corrects_bias"] else " (figures of the sample)"))
+    ]
+    lines.append(("visits (distinct users)", f"{est['visits']:,} ({est['distinct_users']:,})"))
+    for key, label, pattern in ESTIMATE_KEYS:
+        figure = est[key]
+        if figure["value"] is None:
+            lines.append((label, "not estimated"))
+            continue
+        text = pattern.format(figure["value"])
+        if figure["ci_low"] is not None:
+            low, high = pattern.format(figure["ci_low"]), pattern.format(figure["ci_high"])
+            text += f" [{low}, {high}]"
+        lines.append((label, text))
+    if est.get("interval"):
+        lines.append(("interval", est["interval"]))
+    conv = est.get("convergence")
+    if conv:
+        rhat = conv["gelman_rubin"]
+        share = conv["geweke_within_2"]
+        lines.append(("Gelman-Rubin R-hat (degree)", "n/a" if rhat is None else f"{rhat:.3f}"))
+        lines.append(("walkers with |Geweke z| <= 2", "n/a" if share is None else f"{share:.0%}"))
+    if est.get("note"):
+        lines.append(("note", est["note"]))
+    return lines
+
+
 def render_markdown(doc: dict[str, Any]) -> str:
     out = [f"# Network report (tiktok-network {doc['version']}, {doc['generated_at']})", ""]
     for n in doc["networks"]:
         out += [f"## {n['label']}", "", "| figure | value |", "|---|---|"]
         out += [f"| {k} | {v.replace('|', '/')} |" for k, v in _network_lines(n)]
+        if "estimates" in n:
+            out += ["", f"### Estimates: {n['label']}", "", "| figure | value |", "|---|---|"]
+            out += [f"| {k} | {v} |" for k, v in estimate_lines(n["estimates"])]
         if "coverage" in n:
             out += ["", f"### Coverage: {n['label']}", "", "| figure | value |", "|---|---|"]
             out += [f"| {k} | {v.replace('|', '/')} |" for k, v in coverage_lines(n["coverage"])]
@@ -381,6 +439,13 @@ def render_html(doc: dict[str, Any], out: Path) -> str:
         parts.append(f"<h2>{esc(n['label'])}</h2><table><tr><th>figure</th><th>value</th></tr>")
         parts += [f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in _network_lines(n)]
         parts.append("</table>")
+        if "estimates" in n:
+            parts.append(f"<h3>Estimates: {esc(n['label'])}</h3><table>")
+            parts += [
+                f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>"
+                for k, v in estimate_lines(n["estimates"])
+            ]
+            parts.append("</table>")
         if "coverage" in n:
             parts.append(f"<h3>Coverage: {esc(n['label'])}</h3><table>")
             parts += [

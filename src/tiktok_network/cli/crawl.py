@@ -101,6 +101,7 @@ def crawl(
         )
     stage = stage_in(settings, stage_dir) if stage_dir else None
     _adopt_stored_settings(settings)
+    _check_sample_budget(settings)
     if not given and not _has_users(settings.db):
         click.echo(
             f"error: no seeds given and {stage.durable if stage else display_name(settings.db)}"
@@ -130,16 +131,33 @@ def crawl(
 def _adopt_stored_settings(settings: CrawlSettings) -> None:
     """A rerun continues the crawl as it was run: depth, directions and quotas not given now
     come from the database, and a change is said before any work."""
-    from tiktok_network.config import adopt_stored
+    from tiktok_network.config import ConfigError, adopt_stored
     from tiktok_network.store import stored_settings
     from tiktok_network.store.sqlite import NotACrawlDatabase
 
     try:
         changes = adopt_stored(settings, stored_settings(settings.db))
-    except NotACrawlDatabase as exc:
+    except (NotACrawlDatabase, ConfigError) as exc:
         raise UserError(str(exc)) from None
     if changes:
         say("settings changed since the last run of this crawl: " + ", ".join(changes))
+
+
+def _check_sample_budget(settings: CrawlSettings) -> None:
+    """A sample is drawn within a budget of calls; a breadth-first limit on users means
+    nothing to it."""
+    if settings.sampler == "bfs":
+        return
+    if settings.max_users is not None:
+        raise UserError(
+            f"--max-users is for breadth-first crawls: a sample's budget is --max-requests N"
+            f" (calls over the whole crawl) with --sampler {settings.sampler}"
+        )
+    if settings.max_requests is None and settings.sampler not in ("snowball",):
+        raise UserError(
+            f"--sampler {settings.sampler} needs a budget: --max-requests N (calls over the "
+            "whole crawl)"
+        )
 
 
 def _has_users(db: str) -> bool:

@@ -9,7 +9,7 @@ import click
 if TYPE_CHECKING:
     pass
 from tiktok_network.cli.errors import UserError
-from tiktok_network.config import CrawlSettings
+from tiktok_network.config import SAMPLERS, CrawlSettings
 
 REFUSED_SECRET_FLAGS = (
     "--client-key",
@@ -45,7 +45,22 @@ CRAWL_OPTIONS: tuple[tuple[str, Any, str], ...] = (
     ("--qps", float, "Client-side limit of requests per second."),
     ("--max-depth", int, "Seeds are depth 0; 0 fetches only their lists."),
     ("--max-users", int, "Stop after this many users' lists were started."),
-    ("--max-requests", int, "Stop this run after this many requests."),
+    (
+        "--max-requests",
+        int,
+        "Stop this run after this many requests (with --sampler other than bfs: the sample's "
+        "budget, counted over the whole crawl).",
+    ),
+    (
+        "--sampler",
+        click.Choice(list(SAMPLERS)),
+        "Sampling design: breadth-first, snowball (k neighbours a node), forest fire, random "
+        "walk, re-weighted, Metropolis-Hastings or non-backtracking walk (docs/sampling.md).",
+    ),
+    ("--walkers", int, "Walks: independent walkers, started at seeds drawn with --sample-seed."),
+    ("--sample-seed", int, "Random seed of the sampler: the same seed gives the same sample."),
+    ("--snowball-k", int, "Snowball: neighbours followed from each node, at most."),
+    ("--burn-probability", float, "Forest fire: the chance that one more neighbour burns."),
     ("--direction", click.Choice(["following", "followers", "both"]), "Which lists to fetch."),
     (
         "--on-quota",

@@ -33,7 +33,7 @@ from tiktok_network.api.outcomes import (
 from tiktok_network.api.spec import MAX_COUNT
 from tiktok_network.completeness import skipped_verdict
 from tiktok_network.config import CrawlSettings
-from tiktok_network.crawl.frontier import BreadthFirstFrontier, RefreshFrontier
+from tiktok_network.crawl.frontier import BreadthFirstFrontier, RefreshFrontier, SampleFrontier
 from tiktok_network.crawl.pages import page_verdict, reported_counts, reverdict_ended_lists
 from tiktok_network.crawl.quota import QuotaTracker, SharedQuotaTracker, client_id
 from tiktok_network.crawl.results import (  # noqa: F401 - part of the engine's interface
@@ -45,6 +45,7 @@ from tiktok_network.crawl.results import (  # noqa: F401 - part of the engine's 
     CrawlStats,
     StopReason,
 )
+from tiktok_network.crawl.samplers import design_of
 from tiktok_network.quota_day import day_number, iso_utc
 from tiktok_network.store import display_name, is_database_url, open_store
 from tiktok_network.store.base import (
@@ -127,7 +128,10 @@ class Engine:
         self.fatal: str | None = None
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._rng = random.Random(seed)
-        self.frontier: BreadthFirstFrontier | None = None
+        self.frontier: BreadthFirstFrontier | SampleFrontier | None = None
+        self.sample: SampleFrontier | None = None  # a sampled crawl's frontier
+        self._calls_before = 0  # a sample's calls stored by earlier runs (its budget)
+        self._calls = 0  # calls this run started (a sample's budget counts them at once)
         self._quota_reset: asyncio.Task[bool] | None = None
         self.writer: StoreWriter | None = None
         self.client: ResearchClient | None = None
@@ -182,6 +186,10 @@ class Engine:
                 await self._crawl_rounds(writer)
             if self.refresh is not None:
                 complete = not await writer.refresh_pending() and self.stop_reason is None
+            elif self.sample is not None:
+                complete = self.sample.finished and self.stop_reason is None
+                if complete:
+                    log.info("sample complete: %s", self.sample.reason)
             else:
                 complete = await writer.frontier_empty(s.max_depth) and self.stop_reason is None
         finally:
@@ -224,6 +232,13 @@ class Engine:
             self.frontier = RefreshFrontier(
                 writer, self.worker_id, s, self.stop_event, await writer.started_users()
             )
+            return
+        if s.sampler != "bfs" and not self.info_only:
+            self._calls_before = await writer.calls_spent()
+            self.frontier = self.sample = SampleFrontier(
+                writer, self.worker_id, s, self.stop_event, design_of(s)
+            )
+            await self.sample.start(seeds)
             return
         self.frontier = BreadthFirstFrontier(
             writer,
@@ -282,6 +297,9 @@ class Engine:
         ends with work left rather than "complete"."""
         await self._run_workers()
         if self.info_only:
+            return
+        if self.sample is not None:  # a retry round would change the sample's decisions
+            await self._report_failed(writer)
             return
         if self.stop_reason is None and await self._retry_failed_users():
             await self._run_workers()
@@ -447,6 +465,7 @@ class Engine:
                 await self.writer.release(claim.user_id)
                 return False
             size = MAX_COUNT if limit is None else max(1, min(MAX_COUNT, limit - state.items))
+            self._calls += 1
             self.stats.in_flight += 1
             try:
                 outcome = await self.client.follow_page(direction, claim.username, cursor, size)
@@ -541,7 +560,11 @@ class Engine:
                 await self.writer.release(claim.user_id)
                 return False
             outcome = None
+            if self.sample is not None and self._request_limit_reached():
+                await self.writer.release(claim.user_id)
+                return False
             if not self.quota.is_exhausted(self.quota.group("info")):
+                self._calls += 1
                 outcome = await self.client.user_info(claim.username)
                 if outcome.kind is not Kind.QUOTA_EXHAUSTED:
                     break
@@ -576,6 +599,13 @@ class Engine:
     # ----------------------------------------------------------------------- quota
     def _request_limit_reached(self) -> bool:
         limit = self.settings.max_requests
+        if self.sample is not None:
+            # A sample's budget: calls over the whole crawl, counted when they start (so the
+            # sample does not depend on how many were in flight when it ran out).
+            if limit is None or self._calls_before + self._calls < limit:
+                return False
+            self.sample.exhaust(f"the budget of {limit:,} calls is spent")
+            return True
         if (
             limit is not None
             and self.client is not None

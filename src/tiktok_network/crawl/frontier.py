@@ -13,7 +13,9 @@ import contextlib
 from collections.abc import Iterator
 
 from tiktok_network.config import CrawlSettings
-from tiktok_network.store.base import Claim
+from tiktok_network.crawl.samplers import Design, Need, Restart, Waves
+from tiktok_network.store.base import FAILED, TODO, Claim
+from tiktok_network.store.sampling import SampleNode
 from tiktok_network.store.writer import StoreWriter
 
 
@@ -116,3 +118,159 @@ class RefreshFrontier(BreadthFirstFrontier):
     async def _claim(self, want: int) -> list[Claim]:
         s = self._settings
         return await self._writer.claim_refresh(self._worker_id, want, s.directions)
+
+
+# Rounds in a row that needed no new user before a sample is called stalled: its walkers
+# circle in a part of the graph the crawl holds whole, and more steps cost nothing but add
+# nothing new either.
+STALLED_AFTER = 10_000
+
+
+class SampleFrontier:
+    """The users a sampling design (``crawl/samplers.py``) needs expanded, round by round.
+
+    Each round the design is asked for its next decisions; the users it waits for are claimed
+    for the workers, and once they are expanded the design is asked again, and its decisions
+    are stored in one transaction. The budget (calls over the whole crawl) is the engine's: it
+    calls ``exhaust`` when it is spent, and the round under way is left undecided, so the
+    sample is the same whether or not the crawl was killed on the way.
+    """
+
+    def __init__(
+        self,
+        writer: StoreWriter,
+        worker_id: str,
+        settings: CrawlSettings,
+        stop: asyncio.Event,
+        design: Design,
+    ) -> None:
+        self._writer = writer
+        self._worker_id = worker_id
+        self._settings = settings
+        self._stop = stop
+        self._design = design
+        self.claimed_total = 0
+        self.busy = 0
+        self.finished = False
+        self.reason = ""
+        self.steps = 0  # decisions stored by this run
+        self._chains: dict[int, list[int]] = {}
+        self._seen: dict[int, SampleNode] = {}  # expanded users, this round
+        self._buffer: collections.deque[Claim] = collections.deque()
+        self._lock = asyncio.Lock()
+        self._changed = asyncio.Event()
+
+    async def start(self, seeds: list[str]) -> None:
+        """Load the stored chains, or start them from the seeds (in username order)."""
+        chains, ids = await self._writer.sample_prepare(sorted(seeds))
+        if not chains:
+            start = [ids[name] for name in sorted(seeds) if name in ids]
+            if not start:
+                self.exhaust("no seeds to start from")
+                return
+            rows = self._design.start(start)
+            await self._writer.add_sample_steps(rows)
+            chains = self._with(chains, rows)
+        self._chains = chains
+
+    def exhaust(self, reason: str) -> None:
+        """No more users: the budget is spent, or the design has none left."""
+        if not self.finished:
+            self.finished = True
+            self.reason = reason
+        self._changed.set()
+
+    def changed(self) -> None:
+        self._changed.set()
+
+    @contextlib.contextmanager
+    def working(self) -> Iterator[None]:
+        self.busy += 1
+        try:
+            yield
+        finally:
+            self.busy -= 1
+            self._changed.set()
+
+    async def next_claim(self) -> Claim | None:
+        while not self._stop.is_set():
+            if self._buffer:
+                return self._buffer.popleft()
+            self._changed.clear()
+            if self.finished:
+                if self.busy:  # the engine waits for the busy workers: do not spin
+                    await self._idle_wait()
+                return None
+            async with self._lock:
+                if self._buffer:
+                    continue
+                claims = await self._advance()
+                if claims:
+                    self.claimed_total += len(claims)
+                    self._buffer.extend(claims)
+                    continue
+            await self._idle_wait()
+        return None
+
+    async def _advance(self) -> list[Claim]:
+        """Decide rounds until one waits for users that are not expanded; claim those."""
+        free = 0
+        while not self.finished and not self._stop.is_set():
+            decision = self._design.advance(self._chains, self._seen.get)
+            if isinstance(decision, Need):
+                waiting, in_progress = await self._load(decision.ids)
+                if not waiting and not in_progress:
+                    continue  # all expanded now: decide again
+                if not waiting:
+                    return []  # a worker is expanding them
+                return await self._writer.claim_ids(
+                    self._worker_id, waiting, self._settings.directions, self._settings.info
+                )
+            if isinstance(decision, Restart):
+                assert isinstance(self._design, Waves)
+                decision = self._design.restart(self._chains, await self._writer.known_users())
+            if decision is None:
+                self.exhaust("the design has no user left to visit")
+                break
+            await self._writer.add_sample_steps(decision)
+            self._chains = self._with(self._chains, decision)
+            self._seen.clear()
+            self.steps += len(decision)
+            free += 1
+            if free >= STALLED_AFTER:
+                self.exhaust(f"{STALLED_AFTER:,} rounds in a row found no new user")
+            elif free % 100 == 0:
+                await asyncio.sleep(0)  # let the workers and the progress line run
+        return []
+
+    async def _load(self, ids: frozenset[int]) -> tuple[list[int], int]:
+        """Learn which of ``ids`` are expanded; return those waiting for a worker (by id) and
+        how many a worker is expanding now."""
+        nodes = await self._writer.sample_nodes(sorted(ids))
+        waiting: list[int] = []
+        in_progress = 0
+        for user_id in sorted(ids):
+            node = nodes.get(user_id, SampleNode(user_id, FAILED, False, ()))
+            if node.expanded:
+                self._seen[user_id] = node
+            elif node.state == TODO:
+                waiting.append(user_id)
+            else:
+                in_progress += 1
+        return waiting, in_progress
+
+    @staticmethod
+    def _with(
+        chains: dict[int, list[int]], rows: list[tuple[int, int, int]]
+    ) -> dict[int, list[int]]:
+        for chain, step, user in rows:
+            path = chains.setdefault(chain, [])
+            assert step == len(path), "a sample's steps are stored in order"
+            path.append(user)
+        return chains
+
+    async def _idle_wait(self) -> None:
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout=1.0)
+        except TimeoutError:
+            pass

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import abc
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class UserState(enum.IntEnum):
@@ -261,6 +264,12 @@ class CrawlStore(abc.ABC):
         store whose lease on them expired), so that their workers stop."""
 
     shared = False  # True where several processes work on one crawl (PostgreSQL)
+
+    @abc.abstractmethod
+    def transact(self, fn: Callable[[Callable[[str, tuple[Any, ...]], Any]], T]) -> T:
+        """Run ``fn(execute)`` in one transaction, ``execute`` taking backend-neutral SQL
+        (``?`` placeholders): how the SQL written once for both backends runs
+        (``store/sampling.py``)."""
 
     @abc.abstractmethod
     def register_worker(self, worker: str, run_id: int) -> None:

@@ -177,11 +177,18 @@ UPDATE users SET last_seen = GREATEST(first_seen, info_at, finished_at),
     last_run = (SELECT max(r.id) FROM runs r);
 """
 
+# Version 5: the steps of a sampled crawl (crawl/samplers.py).
+SCHEMA_V5 = """
+CREATE TABLE IF NOT EXISTS sample_steps(
+    chain INTEGER NOT NULL, step INTEGER NOT NULL, user_id BIGINT NOT NULL,
+    PRIMARY KEY(chain, step));
+"""
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the crawl tables", SCHEMA_V1),
     (2, "workers, shared quota and rate limit", SCHEMA_V2),
     (3, "completeness records: list verdicts and reported counts", SCHEMA_V3),
     (4, "provenance, refresh, edge history, purge audit and outputs", SCHEMA_V4),
+    (5, "the steps of a sampled crawl", SCHEMA_V5),
 ]
 VERSION = MIGRATIONS[-1][0]
 

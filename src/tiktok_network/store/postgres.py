@@ -708,5 +708,8 @@ class PgStore(CrawlStore):
 
         return self._tx(run)
 
+    def transact(self, fn: Callable[[Callable[[str, tuple[Any, ...]], Any]], T]) -> T:
+        return self._tx(lambda: fn(self._execute))
+
     def close(self) -> None:
         self.conn.close()

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from tiktok_network.store.pg_db import PgReadConnection
 
 from tiktok_network.completeness import stored_state
-from tiktok_network.store.base import ListCompleteness, UserStatus
+from tiktok_network.store.base import ListCompleteness, UserStatus, decode_settings
 from tiktok_network.store.sqlite import connect, decompress
 from tiktok_network.store.urls import is_database_url
 
@@ -511,6 +511,58 @@ class CrawlReader:
             f" WHERE j.src = i.src AND j.dst = i.dst AND {at.format(t=b)}) GROUP BY src, dst"
             " ORDER BY 4, 1, 2"
         )
+
+    # ------------------------------------------------------------- a sample
+    def sample_steps(self) -> dict[int, list[int]]:
+        """A sampled crawl's chains (``store/sampling.py``): user ids in step order."""
+        if not self.has_table("sample_steps"):
+            return {}
+        chains: dict[int, list[int]] = {}
+        for chain, user_id in self._rows(
+            "SELECT chain, user_id FROM sample_steps ORDER BY chain, step"
+        ):
+            chains.setdefault(chain, []).append(user_id)
+        return chains
+
+    def last_settings(self) -> dict[str, Any]:
+        """The settings of the crawl's last run (its sampling design among them)."""
+        row = self.conn.execute("SELECT settings FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        return decode_settings(row)
+
+    def degree_table(self) -> dict[int, tuple[int, int, int]]:
+        """For every expanded (parsed) user: accounts it follows, accounts following it and
+        accounts it follows that follow it back, in the current edges."""
+        e = self.edges_sql
+        rows = self._rows(
+            "SELECT u.id, coalesce(o.n, 0), coalesce(i.n, 0), coalesce(m.n, 0) FROM users u"
+            f" LEFT JOIN (SELECT src AS id, count(*) AS n FROM {e} e GROUP BY src) o ON o.id = u.id"
+            f" LEFT JOIN (SELECT dst AS id, count(*) AS n FROM {e} e GROUP BY dst) i ON i.id = u.id"
+            f" LEFT JOIN (SELECT a.src AS id, count(*) AS n FROM {e} a JOIN {e} b"
+            " ON b.src = a.dst AND b.dst = a.src GROUP BY a.src) m ON m.id = u.id"
+            f" WHERE u.status = {int(UserStatus.PARSED)}"
+        )
+        return {r[0]: (int(r[1]), int(r[2]), int(r[3])) for r in rows}
+
+    def neighbourhoods(self, ids: list[int]) -> dict[int, tuple[set[int], set[int], bool]]:
+        """For each user: whom it follows, who follows it (current edges), and whether its
+        lists were served (parsed)."""
+        found: dict[int, tuple[set[int], set[int], bool]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            places = ",".join("?" * len(chunk))
+            for user_id, status in self._rows(
+                f"SELECT id, status FROM users WHERE id IN ({places})", tuple(chunk)
+            ):
+                found[user_id] = (set(), set(), status == UserStatus.PARSED)
+            for src, dst in self._rows(
+                f"SELECT src, dst FROM {self.edges_sql} e WHERE src IN ({places})", tuple(chunk)
+            ):
+                found[src][0].add(dst)
+            for src, dst in self._rows(
+                f"SELECT src, dst FROM {self.edges_sql} e WHERE dst IN ({places})", tuple(chunk)
+            ):
+                found[dst][1].add(src)
+        return found
 
     def _edge_array(self, np: Any) -> np.ndarray:
         """The (m, 2) edge array, filled a batch at a time: never a list of m tuples."""

@@ -14,7 +14,9 @@ import os
 import socket
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import tiktok_network.store.lifecycle as lifecycle
 from tiktok_network.store.base import (
@@ -51,6 +53,7 @@ from tiktok_network.store.sqlite_db import (  # noqa: F401 - re-exported for the
 )
 
 log = logging.getLogger("tiktok_network.store")
+T = TypeVar("T")
 
 # An edge seen again keeps its first sighting and moves its last; one closed earlier (unfollowed,
 # or its list refreshed without it) is reopened as a new interval, the old one going to
@@ -541,6 +544,10 @@ class SqliteStore(CrawlStore):
     # -------------------------------------------------------------------- misc
     def _tx(self) -> _Transaction:
         return _Transaction(self.conn, self._ids)
+
+    def transact(self, fn: Callable[[Callable[[str, tuple[Any, ...]], Any]], T]) -> T:
+        with self._tx():
+            return fn(self.conn.execute)
 
     def close(self) -> None:
         self.conn.close()

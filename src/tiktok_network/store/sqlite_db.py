@@ -132,11 +132,20 @@ UPDATE users SET last_seen = max(first_seen, coalesce(info_at, 0), coalesce(fini
     first_run = (SELECT max(r.id) FROM runs r WHERE r.started_at <= users.first_seen),
     last_run = (SELECT max(r.id) FROM runs r);
 """
+# Version 5: the steps of a sampled crawl (crawl/samplers.py): which user each walker (or wave)
+# visited at each step, so that a killed walk continues where it stopped and analyze can
+# re-weight what the walk saw.
+SCHEMA_V5 = """
+CREATE TABLE IF NOT EXISTS sample_steps(
+    chain INTEGER NOT NULL, step INTEGER NOT NULL, user_id INTEGER NOT NULL,
+    PRIMARY KEY(chain, step)) WITHOUT ROWID;
+"""
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the crawl tables", SCHEMA),
     (2, "schema versions and workers", SCHEMA_V2),
     (3, "completeness records: list verdicts and reported counts", SCHEMA_V3),
     (4, "provenance, refresh, edge history, purge audit and outputs", SCHEMA_V4),
+    (5, "the steps of a sampled crawl", SCHEMA_V5),
 ]
 VERSION = MIGRATIONS[-1][0]
 SCHEMA_VERSION = str(VERSION)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from tiktok_network.store import sampling
 from tiktok_network.store.base import (
     Claim,
     CrawlStore,
@@ -28,6 +29,7 @@ from tiktok_network.store.base import (
     UserOutcome,
 )
 from tiktok_network.store.ledger import QuotaLedger
+from tiktok_network.store.lifecycle import Execute
 
 MAX_BATCH = 256
 LEDGER_EVERY = 1.0  # seconds between writes to the shared quota ledger
@@ -149,6 +151,40 @@ class StoreWriter:
 
     async def claim_refresh(self, worker: str, n: int, directions: tuple[str, ...]) -> list[Claim]:
         return await self._run_in_child(self.store.claim_refresh, worker, n, directions)
+
+    # A sampled crawl (store/sampling.py, crawl/samplers.py).
+    async def sample_prepare(self, seeds: list[str]) -> tuple[dict[int, list[int]], dict[str, int]]:
+        """Make the sampler's indexes; the steps stored so far and the seeds' ids."""
+
+        def run(execute: Execute) -> tuple[dict[int, list[int]], dict[str, int]]:
+            sampling.prepare(execute)
+            return sampling.steps(execute), sampling.user_ids(execute, seeds)
+
+        return await self._run_in_child(self.store.transact, run)
+
+    async def sample_nodes(self, ids: list[int]) -> dict[int, sampling.SampleNode]:
+        return await self._run_in_child(
+            self.store.transact, lambda execute: sampling.nodes(execute, ids)
+        )
+
+    async def add_sample_steps(self, rows: list[tuple[int, int, int]]) -> None:
+        await self._run_in_child(
+            self.store.transact, lambda execute: sampling.add_steps(execute, rows)
+        )
+
+    async def known_users(self) -> list[int]:
+        return await self._run_in_child(self.store.transact, sampling.known_users)
+
+    async def calls_spent(self) -> int:
+        return await self._run_in_child(self.store.transact, sampling.calls_spent)
+
+    async def claim_ids(
+        self, worker: str, ids: list[int], directions: tuple[str, ...], info: bool
+    ) -> list[Claim]:
+        return await self._run_in_child(
+            self.store.transact,
+            lambda execute: sampling.claim_ids(execute, worker, ids, directions, info),
+        )
 
     async def refresh_pending(self) -> int:
         return await self._run_in_child(self.store.refresh_pending)
