@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import sqlite3
 import subprocess
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -68,6 +69,19 @@ def test_seeds_from_videos_are_exactly_the_matching_authors_over_a_long_period(t
             spent = len([r for r in emu.requests() if r["endpoint"] == "video"]) - before
             assert spent == calls
             assert f"{calls:,} calls over 4 windows" in done.stderr
+        # The calls are on the machine's quota ledger, in the general bucket crawls read:
+        # a search beyond what is left today is refused before any call.
+        ledger = sqlite3.connect(tmp_path / "state" / "tiktok-network" / "quota.db")
+        used = ledger.execute("SELECT sum(used) FROM quota WHERE bucket = 'info'").fetchone()[0]
+        ledger.close()
+        assert used == len([r for r in emu.requests() if r["endpoint"] == "video"])
+        before = len(emu.requests())
+        refused = seeds_from_videos(
+            tmp_path, emu.url, "--hashtag", "dance", "--since", "2025-02-01", "--until",
+            "2025-02-10", "--info-quota", str(used),
+        )  # fmt: skip
+        assert refused.returncode != 0 and "general bucket" in refused.stderr, refused.stderr
+        assert len(emu.requests()) == before
         # The crawl takes the file as it is.
         crawl = subprocess.run(
             [*CLI, "crawl", "--db", str(tmp_path / "c.db"), "--seeds", str(tmp_path / "seeds.csv"),

@@ -287,13 +287,13 @@ def gelman_rubin(chains: Sequence[Sequence[float]]) -> float | None:
     usable = [np.asarray(c, float) for c in chains if len(c) >= 4]
     if len(usable) < 2:
         return None
-    n = min(len(c) for c in usable)
+    n, m = min(len(c) for c in usable), len(usable)
     x = np.array([c[:n] for c in usable])
     within = float(x.var(axis=1, ddof=1).mean())
     between = n * float(x.mean(axis=1).var(ddof=1))
     if within <= 0:
         return None
-    pooled = (n - 1) / n * within + between / n
+    pooled = (n - 1) / n * within + (m + 1) / (m * n) * between
     return float(math.sqrt(pooled / within))
 
 
@@ -356,15 +356,19 @@ def population(n: int, src: np.ndarray, dst: np.ndarray) -> dict[str, Any]:
 
     graph = ig.Graph(n=n, edges=np.column_stack([src, dst]).tolist(), directed=True)
     graph.simplify(multiple=True, loops=True)
-    giant = graph.connected_components(mode="weak").giant()
+    parts = graph.connected_components(mode="weak")
+    largest = int(np.argmax(parts.sizes()))
+    members = np.flatnonzero(np.array(parts.membership) == largest)
+    giant = graph.induced_subgraph(members)
     und = giant.as_undirected(mode="collapse")
     degrees = np.array(und.degree())
     out_deg = np.array(giant.outdegree())
     return {
         "nodes": giant.vcount(),
+        "members": members,  # the component's users, as indices into the graph's users
         "degrees": degrees,
         "mean_degree": float(degrees.mean()),
-        "mean_in_degree": float(out_deg.mean()),
+        "mean_in_degree": float(out_deg.mean()),  # every follow is one out and one in
         "mean_out_degree": float(out_deg.mean()),
         "reciprocity": float(giant.reciprocity(ignore_loops=True, mode="default")),
         "average_clustering": float(und.transitivity_avglocal_undirected(mode="zero")),

@@ -63,6 +63,12 @@ def seeds() -> None:
 )
 @click.option("--api-base", help="Research API base URL (or TIKTOK_API_BASE).")
 @click.option("--credentials", type=click.Path(), help="File with the client key and secret.")
+@click.option(
+    "--quota-ledger",
+    type=click.Path(dir_okay=False),
+    help="The daily quota ledger shared with crawls. [default: $XDG_STATE_HOME/tiktok-network/quota.db]",
+)
+@click.option("--info-quota", type=int, help="Calls a day of the general bucket. [default: 1000]")
 @click.option("--config", "config_file", type=click.Path(), help="Settings file.")
 @one_line_errors
 def from_videos(
@@ -122,9 +128,17 @@ def from_videos(
         raise UserError(str(exc)) from None
     for warning in warnings:
         say(f"warning: {warning}")
+    ledger = _GeneralBucket(settings, credentials)
+    left = ledger.left()
+    if left <= 0:
+        raise UserError(
+            f"the general bucket (video query, user info) is used up today: {ledger.used:,} of"
+            f" {settings.info_quota:,} calls with these credentials; it resets at 00:00 UTC"
+        )
     found = asyncio.run(
-        _search(settings, credentials, query, first, last, max_requests, max_records)
+        _search(settings, credentials, query, first, last, min(max_requests, left), max_records)
     )
+    ledger.spend(found.calls)
     rows = _write(Path(out), found)
     say(
         f"{out}: {rows:,} accounts from {found.records:,} videos; {found.calls:,} calls over"
@@ -135,6 +149,44 @@ def from_videos(
             else ""
         )
     )
+
+
+class _GeneralBucket:
+    """Today's use of the general bucket by these credentials, from the machine's quota ledger
+    (``--quota-ledger``), which every crawl with them reads: a video search spends calls a
+    crawl's user info then does not have."""
+
+    def __init__(self, settings: Any, credentials: Any) -> None:
+        from tiktok_network.crawl.quota import client_id
+        from tiktok_network.quota_day import day_number
+        from tiktok_network.store.ledger import default_ledger_path
+
+        self.path = settings.quota_ledger or str(default_ledger_path())
+        self.client = client_id(credentials.client_key, settings.api_base)
+        self.day = day_number(settings.day_seconds)
+        self.quota = settings.info_quota
+        self.used = 0
+
+    def left(self) -> int:
+        from tiktok_network.store.ledger import QuotaLedger
+
+        ledger = QuotaLedger(self.path)
+        try:
+            use = ledger.day_use(self.client, self.day).get("info")
+        finally:
+            ledger.close()
+        self.used = use.used if use is not None else 0
+        return self.quota - self.used
+
+    def spend(self, calls: int) -> None:
+        from tiktok_network.store.base import QuotaDelta
+        from tiktok_network.store.ledger import QuotaLedger
+
+        ledger = QuotaLedger(self.path)
+        try:
+            ledger.add([QuotaDelta(self.client, self.day, "info", calls)])
+        finally:
+            ledger.close()
 
 
 async def _search(settings: Any, credentials: Any, query: Any, first: date, last: date,

@@ -222,6 +222,8 @@ class SampleFrontier:
                 if not waiting and not in_progress:
                     continue  # all expanded now: decide again
                 if not waiting:
+                    if self.busy == 0:  # not ours: a dead worker's, until its lease expires
+                        await self._writer.reclaim_expired()
                     return []  # a worker is expanding them
                 return await self._writer.claim_ids(
                     self._worker_id, waiting, self._settings.directions, self._settings.info

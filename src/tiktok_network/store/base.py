@@ -280,6 +280,11 @@ class CrawlStore(abc.ABC):
     def heartbeat(self, worker: str) -> None:
         """This worker is alive: its claims are not to be taken over."""
 
+    def reclaim_expired(self) -> int:
+        """Take back the claims of workers whose lease expired (a shared store; a SQLite crawl
+        has one process, whose dead runs' claims ``recover`` took back at its start)."""
+        return 0
+
     def claimed_elsewhere(self, worker: str) -> int:
         """Users other live workers hold (they may still add to the frontier)."""
         return 0

@@ -188,6 +188,9 @@ class PgStore(CrawlStore):
         self.worker = worker
         return self._tx(lambda: self._reclaim_expired() + self._retry_failed(max_attempts))
 
+    def reclaim_expired(self) -> int:
+        return self._tx(self._reclaim_expired)
+
     def _reclaim_expired(self) -> int:
         cutoff = time.time() - self.lease
         cur = self.conn.execute(

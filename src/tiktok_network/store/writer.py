@@ -175,6 +175,9 @@ class StoreWriter:
     async def known_users(self) -> list[int]:
         return await self._run_in_child(self.store.transact, sampling.known_users)
 
+    async def reclaim_expired(self) -> int:
+        return await self._run_in_child(self.store.reclaim_expired)
+
     async def calls_spent(self) -> int:
         return await self._run_in_child(self.store.transact, sampling.calls_spent)
 
