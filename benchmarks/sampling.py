@@ -77,6 +77,8 @@ def one_sample(
     if design != "bfs":
         settings.update(walkers=SEEDS_PER_RUN, sample_seed=run)
     result = tiktok_network.crawl(seeds, **settings)
+    if result.exit_code not in (0, 75):
+        raise SystemExit(f"{design} run {run}: the crawl failed: {result.fatal}")
     est = estimate(sample_of(db))
     db.unlink()
     mean = est["mean_degree"]
@@ -84,7 +86,7 @@ def one_sample(
     if mean["ci_low"] is not None:
         covered = mean["ci_low"] <= truth["mean_degree"] <= mean["ci_high"]
     return {
-        "ks": ks_distance(est["degree_ccdf"], truth["degrees"]),
+        "ks": ks_distance(est["degree_ccdf"], truth["degrees"]) if est["degree_ccdf"] else math.nan,
         "error": (mean["value"] - truth["mean_degree"]) / truth["mean_degree"]
         if mean["value"] is not None
         else math.nan,
@@ -94,12 +96,15 @@ def one_sample(
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    ks = [r["ks"] for r in runs]
+    """Mean and spread over the runs that estimated anything (a budget too small for a walk to
+    take a step estimates nothing: counted in ``empty``)."""
+    ks = [r["ks"] for r in runs if not math.isnan(r["ks"])]
     errors = [r["error"] for r in runs if not math.isnan(r["error"])]
     covers = [r["covered"] for r in runs if r["covered"] is not None]
     return {
-        "ks": statistics.mean(ks),
+        "ks": statistics.mean(ks) if ks else math.nan,
         "ks_sd": statistics.stdev(ks) if len(ks) > 1 else 0.0,
+        "empty": len(runs) - len(ks),
         "error": statistics.mean(errors) if errors else math.nan,
         "error_sd": statistics.stdev(errors) if len(errors) > 1 else 0.0,
         "coverage": (sum(covers) / len(covers)) if covers else None,
@@ -119,6 +124,9 @@ def table(name: str, truth: dict[str, Any], pages: int, cells: dict[tuple[int, s
         row = [design]
         for budget in BUDGETS:
             c = cells[(budget, design)]
+            if math.isnan(c["ks"]):
+                row += ["no estimate", "no estimate"]
+                continue
             cover = "" if c["coverage"] is None else f" (CI held {c['coverage']:.0%})"
             row += [
                 f"{c['ks']:.3f} ± {c['ks_sd']:.3f}",
@@ -181,8 +189,7 @@ def main() -> None:
     parser.add_argument("--graphs", default=",".join(GRAPHS))
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
-    os.environ.setdefault("TIKTOK_CLIENT_KEY", "bench-key")
-    os.environ.setdefault("TIKTOK_CLIENT_SECRET", "bench-secret")
+    os.environ.update(TIKTOK_CLIENT_KEY="demo-key", TIKTOK_CLIENT_SECRET="demo-secret")
     started = time.perf_counter()
     results: dict[str, dict[tuple[int, str], Any]] = {}
     tables = []

@@ -168,6 +168,12 @@ def test_analyze_reports_the_estimates_of_a_walk(tmp_path, graph):
             tmp_path, emu.url, "walk", *seeds_for(graph, 5, 3), "--sampler", "nbrw",
             "--walkers", "5", "--max-requests", "60",
         )  # fmt: skip
+    status = subprocess.run(
+        [*CLI, "status", "--db", str(db)], capture_output=True, text=True, timeout=120
+    )
+    assert status.returncode == 0, status.stderr
+    assert "sample: --sampler nbrw --sample-seed 0 --walkers 5: " in status.stdout
+    assert "60 of 60 calls of its budget spent" in status.stdout
     report = tmp_path / "report"
     done = subprocess.run(
         [*CLI, "analyze", "--db", str(db), "--out", str(report)],

@@ -13,8 +13,8 @@ independent groups of visits: each walker is one group when there are at least
 ``MIN_GROUPS`` walkers (walkers are independent, so their spread is honest about how slowly a
 walk mixes), otherwise consecutive batches of each walk (batch means). The variance of the
 ratio is its linearisation over groups, and the interval uses Student's t with groups - 1
-degrees of freedom. The first ``BURN_IN`` of each walk is left out (the walk starts at the
-seeds, not from its stationary distribution); Geweke's z per walker and Gelman-Rubin's R-hat
+degrees of freedom. The first ``BURN_IN`` of each walk (and at least its seed) is left out:
+a walk starts at seeds the researcher chose, not at a draw from its stationary distribution; Geweke's z per walker and Gelman-Rubin's R-hat
 over walkers, both on the degree sequence, say whether the walk has converged.
 
 Average clustering uses the walk's consecutive triples (Hardiman & Katzir 2013): for a walk at
@@ -153,7 +153,7 @@ def estimate(sample: Sample) -> dict[str, Any]:
 
 
 def _after_burn_in(chain: list[Visit]) -> list[Visit]:
-    return chain[int(math.ceil(BURN_IN * len(chain))) :]
+    return chain[max(1, int(BURN_IN * len(chain))) :]
 
 
 def _weight(design: str) -> Callable[[Visit], float]:

@@ -70,6 +70,11 @@ def status(config_file: str | None, **flags: Any) -> None:
         raise UserError(str(exc)) from None
     for line in st.lines(settings.max_depth, settings.follow_quota):
         click.echo(line)
+    if settings.sampler != "bfs":  # a sample ends at its budget: no depth to forecast
+        s = settings
+        for line in st.sample_lines(s.sampler, s.walkers, s.sample_seed, s.max_requests):
+            click.echo(line)
+        return
     click.echo(f"forecast of what is left to depth {settings.max_depth} (as tiktok-network plan):")
     for line in _forecast(settings).lines():
         click.echo(line)

@@ -63,6 +63,21 @@ class CrawlStatus:
     compliance: dict[str, Any] = field(default_factory=dict)
     window: float = DEFAULT_REFRESH_WINDOW
     info_quota: int = 1000  # the general bucket a refresh's user info comes out of
+    # A sampled crawl: steps stored, chains (walkers or waves), distinct users, calls spent.
+    sample: dict[str, int] = field(default_factory=dict)
+
+    def sample_lines(self, design: str, walkers: int, seed: int, budget: int | None) -> list[str]:
+        """What a sampled crawl has drawn (crawl/samplers.py) and how much of its budget."""
+        s = self.sample
+        spent = f"{s.get('calls', 0):,} of {budget:,}" if budget else f"{s.get('calls', 0):,}"
+        chains = "walkers" if design in ("rw", "rwrw", "mhrw", "nbrw") else "waves"
+        head = f"sample: --sampler {design} --sample-seed {seed}" + (
+            f" --walkers {walkers}" if chains == "walkers" else ""
+        )
+        return [
+            f"{head}: {s.get('steps', 0):,} steps over {s.get('chains', 0):,} {chains},"
+            f" {s.get('users', 0):,} distinct users; {spent} calls of its budget spent"
+        ]
 
     def lines(self, max_depth: int | None, follow_quota: int) -> list[str]:
         used = self.quota_today.get("following", 0) + self.quota_today.get("followers", 0)
@@ -170,6 +185,8 @@ def read_status(
     with CrawlReader(db) as reader:
         conn = reader.conn
         st = _read(conn, max_depth, day_seconds)
+        if reader.has_table("sample_steps"):
+            _read_sample(st, conn)
         st.completeness, st.received = reader.completeness_counts()
         st.edges = reader.edge_count()
         st.window = window
@@ -258,6 +275,20 @@ def _read_ledger(st: CrawlStatus, path: Path, clients: list[str], day_seconds: f
         at, message = max(said)
         st.server_said = f"{message} ({iso_utc(at)})"
         st.quota_exhausted_today = True
+
+
+def _read_sample(st: CrawlStatus, conn: Any) -> None:
+    """A sampled crawl's steps (schema 5 and later) and the calls its budget counts."""
+    steps, chains, users = conn.execute(
+        "SELECT count(*), count(DISTINCT chain), count(DISTINCT user_id) FROM sample_steps"
+    ).fetchone()
+    if not steps:
+        return
+    calls = conn.execute(
+        "SELECT (SELECT count(*) FROM pages) + (SELECT count(*) FROM users"
+        " WHERE info IS NOT NULL OR status IN (2, 3))"
+    ).fetchone()[0]
+    st.sample = {"steps": steps, "chains": chains, "users": users, "calls": int(calls)}
 
 
 def _read(conn: Any, max_depth: int | None, day_seconds: float) -> CrawlStatus:
