@@ -150,7 +150,7 @@ def test_rwrw_intervals_cover_the_truth_and_bfs_overestimates(tmp_path, graph, m
                 sample_seed=run, **common,
             )  # fmt: skip
             assert done.exit_code == 0 and done.complete
-            mean = estimate(sample_of(db))["mean_degree"]
+            mean = tiktok_network.open(db).estimates()["mean_degree"]
             covered += mean["ci_low"] <= truth["mean_degree"] <= mean["ci_high"]
         bfs = str(tmp_path / "bfs.db")
         done = tiktok_network.crawl(seeds_for(graph, 10, 100), db=bfs, max_depth=9, **common)

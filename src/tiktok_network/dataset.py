@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tiktok_network.export.csvs import (
     COMPLETENESS_COLUMNS,
@@ -151,6 +151,14 @@ class CrawlData:
     def status(self) -> CrawlStatus:
         """The figures ``tiktok-network status`` prints (``.lines(...)`` gives its text)."""
         return read_status(self.db)
+
+    def estimates(self) -> dict[str, Any]:
+        """What ``analyze`` writes as ``estimates`` in stats.json: the crawl's sampling design
+        and its estimates of the population (mean degree with its interval, degree CCDF, ...;
+        for breadth-first crawls, figures of the sample, said so). ``docs/sampling.md``."""
+        from tiktok_network.analysis.estimators import estimate, sample_of
+
+        return estimate(sample_of(self.db))
 
 
 __all__ = ["INFO_COLUMNS", "CrawlData", "Purge"]

@@ -133,10 +133,10 @@ def estimate(sample: Sample) -> dict[str, Any]:
         "walkers": sample.walkers,
         "interval": f"{LEVEL:.0%} t-interval over {len(groups)} "
         + ("walkers" if sample.walkers >= MIN_GROUPS else "batches")
-        if corrected or design == "rw"
+        if corrected
         else None,
     }
-    intervals = design in WALKS
+    intervals = corrected  # an interval around a biased figure would be read as the truth's
     doc["mean_degree"] = _ratio(groups, lambda v: weight(v) * v.degree, weight, intervals)
     doc["mean_in_degree"] = _ratio(groups, lambda v: weight(v) * v.in_degree, weight, intervals)
     doc["mean_out_degree"] = _ratio(groups, lambda v: weight(v) * v.out_degree, weight, intervals)
@@ -205,6 +205,7 @@ def _clustering(design: str, groups: list[list[Visit]]) -> dict[str, float | Non
     of neighbours: no estimate."""
     if design not in ("rw", "rwrw", "nbrw"):
         return {"value": None, "ci_low": None, "ci_high": None}
+    intervals = design in REWEIGHTED
 
     def top(v: Visit) -> float | None:
         if v.triangle is None:
@@ -220,7 +221,7 @@ def _clustering(design: str, groups: list[list[Visit]]) -> dict[str, float | Non
     def bottom(v: Visit) -> float:
         return 1.0 / v.degree if design in REWEIGHTED else 1.0
 
-    return _ratio(groups, top, bottom, True)
+    return _ratio(groups, top, bottom, intervals)
 
 
 def degree_ccdf(visits: Sequence[Visit], weight: Callable[[Visit], float]) -> list[list[float]]:
