@@ -81,9 +81,7 @@ def test_every_design_is_deterministic_for_a_seed_whatever_the_concurrency(tmp_p
     assert len(follow) == 120 * (2 * len(DESIGNS) + 1)
 
 
-@pytest.mark.parametrize(
-    ("design", "backend"), [("mhrw", "sqlite"), ("forest-fire", "sqlite"), ("rwrw", "postgresql")]
-)
+@pytest.mark.parametrize(("design", "backend"), [("mhrw", "sqlite"), ("nbrw", "postgresql")])
 def test_a_killed_sample_resumes_step_for_step(tmp_path, graph, design, backend, request):
     """kill -9 at three seeded points (requests answered), then rerun: the same steps and
     the same edges as a run never interrupted (on SQLite; the PostgreSQL sample also waits
