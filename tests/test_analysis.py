@@ -308,3 +308,16 @@ def test_graph_exports_open_in_pandas_igraph_and_networkx(tmp_path, monkeypatch)
         timeout=60,
     )
     assert done.returncode != 0 and "unknown export format 'pdf'" in done.stderr
+
+
+def test_the_fast_lerch_sum_equals_mpmaths_lerchphi():
+    """The truncated power law's discrete normaliser, summed instead of asked of mpmath."""
+    import mpmath
+
+    from tiktok_network.analysis.fits import lerch_sum
+
+    for lam in (1e-9, 1e-6, 1e-3, 0.05, 1.0, 5.0):
+        for alpha in (0.3, 1.0001, 1.5, 2.7, 4.0):
+            for a in (1, 7, 300):
+                exact = float(mpmath.lerchphi(mpmath.exp(-lam), alpha, a))
+                assert lerch_sum(lam, alpha, a) == pytest.approx(exact, rel=1e-7), (lam, alpha, a)

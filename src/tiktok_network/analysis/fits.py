@@ -8,6 +8,8 @@ x n, so large sequences are fitted on a seeded subsample and the xmin search is 
 
 from __future__ import annotations
 
+import functools
+import math
 import warnings
 from typing import Any
 
@@ -15,6 +17,7 @@ import numpy as np
 
 MAX_SAMPLE = 50_000
 MAX_XMIN_CANDIDATES = 200
+LERCH_HEAD = 2_000  # terms summed before the Euler-Maclaurin tail
 
 
 def fit_degrees(degrees: np.ndarray, *, seed: int = 0, compare: bool = True) -> dict[str, Any]:
@@ -35,6 +38,12 @@ def fit_degrees(degrees: np.ndarray, *, seed: int = 0, compare: bool = True) -> 
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         fit = powerlaw.Fit(data, discrete=True, xmin=xmin_range, verbose=False)
+        # This fit's truncated power law sums its discrete normaliser instead of asking
+        # mpmath's lerchphi (50 times slower: most of an analysis's time); nothing global.
+        fit.supported_distributions = {
+            **fit.supported_distributions,
+            "truncated_power_law": _truncated_power_law(),
+        }
         result.update(
             alpha=float(fit.power_law.alpha),
             xmin=float(fit.power_law.xmin),
@@ -52,6 +61,40 @@ def fit_degrees(degrees: np.ndarray, *, seed: int = 0, compare: bool = True) -> 
         verdict=_verdict(float(r_ln), float(p_ln), float(r_tp), float(p_tp)),
     )
     return result
+
+
+@functools.cache
+def _truncated_power_law() -> type:
+    """powerlaw's truncated power law with a fast discrete normaliser (same value to ~1e-8)."""
+    import powerlaw
+
+    class TruncatedPowerLaw(powerlaw.Truncated_Power_Law):  # type: ignore[misc, name-defined]
+        @property
+        def _pdf_discrete_normalizer(self) -> float:
+            if self.xmax or not self.Lambda > 0:
+                return super()._pdf_discrete_normalizer  # type: ignore[no-any-return]
+            phi = lerch_sum(float(self.Lambda), float(self.alpha), float(self.xmin))
+            return math.exp(self.xmin * self.Lambda) / phi
+
+    return TruncatedPowerLaw
+
+
+def lerch_sum(lam: float, alpha: float, a: float) -> float:
+    """Lerch's transcendent Phi(e^-lam, alpha, a) = sum over n >= 0 of e^(-lam n) (n + a)^-alpha:
+    the first terms summed, the rest by Euler-Maclaurin (integral, half the first term and its
+    derivative's correction; the integral an upper incomplete gamma function)."""
+    import mpmath
+
+    head = int(min(LERCH_HEAD, math.ceil(40.0 / lam)))
+    n = np.arange(head, dtype=float)
+    total = float(np.sum(np.exp(-lam * n) * (n + a) ** -alpha))
+    if lam * head >= 40.0:  # the rest is below e^-40 of the first term
+        return total
+    first = math.exp(-lam * head) * (head + a) ** -alpha
+    slope = -first * (lam + alpha / (head + a))
+    integral = mpmath.exp(lam * a) * mpmath.power(lam, alpha - 1)
+    integral *= mpmath.gammainc(1 - alpha, lam * (head + a))
+    return total + float(integral) + first / 2 - slope / 12
 
 
 def _verdict(r_ln: float, p_ln: float, r_tp: float, p_tp: float) -> str:

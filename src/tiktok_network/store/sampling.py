@@ -57,9 +57,14 @@ def steps(execute: Execute) -> dict[int, list[int]]:
 
 
 def add_steps(execute: Execute, rows: Iterable[tuple[int, int, int]]) -> None:
-    """One round of decisions (chain, step, user)."""
+    """One round of decisions (chain, step, user). A decision already stored is the same one
+    (decisions are deterministic), made by another process sharing a PostgreSQL sample."""
     for row in rows:
-        execute("INSERT INTO sample_steps(chain, step, user_id) VALUES (?, ?, ?)", row)
+        execute(
+            "INSERT INTO sample_steps(chain, step, user_id) VALUES (?, ?, ?)"
+            " ON CONFLICT (chain, step) DO NOTHING",
+            row,
+        )
 
 
 def user_ids(execute: Execute, usernames: list[str]) -> dict[str, int]:
