@@ -68,7 +68,8 @@ def test_four_workers_with_kill_9s_and_replacements_give_the_exact_graph(tmp_pat
         str(concurrency),
         "--lease",
         "2",
-        "--quiet",
+        "--log-every",
+        "60",
     )
     with emulator_process(tmp_path, "--graph", SYNTH, "--latency-ms", "5") as emu:
         counter = RequestCounter(emu.log)
@@ -87,14 +88,20 @@ def test_four_workers_with_kill_9s_and_replacements_give_the_exact_graph(tmp_pat
     assert len(edges) == len(set(edges))
     assert set(edges) == truth(synth, crawled, "both")
     assert {u for u, s in db_status(pg_url).items() if s == 1} == crawled
-    # Every page once, except pages in flight at a kill (at most `concurrency` per kill).
+    # Every page once, except pages in flight at a kill (at most `concurrency` per kill) and
+    # the page a live worker was fetching when a loaded machine made it miss its 2 s lease and
+    # its user was taken over (its log says so; that page is fetched again by the new owner).
     refetched = sum(n - 1 for n in page_fetches(requests).values())
-    assert refetched <= kills * concurrency, refetched
+    missed = logs.count("this one missed its lease")
+    assert refetched <= kills * concurrency + missed, (refetched, missed)
     # Debited before sending: never below what the service counted; above it only by
     # requests debited and not yet sent when a kill landed.
     sent, debited = _follow_requests(requests), db_quota_used(pg_url)
     assert sent <= debited <= sent + kills * concurrency, (sent, debited)
-    print(f"4 workers, {kills} kills: {refetched} pages refetched, {debited - sent} debits unsent")
+    print(
+        f"4 workers, {kills} kills: {refetched} pages refetched ({missed} leases missed),"
+        f" {debited - sent} debits unsent"
+    )
     time.sleep(2.1)  # the killed workers' last heartbeats are now older than their lease
     status = subprocess.run(
         [*CLI, "status", "--db", pg_url], capture_output=True, text=True, env=crawl_env(emu.url)

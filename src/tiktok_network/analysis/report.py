@@ -12,6 +12,7 @@ import html
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -398,17 +399,27 @@ def estimate_lines(est: dict[str, Any]) -> list[tuple[str, str]]:
     return lines
 
 
+# The sections a network may have beside its figures: key in stats.json, title, its lines.
+SECTIONS: tuple[tuple[str, str, Callable[[dict[str, Any]], list[tuple[str, str]]]], ...] = (
+    ("estimates", "Estimates", estimate_lines),
+    ("coverage", "Coverage", coverage_lines),
+)
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell (a bar would end the cell)."""
+    return text.replace("|", "/")
+
+
 def render_markdown(doc: dict[str, Any]) -> str:
     out = [f"# Network report (tiktok-network {doc['version']}, {doc['generated_at']})", ""]
     for n in doc["networks"]:
         out += [f"## {n['label']}", "", "| figure | value |", "|---|---|"]
         out += [f"| {k} | {v.replace('|', '/')} |" for k, v in _network_lines(n)]
-        if "estimates" in n:
-            out += ["", f"### Estimates: {n['label']}", "", "| figure | value |", "|---|---|"]
-            out += [f"| {k} | {v} |" for k, v in estimate_lines(n["estimates"])]
-        if "coverage" in n:
-            out += ["", f"### Coverage: {n['label']}", "", "| figure | value |", "|---|---|"]
-            out += [f"| {k} | {v.replace('|', '/')} |" for k, v in coverage_lines(n["coverage"])]
+        for key, title, lines in SECTIONS:
+            if key in n:
+                out += ["", f"### {title}: {n['label']}", "", "| figure | value |", "|---|---|"]
+                out += [f"| {_cell(k)} | {_cell(v)} |" for k, v in lines(n[key])]
         out += [""] + [f"![{f}]({f})" for f in n.get("figures", [])] + [""]
     columns, rows = _comparison_rows(doc)
     out += [
@@ -439,20 +450,11 @@ def render_html(doc: dict[str, Any], out: Path) -> str:
         parts.append(f"<h2>{esc(n['label'])}</h2><table><tr><th>figure</th><th>value</th></tr>")
         parts += [f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in _network_lines(n)]
         parts.append("</table>")
-        if "estimates" in n:
-            parts.append(f"<h3>Estimates: {esc(n['label'])}</h3><table>")
-            parts += [
-                f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>"
-                for k, v in estimate_lines(n["estimates"])
-            ]
-            parts.append("</table>")
-        if "coverage" in n:
-            parts.append(f"<h3>Coverage: {esc(n['label'])}</h3><table>")
-            parts += [
-                f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>"
-                for k, v in coverage_lines(n["coverage"])
-            ]
-            parts.append("</table>")
+        for key, title, lines in SECTIONS:
+            if key in n:
+                parts.append(f"<h3>{title}: {esc(n['label'])}</h3><table>")
+                parts += [f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in lines(n[key])]
+                parts.append("</table>")
         for f in n.get("figures", []):
             data = base64.b64encode((out / f).read_bytes()).decode()
             parts.append(f"<img alt='{esc(f)}' src='data:image/png;base64,{data}'>")

@@ -19,30 +19,22 @@ from tiktok_network.store.sampling import SampleNode
 from tiktok_network.store.writer import StoreWriter
 
 
-class BreadthFirstFrontier:
-    """Claims users in depth order through the store, a batch at a time, for all workers."""
+class FrontierBase:
+    """What every frontier shares: the store and settings it claims with, the claims it has
+    buffered, how many workers are busy (while any is, new users may appear), and an event set
+    when something was committed or a stop asked for."""
 
     def __init__(
-        self,
-        writer: StoreWriter,
-        worker_id: str,
-        settings: CrawlSettings,
-        stop: asyncio.Event,
-        claimed_total: int,
-        info_depths: tuple[int, int] | None = None,
+        self, writer: StoreWriter, worker_id: str, settings: CrawlSettings, stop: asyncio.Event
     ) -> None:
-        """``info_depths``: claim users within these depths for their user info only."""
         self._writer = writer
         self._worker_id = worker_id
         self._settings = settings
         self._stop = stop
-        self.claimed_total = claimed_total  # users started, for --max-users
-        self._info_depths = info_depths
-        self._info_after = 0  # an info round walks users by id once: a failed lookup is not retried
-        self.busy = 0  # workers crawling a user: while any is, new users may appear
+        self.busy = 0
+        self._changed = asyncio.Event()
         self._buffer: collections.deque[Claim] = collections.deque()
         self._lock = asyncio.Lock()
-        self._changed = asyncio.Event()
 
     def changed(self) -> None:
         """Something was committed that may have added users (or a stop was asked for)."""
@@ -57,6 +49,32 @@ class BreadthFirstFrontier:
         finally:
             self.busy -= 1
             self._changed.set()
+
+    async def _idle_wait(self) -> None:
+        """Wait until a busy worker commits something that may have added users."""
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout=1.0)
+        except TimeoutError:
+            pass
+
+
+class BreadthFirstFrontier(FrontierBase):
+    """Claims users in depth order through the store, a batch at a time, for all workers."""
+
+    def __init__(
+        self,
+        writer: StoreWriter,
+        worker_id: str,
+        settings: CrawlSettings,
+        stop: asyncio.Event,
+        claimed_total: int,
+        info_depths: tuple[int, int] | None = None,
+    ) -> None:
+        """``info_depths``: claim users within these depths for their user info only."""
+        super().__init__(writer, worker_id, settings, stop)
+        self.claimed_total = claimed_total  # users started, for --max-users
+        self._info_depths = info_depths
+        self._info_after = 0  # an info round walks users by id once: a failed lookup is not retried
 
     async def next_claim(self) -> Claim | None:
         """The next user to crawl; None when there is none now and no busy worker."""
@@ -104,13 +122,6 @@ class BreadthFirstFrontier:
             return False
         return await self._writer.claimed_elsewhere(self._worker_id) > 0
 
-    async def _idle_wait(self) -> None:
-        """Wait until a busy worker commits something that may have added users."""
-        try:
-            await asyncio.wait_for(self._changed.wait(), timeout=1.0)
-        except TimeoutError:
-            pass
-
 
 class RefreshFrontier(BreadthFirstFrontier):
     """The users a refresh round marked, the oldest data first (``tiktok-network refresh``)."""
@@ -126,7 +137,7 @@ class RefreshFrontier(BreadthFirstFrontier):
 STALLED_AFTER = 10_000
 
 
-class SampleFrontier:
+class SampleFrontier(FrontierBase):
     """The users a sampling design (``crawl/samplers.py``) needs expanded, round by round.
 
     Each round the design is asked for its next decisions; the users it waits for are claimed
@@ -144,21 +155,14 @@ class SampleFrontier:
         stop: asyncio.Event,
         design: Design,
     ) -> None:
-        self._writer = writer
-        self._worker_id = worker_id
-        self._settings = settings
-        self._stop = stop
+        super().__init__(writer, worker_id, settings, stop)
         self._design = design
         self.claimed_total = 0
-        self.busy = 0
         self.finished = False
         self.reason = ""
         self.steps = 0  # decisions stored by this run
         self._chains: dict[int, list[int]] = {}
         self._seen: dict[int, SampleNode] = {}  # expanded users, this round
-        self._buffer: collections.deque[Claim] = collections.deque()
-        self._lock = asyncio.Lock()
-        self._changed = asyncio.Event()
 
     async def start(self, seeds: list[str]) -> None:
         """Load the stored chains, or start them from the seeds (in username order)."""
@@ -179,18 +183,6 @@ class SampleFrontier:
             self.finished = True
             self.reason = reason
         self._changed.set()
-
-    def changed(self) -> None:
-        self._changed.set()
-
-    @contextlib.contextmanager
-    def working(self) -> Iterator[None]:
-        self.busy += 1
-        try:
-            yield
-        finally:
-            self.busy -= 1
-            self._changed.set()
 
     async def next_claim(self) -> Claim | None:
         while not self._stop.is_set():
@@ -270,9 +262,3 @@ class SampleFrontier:
             assert step == len(path), "a sample's steps are stored in order"
             path.append(user)
         return chains
-
-    async def _idle_wait(self) -> None:
-        try:
-            await asyncio.wait_for(self._changed.wait(), timeout=1.0)
-        except TimeoutError:
-            pass
