@@ -317,7 +317,7 @@ def convergence_figure(sample: Sample, estimates: dict[str, Any], path: Path) ->
     from tiktok_network.analysis.canvas import new_figure
 
     weight = _weight(sample.design)
-    fig, (top, bottom) = new_figure((8, 6.5), rows=2)
+    fig, (top, bottom, diagnostics) = new_figure((8, 9), rows=3)
     for chain in sample.chains:
         visits = [v for v in chain if v.degree > 0]
         if not visits:
@@ -343,9 +343,30 @@ def convergence_figure(sample: Sample, estimates: dict[str, Any], path: Path) ->
     bottom.set_xlabel("step")
     bottom.set_ylabel("degree (log scale)")
     bottom.grid(True, alpha=0.3)
+    _diagnostics_panel(diagnostics, estimates.get("convergence") or {})
     fig.tight_layout()
     fig.savefig(path)
     return path
+
+
+def _diagnostics_panel(ax: Any, conv: dict[str, Any]) -> None:
+    """Geweke's z of each walker against the |z| <= 2 band, and R-hat in the title."""
+    z = conv.get("geweke_z") or []
+    values = [0.0 if v is None else v for v in z]
+    colours = ["#bbbbbb" if v is None else "#d62728" if abs(v) > 2 else "#2ca02c" for v in z]
+    ax.bar(range(len(values)), values, color=colours)
+    ax.set_xticks(range(len(values)))
+    ax.axhspan(-2, 2, color="#2ca02c", alpha=0.08)
+    for bound in (-2, 2):
+        ax.axhline(bound, color="#2ca02c", linewidth=0.8, linestyle="--")
+    rhat = conv.get("gelman_rubin")
+    shown = "n/a" if rhat is None else f"{rhat:.3f}"
+    ax.set_title(
+        f"Geweke z per walker (|z| <= 2 green; grey: too short); Gelman-Rubin R-hat {shown}"
+    )
+    ax.set_xlabel("walker")
+    ax.set_ylabel("z (first 10% vs last 50%)")
+    ax.grid(True, axis="y", alpha=0.3)
 
 
 # ---------------------------------------------------------------------------- the truth
