@@ -30,8 +30,7 @@ def main() -> None:
     parser.add_argument("--graph", default="synthetic:550000")
     args = parser.parse_args()
     graph = parse_graph_spec(args.graph)
-    src = np.repeat(np.arange(graph.n_users), np.diff(graph.following.offsets))
-    dst = graph.following.targets
+    src, dst = graph.edge_arrays()
     names = np.array(graph.usernames, dtype=object)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "graph.parquet"

@@ -53,8 +53,7 @@ def full_crawl_pages(graph: FollowGraph) -> int:
 
 
 def truth_of(graph: FollowGraph) -> dict[str, Any]:
-    src = np.repeat(np.arange(graph.n_users), np.diff(graph.following.offsets))
-    return population(graph.n_users, src, graph.following.targets)
+    return population(graph.n_users, *graph.edge_arrays())
 
 
 def one_sample(

@@ -54,8 +54,7 @@ def test_bad_graph_files_name_the_file_and_line(tmp_path):
 
 def _reciprocity(graph) -> float:
     n = graph.n_users
-    src = np.repeat(np.arange(n, dtype=np.int64), np.diff(graph.following.offsets))
-    dst = graph.following.targets.astype(np.int64)
+    src, dst = graph.edge_arrays()
     keys = np.sort(src * n + dst)
     reverse = dst * n + src
     pos = np.clip(np.searchsorted(keys, reverse), 0, len(keys) - 1)

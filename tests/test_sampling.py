@@ -7,7 +7,6 @@ import json
 import random
 import subprocess
 
-import numpy as np
 import pytest
 
 import tiktok_network
@@ -139,8 +138,7 @@ def test_rwrw_intervals_cover_the_truth_and_bfs_overestimates(tmp_path, graph, m
     stated 95% interval in at least 8; breadth-first on the same budget over-estimates it."""
     monkeypatch.setenv("TIKTOK_CLIENT_KEY", KEY)
     monkeypatch.setenv("TIKTOK_CLIENT_SECRET", SECRET)
-    src = np.repeat(np.arange(graph.n_users), np.diff(graph.following.offsets))
-    truth = population(graph.n_users, src, graph.following.targets)
+    truth = population(graph.n_users, *graph.edge_arrays())
     budget = pages_needed(graph, set(graph.usernames), "both") // 10
     covered = 0
     with emulator_process(tmp_path, "--graph", GRAPH) as emu:

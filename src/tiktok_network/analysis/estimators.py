@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,6 @@ class Sample:
     design: str
     chains: list[list[Visit]]
     walkers: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 def sample_of(db: str | Path) -> Sample:
@@ -76,7 +75,7 @@ def sample_of(db: str | Path) -> Sample:
     with CrawlReader(db) as reader:
         design = str(reader.last_settings().get("sampler", "bfs"))
         chains = reader.sample_steps()
-        if design in WALKS and chains:
+        if design in WALKS:
             visited = sorted({u for path in chains.values() for u in path})
             around = reader.neighbourhoods(visited)
             paths = [chains[c] for c in sorted(chains)]
@@ -84,7 +83,7 @@ def sample_of(db: str | Path) -> Sample:
         degrees = reader.degree_table()
     members = [u for c in sorted(chains) for u in chains[c]] if design != "bfs" else sorted(degrees)
     visits = [_counted(u, degrees[u]) for u in dict.fromkeys(members) if u in degrees]
-    return Sample(design if design not in WALKS else "bfs", [visits])
+    return Sample(design, [visits])
 
 
 def _counted(user: int, counts: tuple[int, int, int]) -> Visit:

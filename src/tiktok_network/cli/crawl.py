@@ -153,7 +153,7 @@ def _check_sample_budget(settings: CrawlSettings) -> None:
             f"--max-users is for breadth-first crawls: a sample's budget is --max-requests N"
             f" (calls over the whole crawl) with --sampler {settings.sampler}"
         )
-    if settings.max_requests is None and settings.sampler not in ("snowball",):
+    if settings.max_requests is None and settings.sampler != "snowball":
         raise UserError(
             f"--sampler {settings.sampler} needs a budget: --max-requests N (calls over the "
             "whole crawl)"

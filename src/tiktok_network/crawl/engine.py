@@ -129,7 +129,6 @@ class Engine:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._rng = random.Random(seed)
         self.frontier: BreadthFirstFrontier | SampleFrontier | None = None
-        self.sample: SampleFrontier | None = None  # a sampled crawl's frontier
         self._calls_before = 0  # a sample's calls stored by earlier runs (its budget)
         self._calls = 0  # calls this run started (a sample's budget counts them at once)
         self._quota_reset: asyncio.Task[bool] | None = None
@@ -141,6 +140,11 @@ class Engine:
         self.info_only = info_only
         self.refresh = refresh
         self.refresh_round: RefreshRound | None = None
+
+    @property
+    def sample(self) -> SampleFrontier | None:
+        """The frontier of a sampled crawl (``--sampler`` other than bfs), else None."""
+        return self.frontier if isinstance(self.frontier, SampleFrontier) else None
 
     # ------------------------------------------------------------------- control
     def request_stop(self, reason: StopReason = StopReason.SIGNAL) -> None:
@@ -235,10 +239,9 @@ class Engine:
             return
         if s.sampler != "bfs" and not self.info_only:
             self._calls_before = await writer.calls_spent()
-            self.frontier = self.sample = SampleFrontier(
-                writer, self.worker_id, s, self.stop_event, design_of(s)
-            )
-            await self.sample.start(seeds)
+            sample = SampleFrontier(writer, self.worker_id, s, self.stop_event, design_of(s))
+            self.frontier = sample
+            await sample.start(seeds)
             return
         self.frontier = BreadthFirstFrontier(
             writer,

@@ -160,7 +160,6 @@ class SampleFrontier(FrontierBase):
         self.claimed_total = 0
         self.finished = False
         self.reason = ""
-        self.steps = 0  # decisions stored by this run
         self._chains: dict[int, list[int]] = {}
         self._seen: dict[int, SampleNode] = {}  # expanded users, this round
 
@@ -229,7 +228,6 @@ class SampleFrontier(FrontierBase):
             await self._writer.add_sample_steps(decision)
             self._chains = self._with(self._chains, decision)
             self._seen.clear()
-            self.steps += len(decision)
             free += 1
             if free >= STALLED_AFTER:
                 self.exhaust(f"{STALLED_AFTER:,} rounds in a row found no new user")

@@ -108,10 +108,8 @@ class Evolution:
 
     def edges(self) -> set[tuple[int, int]]:
         """Every follow served today, as (follower, followed) user indexes."""
-        g, n = self.graph, self.graph.n_users
-        offsets, targets = g.following.offsets, g.following.targets
-        src = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
-        dst = targets.astype(np.int64)
+        n = self.graph.n_users
+        src, dst = self.graph.edge_arrays()
         hidden = self.hidden
         keep = ~hidden[src] & ~hidden[dst]
         if self.removed:

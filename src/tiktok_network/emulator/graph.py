@@ -94,6 +94,12 @@ class FollowGraph:
             self._item_cache[node] = cached
         return cached
 
+    def edge_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every follow as two int64 arrays of user indexes (follower, followed)."""
+        offsets = self.following.offsets
+        src = np.repeat(np.arange(self.n_users, dtype=np.int64), np.diff(offsets))
+        return src, self.following.targets.astype(np.int64)
+
     def edges(self) -> Iterable[tuple[str, str]]:
         """Every edge as (follower, followed) usernames; for tests and small graphs."""
         names = self.usernames

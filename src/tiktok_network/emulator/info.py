@@ -43,16 +43,8 @@ class InfoRoutes(EmulatorState):
             )
         profile = self.profile(node)  # type: ignore[arg-type]
         data = {f: profile[f] for f in fields}
-        self.log.record(
-            client=client,
-            endpoint="info",
-            username=username,
-            cursor=None,
-            status=200,
-            code=None,
-            items=1,
-        )
-        return self._envelope(200, "ok", "", data)
+        reply = self._envelope(200, "ok", "", data)
+        return self._log_reply(client, "info", username, None, reply, items=1)
 
     def _open_id(self, node: int) -> str:
         return hashlib.blake2b(f"{self.settings.seed}:{node}".encode(), digest_size=16).hexdigest()

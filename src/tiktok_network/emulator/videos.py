@@ -261,13 +261,5 @@ class VideoRoutes:
             "has_more": cursor + len(page) < len(found),
             "search_id": wanted,
         }
-        self.log.record(
-            client=client,
-            endpoint="video",
-            username=None,
-            cursor=cursor,
-            status=200,
-            code=None,
-            items=len(page),
-        )
-        return self._envelope(200, "ok", "", data)  # type: ignore[attr-defined]
+        reply = self._envelope(200, "ok", "", data)  # type: ignore[attr-defined]
+        return self._log_reply(client, "video", None, cursor, reply, items=len(page))  # type: ignore[attr-defined, no-any-return]

@@ -14,6 +14,7 @@ from typing import Any
 
 from tiktok_network.moments import DEFAULT_REFRESH_WINDOW
 from tiktok_network.quota_day import day_label, day_number, iso_utc, next_reset
+from tiktok_network.store import sampling
 from tiktok_network.store.ledger import LedgerError, QuotaLedger, default_ledger_path
 
 STATUS_NAMES = {
@@ -284,11 +285,8 @@ def _read_sample(st: CrawlStatus, conn: Any) -> None:
     ).fetchone()
     if not steps:
         return
-    calls = conn.execute(
-        "SELECT (SELECT count(*) FROM pages) + (SELECT count(*) FROM users"
-        " WHERE info IS NOT NULL OR status IN (2, 3))"
-    ).fetchone()[0]
-    st.sample = {"steps": steps, "chains": chains, "users": users, "calls": int(calls)}
+    calls = sampling.calls_spent(conn.execute)
+    st.sample = {"steps": steps, "chains": chains, "users": users, "calls": calls}
 
 
 def _read(conn: Any, max_depth: int | None, day_seconds: float) -> CrawlStatus:
