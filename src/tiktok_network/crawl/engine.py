@@ -578,9 +578,10 @@ class Engine:
                 return False
         if outcome.kind is Kind.OK:
             assert outcome.info is not None
+            known_before = dict(claim.reported)
             claim.reported = reported_counts(outcome.info)
             info_json = msgspec.json.encode(outcome.info).decode("utf-8")
-            verdicts = reverdict_ended_lists(claim, self.settings)
+            verdicts = reverdict_ended_lists(claim, self.settings, known_before)
             record = ProfileRecord(
                 claim.user_id, info_json, claim.reported, verdicts, outcome.log_id or None
             )

@@ -79,11 +79,17 @@ def page_verdict(
     return PageVerdict(record, note)
 
 
-def reverdict_ended_lists(claim: Claim, settings: CrawlSettings) -> dict[str, ListVerdict]:
+def reverdict_ended_lists(
+    claim: Claim, settings: CrawlSettings, known_before: dict[str, int | None]
+) -> dict[str, ListVerdict]:
     """Lists that ended complete before user info arrived (an earlier run), judged again now
-    that the profile's counts are known: a list shorter than its count is capped."""
+    that the profile's counts are known: a list shorter than its count is capped. A list
+    judged when a count was already known (``known_before``) keeps its verdict: a profile
+    fetched later (a refresh) describes a later moment than the list."""
     verdicts = {}
     for direction, state in claim.lists.items():
+        if known_before.get(direction) is not None:
+            continue
         if state.done and state.verdict in (None, ListCompleteness.COMPLETE):
             verdicts[direction] = ended_list_verdict(
                 direction,

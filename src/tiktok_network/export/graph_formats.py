@@ -40,10 +40,6 @@ def _info_types() -> dict[str, Any]:
     }
 
 
-# Types of the completeness columns, by the part after the direction (following_state ...).
-GEXF_TYPES = {"state": "string", "received": "integer", "reported": "integer", "ratio": "double"}
-
-
 def _completeness_types() -> dict[str, Any]:
     import pyarrow as pa
 
@@ -179,56 +175,89 @@ def _check_size(snap: CrawlReader, fmt: str, force: bool) -> int:
     return m
 
 
-# GraphML attributes whose values may be unknown: written as text, '' where unknown.
-TEXT_IN_GRAPHML = frozenset(
-    (
-        *INFO_COLUMNS,
-        *(c for c in COMPLETENESS_COLUMNS if not c.endswith("_received")),
-        "notes",
-        *(c for c in PROVENANCE_COLUMNS if c != "purged"),
-    )
-) | {"display_name"}
+# The type of every node attribute in GraphML and GEXF, so Gephi and igraph read numbers as
+# numbers and flags as booleans (counts may pass 2^31: long). Unknown values are left out.
+NODE_TYPES: dict[str, str] = {
+    "display_name": "string",
+    "depth": "long",
+    "status": "long",
+    "first_seen": "string",
+    "follower_count": "long",
+    "following_count": "long",
+    "likes_count": "long",
+    "video_count": "long",
+    "is_verified": "boolean",
+    "bio_description": "string",
+    "avatar_url": "string",
+    **{c: {"state": "string", "received": "long", "reported": "long", "ratio": "double"}[
+        c.split("_")[1]] for c in COMPLETENESS_COLUMNS},
+    "notes": "string",
+    "last_seen": "string",
+    "first_run": "long",
+    "last_run": "long",
+    "info_fetched_at": "string",
+    "purged": "boolean",
+}
+EDGE_ATTRIBUTES = ("first_seen", "found_via", "last_seen")
+
+
+def _attribute_text(kind: str, value: Any) -> str | None:
+    """A node attribute as XML text of its declared type; None where unknown or of another
+    type (a count the service sent as text is not a number)."""
+    if value is None or value == "":
+        return None
+    if kind == "boolean":
+        return ("true" if value else "false") if isinstance(value, bool) else None
+    if kind == "long":
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else None
+    if kind == "double":
+        return repr(float(value)) if isinstance(value, int | float) else None
+    return _xml_text(value)
+
+
+def _typed_nodes(snap: CrawlReader) -> Iterator[tuple[Any, str, list[tuple[int, str]]]]:
+    """(store id, username, [(attribute index, text)]) of every node, unknowns left out."""
+    kinds = list(NODE_TYPES.items())
+    for record in node_records(snap):
+        values = []
+        for i, (name, kind) in enumerate(kinds):
+            text = _attribute_text(kind, record[name])
+            if text is not None:
+                values.append((i, text))
+        yield record["id"], record["username"], values
 
 
 def export_graphml(snap: CrawlReader, out: Path, force: bool = False) -> dict[str, int]:
-    import igraph as ig
-
+    """GraphML written as a stream with typed keys (igraph, networkx and Gephi read them)."""
     m = _check_size(snap, "GraphML", force)
-    rows = list(_nodes(snap))
-    index = {r["id"]: i for i, r in enumerate(rows)}
-    g = ig.Graph(n=len(rows), directed=True)
-    for key in rows[0] if rows else ():
-        if key != "id":
-            g.vs[key if key != "username" else "name"] = [
-                (str(r[key]) if key in TEXT_IN_GRAPHML else r[key]) for r in rows
-            ]
-    edges, first_seen, via, last_seen = [], [], [], []
-    for s, d, t, v, last in snap.edges_with_provenance():
-        edges.append((index[s], index[d]))
-        first_seen.append(iso_utc(t))
-        via.append(v or "")
-        last_seen.append(iso_utc(last))
-    g.add_edges(
-        edges, attributes={"first_seen": first_seen, "found_via": via, "last_seen": last_seen}
-    )
-    with atomic_path(out / "graph.graphml") as tmp:
-        g.write_graphml(str(tmp))
+    with atomic_path(out / "graph.graphml") as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write(
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<graphml xmlns="http://graphml.graphdrawing.org/xmlns">\n'
+            '<key id="v_name" for="node" attr.name="name" attr.type="string"/>\n'
+        )
+        for i, (name, kind) in enumerate(NODE_TYPES.items()):
+            f.write(f'<key id="v{i}" for="node" attr.name="{name}" attr.type="{kind}"/>\n')
+        for i, name in enumerate(EDGE_ATTRIBUTES):
+            f.write(f'<key id="e{i}" for="edge" attr.name="{name}" attr.type="string"/>\n')
+        f.write('<graph id="G" edgedefault="directed">\n')
+        for uid, username, values in _typed_nodes(snap):
+            f.write(f'<node id="n{uid}"><data key="v_name">{escape(_xml_text(username))}</data>')
+            f.writelines(f'<data key="v{i}">{escape(text)}</data>' for i, text in values)
+            f.write("</node>\n")
+        for s, d, t, v, last in snap.edges_with_provenance():
+            f.write(
+                f'<edge source="n{s}" target="n{d}"><data key="e0">{iso_utc(t)}</data>'
+                f'<data key="e1">{escape(v or "")}</data>'
+                f'<data key="e2">{iso_utc(last)}</data></edge>\n'
+            )
+        f.write("</graph>\n</graphml>\n")
     return {"graph.graphml": m}
 
 
 def export_gexf(snap: CrawlReader, out: Path, force: bool = False) -> dict[str, int]:
     """GEXF 1.3 written as a stream; node attributes are declared once and typed."""
     m = _check_size(snap, "GEXF", force)
-    attrs = [
-        ("display_name", "string"),
-        ("depth", "integer"),
-        ("status", "integer"),
-        ("first_seen", "string"),
-    ]
-    attrs += [(c, "string") for c in INFO_COLUMNS]
-    attrs += [(c, GEXF_TYPES[c.split("_")[1]]) for c in COMPLETENESS_COLUMNS]
-    attrs += [("notes", "string")]
-    attrs += [(c, "boolean" if c == "purged" else "string") for c in PROVENANCE_COLUMNS]
     with atomic_path(out / "graph.gexf") as tmp, open(tmp, "w", encoding="utf-8") as f:
         f.write(
             '<?xml version="1.0" encoding="UTF-8"?>\n<gexf xmlns="http://gexf.net/1.3" version="1.3">\n'
@@ -237,20 +266,16 @@ def export_gexf(snap: CrawlReader, out: Path, force: bool = False) -> dict[str, 
             '<meta><creator>tiktok-network</creator></meta>\n<graph defaultedgetype="directed">\n'
         )
         f.write('<attributes class="node">\n')
-        for i, (name, kind) in enumerate(attrs):
+        for i, (name, kind) in enumerate(NODE_TYPES.items()):
             f.write(f'<attribute id="{i}" title={quoteattr(name)} type="{kind}"/>\n')
         f.write(
             '</attributes>\n<attributes class="edge"><attribute id="0" title="first_seen" type="string"/>'
             '<attribute id="1" title="found_via" type="string"/>'
             '<attribute id="2" title="last_seen" type="string"/></attributes>\n<nodes>\n'
         )
-        for row in _nodes(snap):
-            f.write(f'<node id="{row["id"]}" label={quoteattr(row["username"])}><attvalues>')
-            for i, (name, kind) in enumerate(attrs):
-                if row[name] == "" and kind != "string":
-                    continue  # unknown: a number attribute is left out, not written empty
-                value = str(row[name]).lower() if kind == "boolean" else _xml_text(row[name])
-                f.write(f'<attvalue for="{i}" value={quoteattr(value)}/>')
+        for uid, username, values in _typed_nodes(snap):
+            f.write(f'<node id="{uid}" label={quoteattr(_xml_text(username))}><attvalues>')
+            f.writelines(f'<attvalue for="{i}" value={quoteattr(text)}/>' for i, text in values)
             f.write("</attvalues></node>\n")
         f.write("</nodes>\n<edges>\n")
         for n, (s, d, t, v, last) in enumerate(snap.edges_with_provenance()):

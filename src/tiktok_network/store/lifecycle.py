@@ -119,8 +119,12 @@ def refresh_claims(
         claims[uid] = claim
     for uid, direction, cursor, done, pages, items, state, refresh in list_rows:
         claim = claims.get(uid)
-        if claim is not None and refresh and direction in claim.lists:
+        if claim is None or direction not in claim.lists:
+            continue
+        if refresh:
             claim.lists[direction] = ListState(cursor, bool(done), pages, items, state)
+        else:  # kept as it is; what it received and its verdict are read back, not forgotten
+            claim.lists[direction] = ListState(cursor, True, pages, items, state)
     for claim in claims.values():
         claim.info_only = all(state.done for state in claim.lists.values())
     return sorted(claims.values(), key=lambda c: c.user_id)

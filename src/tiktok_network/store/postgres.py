@@ -430,7 +430,7 @@ class PgStore(CrawlStore):
                 for d, (st, why) in o.lists.items()
             ]
             if verdicts:
-                conn.executemany(
+                conn.cursor().executemany(
                     "INSERT INTO lists(user_id, direction, done, state, note, ended_at, run_id)"
                     " VALUES (%s, %s, 1, %s, %s, %s, %s) ON CONFLICT (user_id, direction) DO UPDATE"
                     " SET done=1, state=EXCLUDED.state, note=EXCLUDED.note,"
@@ -461,7 +461,7 @@ class PgStore(CrawlStore):
                 (st, why, p.user_id, d) for p in profiles for d, (st, why) in p.list_states.items()
             ]
             if states:
-                conn.executemany(
+                conn.cursor().executemany(
                     "UPDATE lists SET state=%s, note=%s WHERE user_id=%s AND direction=%s", states
                 )
         if releases:

@@ -311,7 +311,10 @@ class CrawlLock:
 
     def __init__(self, db: Path) -> None:
         self.db = db
-        self.path = db.with_name(db.name + ".lock")
+        # The lock belongs to the file, not to the name it was opened by: a symlink or another
+        # relative path to the same database takes the same lock.
+        real = Path(os.path.realpath(db))
+        self.path = real.with_name(real.name + ".lock")
         self._fd: int | None = None
 
     def acquire(self) -> None:

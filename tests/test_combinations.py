@@ -1,0 +1,133 @@
+"""Features in combination (issue 22): refresh stopped by the quota, purge and later pages,
+plan and refresh beside a crawl's settings, outputs of two crawls, locks through symlinks.
+
+Each test was written against the bug it names and failed before the fix.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+
+from tests.conftest import SYNTH
+from tests.crawl_helpers import (
+    CLI,
+    RequestCounter,
+    _query,
+    crawl_command,
+    crawl_env,
+    db_edges,
+    emulator_process,
+    repeated_requests,
+    run_crawl,
+    start_crawl,
+    typical_seeds,
+)
+from tests.test_lifecycle import GRAPH, crawl_everyone, run_refresh
+
+
+def list_records(db) -> dict[tuple[str, str], tuple]:
+    rows = _query(
+        db,
+        "SELECT u.username, l.direction, l.state, l.items, l.note FROM lists l"
+        " JOIN users u ON u.id = l.user_id",
+    )
+    return {(r[0], r[1]): tuple(r[2:]) for r in rows}
+
+
+def test_an_info_refresh_stopped_by_the_quota_keeps_every_completeness_record(
+    tmp_path, crawl_db
+):
+    """Issue 22.1 and 22.3: profiles refreshed before the info bucket ran out re-judged the
+    lists as if nothing had been received (hidden, capped); on PostgreSQL the refresh crashed."""
+    with emulator_process(tmp_path, "--graph", GRAPH) as emu:
+        crawl_everyone(tmp_path, emu.url, crawl_db.args, "--direction", "both")
+        before = list_records(crawl_db.target)
+        assert len(before) == 600 and len({r[0] for r in before.values()}) == 1
+        done = run_refresh(
+            tmp_path, emu.url, crawl_db.args,
+            "--older-than", "0s", "--info-quota", "400", "--on-quota", "exit",
+        )  # fmt: skip
+        assert done.returncode == 75, done.stderr[-3000:]
+        assert "Traceback" not in done.stderr
+    refreshed = _query(
+        crawl_db.target, "SELECT count(*) FROM users WHERE info_at > (SELECT min(started_at)"
+        " FROM runs WHERE id = (SELECT max(id) FROM runs))",
+    )[0][0]
+    assert 50 <= refreshed <= 100
+    assert list_records(crawl_db.target) == before
+    status = subprocess.run(
+        [*CLI, "status", *(crawl_db.args or ("--db", str(tmp_path / "crawl.db")))],
+        capture_output=True, text=True, env=crawl_env(emu.url), timeout=60,
+    )  # fmt: skip
+    assert status.returncode == 0 and "hidden" not in status.stdout.replace("hidden: 0", "")
+
+
+def test_a_crawl_through_a_symlink_to_a_running_crawl_is_refused(tmp_path, synth):
+    """Issue 22.9: the lock was taken on the name given, so a symlink crawled the same
+    database a second time (pages fetched twice)."""
+    seeds = typical_seeds(synth, 3)
+    (tmp_path / "link.db").symlink_to(tmp_path / "crawl.db")
+    with emulator_process(tmp_path, "--graph", SYNTH) as emu:
+        first = start_crawl(tmp_path, emu.url, *seeds, "--max-depth", "3", "--qps", "40")
+        RequestCounter(emu.log).wait_for(20, first)
+        second = subprocess.run(
+            [*crawl_command(tmp_path, *seeds), "--db", str(tmp_path / "link.db")],
+            capture_output=True, text=True, timeout=120,
+            env=crawl_env(emu.url, XDG_STATE_HOME=str(tmp_path / "state")),
+        )  # fmt: skip
+        assert first.poll() is None
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=60) == 75
+    assert second.returncode == 1, second.stderr
+    assert "in use by another crawl" in second.stderr and "Traceback" not in second.stderr
+    assert repeated_requests(emu.requests()) == (0, 0)
+
+
+def test_graph_formats_carry_numbers_as_numbers_and_flags_as_booleans(tmp_path, synth):
+    """Issue 22.13: GEXF and GraphML carried counts as strings, is_verified as the text
+    'False' and depth/status as doubles."""
+    import xml.etree.ElementTree as ET
+
+    import igraph
+    import networkx as nx
+
+    seeds = typical_seeds(synth, 2)
+    with emulator_process(tmp_path, "--graph", SYNTH) as emu:
+        done = run_crawl(tmp_path, emu.url, *seeds, "--max-depth", "0", "--info")
+        assert done.returncode == 0, done.stderr
+    out = tmp_path / "g"
+    exported = subprocess.run(
+        [*CLI, "export", "--db", str(tmp_path / "crawl.db"), "--out", str(out),
+         "--format", "graphml,gexf"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    want = {"follower_count": "long", "following_count": "long", "likes_count": "long",
+            "video_count": "long", "is_verified": "boolean", "depth": "long", "status": "long",
+            "following_received": "long", "following_ratio": "double", "purged": "boolean"}  # fmt: skip
+    ns = {"g": "http://graphml.graphdrawing.org/xmlns"}
+    keys = {
+        k.get("attr.name"): k.get("attr.type")
+        for k in ET.parse(out / "graph.graphml").getroot().findall("g:key", ns)
+    }
+    titles = {
+        a.get("title"): a.get("type")
+        for a in ET.parse(out / "graph.gexf").getroot().iter("{http://gexf.net/1.3}attribute")
+    }
+    for column, kind in want.items():
+        assert keys[column] == kind and titles[column] == kind, column
+    g = igraph.Graph.Read_GraphML(str(out / "graph.graphml"))
+    h = nx.read_gexf(out / "graph.gexf")
+    for seed in seeds:
+        v = g.vs.find(name=seed)
+        assert isinstance(v["follower_count"], int | float) and v["follower_count"] >= 0
+        assert v["is_verified"] in (True, False, 0, 1)
+        (node,) = [d for _, d in h.nodes(data=True) if d["label"] == seed]
+        assert type(node["follower_count"]) is int and type(node["is_verified"]) is bool
+        assert type(node["depth"]) is int and node["depth"] == 0
+    nodes = dict(h.nodes(data=True))
+    assert all("follower_count" not in d for d in nodes.values() if d["depth"] == 1)
+    assert {(nodes[a]["label"], nodes[b]["label"]) for a, b in h.edges()} == set(
+        db_edges(tmp_path / "crawl.db")
+    )
