@@ -35,9 +35,7 @@ def list_records(db) -> dict[tuple[str, str], tuple]:
     return {(r[0], r[1]): tuple(r[2:]) for r in rows}
 
 
-def test_an_info_refresh_stopped_by_the_quota_keeps_every_completeness_record(
-    tmp_path, crawl_db
-):
+def test_an_info_refresh_stopped_by_the_quota_keeps_every_completeness_record(tmp_path, crawl_db):
     """Issue 22.1 and 22.3: profiles refreshed before the info bucket ran out re-judged the
     lists as if nothing had been received (hidden, capped); on PostgreSQL the refresh crashed."""
     with emulator_process(tmp_path, "--graph", GRAPH) as emu:
@@ -51,7 +49,8 @@ def test_an_info_refresh_stopped_by_the_quota_keeps_every_completeness_record(
         assert done.returncode == 75, done.stderr[-3000:]
         assert "Traceback" not in done.stderr
     refreshed = _query(
-        crawl_db.target, "SELECT count(*) FROM users WHERE info_at > (SELECT min(started_at)"
+        crawl_db.target,
+        "SELECT count(*) FROM users WHERE info_at > (SELECT min(started_at)"
         " FROM runs WHERE id = (SELECT max(id) FROM runs))",
     )[0][0]
     assert 50 <= refreshed <= 100
@@ -131,3 +130,58 @@ def test_graph_formats_carry_numbers_as_numbers_and_flags_as_booleans(tmp_path, 
     assert {(nodes[a]["label"], nodes[b]["label"]) for a, b in h.edges()} == set(
         db_edges(tmp_path / "crawl.db")
     )
+
+
+def crawl_state(db) -> tuple:
+    """What reading and what-if commands must leave as it is: users (seeds, depth, info),
+    lists, edges and the settings a rerun adopts."""
+    from tiktok_network.store import stored_settings
+
+    users = sorted(_query(db, "SELECT username, depth, is_seed, info FROM users"))
+    lists = sorted(_query(db, "SELECT user_id, direction, done, state, items FROM lists"))
+    return users, lists, sorted(db_edges(db)), stored_settings(db)
+
+
+def test_plan_refresh_and_readers_change_no_setting_and_no_seed(tmp_path, synth):
+    """Issue 22.7: `plan NEWSEED --db lab.db --max-depth 4` added a seed and made the next
+    crawl go to depth 4; `refresh --sampler rwrw` turned a crawl into a sample."""
+    seeds = typical_seeds(synth, 2)
+    newcomer = typical_seeds(synth, 40)[-1]
+    db = tmp_path / "crawl.db"
+    with emulator_process(tmp_path, "--graph", SYNTH) as emu:
+        env = crawl_env(emu.url, XDG_STATE_HOME=str(tmp_path / "state"))
+
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*CLI, *args], capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path
+            )
+
+        assert run_crawl(tmp_path, emu.url, *seeds, "--max-depth", "1").returncode == 0
+        before = crawl_state(db)
+        log = RequestCounter(emu.log)
+        sent = log.count()
+        planned = cli("plan", newcomer, "--db", str(db), "--max-depth", "4")
+        assert planned.returncode == 0, planned.stderr
+        assert "adds no seed" in planned.stderr
+        for args in (
+            ("status", "--db", str(db)),
+            ("export", "--db", str(db), "--out", str(tmp_path / "out")),
+            ("diff", "2020-01-01", "2099-01-01", "--db", str(db)),
+        ):
+            done = cli(*args)
+            assert done.returncode == 0, (args, done.stderr)
+        assert log.count() == sent  # no command above asked the API anything
+        assert crawl_state(db) == before
+        for flags in (("--sampler", "rwrw", "--max-requests", "100"), ("--max-depth", "4")):
+            refused = cli("refresh", "--db", str(db), *flags)
+            assert refused.returncode == 1, refused.stderr
+            lines = refused.stderr.strip().splitlines()
+            assert len(lines) == 1 and "as it was made" in lines[0], refused.stderr
+        assert crawl_state(db) == before
+        refreshed = cli("refresh", "--db", str(db), "--older-than", "0s", "--no-export")
+        assert refreshed.returncode == 0, refreshed.stderr
+        again = run_crawl(tmp_path, emu.url)
+        assert again.returncode == 0, again.stderr
+    assert crawl_state(db)[3] == before[3]
+    follow_calls = [r for r in emu.requests()[sent:] if r["endpoint"] in ("following", "followers")]
+    assert len(follow_calls) == 0  # the complete crawl stayed complete: nothing to fetch

@@ -200,6 +200,39 @@ CRAWL_SHAPE = (
 )
 
 
+# What a crawl fetched and how it walked: a refresh re-fetches the crawl as it was made, so
+# these are the crawl's own there (a refresh that gave another would change the crawl).
+REFRESH_KEEPS = (
+    "max_depth",
+    "direction",
+    "info",
+    "followers_cap",
+    "max_list_items",
+    "skip_larger_than",
+    *SAMPLE_DESIGN,
+)
+
+
+def refresh_conflicts(settings: CrawlSettings, stored: Mapping[str, Any]) -> list[str]:
+    """The settings given to a refresh that differ from the crawl's own (``REFRESH_KEEPS``),
+    as ``--flag given (the crawl's: value)``."""
+    defaults = CrawlSettings()
+    conflicts = []
+    for name in REFRESH_KEEPS:
+        if name not in settings.given:
+            continue
+        try:
+            before = PARSERS[name](stored[name]) if name in stored else getattr(defaults, name)
+        except (TypeError, ValueError):
+            continue
+        if getattr(settings, name) != before:
+            flag = f"--{name.replace('_', '-')}"
+            conflicts.append(
+                f"{flag} {_show(getattr(settings, name))} (the crawl's: {_show(before)})"
+            )
+    return conflicts
+
+
 def adopt_stored(settings: CrawlSettings, stored: Mapping[str, Any]) -> list[str]:
     """Take the crawl-shaping settings not given now from the last run's; return one line per
     setting given now that differs from what the crawl was run with."""

@@ -128,9 +128,10 @@ def crawl(
     sys.exit(result.exit_code)
 
 
-def _adopt_stored_settings(settings: CrawlSettings) -> None:
+def _adopt_stored_settings(settings: CrawlSettings, *, what_if: bool = False) -> None:
     """A rerun continues the crawl as it was run: depth, directions and quotas not given now
-    come from the database, and a change is said before any work."""
+    come from the database, and a change is said before any work (``what_if``: a plan, which
+    changes nothing, says what it assumes instead)."""
     from tiktok_network.config import ConfigError, adopt_stored
     from tiktok_network.store import stored_settings
     from tiktok_network.store.sqlite import NotACrawlDatabase
@@ -139,7 +140,9 @@ def _adopt_stored_settings(settings: CrawlSettings) -> None:
         changes = adopt_stored(settings, stored_settings(settings.db))
     except (NotACrawlDatabase, ConfigError) as exc:
         raise UserError(str(exc)) from None
-    if changes:
+    if changes and what_if:
+        say("planned with settings other than the crawl's (which stay): " + ", ".join(changes))
+    elif changes:
         say("settings changed since the last run of this crawl: " + ", ".join(changes))
 
 

@@ -61,11 +61,18 @@ def plan(
         raise UserError(str(exc)) from None
     for problem in seeds.problems:
         click.echo(problem, err=True)
-    _adopt_stored_settings(settings)
+    _adopt_stored_settings(settings, what_if=True)
     names = seeds.usernames
+    existing = _has_crawl(settings.db)
     missing = _seeds_without_counts(settings.db, names)
     spent = 0
-    if missing and not offline:
+    if existing and missing and not as_json:
+        # A what-if: the crawl's seeds, settings and data stay as they are.
+        say(
+            f"{missing:,} seeds without known counts are estimated: a plan adds no seed and no"
+            " data to an existing crawl"
+        )
+    if missing and not offline and not existing:
         try:
             credentials, warnings = load_credentials(settings.credentials)
         except ConfigError as exc:
@@ -75,7 +82,7 @@ def plan(
         if not as_json:
             say(f"fetching user info of {missing:,} seeds whose counts are not known")
         spent = _fetch_seed_info(settings, credentials, names)
-    result = _forecast(settings, names if offline else [], spent)
+    result = _forecast(settings, names if offline or existing else [], spent)
     if as_json:
         click.echo(json.dumps(result.as_json()))
         return
@@ -91,6 +98,16 @@ def plan(
     )
     for line in result.lines():
         click.echo(line)
+
+
+def _has_crawl(db: str) -> bool:
+    """Whether ``db`` already holds a crawl (then a plan only reads it)."""
+    from tiktok_network.store import has_users
+
+    try:
+        return has_users(db)
+    except database_errors() as exc:
+        raise UserError(describe_database_error(display_name(db), exc)) from None
 
 
 def _seeds_without_counts(db: str, names: list[str]) -> int:

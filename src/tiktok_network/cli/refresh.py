@@ -11,6 +11,7 @@ import click
 from tiktok_network.cli.crawl import _adopt_stored_settings, _has_users, _run_crawl
 from tiktok_network.cli.errors import UserError, one_line_errors
 from tiktok_network.cli.options import crawl_options
+from tiktok_network.store import display_name
 
 EXAMPLES = """\b
 Examples:
@@ -55,9 +56,10 @@ def refresh(
         raise UserError(str(exc)) from None
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
-    _adopt_stored_settings(settings)
     if not _has_users(settings.db):
-        raise UserError(f"{settings.db} holds no crawl to refresh")
+        raise UserError(f"{display_name(settings.db)} holds no crawl to refresh")
+    _refuse_other_shape(settings)
+    _adopt_stored_settings(settings)
     out_given = flags.get("out") is not None
     if out_given and not no_export:
         from tiktok_network.export.atomic import check_output_dir
@@ -78,3 +80,18 @@ def refresh(
         refresh=options,
     )
     sys.exit(result.exit_code)
+
+
+def _refuse_other_shape(settings: Any) -> None:
+    """A refresh re-fetches the crawl as it was made: a depth, direction or sampling design
+    other than the crawl's would change the crawl, so it is refused before any work."""
+    from tiktok_network.config import refresh_conflicts
+    from tiktok_network.store import stored_settings
+
+    conflicts = refresh_conflicts(settings, stored_settings(settings.db))
+    if conflicts:
+        raise UserError(
+            "refresh re-fetches the crawl as it was made: "
+            + ", ".join(conflicts)
+            + " (to change the crawl, run crawl)"
+        )

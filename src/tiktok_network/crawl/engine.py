@@ -51,6 +51,7 @@ from tiktok_network.store import display_name, is_database_url, open_store
 from tiktok_network.store.base import (
     DONE,
     FAILED,
+    RUN_COMMAND,
     TODO,
     Claim,
     ListVerdict,
@@ -220,6 +221,10 @@ class Engine:
         public = {k: v for k, v in vars(s).items() if k not in ("credentials", "given")}
         public["client"] = cid  # a hash: lets status find these credentials in the ledger
         public["db"] = display_name(s.db)  # a PostgreSQL URL may hold a password
+        # Only a crawl's own runs define the crawl's settings (a refresh or a plan does not).
+        public[RUN_COMMAND] = (
+            "refresh" if self.refresh is not None else "plan" if self.info_only else "crawl"
+        )
         writer.run_id = await writer.begin_run(__version__, s.api_base, json.dumps(public))
         await writer.register_worker(self.worker_id, writer.run_id)
         self._heartbeat = asyncio.create_task(self._beat(writer), name="heartbeat")

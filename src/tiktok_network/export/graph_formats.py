@@ -189,8 +189,12 @@ NODE_TYPES: dict[str, str] = {
     "is_verified": "boolean",
     "bio_description": "string",
     "avatar_url": "string",
-    **{c: {"state": "string", "received": "long", "reported": "long", "ratio": "double"}[
-        c.split("_")[1]] for c in COMPLETENESS_COLUMNS},
+    **{
+        c: {"state": "string", "received": "long", "reported": "long", "ratio": "double"}[
+            c.split("_")[1]
+        ]
+        for c in COMPLETENESS_COLUMNS
+    },
     "notes": "string",
     "last_seen": "string",
     "first_run": "long",

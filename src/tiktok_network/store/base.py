@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -173,6 +173,23 @@ class QuotaDelta:
     used: int = 0
     exhausted: bool = False
     server_message: str | None = None  # what the service said when it refused for the day
+
+
+# What a run was: a crawl's own settings define the crawl; a refresh or a plan's info round
+# runs with the crawl's settings and never changes them (their runs are skipped when a rerun
+# looks for the crawl's settings).
+RUN_COMMAND = "command"
+SETTING_RUNS = ("crawl",)
+
+
+def crawl_settings(rows: Iterable[tuple[str]]) -> dict[str, object]:
+    """The settings of the most recent crawl run among ``rows`` (newest first): runs of
+    ``refresh`` and ``plan`` are passed over ({} when no crawl ran)."""
+    for row in rows:
+        settings = decode_settings(row)
+        if settings and settings.get(RUN_COMMAND, "crawl") in SETTING_RUNS:
+            return settings
+    return {}
 
 
 def decode_settings(row: tuple[str] | None) -> dict[str, object]:

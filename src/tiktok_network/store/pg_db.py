@@ -382,17 +382,16 @@ class PgReadConnection:
 
 def stored_settings_pg(url: str) -> dict[str, object]:
     """The settings of the crawl's most recent run ({} for an empty database)."""
-    from tiktok_network.store.base import decode_settings
+    from tiktok_network.store.base import crawl_settings
 
     conn = connect(url)
     try:
         exists = conn.execute("SELECT to_regclass('runs') IS NOT NULL").fetchone()
         if not exists or not exists[0]:
             return {}
-        row = conn.execute("SELECT settings FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        return crawl_settings(conn.execute("SELECT settings FROM runs ORDER BY id DESC"))
     finally:
         conn.close()
-    return decode_settings(row)
 
 
 def has_users_pg(url: str) -> bool:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from tiktok_network.store.pg_db import PgReadConnection
 
 from tiktok_network.completeness import stored_state
-from tiktok_network.store.base import ListCompleteness, UserStatus, decode_settings
+from tiktok_network.store.base import ListCompleteness, UserStatus, crawl_settings
 from tiktok_network.store.sqlite import connect, decompress
 from tiktok_network.store.urls import is_database_url
 
@@ -525,9 +525,9 @@ class CrawlReader:
         return chains
 
     def last_settings(self) -> dict[str, Any]:
-        """The settings of the crawl's last run (its sampling design among them)."""
-        row = self.conn.execute("SELECT settings FROM runs ORDER BY id DESC LIMIT 1").fetchone()
-        return decode_settings(row)
+        """The settings of the crawl's last crawl run (its sampling design among them), not of
+        a refresh or a plan."""
+        return crawl_settings(self.conn.execute("SELECT settings FROM runs ORDER BY id DESC"))
 
     def degree_table(self) -> dict[int, tuple[int, int, int]]:
         """For every expanded (parsed) user: accounts it follows, accounts following it and

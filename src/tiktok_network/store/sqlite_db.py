@@ -15,7 +15,7 @@ import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tiktok_network.store.base import decode_settings
+from tiktok_network.store.base import crawl_settings
 from tiktok_network.store.errors import NotACrawlDatabase
 from tiktok_network.store.migrations import APP_ID, check_version
 
@@ -290,10 +290,9 @@ def stored_settings(path: str | Path) -> dict[str, object]:
         return {}
     conn = connect(path, readonly=True)
     try:
-        row = conn.execute("SELECT settings FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        return crawl_settings(conn.execute("SELECT settings FROM runs ORDER BY id DESC"))
     finally:
         conn.close()
-    return decode_settings(row)
 
 
 class CrawlInUse(Exception):
