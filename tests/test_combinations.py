@@ -6,6 +6,7 @@ Each test was written against the bug it names and failed before the fix.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 
@@ -185,3 +186,73 @@ def test_plan_refresh_and_readers_change_no_setting_and_no_seed(tmp_path, synth)
     assert crawl_state(db)[3] == before[3]
     follow_calls = [r for r in emu.requests()[sent:] if r["endpoint"] in ("following", "followers")]
     assert len(follow_calls) == 0  # the complete crawl stayed complete: nothing to fetch
+
+
+def snapshot_files(folder) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_outputs_of_two_crawls_never_mix_and_a_failed_run_writes_none(tmp_path, synth):
+    """Issue 22.8: a crawl that failed at start (wrong secret) on another database replaced
+    `outputs/` of a different crawl with empty files."""
+    seeds = typical_seeds(synth, 2)
+    out = tmp_path / "out"
+    with emulator_process(tmp_path, "--graph", SYNTH) as emu:
+        assert run_crawl(tmp_path, emu.url, *seeds, "--max-depth", "0").returncode == 0
+        kept = snapshot_files(out)
+        assert kept["network.csv"].count(b"\n") > 10
+        other = run_crawl(tmp_path, emu.url, seeds[0], "--db", str(tmp_path / "other.db"))
+        assert other.returncode == 1 and "another crawl" in other.stderr, other.stderr
+        assert len(other.stderr.strip().splitlines()) == 1
+        newcomer = typical_seeds(synth, 5)[4]
+        wrong = run_crawl(tmp_path, emu.url, newcomer, TIKTOK_CLIENT_SECRET="wrong")
+        assert wrong.returncode == 1, wrong.stderr
+        assert "Traceback" not in wrong.stderr
+        assert snapshot_files(out) == kept
+        other_db = tmp_path / "b.db"
+        assert run_crawl(tmp_path, emu.url, seeds[1], "--db", str(other_db), "--no-export")
+        exported = subprocess.run(
+            [*CLI, "export", "--db", str(other_db), "--out", str(out)],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert exported.returncode == 1 and "another crawl" in exported.stderr
+    assert snapshot_files(out) == kept
+
+
+def test_a_pseudonymised_export_never_lands_beside_a_plain_one(tmp_path, synth):
+    """Issue 22.6 and 22.5: a pseudonymised export into a folder holding a plain export left
+    the real-name Parquet and GraphML files beside it; a later export of fewer formats left the
+    earlier formats stale and unrecorded."""
+    seeds = typical_seeds(synth, 2)
+    db = tmp_path / "crawl.db"
+    key = tmp_path / "key"
+    key.write_text("k" * 40)
+    with emulator_process(tmp_path, "--graph", SYNTH) as emu:
+        assert (
+            run_crawl(tmp_path, emu.url, *seeds, "--max-depth", "0", "--no-export").returncode == 0
+        )
+
+    def export(folder, *args):
+        return subprocess.run(
+            [*CLI, "export", "--db", str(db), "--out", str(tmp_path / folder), *args],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    assert export("plain", "--format", "csv,parquet,graphml").returncode == 0
+    kept = snapshot_files(tmp_path / "plain")
+    refused = export("plain", "--pseudonymize", "--key-file", str(key))
+    assert refused.returncode == 1 and "folder of its own" in refused.stderr, refused.stderr
+    assert snapshot_files(tmp_path / "plain") == kept
+    assert export("share", "--pseudonymize", "--key-file", str(key)).returncode == 0
+    assert export("share").returncode == 1
+    other_key = tmp_path / "key2"
+    other_key.write_text("z" * 40)
+    assert export("share", "--pseudonymize", "--key-file", str(other_key)).returncode == 1
+    # Fewer formats into the same folder: every format there is written again and recorded.
+    (tmp_path / "plain" / "graph.graphml").write_text("stale")
+    again = export("plain", "--format", "csv")
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "plain" / "graph.graphml").read_text() != "stale"
+    recorded = _query(db, "SELECT path, options FROM outputs")
+    (options,) = [o for p, o in recorded if p.endswith("plain")]
+    assert {"csv", "parquet", "graphml"} <= set(json.loads(options)["formats"])

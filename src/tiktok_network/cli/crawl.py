@@ -113,9 +113,9 @@ def crawl(
     # A requeued job must leave within Slurm's warning: its outputs are written at the end.
     export = "never" if no_export else ("at-end" if slurm_requeue else "always")
     if export != "never":
-        from tiktok_network.export.atomic import check_output_dir
+        from tiktok_network.export.outputs import ExportRequest, check_destination
 
-        check_output_dir(settings.out)
+        check_destination(settings.db, settings.out, ExportRequest())
     try:
         result = _run_crawl(
             settings, credentials, seeds.usernames, export=export, stage=(stage, stage_every)
@@ -225,7 +225,7 @@ async def _crawl_async(
     if refresh is not None:
         await _refresh_outputs(settings, export, engine)
     else:
-        await _write_outputs(settings, export, result.exit_code)
+        await _write_outputs(settings, export, result)
     state = (
         "complete"
         if result.complete
@@ -291,9 +291,15 @@ def _stop_on_signals(engine: Engine, drain_timeout: float) -> None:
         loop.add_signal_handler(sig, on_signal, sig)
 
 
-async def _write_outputs(settings: CrawlSettings, export: str, exit_code: int) -> None:
+async def _write_outputs(settings: CrawlSettings, export: str, result: CrawlResult) -> None:
     """The CSVs at the end of a run: always, only when the crawl is done (a batch job that must
-    leave in time), or never."""
+    leave in time), or never; and never after a run that failed before fetching anything (a
+    wrong secret): the outputs already there stay as they were."""
+    exit_code = result.exit_code
+    if exit_code != 0 and not result.stats.pages and not result.stats.infos:
+        if export != "never":
+            say("nothing fetched this run: outputs left as they were", quiet=settings.quiet)
+        return
     if export == "always" or (export == "at-end" and exit_code != 75):
         from tiktok_network.export.outputs import ExportRequest, write_outputs
 

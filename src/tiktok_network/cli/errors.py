@@ -34,12 +34,13 @@ def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from tiktok_network.config import ConfigError
         from tiktok_network.export.atomic import OutputNotWritable
+        from tiktok_network.export.folders import FolderTaken
         from tiktok_network.store.sqlite import CrawlInUse, NotACrawlDatabase
 
         db = kwargs.get("db") or "the database"
         try:
             return command(*args, **kwargs)
-        except (ConfigError, NotACrawlDatabase, CrawlInUse, OutputNotWritable) as exc:
+        except (ConfigError, NotACrawlDatabase, CrawlInUse, OutputNotWritable, FolderTaken) as exc:
             raise UserError(str(exc)) from None
         except database_errors() as exc:
             raise UserError(describe_database_error(display_name(db), exc)) from None

@@ -64,9 +64,8 @@ def export(
 ) -> None:
     """Write the outputs from the database, at any moment (even while a crawl runs)."""
     from tiktok_network.config import ConfigError, resolve
-    from tiktok_network.export.atomic import check_output_dir
     from tiktok_network.export.graph_formats import FORMATS, ExportTooLarge
-    from tiktok_network.export.outputs import ExportRequest, write_outputs
+    from tiktok_network.export.outputs import ExportRequest, check_destination, write_outputs
     from tiktok_network.moments import parse_moment
     from tiktok_network.pseudonyms import KeyFileError, load_key
     from tiktok_network.store.sqlite import NotACrawlDatabase
@@ -91,13 +90,13 @@ def export(
         moment = parse_moment(as_of) if as_of is not None else None
         if key_file is not None:
             load_key(key_file)  # a bad key is said before any work
-        check_output_dir(settings.out)
         request = ExportRequest(
             tuple(wanted),
             moment,
             str(Path(key_file).resolve()) if key_file else None,
             force,
         )
+        check_destination(settings.db, settings.out, request)
         written = write_outputs(settings.db, settings.out, request)
     except (ConfigError, NotACrawlDatabase, ExportTooLarge, KeyFileError, ValueError) as exc:
         raise UserError(str(exc)) from None

@@ -62,9 +62,9 @@ def refresh(
     _adopt_stored_settings(settings)
     out_given = flags.get("out") is not None
     if out_given and not no_export:
-        from tiktok_network.export.atomic import check_output_dir
+        from tiktok_network.export.outputs import ExportRequest, check_destination
 
-        check_output_dir(settings.out)
+        check_destination(settings.db, settings.out, ExportRequest())
     options = RefreshMarks(
         cutoff=time.time() - settings.older_than,
         lists=lists,

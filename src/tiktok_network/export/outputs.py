@@ -4,7 +4,7 @@ account (``tiktok-network refresh``)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,22 +39,54 @@ def write_outputs(
 ) -> dict[str, int]:
     """Write every requested format to ``out`` (files named as ``export`` names them); returns
     the count per file. With ``record``, the crawl remembers the folder and how it was made."""
+    from tiktok_network.export.folders import check_folder, write_manifest
+
     view: dict[str, Any] = {"as_of": request.as_of}
+    owner = folder_owner(db, request)
     if request.key_file is not None:
         from tiktok_network.pseudonyms import Pseudonymizer, load_key
 
         view["pseudonyms"] = Pseudonymizer(load_key(request.key_file))
+    # Every format written into this folder before is written again: no file is left older
+    # than the others (or naming an account a purge removed since).
+    before = check_folder(out, owner)
+    formats = tuple(dict.fromkeys([*request.formats, *before]))
+    request = replace(request, formats=formats)
     written: dict[str, int] = {}
     if "csv" in request.formats:
         written.update({f"{k}.csv": v for k, v in export_csvs(db, out, **view).items()})
     others = [f for f in request.formats if f != "csv"]
     if others:
         written.update(export_graph_formats(db, out, others, request.force, **view))
+    write_manifest(out, owner, list(request.formats))
     if record:
         from tiktok_network.store import record_output
 
         record_output(db, str(Path(out).resolve()), "export", request.options())
     return written
+
+
+def check_destination(db: str | Path, out: str | Path, request: ExportRequest) -> None:
+    """Before any work: the folder can be written, and holds no other crawl's outputs nor
+    outputs of another kind (plain or pseudonymised)."""
+    from tiktok_network.export.atomic import check_output_dir
+    from tiktok_network.export.folders import check_folder
+
+    check_output_dir(out)
+    check_folder(out, folder_owner(db, request))
+
+
+def folder_owner(db: str | Path, request: ExportRequest) -> Any:
+    """Who an export into a folder writes as: the crawl, and the pseudonym key's fingerprint."""
+    from tiktok_network.export.folders import FolderOwner, key_fingerprint
+    from tiktok_network.store import crawl_identity, display_name
+
+    keyed = None
+    if request.key_file is not None:
+        from tiktok_network.pseudonyms import load_key
+
+        keyed = key_fingerprint(load_key(request.key_file))
+    return FolderOwner(crawl_identity(db), display_name(db), keyed)
 
 
 def rewrite_recorded(db: str | Path) -> list[tuple[str, str]]:

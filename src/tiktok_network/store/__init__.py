@@ -86,6 +86,19 @@ def has_users(db: str | Path) -> bool:
         return reader.has_users()
 
 
+def crawl_identity(db: str | Path) -> str | None:
+    """The identity of the crawl in ``db`` (None for a database not made yet)."""
+    if not is_database_url(db) and not Path(db).exists():
+        return None
+    from tiktok_network.store.errors import NotACrawlDatabase
+
+    try:
+        with open_reader(db) as reader:
+            return reader.crawl_identity()
+    except NotACrawlDatabase:
+        return None
+
+
 def record_output(db: str | Path, path: str, kind: str, options: dict[str, object]) -> bool:
     """Remember in the crawl an output folder and how it was written (``refresh`` rewrites it
     after a purge). Best effort: False where the crawl cannot take the note (a read-only file,

@@ -464,6 +464,14 @@ class CrawlReader:
         }
 
     # ---------------------------------------------------------------- history
+    def crawl_identity(self) -> str | None:
+        """What tells this crawl from every other (the moment its database was made, kept by
+        ``db copy``): output folders are kept to one crawl by it."""
+        if not self.has_table("meta"):
+            return None
+        row = self.conn.execute("SELECT value FROM meta WHERE key='created_at'").fetchone()
+        return None if row is None else str(row[0])
+
     def outputs(self) -> list[tuple[str, str, dict[str, Any]]]:
         """The output folders the tool wrote from this crawl: (path, kind, options)."""
         import json
