@@ -24,7 +24,7 @@ from tests.crawl_helpers import (
     start_crawl,
     typical_seeds,
 )
-from tests.test_lifecycle import GRAPH, crawl_everyone, run_refresh
+from tests.test_lifecycle import GRAPH, crawl_everyone, run_refresh, traces
 
 
 def list_records(db) -> dict[tuple[str, str], tuple]:
@@ -256,3 +256,39 @@ def test_a_pseudonymised_export_never_lands_beside_a_plain_one(tmp_path, synth):
     recorded = _query(db, "SELECT path, options FROM outputs")
     (options,) = [o for p, o in recorded if p.endswith("plain")]
     assert {"csv", "parquet", "graphml"} <= set(json.loads(options)["formats"])
+
+
+def test_a_purged_account_stays_out_of_pages_fetched_after_its_purge(tmp_path, crawl_db):
+    """Issue 22.2: an account the service refuses but still lists in others' follow lists came
+    back within the same refresh: pages fetched after its purge stored its name again (raw
+    responses, saved_jsons.csv) and new follows attached to its tombstone. The policy: a purged
+    account stays purged; entries naming it keep only its tombstone id and make no edge."""
+    with emulator_process(tmp_path, "--graph", GRAPH, "--refused-fraction", "0.1") as emu:
+        crawl_everyone(tmp_path, emu.url, crawl_db.args)
+        refused = {
+            name
+            for (name,) in _query(crawl_db.target, "SELECT username FROM users WHERE status = 2")
+        }
+        listed = _query(
+            crawl_db.target,
+            "SELECT count(*) FROM edges e JOIN users u ON u.id = e.dst WHERE u.status = 2",
+        )[0][0]
+        assert len(refused) > 10 and listed > 20
+        done = run_refresh(
+            tmp_path, emu.url, crawl_db.args,
+            "--lists", "--older-than", "0s", "--out", str(tmp_path / "out"),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+    purged = _query(crawl_db.target, "SELECT count(*) FROM audit")[0][0]
+    assert purged == len(refused)
+    tombstone_edges = _query(
+        crawl_db.target,
+        "SELECT count(*) FROM edges e JOIN users s ON s.id = e.src JOIN users d ON d.id = e.dst"
+        " WHERE e.removed_at IS NULL AND (s.purged_at IS NOT NULL OR d.purged_at IS NOT NULL)",
+    )[0][0]
+    assert tombstone_edges == 0
+    db_file = None if crawl_db.url else tmp_path / "crawl.db"
+    names = {n for (n,) in _query(crawl_db.target, "SELECT username FROM users")}
+    for name in sorted(refused):
+        assert name not in names
+        assert traces(name, tmp_path, db_file or crawl_db.target) == [], name

@@ -317,7 +317,14 @@ def test_a_crawl_from_an_older_schema_is_migrated_and_a_newer_one_refused(tmp_pa
         rerun = run_crawl(tmp_path, emu.url, "--max-depth", "1")
         assert rerun.returncode == 0, rerun.stderr
         conn = sqlite3.connect(tmp_path / "crawl.db")
-        assert [r[0] for r in conn.execute("SELECT version FROM schema_version")] == [1, 2, 3, 4, 5]
+        assert [r[0] for r in conn.execute("SELECT version FROM schema_version")] == [
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+        ]
         assert (
             conn.execute(  # version 4 filled in the edges' times from their pages
                 "SELECT count(*) FROM edges e JOIN pages p ON p.id = e.page_id"

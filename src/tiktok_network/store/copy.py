@@ -126,6 +126,7 @@ TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("audit", ("id",), ("id", "at", "run_id", "tombstone", "reason", "removed")),
     ("outputs", ("path",), ("path", "kind", "options", "written_at")),
     ("sample_steps", ("chain", "step"), ("chain", "step", "user_id")),
+    ("purged_names", ("name_hash",), ("name_hash", "tombstone")),
     ("quota", ("client", "day", "bucket"), ("client", "day", "bucket", "used", "exhausted")),
     (
         "workers",

@@ -13,6 +13,8 @@ and one audit row says when, why and what kind of data went. All of it is one tr
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import secrets
 from collections.abc import Callable, Iterable
@@ -28,6 +30,7 @@ from tiktok_network.store.base import (
     TODO,
     Claim,
     ListState,
+    PageRecord,
     RefreshMarks,
     RefreshRound,
     UserStatus,
@@ -194,6 +197,11 @@ def purge(execute: Execute, doomed: list[tuple[int, str]], now: float, run_id: i
             (tombstone, now, user_id),
         )
         execute("UPDATE lists SET note = NULL, refresh = 0 WHERE user_id = ?", (user_id,))
+        execute(
+            "INSERT INTO purged_names(name_hash, tombstone) VALUES (?, ?)"
+            " ON CONFLICT(name_hash) DO NOTHING",
+            (name_hash(row[0]), tombstone),
+        )
         removed = {"username": 1, "profile": int(bool(had_profile)), **removed}
         execute(
             "INSERT INTO audit(at, run_id, tombstone, reason, removed) VALUES (?, ?, ?, ?, ?)",
@@ -201,6 +209,50 @@ def purge(execute: Execute, doomed: list[tuple[int, str]], now: float, run_id: i
         )
         purged += 1
     return purged
+
+
+def name_hash(username: str) -> str:
+    """How a purged account is remembered: a hash of its username, so later pages that name
+    it keep it out without the crawl keeping the name (a guessed name can be checked against
+    it, as against any do-not-collect list; it cannot be read back)."""
+    return hashlib.sha256(b"tiktok-network purged account\0" + username.encode("utf-8")).hexdigest()
+
+
+def keep_out_purged(execute: Execute, pages: list[PageRecord]) -> list[PageRecord]:
+    """The pages with every entry naming a purged account taken out: no edge to it, no new
+    user row, and in the raw response only its tombstone id (the policy for an account the
+    service refuses but others' lists still name: it stays purged). One indexed lookup when
+    nothing was ever purged."""
+    if not pages or execute("SELECT 1 FROM purged_names LIMIT 1").fetchone() is None:
+        return pages
+    names = {username for page in pages for username, _ in page.items}
+    hashes = {name_hash(n): n for n in names}
+    gone: dict[str, str] = {}
+    listed = list(hashes)
+    for start in range(0, len(listed), 500):
+        chunk = listed[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for digest, tombstone in execute(
+            f"SELECT name_hash, tombstone FROM purged_names WHERE name_hash IN ({marks})",
+            tuple(chunk),
+        ).fetchall():
+            gone[hashes[digest]] = tombstone
+    if not gone:
+        return pages
+    return [
+        _without(page, gone) if any(u in gone for u, _ in page.items) else page for page in pages
+    ]
+
+
+def _without(page: PageRecord, gone: dict[str, str]) -> PageRecord:
+    body = msgspec.json.decode(page.raw)
+    for username, tombstone in gone.items():
+        _replace_entries(body, username, tombstone)
+    return dataclasses.replace(
+        page,
+        items=[(u, d) for u, d in page.items if u not in gone],
+        raw=msgspec.json.encode(body),
+    )
 
 
 def _scrub_mentions(execute: Execute, user_id: int, username: str, tombstone: str) -> int:

@@ -183,12 +183,17 @@ CREATE TABLE IF NOT EXISTS sample_steps(
     chain INTEGER NOT NULL, step INTEGER NOT NULL, user_id BIGINT NOT NULL,
     PRIMARY KEY(chain, step));
 """
+# Version 6: accounts a purge removed, by a hash of their username (never the name).
+SCHEMA_V6 = """
+CREATE TABLE IF NOT EXISTS purged_names(name_hash TEXT PRIMARY KEY, tombstone TEXT NOT NULL);
+"""
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the crawl tables", SCHEMA_V1),
     (2, "workers, shared quota and rate limit", SCHEMA_V2),
     (3, "completeness records: list verdicts and reported counts", SCHEMA_V3),
     (4, "provenance, refresh, edge history, purge audit and outputs", SCHEMA_V4),
     (5, "the steps of a sampled crawl", SCHEMA_V5),
+    (6, "purged accounts kept out by the hash of their name", SCHEMA_V6),
 ]
 VERSION = MIGRATIONS[-1][0]
 

@@ -502,6 +502,7 @@ class PgStore(CrawlStore):
     def _commit_pages(self, run_id: int, pages: list[PageRecord]) -> None:
         if not pages:
             return
+        pages = lifecycle.keep_out_purged(self._execute, pages)
         by_depth: dict[int, dict[str, str | None]] = {}
         for page in pages:
             names = by_depth.setdefault(page.depth + 1, {})

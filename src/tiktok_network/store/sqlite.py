@@ -393,6 +393,7 @@ class SqliteStore(CrawlStore):
         """
         if not pages:
             return
+        pages = lifecycle.keep_out_purged(self.conn.execute, pages)
         by_depth: dict[int, dict[str, str | None]] = {}
         for page in pages:
             names = by_depth.setdefault(page.depth + 1, {})

@@ -140,12 +140,19 @@ CREATE TABLE IF NOT EXISTS sample_steps(
     chain INTEGER NOT NULL, step INTEGER NOT NULL, user_id INTEGER NOT NULL,
     PRIMARY KEY(chain, step)) WITHOUT ROWID;
 """
+# Version 6: accounts a purge removed, by a hash of their username (never the name), so that
+# later pages naming them keep them out (docs/compliance.md: "a purged account stays out").
+SCHEMA_V6 = """
+CREATE TABLE IF NOT EXISTS purged_names(
+    name_hash TEXT PRIMARY KEY, tombstone TEXT NOT NULL) WITHOUT ROWID;
+"""
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the crawl tables", SCHEMA),
     (2, "schema versions and workers", SCHEMA_V2),
     (3, "completeness records: list verdicts and reported counts", SCHEMA_V3),
     (4, "provenance, refresh, edge history, purge audit and outputs", SCHEMA_V4),
     (5, "the steps of a sampled crawl", SCHEMA_V5),
+    (6, "purged accounts kept out by the hash of their name", SCHEMA_V6),
 ]
 VERSION = MIGRATIONS[-1][0]
 SCHEMA_VERSION = str(VERSION)
