@@ -292,3 +292,47 @@ def test_a_purged_account_stays_out_of_pages_fetched_after_its_purge(tmp_path, c
     for name in sorted(refused):
         assert name not in names
         assert traces(name, tmp_path, db_file or crawl_db.target) == [], name
+
+
+def test_every_output_the_tool_wrote_loses_a_purged_name(tmp_path, monkeypatch):
+    """Issue 22.5: purged names survived in a `diff --out` file, an `analyze --compare`
+    report, formats of an earlier export into the same folder, and an export that read the
+    crawl before a purge and wrote after it."""
+    import tiktok_network.export.folders as folders
+    import tiktok_network.export.outputs as outputs
+
+    db = tmp_path / "crawl.db"
+    other = tmp_path / "other.csv"
+    other.write_text("source,destination\na,b\nb,c\nc,a\n")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [*CLI, *args], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path
+        )
+        assert done.returncode == 0, (args, done.stderr[-2000:])
+        return done
+
+    with emulator_process(tmp_path, "--graph", GRAPH, "--refused-fraction", "0.1") as emu:
+        env = crawl_env(emu.url, XDG_STATE_HOME=str(tmp_path / "state"))
+        crawl_everyone(tmp_path, emu.url, ())
+        refused = {n for (n,) in _query(db, "SELECT username FROM users WHERE status = 2")}
+        assert len(refused) > 10
+        cli("export", "--db", str(db), "--out", "both", "--format", "parquet,gexf")
+        cli("export", "--db", str(db), "--out", "both", "--format", "csv")
+        cli("diff", "2000-01-01", "2100-01-01", "--db", str(db), "--out", "changes.csv")
+        cli("analyze", "--db", str(db), "--compare", str(other), "--out", "report")
+        assert all(traces(name, tmp_path, None) for name in refused)
+
+        def refresh_meanwhile(out, owner, formats, _write=folders.write_manifest) -> None:
+            # The export has read the crawl and written its files; now a refresh purges.
+            _write(out, owner, formats)
+            if not (tmp_path / "refreshed").exists():
+                (tmp_path / "refreshed").write_text("")
+                done = run_refresh(tmp_path, emu.url, (), "--lists", "--older-than", "0s")
+                assert done.returncode == 0, done.stderr[-3000:]
+
+        monkeypatch.setattr(folders, "write_manifest", refresh_meanwhile)
+        outputs.write_outputs(db, tmp_path / "during", outputs.ExportRequest())
+    assert _query(db, "SELECT count(*) FROM audit")[0][0] == len(refused)
+    for name in sorted(refused):
+        assert traces(name, tmp_path, db) == [], name

@@ -82,11 +82,15 @@ def analyze(
     except EdgeListError as exc:
         raise UserError(str(exc)) from None
     doc = analyse(networks, Path(out), seed=seed)
-    if db and not edge_file and not compare:  # a purge rewrites it (tiktok-network refresh)
+    if db:  # a purge rewrites it (tiktok-network refresh), with what it was compared with
         from tiktok_network.store import crawl_label, record_output
 
+        others = [str(Path(p).resolve()) for p in (*([edge_file] if edge_file else []), *compare)]
         record_output(
-            db, str(Path(out).resolve()), "analyze", {"name": name or crawl_label(db), "seed": seed}
+            db,
+            str(Path(out).resolve()),
+            "analyze",
+            {"name": name or crawl_label(db), "seed": seed, "compare": others},
         )
     for n in doc["networks"]:
         what = "empty graph" if n.get("empty") else f"{n['nodes']:,} nodes, {n['edges']:,} edges"

@@ -36,6 +36,7 @@ def diff(
     lists the crawl fetched (and refreshed) can show a change."""
     from tiktok_network.config import ConfigError, resolve
     from tiktok_network.export.history import diff_rows, write_diff
+    from tiktok_network.export.outputs import record_diff
     from tiktok_network.moments import parse_moment
     from tiktok_network.store.read import CrawlReader
     from tiktok_network.store.sqlite import NotACrawlDatabase
@@ -51,6 +52,7 @@ def diff(
         with CrawlReader(settings.db) as reader:
             if out_file is not None:
                 counts = write_diff(reader, start, end, Path(out_file))
+                record_diff(settings.db, out_file, start, end)  # a purge rewrites it
                 click.echo(f"{out_file}: {counts['gained']:,} gained, {counts['lost']:,} lost")
                 return
             counts = {"gained": 0, "lost": 0}

@@ -34,11 +34,34 @@ class ExportRequest:
         )
 
 
+def purges_so_far(db: str | Path) -> int:
+    from tiktok_network.store import open_reader
+
+    with open_reader(db) as reader:
+        return reader.purges()
+
+
 def write_outputs(
     db: str | Path, out: str | Path, request: ExportRequest, *, record: bool = True
 ) -> dict[str, int]:
     """Write every requested format to ``out`` (files named as ``export`` names them); returns
-    the count per file. With ``record``, the crawl remembers the folder and how it was made."""
+    the count per file. With ``record``, the crawl remembers the folder and how it was made.
+
+    An export that runs beside a refresh may read the crawl before a purge and write after
+    it: once recorded, it counts the purges again and writes once more if there were new
+    ones (a purge after that finds the folder recorded, and the refresh rewrites it)."""
+    seen = purges_so_far(db)
+    while True:
+        written = _write_once(db, out, request, record=record)
+        now = purges_so_far(db)
+        if now == seen:
+            return written
+        seen = now
+
+
+def _write_once(
+    db: str | Path, out: str | Path, request: ExportRequest, *, record: bool
+) -> dict[str, int]:
     from tiktok_network.export.folders import check_folder, write_manifest
 
     view: dict[str, Any] = {"as_of": request.as_of}
@@ -99,18 +122,53 @@ def rewrite_recorded(db: str | Path) -> list[tuple[str, str]]:
         recorded = reader.outputs()
     done: list[tuple[str, str]] = []
     for path, kind, options in recorded:
-        if not Path(path).is_dir():
+        if not (Path(path).is_file() if kind == "diff" else Path(path).is_dir()):
             done.append((path, "gone: skipped"))
             continue
         try:
-            if kind == "analyze":
-                from tiktok_network.analysis.report import analyse, crawl_networks
-
-                networks = crawl_networks(db, str(options.get("name") or "crawl"))
-                analyse(networks, Path(path), seed=int(options.get("seed") or 0))
-            else:
-                write_outputs(db, path, ExportRequest.of(options), record=False)
-            done.append((path, "rewritten"))
+            done.append((path, REWRITERS.get(kind, _rewrite_export)(db, Path(path), options)))
         except (OSError, ValueError) as exc:
             done.append((path, f"not rewritten ({exc})"))
     return done
+
+
+def _rewrite_export(db: str | Path, path: Path, options: dict[str, Any]) -> str:
+    write_outputs(db, path, ExportRequest.of(options), record=False)
+    return "rewritten"
+
+
+def _rewrite_report(db: str | Path, path: Path, options: dict[str, Any]) -> str:
+    """An ``analyze`` report, with the networks it was compared with that still exist."""
+    from tiktok_network.analysis.edgelist import read_edges
+    from tiktok_network.analysis.report import Network, analyse, crawl_networks
+
+    networks = crawl_networks(db, str(options.get("name") or "crawl"))
+    gone = []
+    for other in options.get("compare") or []:
+        if Path(other).is_file():
+            el = read_edges(other)
+            networks.append(Network(el.name, el))
+        else:
+            gone.append(other)
+    analyse(networks, path, seed=int(options.get("seed") or 0))
+    return "rewritten" + (f" without {', '.join(gone)} (gone)" if gone else "")
+
+
+def _rewrite_diff(db: str | Path, path: Path, options: dict[str, Any]) -> str:
+    from tiktok_network.export.history import write_diff
+    from tiktok_network.store import open_reader
+
+    with open_reader(db) as reader:
+        write_diff(reader, float(options["since"]), float(options["until"]), path)
+    return "rewritten"
+
+
+# How each kind of recorded output is written again after a purge.
+REWRITERS = {"export": _rewrite_export, "analyze": _rewrite_report, "diff": _rewrite_diff}
+
+
+def record_diff(db: str | Path, path: str | Path, since: float, until: float) -> None:
+    """Remember a ``diff --out`` file so that a purge rewrites it."""
+    from tiktok_network.store import record_output
+
+    record_output(db, str(Path(path).resolve()), "diff", {"since": since, "until": until})

@@ -485,6 +485,12 @@ class CrawlReader:
             ).fetchall()
         ]
 
+    def purges(self) -> int:
+        """How many accounts were purged so far (an export that saw fewer writes again)."""
+        if not self.has_table("audit"):
+            return 0
+        return self._one("SELECT count(*) FROM audit")
+
     def audit(self) -> list[tuple[float, int | None, str, str, dict[str, int]]]:
         """Every purge: (when, run, tombstone id, reason, what kind of data and how much)."""
         import json
