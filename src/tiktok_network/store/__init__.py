@@ -87,16 +87,17 @@ def has_users(db: str | Path) -> bool:
 
 
 def crawl_identity(db: str | Path) -> str | None:
-    """The identity of the crawl in ``db`` (None for a database not made yet)."""
-    if not is_database_url(db) and not Path(db).exists():
-        return None
-    from tiktok_network.store.errors import NotACrawlDatabase
+    """The identity of the crawl in ``db`` (None for a database not made yet); a database
+    that is not a crawl (or of a newer version) raises ``NotACrawlDatabase``."""
+    if is_database_url(db):
+        from tiktok_network.store.pg_db import is_new_crawl_pg
 
-    try:
-        with open_reader(db) as reader:
-            return reader.crawl_identity()
-    except NotACrawlDatabase:
+        if is_new_crawl_pg(str(db)):
+            return None
+    elif not Path(db).exists():
         return None
+    with open_reader(db) as reader:
+        return reader.crawl_identity()
 
 
 def record_output(db: str | Path, path: str, kind: str, options: dict[str, object]) -> bool:

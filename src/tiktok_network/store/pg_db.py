@@ -399,6 +399,27 @@ def stored_settings_pg(url: str) -> dict[str, object]:
         conn.close()
 
 
+def is_new_crawl_pg(url: str) -> bool:
+    """True for a database with no table yet (a crawl starts there); a database holding
+    other tables but no crawl is refused as the store refuses it."""
+    conn = connect(url)
+    try:
+        tables = {
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            )
+        }
+    finally:
+        conn.close()
+    if tables and "meta" not in tables:
+        raise NotACrawlDatabase(
+            f"{redact(url)}: not a tiktok-network database (it holds other tables: "
+            "give the crawl a database of its own)"
+        )
+    return not tables
+
+
 def has_users_pg(url: str) -> bool:
     conn = connect(url)
     try:
