@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import zlib
 
 from tests.conftest import SYNTH
 from tests.crawl_helpers import (
@@ -336,3 +337,68 @@ def test_every_output_the_tool_wrote_loses_a_purged_name(tmp_path, monkeypatch):
     assert _query(db, "SELECT count(*) FROM audit")[0][0] == len(refused)
     for name in sorted(refused):
         assert traces(name, tmp_path, db) == [], name
+
+
+def test_db_copy_brings_an_older_copy_up_to_date_and_refuses_one_that_moved_on(
+    tmp_path, pg_cluster
+):
+    """Issue 22.4: a copy into an older copy "verified" by row counts and kept stale rows
+    (purged names came back in the copy); after a refresh of the source it ended in MISMATCH
+    forever. A copy that moved on by itself is refused and left as it was; two copies into
+    one database at once never merge two crawls."""
+    db = tmp_path / "crawl.db"
+    pg = pg_cluster.new_database()
+
+    def copy(src, dst) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*CLI, "db", "copy", str(src), str(dst)], capture_output=True, text=True, timeout=300
+        )
+
+    with emulator_process(tmp_path, "--graph", GRAPH, "--refused-fraction", "0.1") as emu:
+        crawl_everyone(tmp_path, emu.url, ())
+        refused = {n for (n,) in _query(db, "SELECT username FROM users WHERE status = 2")}
+        for target in (tmp_path / "copy.db", pg):
+            first = copy(db, target)
+            assert first.returncode == 0 and "verified" in first.stdout, first.stderr
+        done = run_refresh(tmp_path, emu.url, (), "--lists", "--older-than", "0s")
+        assert done.returncode == 0, done.stderr[-3000:]
+        for target in (tmp_path / "copy.db", pg):
+            again = copy(db, target)
+            assert again.returncode == 0 and "verified" in again.stdout, again.stdout + again.stderr
+            assert crawl_state(target)[:3] == crawl_state(db)[:3]
+            names = {n for (n,) in _query(target, "SELECT username FROM users")}
+            assert not names & refused
+            blobs = b"".join(bytes(b) for (b,) in _query(target, "SELECT response FROM pages"))
+            assert blobs and not any(
+                name.encode() in zlib.decompress(bytes(b))
+                for (b,) in _query(target, "SELECT response FROM pages")
+                for name in refused
+            )
+        # The copy moves on by itself (a run of its own): a copy over it is refused.
+        moved = run_refresh(
+            tmp_path, emu.url, ("--db", str(tmp_path / "copy.db")), "--older-than", "0s"
+        )
+        assert moved.returncode == 0, moved.stderr[-2000:]
+    before = crawl_state(tmp_path / "copy.db")
+    runs = _query(tmp_path / "copy.db", "SELECT count(*) FROM runs")
+    refused_copy = copy(db, tmp_path / "copy.db")
+    assert refused_copy.returncode == 1 and "runs the source does not" in refused_copy.stderr
+    assert crawl_state(tmp_path / "copy.db") == before
+    assert _query(tmp_path / "copy.db", "SELECT count(*) FROM runs") == runs
+    # Two copies of two crawls into one new database at once: one lands, the other is refused.
+    fresh = pg_cluster.new_database()
+    procs = [
+        subprocess.Popen(
+            [*CLI, "db", "copy", str(src), fresh],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for src in (db, tmp_path / "copy.db")
+    ]
+    codes = sorted(p.wait(timeout=300) for p in procs)
+    assert codes == [0, 1]
+    landed = [
+        src for src, p in zip((db, tmp_path / "copy.db"), procs, strict=True) if p.returncode == 0
+    ]
+    assert crawl_state(fresh)[:3] == crawl_state(landed[0])[:3]

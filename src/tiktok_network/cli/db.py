@@ -11,7 +11,7 @@ EXAMPLES = """
 Examples:
   tiktok-network db copy crawl.db postgresql://me@dbhost/tiktok
   tiktok-network db copy postgresql://me@dbhost/tiktok crawl-copy.db
-  (an interrupted copy continues when run again; stop the crawl first)
+  (an interrupted or older copy is brought up to date when run again; stop the crawl first)
 """
 
 
@@ -26,7 +26,8 @@ def db() -> None:
 @one_line_errors
 def copy(source: str, destination: str) -> None:
     """Copy the crawl SOURCE into DESTINATION (a SQLite file or a postgresql:// URL), every
-    table, then check that both hold the same number of rows in each."""
+    table; an older copy of the same crawl is brought up to date (a copy that was crawled or
+    refreshed since is refused). Then both are read again and compared row by row."""
     from tiktok_network.store import display_name
     from tiktok_network.store.copy import copy_crawl
 

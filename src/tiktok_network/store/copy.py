@@ -1,10 +1,16 @@
 """Moving a crawl between backends (SQLite <-> PostgreSQL, or to another file or server).
 
-Every table is copied in key order, in committed batches, so a copy that is interrupted
-continues from what the destination already holds (run the same command again). At the end
-the row counts of source and destination are compared table by table. The source must not be
-crawled meanwhile: a SQLite crawl is locked for the copy, a PostgreSQL crawl with live workers
-is refused.
+Every table is brought to the source's content: the two sides are read in key order side by
+side, and the destination gets the rows it lacks, the rows that differ (a purge renamed an
+account, a refresh moved a follow's last sighting) and loses the rows the source no longer
+holds (a purge deleted raw pages). So a copy that was interrupted continues where it stopped,
+and a copy into an older copy of the same crawl brings it up to date; afterwards both sides
+are read once more and compared row by row (content, not counts).
+
+A destination holding another crawl, or one that moved on by itself (a run the source does not
+have: someone crawled or refreshed the copy), is refused and left as it was. The source must
+not be crawled meanwhile: a SQLite crawl is locked for the copy, a PostgreSQL crawl with live
+workers is refused; a destination takes one copy at a time (its lock, or an advisory lock).
 """
 
 from __future__ import annotations
@@ -136,16 +142,24 @@ TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
 )
 
 
+# Tables compared whole in memory: small ones keyed by text, whose order differs between
+# SQLite and PostgreSQL collations (the big tables have integer keys, or the direction names,
+# which sort alike everywhere), and edge_history, which has no unique key.
+WHOLE = ("outputs", "quota", "workers", "purged_names", "edge_history")
+COPY_LOCK = 0x74746E63  # advisory lock of a PostgreSQL destination during a copy
+
+
 @dataclass
 class TableCopy:
     table: str
     source_rows: int
-    copied_now: int
+    copied_now: int  # rows inserted, updated or deleted in the destination
     destination_rows: int
+    differing: int = 0  # rows that still differ when both sides are read again
 
     @property
     def verified(self) -> bool:
-        return self.source_rows == self.destination_rows
+        return self.differing == 0 and self.source_rows == self.destination_rows
 
 
 class _Side:
@@ -204,13 +218,6 @@ class _Side:
     def count(self, table: str) -> int:
         return int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
-    def last_key(self, table: str, keys: tuple[str, ...]) -> tuple[Any, ...] | None:
-        order = ", ".join(f"{k} DESC" for k in keys)
-        row = self.conn.execute(
-            f"SELECT {', '.join(keys)} FROM {table} ORDER BY {order} LIMIT 1"
-        ).fetchone()
-        return tuple(row) if row else None
-
     def rows_after(
         self, table: str, keys: tuple[str, ...], cols: list[str], after: tuple[Any, ...] | None
     ) -> Iterator[tuple[Any, ...]]:
@@ -229,27 +236,102 @@ class _Side:
             while batch := cur.fetchmany(BATCH):
                 yield from batch
 
-    def write(self, table: str, cols: list[str], rows: list[tuple[Any, ...]]) -> None:
-        """One committed batch; rows already present (a resumed copy) are left as they are."""
+    def ordered(self, table: str, keys: tuple[str, ...], cols: list[str]) -> Iterator[tuple]:
+        """Every row of ``table`` in key order, values made comparable across backends."""
+        for row in self.rows_after(table, keys, cols, None):
+            yield _plain(row)
+
+    def rows_between(
+        self,
+        table: str,
+        keys: tuple[str, ...],
+        cols: list[str],
+        after: tuple[Any, ...] | None,
+        upto: tuple[Any, ...] | None,
+        limit: int | None,
+    ) -> list[tuple]:
+        """Rows with keys in (after, upto], in key order, at most ``limit``."""
+        tuple_ = "(" + ", ".join(keys) + ")"
+        marks = "(" + ", ".join("?" * len(keys)) + ")"
+        where, params = [], []
+        if after is not None:
+            where.append(f"{tuple_} > {marks}")
+            params += list(after)
+        if upto is not None:
+            where.append(f"{tuple_} <= {marks}")
+            params += list(upto)
+        text = f"SELECT {', '.join(cols)} FROM {table}"
+        text += (" WHERE " + " AND ".join(where)) if where else ""
+        text += f" ORDER BY {', '.join(keys)}" + (f" LIMIT {int(limit)}" if limit else "")
+        rows = [_plain(r) for r in self.conn.execute(self.sql(text), tuple(params)).fetchall()]
+        if self.pg:
+            self.conn.rollback()
+        return rows
+
+    def _run(self, statements: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+        """Statements with their rows, in one committed transaction."""
         if self.pg:
             with self.conn.transaction():
-                self.conn.cursor().executemany(
-                    f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
-                    f"({', '.join(['%s'] * len(cols))}) ON CONFLICT DO NOTHING",
-                    rows,
-                )
+                cur = self.conn.cursor()
+                for text, rows in statements:
+                    if rows:
+                        cur.executemany(self.sql(text), rows)
             return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            self.conn.executemany(
-                f"INSERT OR IGNORE INTO {table} ({', '.join(cols)}) VALUES "
-                f"({', '.join('?' * len(cols))})",
-                rows,
-            )
+            for text, rows in statements:
+                if rows:
+                    self.conn.executemany(text, rows)
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+
+    def apply(
+        self,
+        table: str,
+        keys: tuple[str, ...],
+        cols: list[str],
+        upserts: list[tuple[Any, ...]],
+        deletes: list[tuple[Any, ...]],
+    ) -> None:
+        """One committed batch: rows written as the source has them, rows it lacks removed."""
+        others = [c for c in cols if c not in keys]
+        conflict = (
+            f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in others)
+            if others
+            else f" ON CONFLICT ({', '.join(keys)}) DO NOTHING"
+        )
+        match = " AND ".join(f"{k} = ?" for k in keys)
+        self._run(
+            [
+                (f"DELETE FROM {table} WHERE {match}", deletes),
+                (
+                    f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+                    f"({', '.join('?' * len(cols))}){conflict}",
+                    upserts,
+                ),
+            ]
+        )
+
+    def replace_all(self, table: str, cols: list[str], rows: list[tuple[Any, ...]]) -> None:
+        """A table without a unique key (edge_history) written again whole."""
+        self._run(
+            [
+                (f"DELETE FROM {table} WHERE 1 = ?", [(1,)]),
+                (
+                    f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                    rows,
+                ),
+            ]
+        )
+
+    def lock_destination(self) -> None:
+        """One copy at a time into a PostgreSQL database (a SQLite file has its lock)."""
+        if self.pg:
+            self.conn.execute("SELECT pg_advisory_lock(%s)", (COPY_LOCK,))
+            self.conn.commit()
 
     def finish(self) -> None:
         """Sequences continue after the copied ids (PostgreSQL)."""
@@ -310,69 +392,137 @@ def copy_crawl(
 
 
 def _same_crawl(source: _Side, target: _Side) -> None:
-    """A destination that holds a crawl must hold the start of this one (a resumed copy)."""
-    first = "SELECT started_at FROM runs ORDER BY id LIMIT 1"
-    theirs = target.conn.execute(first).fetchone()
-    ours = source.conn.execute(first).fetchone()
+    """A destination that holds a crawl must hold this one, and no run this one lacks: a copy
+    that moved on by itself (crawled or refreshed) is refused rather than overwritten."""
+    runs = "SELECT id, started_at FROM runs ORDER BY id"
+    theirs = [tuple(r) for r in target.conn.execute(runs).fetchall()]
+    ours = {r[0]: r[1] for r in source.conn.execute(runs).fetchall()}
     for side in (source, target):
         if side.pg:
             side.conn.rollback()
-    if theirs is not None and (ours is None or abs(theirs[0] - ours[0]) > 1e-6):
+    if not theirs:
+        return
+    first = min(ours) if ours else None
+    if first is None or theirs[0][0] != first or abs(theirs[0][1] - ours[first]) > 1e-6:
         raise NotACrawlDatabase(
             f"{target.name}: holds another crawl: copy into a new file or an empty database"
         )
+    ahead = [rid for rid, at in theirs if rid not in ours or abs(ours[rid] - at) > 1e-6]
+    if ahead:
+        raise NotACrawlDatabase(
+            f"{target.name}: has {len(ahead)} runs the source does not (it was crawled or "
+            "refreshed after the copy): left as it is; copy into a new file or an empty database"
+        )
+
+
+def _merge(
+    src_rows: Iterator[tuple], dst_rows: Iterator[tuple], width: int
+) -> Iterator[tuple[str, tuple]]:
+    """Walk two key-ordered row streams side by side: ("add", row) for a source row the
+    destination lacks or holds otherwise, ("drop", key) for a destination row the source
+    lacks. ``width``: how many leading columns are the key."""
+    end = object()
+    a, b = next(src_rows, end), next(dst_rows, end)
+    while a is not end or b is not end:
+        if b is end or (a is not end and a[:width] < b[:width]):  # type: ignore[index]
+            yield "add", a  # type: ignore[misc]
+            a = next(src_rows, end)
+        elif a is end or b[:width] < a[:width]:  # type: ignore[index]
+            yield "drop", b[:width]  # type: ignore[index]
+            b = next(dst_rows, end)
+        else:
+            if a != b:
+                yield "add", a  # type: ignore[misc]
+            a, b = next(src_rows, end), next(dst_rows, end)
+
+
+def _plain(row: Any) -> tuple:
+    """A row as comparable values: raw responses as bytes on both backends."""
+    return tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+
+
+def _key_first(keys: tuple[str, ...], cols: list[str]) -> list[str]:
+    return [*keys, *(c for c in cols if c not in keys)]
+
+
+def _differences(
+    source: _Side, target: _Side, table: str, keys: tuple[str, ...], cols: list[str]
+) -> Iterator[list[tuple[str, tuple]]]:
+    """What the destination must change to hold the source's rows of ``table``, a batch of
+    keys at a time (memory stays bounded; each batch is read before it is written)."""
+    if table in WHOLE:
+        theirs = sorted(target.ordered(table, keys, cols), key=repr)
+        ours = sorted(source.ordered(table, keys, cols), key=repr)
+        for side in (source, target):
+            if side.pg:
+                side.conn.rollback()
+        if table == "edge_history":
+            yield [("replace", tuple(ours))] if theirs != ours else []
+            return
+        mine = {r[: len(keys)]: r for r in ours}
+        have = {r[: len(keys)]: r for r in theirs}
+        yield [("add", row) for key, row in mine.items() if have.get(key) != row] + [
+            ("drop", key) for key in have.keys() - mine.keys()
+        ]
+        return
+    width, last = len(keys), None
+    while True:
+        ours = source.rows_between(table, keys, cols, last, None, BATCH)
+        if not ours:  # whatever the destination holds beyond the source's last key goes
+            while extra := target.rows_between(table, keys, cols, last, None, BATCH):
+                yield [("drop", row[:width]) for row in extra]
+                last = extra[-1][:width]
+            return
+        high = ours[-1][:width]
+        theirs = target.rows_between(table, keys, cols, last, high, None)
+        yield list(_merge(iter(ours), iter(theirs), width))
+        last = high
 
 
 def _copy_tables(
     source: _Side, target: _Side, progress: Callable[[str, int], None]
 ) -> list[TableCopy]:
+    target.lock_destination()
+    _refuse_live_workers(target)
     _same_crawl(source, target)
     results = []
     for table, keys, wanted in TABLES:
         have = source.columns(table)
         if not have:
             continue  # an older source without this table
-        cols = [c for c in wanted if c in have and c in target.columns(table)]
-        # Big tables resume after the destination's last key; small ones are copied whole
-        # (rows already there are kept), which needs no agreement on how text sorts.
-        resumable = table in ("users", "pages", "edges", "lists", "edge_history")
-        after = target.last_key(table, keys) if resumable else None
-        if target.pg:
-            target.conn.rollback()
-        copied = 0
-        batch: list[tuple[Any, ...]] = []
-        for row in source.rows_after(table, keys, cols, after):
-            batch.append(tuple(row))
-            if len(batch) >= BATCH:
-                target.write(table, cols, batch)
-                copied += len(batch)
-                progress(table, copied)
-                batch = []
-        if batch:
-            target.write(table, cols, batch)
-            copied += len(batch)
-            progress(table, copied)
-        if table == "quota":  # small and additive: bring the destination's counts up to date
-            _refresh_quota(source, target, cols)
-        results.append(TableCopy(table, source.count(table), copied, target.count(table)))
-        if source.pg:
-            source.conn.rollback()
-        if target.pg:
-            target.conn.rollback()
+        cols = _key_first(keys, [c for c in wanted if c in have and c in target.columns(table)])
+        changed = _sync_table(source, target, table, keys, cols, progress)
+        differing = sum(len(batch) for batch in _differences(source, target, table, keys, cols))
+        results.append(
+            TableCopy(table, source.count(table), changed, target.count(table), differing)
+        )
+        for side in (source, target):
+            if side.pg:
+                side.conn.rollback()
     target.finish()
     return results
 
 
-def _refresh_quota(source: _Side, target: _Side, cols: list[str]) -> None:
-    rows = list(source.rows_after("quota", ("client", "day", "bucket"), cols, None))
-    update = target.sql(
-        "UPDATE quota SET used = ?, exhausted = ? WHERE client = ? AND day = ? AND bucket = ?"
-    )
-    if target.pg:
-        with target.conn.transaction():
-            target.conn.cursor().executemany(update, [(r[3], r[4], r[0], r[1], r[2]) for r in rows])
-    else:
-        with contextlib.closing(target.conn.cursor()) as cur:
-            cur.execute("BEGIN IMMEDIATE")
-            cur.executemany(update, [(r[3], r[4], r[0], r[1], r[2]) for r in rows])
-            cur.execute("COMMIT")
+def _sync_table(
+    source: _Side,
+    target: _Side,
+    table: str,
+    keys: tuple[str, ...],
+    cols: list[str],
+    progress: Callable[[str, int], None],
+) -> int:
+    """Bring one table of the destination to the source's rows, a committed batch at a time;
+    returns the rows written or removed."""
+    changed = 0
+    for batch in _differences(source, target, table, keys, cols):
+        upserts = [row for kind, row in batch if kind == "add"]
+        deletes = [row for kind, row in batch if kind == "drop"]
+        for kind, rows in batch:
+            if kind == "replace":
+                target.replace_all(table, cols, list(rows))
+                changed += len(rows) or 1
+        if upserts or deletes:
+            target.apply(table, keys, cols, upserts, deletes)
+            changed += len(upserts) + len(deletes)
+            progress(table, changed)
+    return changed
