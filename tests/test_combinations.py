@@ -402,3 +402,35 @@ def test_db_copy_brings_an_older_copy_up_to_date_and_refuses_one_that_moved_on(
         src for src, p in zip((db, tmp_path / "copy.db"), procs, strict=True) if p.returncode == 0
     ]
     assert crawl_state(fresh)[:3] == crawl_state(landed[0])[:3]
+
+
+def test_progress_counts_stored_edges_and_status_reads_the_crawls_own_quota(tmp_path, synth):
+    """Issue 22.14: the progress "edges" figure counted entries received (an edge arrives
+    from both ends' lists), and `status().lines(None, 20000)` counted a 200,000 quota against
+    20,000."""
+    import re
+
+    import tiktok_network as tn
+
+    seeds = typical_seeds(synth, 3)
+    with emulator_process(tmp_path, "--graph", SYNTH, "--latency-ms", "5") as emu:
+        done = run_crawl(
+            tmp_path, emu.url, *seeds, "--max-depth", "1", "--direction", "both",
+            "--follow-quota", "200000", "--log-every", "0.2", "--qps", "200",
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    stored = len(db_edges(tmp_path / "crawl.db"))
+    progress = [ln for ln in done.stderr.splitlines() if "| entries " in ln]
+    assert progress, done.stderr[-2000:]
+    for line in progress:
+        assert " edges " not in line.replace("edges stored", "")
+        shown = re.search(r"edges stored ([\d,]+)", line)
+        if shown:
+            assert int(shown.group(1).replace(",", "")) <= stored
+    entries = int(re.search(r"entries ([\d,]+)", progress[-1]).group(1).replace(",", ""))
+    assert entries > stored  # both ends' lists: received more entries than edges exist
+    status = tn.open(str(tmp_path / "crawl.db")).status()
+    text = str(status)
+    assert f"edges: {stored:,}" in text and "of 200,000 follow requests" in text
+    assert "--max-depth 1" in text
+    assert status.lines() == text.splitlines()

@@ -70,7 +70,9 @@ def summary_line(engine: Engine, status: CrawlStatus | None, settings: CrawlSett
     used = engine.quota.follow_used() if engine.quota else 0
     parts = [
         f"pages {st.pages:,}",
-        f"edges {st.items:,}",
+        # Entries received this run; an edge can arrive twice (from both ends' lists), so the
+        # edges stored are counted by the database (the status below), not here.
+        f"entries {st.items:,}",
         f"req/s {requests / elapsed:.1f}",
         f"quota {used:,}/{settings.follow_quota:,} (left {max(0, settings.follow_quota - used):,})",
     ]
@@ -78,6 +80,7 @@ def summary_line(engine: Engine, status: CrawlStatus | None, settings: CrawlSett
     if done:
         parts.append(f"users: {done}")
     if status is not None:
+        parts.append(f"edges stored {status.edges:,}")
         parts.append(f"queued {status.queued_in_depth:,}")
         parts.append(
             f"left ~{status.est_requests:,} req = {status.est_requests / settings.follow_quota:.1f} days"

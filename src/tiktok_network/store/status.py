@@ -66,6 +66,13 @@ class CrawlStatus:
     info_quota: int = 1000  # the general bucket a refresh's user info comes out of
     # A sampled crawl: steps stored, chains (walkers or waves), distinct users, calls spent.
     sample: dict[str, int] = field(default_factory=dict)
+    # The crawl's own depth and follow quota (its last crawl run's settings): what ``lines()``
+    # and ``str()`` count against unless told otherwise.
+    max_depth: int | None = None
+    follow_quota: int = 20000
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
 
     def sample_lines(self, design: str, walkers: int, seed: int, budget: int | None) -> list[str]:
         """What a sampled crawl has drawn (crawl/samplers.py) and how much of its budget."""
@@ -80,7 +87,10 @@ class CrawlStatus:
             f" {s.get('users', 0):,} distinct users; {spent} calls of its budget spent"
         ]
 
-    def lines(self, max_depth: int | None, follow_quota: int) -> list[str]:
+    def lines(self, max_depth: int | None = None, follow_quota: int | None = None) -> list[str]:
+        """The text of ``status``; the depth and quota default to the crawl's own."""
+        max_depth = self.max_depth if max_depth is None else max_depth
+        follow_quota = self.follow_quota if follow_quota is None else follow_quota
         used = self.quota_today.get("following", 0) + self.quota_today.get("followers", 0)
         out = [
             f"users: {self.users_known:,} known ({self.seeds:,} seeds), {self.queued:,} queued"
@@ -185,7 +195,15 @@ def read_status(
 
     with CrawlReader(db) as reader:
         conn = reader.conn
+        own = reader.last_settings()
+        if max_depth is None and isinstance(own.get("max_depth"), int):
+            max_depth = own["max_depth"]
         st = _read(conn, max_depth, day_seconds)
+        st.max_depth = max_depth
+        if isinstance(own.get("follow_quota"), int):
+            st.follow_quota = own["follow_quota"]
+        if isinstance(own.get("info_quota"), int):
+            st.info_quota = own["info_quota"]
         if reader.has_table("sample_steps"):
             _read_sample(st, conn)
         st.completeness, st.received = reader.completeness_counts()
