@@ -434,3 +434,41 @@ def test_progress_counts_stored_edges_and_status_reads_the_crawls_own_quota(tmp_
     assert f"edges: {stored:,}" in text and "of 200,000 follow requests" in text
     assert "--max-depth 1" in text
     assert status.lines() == text.splitlines()
+
+
+def test_info_is_never_dropped_silently_when_its_bucket_is_spent(tmp_path, synth):
+    """Issue 22.10: once the info bucket was spent, --info was dropped without a word (lists
+    recorded complete without profiles) while plan sized the crawl by the info bucket. Now
+    it is said, those lists are recorded unjudged, the run ends with work left, and the next
+    run fetches the profiles without fetching the lists again; plan says the same."""
+    seeds = typical_seeds(synth, 3)
+    db = tmp_path / "crawl.db"
+    args = (*seeds, "--max-depth", "1", "--info", "--on-quota", "exit")
+    with emulator_process(tmp_path, "--graph", SYNTH) as emu:
+        env = crawl_env(emu.url, XDG_STATE_HOME=str(tmp_path / "state"))
+        planned = subprocess.run(
+            [*CLI, "plan", *args, "--info-quota", "30", "--db", str(tmp_path / "plan.db")],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+        assert planned.returncode == 0, planned.stderr
+        assert "recorded unjudged" in planned.stdout, planned.stdout
+        first = run_crawl(tmp_path, emu.url, *args, "--info-quota", "30")
+        assert first.returncode == 75, first.stderr[-2000:]
+        assert "user-info calls are spent" in first.stderr
+        unjudged = _query(db, "SELECT count(*) FROM lists WHERE state = 8")[0][0]
+        without_info = _query(db, "SELECT count(*) FROM users WHERE status = 1 AND info IS NULL")[
+            0
+        ][0]
+        assert unjudged == without_info > 10
+        assert _query(
+            db, "SELECT count(*) FROM lists l JOIN users u ON u.id = l.user_id"
+            " WHERE u.info IS NULL AND l.state = 1",
+        )[0][0] == 0  # fmt: skip
+        sent = RequestCounter(emu.log).count()
+        second = run_crawl(tmp_path, emu.url, "--info-quota", "1000")
+        assert second.returncode == 0, second.stderr[-2000:]
+        later = emu.requests()[sent:]
+    assert not [r for r in later if r["endpoint"] in ("following", "followers")]
+    assert len([r for r in later if r["endpoint"] == "info"]) == without_info
+    assert _query(db, "SELECT count(*) FROM lists WHERE state = 8")[0][0] == 0
+    assert _query(db, "SELECT count(*) FROM users WHERE status = 1 AND info IS NULL")[0][0] == 0

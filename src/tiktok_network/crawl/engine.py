@@ -141,6 +141,7 @@ class Engine:
         self.info_only = info_only
         self.refresh = refresh
         self.refresh_round: RefreshRound | None = None
+        self._info_spent_said = False  # the warning that --info goes on without profiles
 
     @property
     def sample(self) -> SampleFrontier | None:
@@ -248,6 +249,14 @@ class Engine:
             self.frontier = sample
             await sample.start(seeds)
             return
+        if s.info and not self.info_only:
+            waiting = await writer.requeue_missing_info(s.max_depth)
+            if waiting:
+                log.info(
+                    "%d expanded accounts lack their user info (an earlier day's user-info"
+                    " calls were spent): fetched first, their lists judged, not fetched again",
+                    waiting,
+                )
         self.frontier = BreadthFirstFrontier(
             writer,
             self.worker_id,
@@ -314,9 +323,24 @@ class Engine:
         if self.refresh is not None:
             await self._report_failed(writer)
             return
+        if self.stop_reason is None and self.settings.info and self._info_spent_said:
+            await self._backfill_info(writer)
         if self.stop_reason is None and self.settings.info and self.settings.info_for == "all":
             await self._info_round(writer)
         await self._report_failed(writer)
+
+    async def _backfill_info(self, writer: StoreWriter) -> None:
+        """--info once the lists are done: the profiles the user-info bucket could not give
+        that day, on its next day (or exit 75 with --on-quota exit), lists judged then."""
+        assert self.quota is not None
+        while self.stop_reason is None:
+            spent = self.quota.is_exhausted(self.quota.group("info"))
+            if spent and not await self._quota_exhausted():
+                return
+            self._info_spent_said = False
+            if not await writer.requeue_missing_info(self.settings.max_depth):
+                return
+            await self._run_workers()
 
     async def _report_failed(self, writer: StoreWriter) -> None:
         """Users still failing after every retry: the run ends with work left."""
@@ -576,8 +600,16 @@ class Engine:
                 outcome = await self.client.user_info(claim.username)
                 if outcome.kind is not Kind.QUOTA_EXHAUSTED:
                     break
-            if not strict:
-                return True  # the lists need not wait for the info bucket's new day
+            if not strict:  # the lists need not wait for the info bucket's new day
+                if not self._info_spent_said:
+                    self._info_spent_said = True
+                    log.warning(
+                        "the day's user-info calls are spent (%s today): accounts are expanded"
+                        " without their profile from now on, their lists recorded unjudged;"
+                        " a later run fetches the profiles and judges the lists",
+                        self._quota_use(),
+                    )
+                return True
             if not await self._quota_exhausted():
                 await self.writer.release(claim.user_id)
                 return False

@@ -10,6 +10,11 @@ from tiktok_network.completeness import HIDDEN_BY_OWNER, ended_list_verdict
 from tiktok_network.config import CrawlSettings
 from tiktok_network.store.base import Claim, ListCompleteness, ListVerdict, PageRecord
 
+NOT_JUDGED = (
+    "served to its end, not judged: its profile was not fetched (the day's user-info calls"
+    " were spent); a later run fetches it and judges the list"
+)
+
 
 @dataclass(frozen=True)
 class PageVerdict:
@@ -57,6 +62,12 @@ def page_verdict(
             followers_cap=settings.followers_cap,
             by_choice=by_choice,
         )
+        if (
+            settings.info
+            and claim.reported.get(direction) is None
+            and verdict[0] == ListCompleteness.COMPLETE
+        ):
+            verdict = (ListCompleteness.UNJUDGED, NOT_JUDGED)
     others_done = all(claim.lists[d].done for d in settings.directions if d != direction)
     record = PageRecord(
         user_id=claim.user_id,
@@ -90,7 +101,11 @@ def reverdict_ended_lists(
     for direction, state in claim.lists.items():
         if known_before.get(direction) is not None:
             continue
-        if state.done and state.verdict in (None, ListCompleteness.COMPLETE):
+        if state.done and state.verdict in (
+            None,
+            ListCompleteness.COMPLETE,
+            ListCompleteness.UNJUDGED,
+        ):
             verdicts[direction] = ended_list_verdict(
                 direction,
                 state.items,

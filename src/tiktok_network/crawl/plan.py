@@ -322,6 +322,7 @@ def forecast(
             "the users whose counts are known"
         )
     f.days = _days(f, settings)
+    _info_note(f, settings)
     return f
 
 
@@ -468,3 +469,29 @@ def _days(f: Forecast, settings: CrawlSettings) -> Range:
         )
 
     return Range(days("value"), days("low"), days("high"))
+
+
+def _list_days(f: Forecast, settings: CrawlSettings) -> Range:
+    """Days the follow lists alone take: a crawl with --info does not wait for the user-info
+    bucket (accounts expanded once it is spent are judged when their profiles arrive)."""
+
+    def days(pick: str) -> float:
+        fo = getattr(f.calls.get("following", Range()), pick)
+        fr = getattr(f.calls.get("followers", Range()), pick)
+        follow = max(fo, fr) if settings.separate_follow_quotas else fo + fr
+        return max(
+            follow / settings.follow_quota, getattr(f.records, pick) / settings.follow_records_quota
+        )
+
+    return Range(days("value"), days("low"), days("high"))
+
+
+def _info_note(f: Forecast, settings: CrawlSettings) -> None:
+    lists = _list_days(f, settings)
+    if settings.info and f.days.value > lists.value * 1.05 + 0.01:
+        f.notes.append(
+            f"the follow lists take {_figure(lists, 2)} days; the profiles take longer (the"
+            f" user-info bucket, {settings.info_quota:,} calls a day): accounts expanded once a"
+            " day's user-info calls are spent have their lists recorded unjudged until later"
+            " runs fetch their profiles"
+        )

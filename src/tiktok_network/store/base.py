@@ -50,6 +50,7 @@ class ListCompleteness(enum.IntEnum):
     PRIVATE = 5  # the API refused the account (private, restricted: it does not say which)
     NOT_FOUND = 6  # no such account (deleted, banned or mistyped)
     ERROR = 7  # failed every retry, or ended early by a broken cursor
+    UNJUDGED = 8  # served to its end with --info, but its profile's count is not known yet
 
     @property
     def label(self) -> str:

@@ -29,6 +29,7 @@ from tiktok_network.store.base import (
     REFRESH,
     TODO,
     Claim,
+    ListCompleteness,
     ListState,
     PageRecord,
     RefreshMarks,
@@ -325,6 +326,18 @@ def record_output(
         " written_at = excluded.written_at",
         (path, kind, json.dumps(options, sort_keys=True), now),
     )
+
+
+def requeue_missing_info(execute: Execute, max_depth: int) -> int:
+    """Expanded accounts whose profile a crawl with --info could not fetch (the day's
+    user-info calls were spent) go back to the frontier: the next run fetches their user info
+    first and judges their lists, without fetching the lists again (they are done)."""
+    return execute(
+        f"UPDATE users SET state = {TODO:d} WHERE state = {DONE:d} AND status = ?"
+        " AND info IS NULL AND purged_at IS NULL AND refresh_due IS NULL AND depth <= ?"
+        " AND EXISTS (SELECT 1 FROM lists l WHERE l.user_id = users.id AND l.state = ?)",
+        (int(UserStatus.PARSED), max_depth, int(ListCompleteness.UNJUDGED)),
+    ).rowcount
 
 
 def refresh_pending(execute: Execute) -> int:

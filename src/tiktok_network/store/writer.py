@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tiktok_network.store import sampling
+from tiktok_network.store import lifecycle, sampling
 from tiktok_network.store.base import (
     Claim,
     CrawlStore,
@@ -177,6 +177,12 @@ class StoreWriter:
 
     async def reclaim_expired(self) -> int:
         return await self._run_in_child(self.store.reclaim_expired)
+
+    async def requeue_missing_info(self, max_depth: int) -> int:
+        return await self._run_in_child(
+            self.store.transact,
+            lambda execute: lifecycle.requeue_missing_info(execute, max_depth),
+        )
 
     async def calls_spent(self) -> int:
         return await self._run_in_child(self.store.transact, sampling.calls_spent)
