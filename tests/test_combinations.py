@@ -26,6 +26,7 @@ from tests.crawl_helpers import (
     typical_seeds,
 )
 from tests.test_lifecycle import GRAPH, crawl_everyone, run_refresh, traces
+from tiktok_network.emulator.graph import parse_graph_spec
 
 
 def list_records(db) -> dict[tuple[str, str], tuple]:
@@ -472,3 +473,34 @@ def test_info_is_never_dropped_silently_when_its_bucket_is_spent(tmp_path, synth
     assert len([r for r in later if r["endpoint"] == "info"]) == without_info
     assert _query(db, "SELECT count(*) FROM lists WHERE state = 8")[0][0] == 0
     assert _query(db, "SELECT count(*) FROM users WHERE status = 1 AND info IS NULL")[0][0] == 0
+
+
+def test_walkers_whose_seed_cannot_be_walked_from_start_again_from_a_usable_seed(tmp_path):
+    """Issue 22.12: random walks whose seed was private or missing never moved (4 of 10
+    walkers at 0 steps), silently widening the intervals; with no usable seed at all, the
+    sample is refused in one line."""
+    graph = "synthetic:2000,seed=1"
+    names = parse_graph_spec(graph).usernames
+    missing = [f"nobody_{i}" for i in range(4)]
+    seeds = [*missing, *names[:6]]
+    args = ("--sampler", "rwrw", "--walkers", "10", "--sample-seed", "3", "--max-requests", "300")
+    with emulator_process(tmp_path, "--graph", graph) as emu:
+        done = run_crawl(tmp_path, emu.url, *seeds, *args, "--no-export")
+        assert done.returncode == 0, done.stderr[-3000:]
+        (tmp_path / "lost").mkdir()
+        stuck = run_crawl(tmp_path / "lost", emu.url, *missing, *args, "--no-export")
+    chains = {}
+    for chain, _step, name in _query(
+        tmp_path / "crawl.db",
+        "SELECT chain, step, u.username FROM sample_steps s JOIN users u ON u.id = s.user_id"
+        " ORDER BY chain, step",
+    ):
+        chains.setdefault(chain, []).append(name)
+    assert len(chains) == 10 and all(len(path) > 5 for path in chains.values())
+    restarted = [c for c, path in chains.items() if path[0] in missing]
+    assert len(restarted) == 4 and all(chains[c][1] in seeds[4:] for c in restarted)
+    assert done.stderr.count("starts again from another seed") == 4
+    assert "nobody_" not in done.stderr  # logs name users by id
+    assert stuck.returncode == 1, stuck.stderr[-2000:]
+    errors = [ln for ln in stuck.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "no walker could start" in errors[0]

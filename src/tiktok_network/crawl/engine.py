@@ -193,6 +193,9 @@ class Engine:
             if self.refresh is not None:
                 complete = not await writer.refresh_pending() and self.stop_reason is None
             elif self.sample is not None:
+                if self.sample.failed and self.stop_reason is None:
+                    self.fatal = self.sample.reason
+                    self.request_stop(StopReason.FATAL)
                 complete = self.sample.finished and self.stop_reason is None
                 if complete:
                     log.info("sample complete: %s", self.sample.reason)

@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 from collections.abc import Iterator
 
 from tiktok_network.config import CrawlSettings
-from tiktok_network.crawl.samplers import Design, Need, Restart, Waves
+from tiktok_network.crawl.samplers import Design, Need, Restart, Walk, Waves
 from tiktok_network.store.base import FAILED, TODO, Claim
 from tiktok_network.store.sampling import SampleNode
 from tiktok_network.store.writer import StoreWriter
+
+log = logging.getLogger("tiktok_network.crawl")
 
 
 class FrontierBase:
@@ -159,6 +162,7 @@ class SampleFrontier(FrontierBase):
         self._design = design
         self.claimed_total = 0
         self.finished = False
+        self.failed = False
         self.reason = ""
         self._chains: dict[int, list[int]] = {}
         self._seen: dict[int, SampleNode] = {}  # expanded users, this round
@@ -166,6 +170,8 @@ class SampleFrontier(FrontierBase):
     async def start(self, seeds: list[str]) -> None:
         """Load the stored chains, or start them from the seeds (in username order)."""
         chains, ids = await self._writer.sample_prepare(sorted(seeds))
+        if isinstance(self._design, Walk):
+            self._design.seeds = await self._writer.seed_ids()
         if not chains:
             start = [ids[name] for name in sorted(seeds) if name in ids]
             if not start:
@@ -176,11 +182,13 @@ class SampleFrontier(FrontierBase):
             chains = self._with(chains, rows)
         self._chains = chains
 
-    def exhaust(self, reason: str) -> None:
-        """No more users: the budget is spent, or the design has none left."""
+    def exhaust(self, reason: str, *, failed: bool = False) -> None:
+        """No more users: the budget is spent, or the design has none left (``failed``: the
+        sample could not be drawn at all, which the run reports as an error)."""
         if not self.finished:
             self.finished = True
             self.reason = reason
+            self.failed = failed
         self._changed.set()
 
     async def next_claim(self) -> Claim | None:
@@ -223,8 +231,16 @@ class SampleFrontier(FrontierBase):
                 assert isinstance(self._design, Waves)
                 decision = self._design.restart(self._chains, await self._writer.known_users())
             if decision is None:
-                self.exhaust("the design has no user left to visit")
+                if isinstance(self._design, Walk) and self._design.stuck(self._chains):
+                    self.exhaust(
+                        "no walker could start: every seed is private, missing or has no"
+                        " neighbours (give other seeds)",
+                        failed=True,
+                    )
+                else:
+                    self.exhaust("the design has no user left to visit")
                 break
+            self._say_restarts(decision)
             await self._writer.add_sample_steps(decision)
             self._chains = self._with(self._chains, decision)
             self._seen.clear()
@@ -234,6 +250,22 @@ class SampleFrontier(FrontierBase):
             elif free % 100 == 0:
                 await asyncio.sleep(0)  # let the workers and the progress line run
         return []
+
+    def _say_restarts(self, rows: list[tuple[int, int, int]]) -> None:
+        """A walker moved off its seed to another seed: its seed could not be walked from."""
+        if not isinstance(self._design, Walk):
+            return
+        for chain, step, user in rows:
+            path = self._chains.get(chain, [])
+            start = self._seen.get(path[0]) if step == 1 else None
+            if start is not None and not start.usable:
+                log.warning(
+                    "walker %d: its seed (user #%d) is private, missing or has no neighbours:"
+                    " it starts again from another seed (user #%d)",
+                    chain,
+                    path[0],
+                    user,
+                )
 
     async def _load(self, ids: frozenset[int]) -> tuple[list[int], int]:
         """Learn which of ``ids`` are expanded; return those waiting for a worker (by id) and

@@ -58,6 +58,9 @@ class Walk:
         self.kind = kind
         self.walkers = walkers
         self.seed = seed
+        # The crawl's seeds (by id): where a walker whose seed cannot be walked from (private,
+        # missing, no neighbours) starts again. Set by the frontier from what the crawl stores.
+        self.seeds: list[int] = []
 
     def start(self, seeds: list[int]) -> list[Row]:
         """Step 0 of each walker: distinct seeds drawn with the sample seed while there are
@@ -89,12 +92,30 @@ class Walk:
         if node is None:
             return Need(frozenset({here}))
         if not node.usable:
-            return None  # a walker started on an account it cannot leave
+            # A walker standing on an account it cannot leave (only a seed can be one: a walk
+            # never steps onto such an account) starts again from a usable seed.
+            return self._restart(chain, path, view) if len(path) == 1 else None
         rng = step_rng(self.seed, chain, len(path) - 1)
         if self.kind == "mhrw":
             return _metropolis_hastings(node, rng, view)
         came_from = path[-2] if self.kind == "nbrw" and len(path) > 1 else None
         return _uniform_neighbour(node, rng, view, avoid=came_from)
+
+    def _restart(self, chain: int, path: list[int], view: View) -> int | Need | None:
+        """A seed drawn uniformly among those a walk can stand on (all of them expanded
+        first); None when no seed is usable."""
+        others = [u for u in self.seeds if u != path[0]]
+        unknown = frozenset(u for u in others if view(u) is None)
+        if unknown:
+            return Need(unknown)
+        usable = [u for u in others if view(u).usable]  # type: ignore[union-attr]
+        if not usable:
+            return None
+        return usable[step_rng(self.seed, chain, -1).randrange(len(usable))]
+
+    def stuck(self, chains: dict[int, list[int]]) -> bool:
+        """Whether no walker ever moved (every seed private, missing or alone)."""
+        return all(len(path) == 1 for path in chains.values())
 
 
 def _uniform_neighbour(

@@ -112,6 +112,11 @@ def known_users(execute: Execute) -> list[int]:
     return [r[0] for r in execute("SELECT id FROM users ORDER BY username", ()).fetchall()]
 
 
+def seed_ids(execute: Execute) -> list[int]:
+    """The crawl's seeds, by id (where a walker whose seed cannot be walked from starts)."""
+    return [r[0] for r in execute("SELECT id FROM users WHERE is_seed = 1 ORDER BY id", ())]
+
+
 def calls_spent(execute: Execute) -> int:
     """Calls the crawl turned into data (a sample's budget): pages and user infos stored, and
     the one call that found each refused or missing account."""

@@ -172,6 +172,9 @@ class StoreWriter:
             self.store.transact, lambda execute: sampling.add_steps(execute, rows)
         )
 
+    async def seed_ids(self) -> list[int]:
+        return await self._run_in_child(self.store.transact, sampling.seed_ids)
+
     async def known_users(self) -> list[int]:
         return await self._run_in_child(self.store.transact, sampling.known_users)
 
