@@ -167,3 +167,116 @@ def test_typed_parquet_nodes_and_export_counts_named(tmp_path, crawled):
     queued = nodes[nodes["status"] == 0]
     assert parsed["follower_count"].notna().all()
     assert len(queued) and queued["follower_count"].isna().all()  # null, not ''
+
+
+# ------------------------------------------------- issue 22.15: one line, never a traceback
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--qps", "nan"), "--qps: must be a finite number"),
+        (("--qps", "inf"), "--qps: must be a finite number"),
+        (("--max-depth", "99999999999999999999"), "--max-depth: must be at most 1,000"),
+        (("--max-users", "99999999999999999999"), "--max-users: must be at most"),
+        (("--quota-ledger", "/proc/nowhere/quota.db"), "cannot open the quota ledger"),
+        (("--log-file", "/proc/nowhere/crawl.log"), "cannot write the log file"),
+    ],
+)
+def test_impossible_settings_are_one_line_errors_before_any_work(tmp_path, args, needle):
+    env = crawl_env("http://127.0.0.1:9", XDG_STATE_HOME=str(tmp_path / "state"))
+    done = cli("crawl", "someone", "--db", str(tmp_path / "c.db"), *args, cwd=tmp_path, env=env)
+    one_error_line(done, needle)
+    assert done.returncode in (1, 2)
+
+
+def test_bad_video_searches_and_plans_are_one_line_errors(tmp_path):
+    env = crawl_env("http://127.0.0.1:9", XDG_STATE_HOME=str(tmp_path / "state"))
+    search = ("seeds", "from-videos", "--since", "2025-01-01", "--out", str(tmp_path / "s.csv"))
+    future = cli(*search, "--hashtag", "x", "--until", "9999-12-31", cwd=tmp_path, env=env)
+    one_error_line(future, "is in the future")
+    text = '{"operation": "IN", "field_name": "hashtag_name", "field_values": ["x"]}'
+    for _ in range(2000):
+        text = '{"and": [' + text + "]}"
+    deep = cli(*search, "--until", "2025-01-10", "--query", text, cwd=tmp_path, env=env)
+    one_error_line(deep, "--query")
+    shallow = cli(
+        *search, "--until", "2025-01-10", "--query", '{"and": [{"and": []}]}', cwd=tmp_path, env=env
+    )
+    one_error_line(shallow, "--query")
+    plan = cli("plan", "someone", "--offline", "--max-depth", str(10**9), cwd=tmp_path, env=env)
+    one_error_line(plan, "--max-depth")
+
+
+def test_status_into_a_closed_pipe_exits_quietly(tmp_path, crawled):
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before status writes a byte
+    try:
+        done = subprocess.run(
+            [*CLI, "status", "--db", str(crawled)],
+            stdout=write, stderr=subprocess.PIPE, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_a_wrong_secret_is_said_before_waiting_for_the_quota(tmp_path, synth):
+    seeds = [u for u in synth.usernames[:300] if synth.following.degree(synth.user_id(u)) >= 5]
+    with emulator_process(tmp_path, "--graph", SYNTH) as emu:
+        first = run_crawl(tmp_path, emu.url, seeds[0], "--max-depth", "0")
+        assert first.returncode == 0, first.stderr
+        # The day's quota is used up by the crawl's own count; the secret is wrong.
+        wrong = run_crawl(
+            tmp_path, emu.url, seeds[1], "--max-depth", "1", "--follow-quota", "1",
+            TIKTOK_CLIENT_SECRET="wrong", timeout=60,
+        )  # fmt: skip
+    one_error_line(wrong, "credentials rejected")
+    assert wrong.returncode == 1 and "waiting until" not in wrong.stderr
+
+
+@contextlib.contextmanager
+def small_disk(path: Path, size: str) -> Iterator[Path]:
+    """A folder on a tmpfs of ``size`` (root only): a disk that fills up for real."""
+    path.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a full disk is made with a small tmpfs, which needs root")
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)])
+    if made.returncode != 0:
+        pytest.skip("this machine does not let the tests mount a tmpfs")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)])
+
+
+def test_a_full_disk_is_one_line_and_loses_nothing_fetched(tmp_path, crawled, synth):
+    seeds = [u for u in synth.usernames[:200] if synth.following.degree(synth.user_id(u)) >= 5][:2]
+    with small_disk(tmp_path / "full", "24k") as full:
+        env = crawl_env("http://127.0.0.1:9", XDG_STATE_HOME=str(tmp_path / "state"))
+        for fmt in ("csv", "graphml"):
+            done = cli(
+                "export", "--db", str(crawled), "--out", str(full / fmt), "--format", fmt,
+                cwd=tmp_path, env=env,
+            )  # fmt: skip
+            one_error_line(done, "No space left on device")
+        with emulator_process(tmp_path, "--graph", SYNTH) as emu:
+            crawl = run_crawl(
+                tmp_path, emu.url, *seeds, "--max-depth", "1", "--out", str(full / "o"),
+                "--db", str(tmp_path / "safe.db"),
+            )  # fmt: skip
+        one_error_line(crawl, "the crawl is safe in")
+        assert subprocess.run(
+            [*CLI, "export", "--db", str(tmp_path / "safe.db"), "--out", str(tmp_path / "o")],
+            capture_output=True, text=True,
+        ).returncode == 0  # fmt: skip
+    with small_disk(tmp_path / "fulldb", "300k") as full:
+        with emulator_process(tmp_path, "--graph", SYNTH) as emu:
+            crawl = run_crawl(
+                tmp_path, emu.url, *seeds, "--max-depth", "3", "--direction", "both",
+                "--db", str(full / "c.db"), "--no-export",
+            )  # fmt: skip
+        one_error_line(crawl, "database or disk is full")
+        assert "never retrieved" not in crawl.stderr
+        kept = subprocess.run(
+            [*CLI, "status", "--db", str(full / "c.db")], capture_output=True, text=True
+        )
+        assert kept.returncode == 0 and "pages: 0 " not in kept.stdout, kept.stderr

@@ -8,6 +8,7 @@ through ``ps``) and never from the shared config file.
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import tomllib
@@ -57,27 +58,57 @@ def _choice(*options: str) -> Callable[[Any], str]:
 
 def _probability(value: Any) -> float:
     x = float(value)
-    if not 0 < x < 1:
+    if not 0 < x < 1:  # NaN fails this too
         raise ValueError("must be between 0 and 1 (exclusive)")
     return x
 
 
-def _positive_int(value: Any) -> int:
+# The largest whole number a setting may hold: what a SQLite or PostgreSQL BIGINT column
+# stores (settings are stored with every run and reach SQL as parameters).
+MAX_INT = 2**62
+# A follow graph's diameter is a few dozen steps at most: deeper means "no limit".
+MAX_DEPTH = 1000
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("must be a whole number")
     n = int(value)
+    if n > MAX_INT:
+        raise ValueError(f"must be at most {MAX_INT:,}")
+    return n
+
+
+def _positive_int(value: Any) -> int:
+    n = _int(value)
     if n < 1:
         raise ValueError("must be at least 1")
     return n
 
 
 def _non_negative_int(value: Any) -> int:
-    n = int(value)
+    n = _int(value)
     if n < 0:
         raise ValueError("must not be negative")
     return n
 
 
+def _depth(value: Any) -> int:
+    n = int(value)
+    if n < 0:
+        raise ValueError("must not be negative")
+    if n > MAX_DEPTH:
+        raise ValueError(
+            f"must be at most {MAX_DEPTH:,} (no follow graph is that deep: {MAX_DEPTH:,} means"
+            " no limit)"
+        )
+    return n
+
+
 def _positive_float(value: Any) -> float:
     x = float(value)
+    if not math.isfinite(x):
+        raise ValueError("must be a finite number")
     if x <= 0:
         raise ValueError("must be positive")
     return x
@@ -145,7 +176,7 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "out": str,
     "concurrency": _positive_int,
     "qps": _optional(_positive_float),
-    "max_depth": _non_negative_int,
+    "max_depth": _depth,
     "max_users": _optional(_positive_int),
     "max_requests": _optional(_positive_int),
     "direction": _choice(*DIRECTIONS),

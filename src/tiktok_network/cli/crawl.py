@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 from tiktok_network.cli.batch import requeue_slurm_job, stage_in, stage_out, sync_stage
 from tiktok_network.cli.errors import UserError, describe_database_error, one_line_errors, say
 from tiktok_network.cli.options import crawl_options, seed_options
+from tiktok_network.crawl.results import EXIT_FATAL
 
 EXAMPLES = """\b
 Examples:
@@ -222,10 +224,18 @@ async def _crawl_async(
             await asyncio.gather(syncing, return_exceptions=True)
     if result.fatal:
         say(f"error: {result.fatal}")
-    if refresh is not None:
-        await _refresh_outputs(settings, export, engine)
-    else:
-        await _write_outputs(settings, export, result)
+    try:
+        if refresh is not None:
+            await _refresh_outputs(settings, export, engine)
+        else:
+            await _write_outputs(settings, export, result)
+    except OSError as exc:  # a full disk under --out: the crawl itself is safe
+        say(
+            f"error: cannot write the outputs to {settings.out} ({exc.strerror or exc}): the"
+            f" crawl is safe in {display_name(settings.db)}; write them with tiktok-network"
+            " export once there is room"
+        )
+        result = dataclasses.replace(result, exit_code=EXIT_FATAL)
     state = (
         "complete"
         if result.complete

@@ -35,17 +35,38 @@ def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         from tiktok_network.config import ConfigError
         from tiktok_network.export.atomic import OutputNotWritable
         from tiktok_network.export.folders import FolderTaken
+        from tiktok_network.store.ledger import LedgerError
         from tiktok_network.store.sqlite import CrawlInUse, NotACrawlDatabase
 
         db = kwargs.get("db") or "the database"
         try:
             return command(*args, **kwargs)
-        except (ConfigError, NotACrawlDatabase, CrawlInUse, OutputNotWritable, FolderTaken) as exc:
+        except BrokenPipeError:
+            _quiet_exit()  # `status | head`: the reader had enough; not an error
+        except (
+            ConfigError,
+            NotACrawlDatabase,
+            CrawlInUse,
+            OutputNotWritable,
+            FolderTaken,
+            LedgerError,
+        ) as exc:
             raise UserError(str(exc)) from None
         except database_errors() as exc:
             raise UserError(describe_database_error(display_name(db), exc)) from None
 
     return wrapper
+
+
+def _quiet_exit() -> None:
+    """Stop writing to a pipe whose reader is gone (its later flushes go nowhere), exit 0."""
+    import os
+    import sys
+
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)
 
 
 def describe_database_error(db: str, exc: BaseException) -> str:

@@ -39,7 +39,14 @@ def setup_logging(quiet: bool, console: Console | None = None, log_file: str | N
     logger.propagate = False
     logger.setLevel(logging.INFO if log_file else logging.ERROR if quiet else logging.INFO)
     if log_file:
-        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        try:
+            file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            from tiktok_network.cli.errors import UserError
+
+            raise UserError(
+                f"{log_file}: cannot write the log file ({exc.strerror or exc})"
+            ) from None
         file_handler.setFormatter(UTCFormatter("%(asctime)s %(levelname)s %(message)s"))
         logger.addHandler(file_handler)
     handler: logging.Handler

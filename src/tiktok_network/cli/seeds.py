@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,7 @@ def from_videos(
     videos matching the conditions between --since and --until; periods longer than the API's
     30 days are split, and every page costs one call of the general bucket."""
     from tiktok_network.config import ConfigError, load_credentials, resolve
-    from tiktok_network.crawl.videos import build_query
+    from tiktok_network.crawl.videos import build_query, check_query
 
     try:
         first, last = date.fromisoformat(since), date.fromisoformat(until)
@@ -101,11 +101,17 @@ def from_videos(
         raise UserError(f"--since/--until: {exc} (expected YYYY-MM-DD)") from None
     if last < first:
         raise UserError(f"--until {until} is before --since {since}")
+    today = datetime.now(UTC).date()
+    if last > today:
+        raise UserError(f"--until {until} is in the future: the videos end today ({today})")
     if raw_query is not None:
         try:
             query = json.loads(raw_query)
-        except ValueError as exc:
-            raise UserError(f"--query is not JSON: {exc}") from None
+        except (ValueError, RecursionError) as exc:
+            raise UserError(f"--query is not JSON: {str(exc)[:200]}") from None
+        wrong = check_query(query)
+        if wrong is not None:
+            raise UserError(f"--query: {wrong}")
     else:
         query = build_query(
             hashtags=hashtag,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from tiktok_network._version import __version__
-from tiktok_network.api.auth import Credentials
+from tiktok_network.api.auth import AuthError, Credentials, TransientAuthError
 from tiktok_network.api.client import ResearchClient, RetryPolicy
 from tiktok_network.api.outcomes import (
     Kind,
@@ -142,6 +142,8 @@ class Engine:
         self.refresh = refresh
         self.refresh_round: RefreshRound | None = None
         self._info_spent_said = False  # the warning that --info goes on without profiles
+        # The credentials, checked once before the first quota wait of the run.
+        self._credentials_check: asyncio.Future[str] | None = None
 
     @property
     def sample(self) -> SampleFrontier | None:
@@ -412,6 +414,8 @@ class Engine:
                     task.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
         stop_wait.cancel()
+        if done_all.done() and not done_all.cancelled():
+            done_all.exception()  # retrieved here; the failing worker's error is raised below
         for task in workers:
             if task.done() and not task.cancelled() and task.exception() is not None:
                 error = task.exception()
@@ -660,7 +664,10 @@ class Engine:
         return False
 
     async def _quota_exhausted(self) -> bool:
-        """React to a used-up daily quota; True when a new quota day has begun."""
+        """React to a used-up daily quota; True when a new quota day has begun. The
+        credentials are checked first: a wrong secret is said now, not after a night's wait."""
+        if not await self._credentials_accepted():
+            return False
         if self.settings.on_quota == "exit":
             if self.stop_reason is None:
                 assert self.quota is not None
@@ -675,6 +682,24 @@ class Engine:
         if self._quota_reset is None or self._quota_reset.done():
             self._quota_reset = asyncio.create_task(self._sleep_until_reset())
         return await asyncio.shield(self._quota_reset)
+
+    async def _credentials_accepted(self) -> bool:
+        """Whether the token endpoint takes the credentials (asked once a run, before the
+        first quota wait: no request of the quota is spent on it)."""
+        if self.client is None or self.client.tokens is None:
+            return True
+        if self._credentials_check is None:  # every worker waits for the one check
+            self._credentials_check = asyncio.ensure_future(self.client.tokens.token())
+        try:
+            await asyncio.shield(self._credentials_check)
+        except AuthError as exc:
+            if self.fatal is None:
+                self.fatal = str(exc)
+            self.request_stop(StopReason.FATAL)
+            return False
+        except TransientAuthError:
+            pass  # the API is away: the outage handling says so when a request needs it
+        return True
 
     def _quota_use(self) -> str:
         """Today's use per bucket, for the quota messages (a refresh runs out of user info)."""

@@ -47,6 +47,36 @@ class VideoSeeds:
     stopped: str | None = None
 
 
+QUERY_SHAPE = (
+    "the API takes an object of and / or / not lists of conditions, each"
+    ' {"operation": ..., "field_name": ..., "field_values": [...]}'
+)
+
+
+def check_query(query: Any) -> str | None:
+    """What is wrong with a video query given as JSON (None if nothing): its shape is checked
+    before any call, so a query the API cannot take costs no quota (field names and
+    operations are the API's to judge: they change with its versions)."""
+    if not isinstance(query, dict) or not query or not set(query) <= {"and", "or", "not"}:
+        return QUERY_SHAPE
+    for kind, conditions in query.items():
+        if not isinstance(conditions, list):
+            return f"query.{kind} is not a list: {QUERY_SHAPE}"
+        for condition in conditions:
+            if not isinstance(condition, dict) or set(condition) != {
+                "operation",
+                "field_name",
+                "field_values",
+            }:
+                return f"query.{kind} holds something other than a condition: {QUERY_SHAPE}"
+            values = condition["field_values"]
+            if not isinstance(values, list) or not values:
+                return "field_values must be a non-empty list"
+            if not all(isinstance(v, str | int) and not isinstance(v, bool) for v in values):
+                return "field_values must be strings or numbers"
+    return None
+
+
 def build_query(
     *,
     hashtags: Iterable[str] = (),
