@@ -504,3 +504,49 @@ def test_walkers_whose_seed_cannot_be_walked_from_start_again_from_a_usable_seed
     assert stuck.returncode == 1, stuck.stderr[-2000:]
     errors = [ln for ln in stuck.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and "no walker could start" in errors[0]
+
+
+def test_hostile_text_becomes_the_same_storable_text_on_both_backends(tmp_path, crawl_db):
+    """Issue 22.17: a username or display name holding a NUL ended a PostgreSQL crawl in a
+    traceback and went raw into the CSVs on SQLite. The policy (api/sanitize.py): NULs removed,
+    lone surrogates replaced by U+FFFD, entries whose username is no name dropped, a 10 kB bio
+    kept whole, a count beyond 2^62 unknown, and the same in every export."""
+    import csv
+
+    import pyarrow.parquet as pq
+
+    graph = parse_graph_spec(GRAPH)
+    out = tmp_path / "out"
+    with emulator_process(tmp_path, "--graph", GRAPH, "--hostile-text", "0.2") as emu:
+        crawl_everyone(tmp_path, emu.url, crawl_db.args, "--direction", "both")
+        exported = subprocess.run(
+            [*CLI, "export", *(crawl_db.args or ("--db", str(tmp_path / "crawl.db"))),
+             "--out", str(out), "--format", "csv,parquet,graphml,gexf"],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    truth = {
+        (graph.usernames[int(a)], graph.usernames[int(b)])
+        for a, b in zip(*graph.edge_arrays(), strict=True)
+    }
+    assert set(db_edges(crawl_db.target)) == truth  # the ghost entries made no edge
+    for path in out.iterdir():
+        if path.suffix == ".parquet":  # binary: read below through pyarrow
+            continue
+        data = path.read_bytes()
+        assert b"\x00" not in data and b"\\u0000" not in data and b"ghost" not in data, path.name
+        assert b"\\ud800" not in data, path.name
+    with open(out / "nodes.csv", newline="", encoding="utf-8") as f:
+        nodes = {row["username"]: row for row in csv.DictReader(f)}
+    evil = {name: row for name, row in nodes.items() if row["display_name"].startswith("Evil")}
+    assert len(evil) > 30
+    for name, row in evil.items():
+        assert row["display_name"] == f"Evil{name[:8]}\ufffd#{graph.user_id(name)}"
+        assert len(row["bio_description"]) == 10_000 - 1  # the NUL gone, the rest whole
+        assert int(row["likes_count"]) == 2**40 + graph.user_id(name)
+        assert row["video_count"] == ""
+    table = pq.read_table(out / "nodes.parquet").to_pandas().set_index("username")
+    assert not table["display_name"].fillna("").str.contains("\x00").any()
+    name = next(iter(evil))
+    assert table.loc[name, "display_name"] == evil[name]["display_name"]
+    assert table.loc[name, "likes_count"] == 2**40 + graph.user_id(name)

@@ -20,7 +20,7 @@ import aiohttp
 import msgspec
 
 from tiktok_network._version import __version__
-from tiktok_network.api import spec
+from tiktok_network.api import sanitize, spec
 from tiktok_network.api.auth import (
     AuthError,
     Credentials,
@@ -29,7 +29,15 @@ from tiktok_network.api.auth import (
     describe_connection_error,
 )
 from tiktok_network.api.health import ApiHealth, Verdict
-from tiktok_network.api.outcomes import Kind, Outcome, Page, UserInfo, VideoPage, classify_error
+from tiktok_network.api.outcomes import (
+    Kind,
+    Outcome,
+    Page,
+    UserInfo,
+    VideoPage,
+    classify_error,
+    plain_counts,
+)
 from tiktok_network.api.spec import (
     ENDPOINTS,
     MAX_COUNT,
@@ -333,7 +341,9 @@ class ResearchClient:
             return Outcome(Kind.TRANSIENT, detail=describe_connection_error(exc)), token, False
         except aiohttp.ClientError as exc:
             return Outcome(Kind.TRANSIENT, detail=describe_connection_error(exc)), token, True
-        return parse(status, raw), token, True
+        # Hostile text (NUL, lone surrogates, unusable usernames) cleaned before anything
+        # reads or stores the answer (api/sanitize.py).
+        return parse(status, sanitize.response(raw)), token, True
 
     async def _honour_pause(self) -> bool:
         """Wait out a shared pause set after a 429; False if shutdown came first."""
@@ -476,7 +486,7 @@ def _parse_info(status: int, raw: bytes) -> Outcome:
     if not isinstance(data, dict):
         return _shape_outcome(status, "user info data is not an object")
     try:
-        info = msgspec.convert(data, UserInfo)
+        info = plain_counts(msgspec.convert(data, UserInfo))
     except msgspec.ValidationError as exc:
         return _shape_outcome(status, f"user info fields of unexpected types ({exc})")
     return Outcome(Kind.OK, status=status, code="ok", log_id=log_id, info=info)

@@ -71,6 +71,21 @@ class UserInfo(msgspec.Struct, omit_defaults=True):
     video_count: int | None = None
 
 
+# The largest count kept: what every integer column of both backends and Parquet's int64 hold
+# with room to spare. A count beyond it (or below zero) is no count: stored as unknown.
+MAX_COUNT_VALUE = 2**62
+COUNT_FIELDS = ("follower_count", "following_count", "likes_count", "video_count")
+
+
+def plain_counts(info: UserInfo) -> UserInfo:
+    """``info`` with every count outside 0 .. 2^62 set to unknown (None)."""
+    for name in COUNT_FIELDS:
+        value = getattr(info, name)
+        if value is not None and not 0 <= value <= MAX_COUNT_VALUE:
+            setattr(info, name, None)
+    return info
+
+
 @dataclass
 class VideoPage:
     """One page of a video query: the videos as served, and where the next page starts."""

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from tiktok_network.api import spec
+from tiktok_network.emulator import hostile
 from tiktok_network.emulator.faults import seeded_unit
 from tiktok_network.emulator.names import display_name_for
 from tiktok_network.emulator.state import EmulatorState
@@ -42,8 +43,12 @@ class InfoRoutes(EmulatorState):
                 client, charged, "info", username, None, self._error(refusal, username)
             )
         profile = self.profile(node)  # type: ignore[arg-type]
+        if self.settings.hostile_text and self.hostile[node]:
+            profile = hostile.profile(node, username, profile)  # type: ignore[arg-type]
         data = {f: profile[f] for f in fields}
         reply = self._envelope(200, "ok", "", data)
+        if self.settings.hostile_text and self.hostile[node]:
+            reply.body = hostile.unmark(reply.body)  # type: ignore[arg-type]
         return self._log_reply(client, "info", username, None, reply, items=1)
 
     def _open_id(self, node: int) -> str:

@@ -10,6 +10,7 @@ import numpy as np
 from aiohttp import web
 
 from tiktok_network.api import spec
+from tiktok_network.emulator import hostile
 from tiktok_network.emulator.faults import seeded_unit
 from tiktok_network.emulator.settings import ErrorTriple
 from tiktok_network.emulator.state import LIST_KEYS, EmulatorState
@@ -156,8 +157,10 @@ class ListRoutes(EmulatorState):
                 next_cursor += 1  # the boundary follow shares its second with the next one
         else:
             next_cursor = cursor or int(time.time())
-        item = self.graph.item_json
+        item = self._item if self.settings.hostile_text else self.graph.item_json
         items = b",".join([item(int(t)) for t in page])
+        if self.settings.hostile_text and self.hostile[node] and not cursor:
+            items = hostile.ghost_entry(node) + (b"," + items if items else b"")
         key = LIST_KEYS[endpoint]
         if not len(page) and s.omit_empty_list:
             data = b'{"cursor":%d,"has_more":%s}' % (next_cursor, b"true" if has_more else b"false")
@@ -173,6 +176,11 @@ class ListRoutes(EmulatorState):
             self.log_ids.next().encode(),
         )
         return payload, len(page)
+
+    def _item(self, node: int) -> bytes:
+        if self.hostile[node]:
+            return hostile.item(node, self.graph.usernames[node])
+        return self.graph.item_json(node)
 
     def _lookup(self, username: Any) -> tuple[int | None, ErrorTriple | None]:
         """The account behind a username, or how the service refuses to serve it."""

@@ -71,6 +71,8 @@ class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes, VideoRoutes):
         self.missing_ids = {i for name in s.missing if (i := graph.user_id(name)) is not None}
         hide = np.random.default_rng(self.settings.seed + 2).random(graph.n_users)
         self.hidden_following = (hide < s.hidden_following) & ~self.refused & ~self.private
+        hostile = np.random.default_rng(self.settings.seed + 3).random(graph.n_users)
+        self.hostile = hostile < s.hostile_text
         rates = Rates(s.evolve_follow, s.evolve_unfollow, s.evolve_delete, s.evolve_private)
         self.evolution = Evolution(graph, rates, s.seed, s.day_seconds)
 

@@ -130,6 +130,7 @@ class EmulatorSettings:
         400, spec.INVALID_PARAMS, HIDDEN_FOLLOWING_MESSAGE
     )
     count_drift: float = 0.0  # profile counts off the lists by up to this share, either way
+    hostile_text: float = 0.0  # share of accounts with NULs, lone surrogates, huge counts
     # the graph changing on the emulator's clock (evolution.py): shares per emulated day
     evolve_follow: float = 0.0
     evolve_unfollow: float = 0.0
@@ -263,6 +264,13 @@ OPTIONS: tuple[Option, ...] = (
         "text",
         parse_hidden_response,
         "empty|STATUS:CODE[:MESSAGE]",
+    ),
+    Option(
+        "hostile_text",
+        "--hostile-text",
+        "Quirk: share of accounts whose text holds NULs and lone surrogates, with a 10 kB bio,"
+        " counts above 2^31 and 2^64, and a list entry naming no account (emulator/hostile.py).",
+        "float",
     ),
     Option(
         "count_drift",

@@ -28,5 +28,6 @@ class EmulatorState:
     refused: Any  # numpy masks over the users: refused, private, hiding their following list
     private: Any
     hidden_following: Any
+    hostile: Any  # accounts whose text is hostile (--hostile-text, emulator/hostile.py)
     evolution: Any  # the evolving graph's overlay (evolution.py)
     _occurrences: dict[tuple[str, str, int], int]
