@@ -550,3 +550,34 @@ def test_hostile_text_becomes_the_same_storable_text_on_both_backends(tmp_path, 
     name = next(iter(evil))
     assert table.loc[name, "display_name"] == evil[name]["display_name"]
     assert table.loc[name, "likes_count"] == 2**40 + graph.user_id(name)
+
+
+def test_plan_says_exact_only_when_it_is_and_a_sample_plans_its_budget(tmp_path):
+    """Issue 22.11 (honesty): `--offline` said "exact" while ignoring every level below the
+    seeds; `plan --sampler rwrw --max-requests N` ignored both."""
+    env = crawl_env("http://127.0.0.1:9", XDG_STATE_HOME=str(tmp_path / "state"))
+
+    def plan(*args: str) -> dict:
+        done = subprocess.run(
+            [*CLI, "plan", "alice", "bobby", "carol", "--offline", "--json", "--db", str(tmp_path / "p.db"),
+             *args], capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    deep = plan("--max-depth", "2", "--direction", "both")
+    assert not deep["exact"] and deep["calls_high"]["following"] is None
+    assert deep["calls_low"]["following"] >= 3 and deep["days_high"] is None
+    assert any("depths 1 to 2 are not counted" in n for n in deep["notes"])
+    seeds_only = plan("--max-depth", "0")
+    assert not seeds_only["exact"]
+    text = subprocess.run(
+        [*CLI, "plan", "alice", "--offline", "--max-depth", "2", "--db", str(tmp_path / "q.db")],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    (following,) = [ln for ln in text.stdout.splitlines() if ln.strip().startswith("following")]
+    assert "(exact)" not in following and "no upper bound known" in following, text.stdout
+    walk = plan("--sampler", "rwrw", "--max-requests", "5000")
+    assert sum(walk["calls_high"].values()) >= 5000 and walk["days"] == 0.25
+    assert sum(walk["calls"][b] for b in ("following", "followers")) == 5000
+    assert any("budget of 5,000 calls" in n for n in walk["notes"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import math
+import sys
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -61,6 +63,9 @@ def plan(
         raise UserError(str(exc)) from None
     for problem in seeds.problems:
         click.echo(problem, err=True)
+    if (users or seed_file) and not seeds.usernames:
+        click.echo("error: no valid seed to plan for (see above)", err=True)
+        sys.exit(2)
     _adopt_stored_settings(settings, what_if=True)
     names = seeds.usernames
     existing = _has_crawl(settings.db)
@@ -94,6 +99,8 @@ def plan(
             ""
             if result.users.exact
             else f" (range {result.users.low:,.0f} to {result.users.high:,.0f})"
+            if math.isfinite(result.users.high)
+            else f" (at least {result.users.low:,.0f}; no upper bound known)"
         )
     )
     for line in result.lines():
@@ -160,6 +167,12 @@ def _forecast(settings: CrawlSettings, extra_seeds: list[str], spent: int) -> An
             blanks = reader.blank_users()
             for _ in fresh:  # seeds it does not hold: nothing known of them
                 blanks[0] = blanks.get(0, 0) + 1
-            return forecast(reader.plan_rows, settings, blanks=blanks, info_spent=spent)
+            return forecast(
+                reader.plan_rows,
+                settings,
+                blanks=blanks,
+                info_spent=spent,
+                sample_spent=reader.sample_calls_spent(),
+            )
     except database_errors() as exc:
         raise UserError(describe_database_error(display_name(settings.db), exc)) from None

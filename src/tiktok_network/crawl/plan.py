@@ -89,10 +89,13 @@ class Forecast:
         return {
             "calls": {b: round(r.value) for b, r in self.calls.items()},
             "calls_low": {b: math.floor(r.low) for b, r in self.calls.items()},
-            "calls_high": {b: math.ceil(r.high) for b, r in self.calls.items()},
+            "calls_high": {
+                b: math.ceil(r.high) if math.isfinite(r.high) else None
+                for b, r in self.calls.items()
+            },
             "days": round(self.days.value, 3),
             "days_low": round(self.days.low, 3),
-            "days_high": round(self.days.high, 3),
+            "days_high": round(self.days.high, 3) if math.isfinite(self.days.high) else None,
             "exact": self.exact,
             "users_to_expand": round(self.users.value),
             "info_calls_made_by_plan": self.info_spent,
@@ -117,6 +120,8 @@ class Forecast:
 def _figure(r: Range, digits: int = 0) -> str:
     if r.exact:
         return f"{r.value:,.{digits}f} (exact)"
+    if not math.isfinite(r.high):
+        return f"{r.value:,.{digits}f} (at least {r.low:,.{digits}f}; no upper bound known)"
     return f"{r.value:,.{digits}f} (range {r.low:,.{digits}f} to {r.high:,.{digits}f})"
 
 
@@ -190,8 +195,10 @@ class _Sample:
         level's mean can fall below every mean seen so far, but not below that floor).
         """
         every = [c for costs in self.by_depth.values() for c in costs]
-        if not every or n <= 0:
-            return n, n, n  # nothing to go by: one call each (forecast() says so)
+        if n <= 0:
+            return 0.0, 0.0, 0.0
+        if not every:  # nothing to go by: one call each at least, no upper bound known
+            return n, n, math.inf
         deep = [d for d, costs in self.by_depth.items() if len(costs) >= MIN_SAMPLE]
         ref = self.by_depth[max(deep)] if deep else every
         means = [sum(self.by_depth[d]) / len(self.by_depth[d]) for d in deep]
@@ -270,6 +277,7 @@ def forecast(
     *,
     blanks: dict[int, int] | None = None,
     info_spent: int = 0,
+    sample_spent: int = 0,
 ) -> Forecast:
     """The calls and days a crawl of ``settings`` (depth, direction, budgets) still needs.
 
@@ -278,6 +286,8 @@ def forecast(
     one to learn the levels and samples, one to cost the users to expand, keep memory flat on
     a crawl of millions of users. A --max-users budget is spent level by level."""
     f = Forecast(info_spent=info_spent)
+    if settings.sampler != "bfs" and settings.max_requests is not None:
+        return _sample_forecast(f, settings, sample_spent)
     directions = settings.directions
     blanks = blanks or {}
     census = _census(rows(), blanks, settings)
@@ -323,6 +333,27 @@ def forecast(
         )
     f.days = _days(f, settings)
     _info_note(f, settings)
+    return f
+
+
+def _sample_forecast(f: Forecast, settings: CrawlSettings, spent: int) -> Forecast:
+    """A sampled crawl spends its budget (--max-requests, calls over the whole crawl, of which
+    ``spent`` are spent): the total is known, how it splits between the lists is the walk's."""
+    assert settings.max_requests is not None
+    left = float(max(0, settings.max_requests - spent))
+    buckets = [*settings.directions, *(["info"] if settings.info else [])]
+    for bucket in buckets:
+        f.calls[bucket].add(left / len(buckets), 0.0, left)
+    walks = settings.sampler in ("rw", "rwrw", "mhrw", "nbrw")
+    days = left / min(settings.follow_quota, settings.info_quota if settings.info else math.inf)
+    f.days = Range(days, 0.0 if not walks else days, days)
+    f.users.add(0.0, 0.0, left)
+    f.notes.append(
+        f"--sampler {settings.sampler} spends its budget of {settings.max_requests:,} calls over"
+        f" the whole crawl ({spent:,} spent, {left:,.0f} left)"
+        + ("" if walks else ", or less if its waves run out")
+        + "; how the calls split between the lists depends on the walk"
+    )
     return f
 
 
@@ -396,6 +427,15 @@ def _undiscovered(census: _Census, settings: CrawlSettings, f: Forecast) -> None
     growth = _growth(census.levels)
     if not growth:
         if not census.counted:
+            deepest = max(census.levels, default=0)
+            if settings.max_depth > deepest and census.levels:
+                for d in settings.directions:  # the levels below: more calls, how many unknown
+                    f.calls[d].add(0.0, 0.0, math.inf)
+                f.users.add(0.0, 0.0, math.inf)
+                f.notes.append(
+                    f"depths {deepest + 1} to {settings.max_depth} are not counted: no account's"
+                    " counts are known yet (plan without --offline fetches the seeds' counts)"
+                )
             return
         growth = [census.counted_sum / census.counted]  # every listed account new: a high figure
     g_point, g_high = growth[-1], max(growth)

@@ -538,6 +538,12 @@ class CrawlReader:
             chains.setdefault(chain, []).append(user_id)
         return chains
 
+    def sample_calls_spent(self) -> int:
+        """Calls a sampled crawl turned into data so far (what its budget counts)."""
+        from tiktok_network.store.sampling import calls_spent
+
+        return calls_spent(lambda sql, params: self.conn.execute(sql, params))
+
     def last_settings(self) -> dict[str, Any]:
         """The settings of the crawl's last crawl run (its sampling design among them), not of
         a refresh or a plan."""
