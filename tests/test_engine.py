@@ -45,10 +45,12 @@ async def test_info_fetches_user_fields_as_node_attributes(tmp_path, serve, smal
 
 
 async def test_info_quota_exhaustion_does_not_stop_the_lists(tmp_path, serve, small_graph):
+    """The lists go on without the profiles; then the run waits for the info bucket's next
+    day (here: exits 75, --on-quota exit) to fetch the profiles it could not."""
     server = await serve(small_graph)
-    settings = settings_for(tmp_path, server.url, info=True, info_quota=2)
+    settings = settings_for(tmp_path, server.url, info=True, info_quota=2, on_quota="exit")
     result = await Engine(settings, CREDS).run(small_graph.usernames[:5])
-    assert result.exit_code == 0 and result.stats.infos == 2
+    assert result.exit_code == 75 and result.reason == "quota" and result.stats.infos == 2
     assert result.stats.users_done[1] == 5
 
 

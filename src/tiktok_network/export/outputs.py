@@ -122,22 +122,26 @@ def rewrite_recorded(db: str | Path) -> list[tuple[str, str]]:
         recorded = reader.outputs()
     done: list[tuple[str, str]] = []
     for path, kind, options in recorded:
-        if not (Path(path).is_file() if kind == "diff" else Path(path).is_dir()):
+        if kind == "copy" and _same_database(db, path):
+            continue  # a copy's record of itself, copied from its source
+        if kind == "copy" and "://" in path:
+            pass  # a database on a server: the copy says whether it is there
+        elif not (Path(path).is_file() if kind in ("diff", "copy") else Path(path).is_dir()):
             done.append((path, "gone: skipped"))
             continue
         try:
-            done.append((path, REWRITERS.get(kind, _rewrite_export)(db, Path(path), options)))
+            done.append((path, REWRITERS.get(kind, _rewrite_export)(db, path, options)))
         except (OSError, ValueError) as exc:
             done.append((path, f"not rewritten ({exc})"))
     return done
 
 
-def _rewrite_export(db: str | Path, path: Path, options: dict[str, Any]) -> str:
+def _rewrite_export(db: str | Path, path: str, options: dict[str, Any]) -> str:
     write_outputs(db, path, ExportRequest.of(options), record=False)
     return "rewritten"
 
 
-def _rewrite_report(db: str | Path, path: Path, options: dict[str, Any]) -> str:
+def _rewrite_report(db: str | Path, path: str, options: dict[str, Any]) -> str:
     """An ``analyze`` report, with the networks it was compared with that still exist."""
     from tiktok_network.analysis.edgelist import read_edges
     from tiktok_network.analysis.report import Network, analyse, crawl_networks
@@ -150,21 +154,51 @@ def _rewrite_report(db: str | Path, path: Path, options: dict[str, Any]) -> str:
             networks.append(Network(el.name, el))
         else:
             gone.append(other)
-    analyse(networks, path, seed=int(options.get("seed") or 0))
+    analyse(networks, Path(path), seed=int(options.get("seed") or 0))
     return "rewritten" + (f" without {', '.join(gone)} (gone)" if gone else "")
 
 
-def _rewrite_diff(db: str | Path, path: Path, options: dict[str, Any]) -> str:
+def _rewrite_diff(db: str | Path, path: str, options: dict[str, Any]) -> str:
     from tiktok_network.export.history import write_diff
     from tiktok_network.store import open_reader
 
     with open_reader(db) as reader:
-        write_diff(reader, float(options["since"]), float(options["until"]), path)
+        write_diff(reader, float(options["since"]), float(options["until"]), Path(path))
     return "rewritten"
 
 
+def _rewrite_copy(db: str | Path, path: str, options: dict[str, Any]) -> str:
+    """A ``db copy`` destination brought up to date (a copy that moved on is refused and
+    said: the lab then purges it by hand)."""
+    from tiktok_network.store import database_errors
+    from tiktok_network.store.copy import copy_crawl
+    from tiktok_network.store.errors import NotACrawlDatabase
+
+    target = str(path)
+    try:
+        results = copy_crawl(str(db), target)
+    except (NotACrawlDatabase, *database_errors()) as exc:
+        return f"not brought up to date ({str(exc).splitlines()[0][:300]})"
+    if not all(r.verified for r in results):
+        return "brought up to date, but it does not match: run db copy again"
+    return "brought up to date"
+
+
+def _same_database(db: str | Path, path: str) -> bool:
+    from tiktok_network.store import display_name, is_database_url
+
+    if is_database_url(db):
+        return display_name(db) == path
+    return str(Path(db).resolve()) == path
+
+
 # How each kind of recorded output is written again after a purge.
-REWRITERS = {"export": _rewrite_export, "analyze": _rewrite_report, "diff": _rewrite_diff}
+REWRITERS = {
+    "export": _rewrite_export,
+    "analyze": _rewrite_report,
+    "diff": _rewrite_diff,
+    "copy": _rewrite_copy,
+}
 
 
 def record_diff(db: str | Path, path: str | Path, since: float, until: float) -> None:

@@ -193,6 +193,8 @@ class _Side:
             self.lock.acquire()
             try:
                 self.conn = connect(path, readonly=not write)
+                if write:  # rows a purge removed from the source leave no copy in free pages
+                    self.conn.execute("PRAGMA secure_delete=ON")
             except BaseException:
                 self.lock.release()
                 raise
@@ -344,6 +346,12 @@ class _Side:
                     f" (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
                 )
 
+    def compact(self) -> None:
+        """After rows were changed or removed in an existing SQLite copy: rewrite the file, so
+        no old row (a purged name) survives in a page the copy no longer uses."""
+        if not self.pg:
+            self.conn.execute("VACUUM")
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             if self.pg:
@@ -384,11 +392,24 @@ def copy_crawl(
         _refuse_live_workers(source)
         target = _Side(dst, write=True)
         try:
-            return _copy_tables(source, target, progress)
+            results = _copy_tables(source, target, progress)
+            if any(r.copied_now and r.destination_rows for r in results):
+                target.compact()
         finally:
             target.close()
     finally:
         source.close()
+    record_copy(src, dst)
+    return results
+
+
+def record_copy(src: str, dst: str) -> None:
+    """The source remembers its copy (without a password), so that a purge brings the copy up
+    to date too (``export.outputs.rewrite_recorded``)."""
+    from tiktok_network.store import record_output
+
+    where = display_name(dst) if is_database_url(dst) else str(Path(dst).resolve())
+    record_output(src, where, "copy", {})
 
 
 def _same_crawl(source: _Side, target: _Side) -> None:
