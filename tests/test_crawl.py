@@ -35,6 +35,7 @@ def metered(requests: list[dict]) -> int:
     """Requests a quota counts: every one but the token endpoint's."""
     return sum(r["endpoint"] != "token" for r in requests)
 
+
 def seeds_of(graph, n: int, lo: int = 5, hi: int = 60) -> list[str]:
     return [
         graph.usernames[u] for u in range(graph.n_users) if lo <= graph.following.degree(u) <= hi

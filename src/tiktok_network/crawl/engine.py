@@ -206,6 +206,8 @@ class Engine:
         finally:
             if self._heartbeat is not None:
                 self._heartbeat.cancel()
+            if self.quota is not None:
+                self.quota.release_reserved()  # calls counted ahead and not sent: given back
             await writer.release_worker(self.worker_id)
             exit_code = self._exit_code()
             await writer.end_run(writer.run_id, exit_code)
@@ -237,11 +239,20 @@ class Engine:
         recovered = await writer.recover(self.worker_id, MAX_USER_ATTEMPTS)
         if recovered:
             log.info("put back %d users left claimed or failed by an earlier run", recovered)
+        purged = await writer.purged_among(seeds) if seeds else set()
+        if purged:
+            log.warning(
+                "%d of the seeds were purged from this crawl earlier (the service refused or"
+                " no longer had them): they stay out",
+                len(purged),
+            )
+            seeds = [s for s in seeds if s not in purged]
         if seeds:
             new, known = await writer.add_seeds(seeds)
             log.info("seeds: %d new, %d already in the crawl", new, known)
         self.quota = await self._quota_tracker(writer, cid, day_number(s.day_seconds))
         writer.set_quota_source(self.quota.drain, self.quota.sync)
+        self.quota.durable = writer.flush  # a block of calls is counted before it is sent
         if self.refresh is not None:
             self.refresh_round = await writer.begin_refresh(self.refresh)
             self.frontier = RefreshFrontier(

@@ -10,11 +10,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from tiktok_network.config import CrawlSettings
 from tiktok_network.quota_day import day_number, next_reset
 from tiktok_network.store.base import QuotaDelta
+
+# Calls counted ahead at most (a block): a kill -9 leaves at most this many per bucket counted
+# and never sent; a reservation is one commit, so larger blocks cost fewer commits.
+RESERVE_BLOCK = 200
 
 if TYPE_CHECKING:
     from tiktok_network.store.pg_quota import PgSharedLedger
@@ -39,23 +44,59 @@ class QuotaTracker:
         self.used: dict[str, int] = defaultdict(int, {b: n for b, (n, _) in stored.items()})
         self.flagged: set[str] = {b for b, (_, ex) in stored.items() if ex}
         self._pending: dict[tuple[int, str], QuotaDelta] = {}
+        # Calls reserved (counted in the ledger and the crawl) and not sent yet: a request is
+        # counted durably before it is sent, a block at a time; what is left of a block is
+        # given back at the end of the run (a kill -9 leaves it counted: never under-counted).
+        self._ahead: dict[str, int] = defaultdict(int)
+        self._committing: dict[str, int] = defaultdict(int)  # reserved, commit under way
+        self._reserving = asyncio.Lock()
+        self.durable: Callable[[], Awaitable[None]] | None = None  # commits the deltas now
 
     # ------------------------------------------------------------------ gate
     async def acquire(self, bucket: str) -> bool:
         self._roll()
         group = self.group(bucket)
-        if self.is_exhausted(group):
-            return False
-        self.used[bucket] += 1
-        self._delta(bucket).used += 1
-        return True
+        while True:
+            if self.is_exhausted(group):
+                return False
+            if self._ahead[bucket] > 0:
+                self._ahead[bucket] -= 1
+                self.used[bucket] += 1
+                return True
+            await self._reserve_block(bucket, group)
+
+    async def _reserve_block(self, bucket: str, group: tuple[str, ...]) -> None:
+        """Count a block of calls before any of them is sent (at most what the budget has
+        left, at most 1% of it): usable once the count is durable (when the crawl can commit
+        now), so no request goes out uncounted."""
+        async with self._reserving:
+            if self._ahead[bucket] > 0 or self.is_exhausted(group):
+                return
+            left = self.budget(group) - self.used_in(group)
+            block = max(1, min(RESERVE_BLOCK, self.budget(group) // 100, left))
+            self._delta(bucket).used += block
+            self._committing[bucket] += block
+            try:
+                if self.durable is not None:
+                    await self.durable()
+            finally:
+                self._committing[bucket] -= block
+            self._ahead[bucket] += block
+
+    def release_reserved(self) -> None:
+        """Give back the calls reserved and not sent (the end of a run)."""
+        for bucket, ahead in list(self._ahead.items()):
+            if ahead > 0:
+                self._delta(bucket).used -= ahead
+        self._ahead.clear()
 
     async def refund(self, bucket: str) -> None:
-        """A request that never reached the service (no connection): it used no quota."""
+        """A request that never reached the service (no connection): it used no quota; its
+        reservation serves the next request."""
         self._roll()
         if self.used[bucket] > 0:
             self.used[bucket] -= 1
-            self._delta(bucket).used -= 1
+            self._ahead[bucket] += 1
 
     async def exhausted(self, bucket: str, message: str | None = None) -> None:
         """The service refused for the day; ``message`` is what it said (kept for status)."""
@@ -74,7 +115,13 @@ class QuotaTracker:
             if client != self.client or day != self.day:
                 continue
             pending = self._pending.get((day, bucket))
-            self.used[bucket] = used + (pending.used if pending else 0)
+            # The ledger counts this run's reservations too: what was sent is less by those.
+            self.used[bucket] = (
+                used
+                + (pending.used if pending else 0)
+                - self._ahead[bucket]
+                - self._committing[bucket]
+            )
             if exhausted:
                 self.flagged.add(bucket)
 
@@ -120,6 +167,7 @@ class QuotaTracker:
     def _roll(self) -> None:
         today = day_number(self.settings.day_seconds)
         if today != self.day:
+            self.release_reserved()  # given back to the day they were reserved in
             self.day = today
             self.used = defaultdict(int)
             self.flagged = set()

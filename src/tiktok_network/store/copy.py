@@ -361,8 +361,19 @@ class _Side:
             self.lock.release()
 
 
+def _lease_of(db: str) -> float:
+    """The lease the crawl's workers run with (a worker silent for longer is gone)."""
+    from tiktok_network.store import stored_settings
+
+    if not is_database_url(db):
+        return 60.0
+    lease = stored_settings(db).get("lease")
+    return float(lease) if isinstance(lease, int | float) and lease > 0 else 60.0
+
+
 def _refuse_live_workers(side: _Side, lease: float = 60.0) -> None:
-    if "id" not in side.columns("workers"):
+    """A PostgreSQL crawl being crawled is refused (a SQLite one: its lock says so)."""
+    if not side.pg or "id" not in side.columns("workers"):
         return
     row = side.conn.execute(
         side.sql("SELECT count(*) FROM workers WHERE ended_at IS NULL AND heartbeat_at > ?"),
@@ -389,7 +400,7 @@ def copy_crawl(
         raise NotACrawlDatabase(f"{display_name(src)}: source and destination are the same")
     source = _Side(src, write=False)
     try:
-        _refuse_live_workers(source)
+        _refuse_live_workers(source, _lease_of(src))
         target = _Side(dst, write=True)
         try:
             results = _copy_tables(source, target, progress)

@@ -224,9 +224,21 @@ def keep_out_purged(execute: Execute, pages: list[PageRecord]) -> list[PageRecor
     user row, and in the raw response only its tombstone id (the policy for an account the
     service refuses but others' lists still name: it stays purged). One indexed lookup when
     nothing was ever purged."""
-    if not pages or execute("SELECT 1 FROM purged_names LIMIT 1").fetchone() is None:
+    if not pages:
         return pages
-    names = {username for page in pages for username, _ in page.items}
+    gone = purged_among(execute, {username for page in pages for username, _ in page.items})
+    if not gone:
+        return pages
+    return [
+        _without(page, gone) if any(u in gone for u, _ in page.items) else page for page in pages
+    ]
+
+
+def purged_among(execute: Execute, names: Iterable[str]) -> dict[str, str]:
+    """Which of ``names`` a purge removed from this crawl, with their tombstones (one indexed
+    lookup when nothing was ever purged)."""
+    if execute("SELECT 1 FROM purged_names LIMIT 1", ()).fetchone() is None:
+        return {}
     hashes = {name_hash(n): n for n in names}
     gone: dict[str, str] = {}
     listed = list(hashes)
@@ -238,11 +250,7 @@ def keep_out_purged(execute: Execute, pages: list[PageRecord]) -> list[PageRecor
             tuple(chunk),
         ).fetchall():
             gone[hashes[digest]] = tombstone
-    if not gone:
-        return pages
-    return [
-        _without(page, gone) if any(u in gone for u, _ in page.items) else page for page in pages
-    ]
+    return gone
 
 
 def _without(page: PageRecord, gone: dict[str, str]) -> PageRecord:

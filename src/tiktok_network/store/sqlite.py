@@ -179,6 +179,11 @@ class SqliteStore(CrawlStore):
         """Put back users claimed by earlier runs, and failed users not yet given up: safe
         because this run holds the crawl lock, so no other process is working on them."""
         with self._tx():
+            # Workers of runs that died (kill -9) never said they ended: they did.
+            self.conn.execute(
+                "UPDATE workers SET ended_at=heartbeat_at WHERE ended_at IS NULL AND id <> ?",
+                (worker,),
+            )
             cur = self.conn.execute(
                 f"UPDATE users SET state={PUT_BACK}, status=CASE WHEN state=? OR refresh_due IS NOT NULL"
                 " THEN status END,"

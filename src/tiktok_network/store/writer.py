@@ -181,6 +181,14 @@ class StoreWriter:
     async def reclaim_expired(self) -> int:
         return await self._run_in_child(self.store.reclaim_expired)
 
+    async def purged_among(self, names: list[str]) -> set[str]:
+        """Which of these usernames a purge removed from the crawl (they stay out)."""
+        return set(
+            await self._run_in_child(
+                self.store.transact, lambda execute: lifecycle.purged_among(execute, names)
+            )
+        )
+
     async def requeue_missing_info(self, max_depth: int) -> int:
         return await self._run_in_child(
             self.store.transact,
