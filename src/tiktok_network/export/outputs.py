@@ -112,7 +112,9 @@ def folder_owner(db: str | Path, request: ExportRequest) -> Any:
     return FolderOwner(crawl_identity(db), display_name(db), keyed)
 
 
-def rewrite_recorded(db: str | Path) -> list[tuple[str, str]]:
+def rewrite_recorded(
+    db: str | Path, *, kinds: tuple[str, ...] | None = None, seen: set[str] | None = None
+) -> list[tuple[str, str]]:
     """Write again every output folder recorded in the crawl that still exists, as it was
     written (after a purge, so no output keeps a purged account); returns (path, what
     happened) per folder."""
@@ -121,9 +123,15 @@ def rewrite_recorded(db: str | Path) -> list[tuple[str, str]]:
     with open_reader(db) as reader:
         recorded = reader.outputs()
     done: list[tuple[str, str]] = []
+    seen = set() if seen is None else seen
+    seen.add(_name(db))
     for path, kind, options in recorded:
-        if kind == "copy" and _same_database(db, path):
-            continue  # a copy's record of itself, copied from its source
+        if kinds is not None and kind not in kinds:
+            continue
+        if kind == "copy" and (_same_database(db, path) or path in seen):
+            continue  # a copy's record of itself, or one already brought up to date
+        if kind == "copy":
+            options = {**options, "_seen": seen}
         if kind == "copy" and "://" in path:
             pass  # a database on a server: the copy says whether it is there
         elif not (Path(path).is_file() if kind in ("diff", "copy") else Path(path).is_dir()):
@@ -181,15 +189,22 @@ def _rewrite_copy(db: str | Path, path: str, options: dict[str, Any]) -> str:
         return f"not brought up to date ({str(exc).splitlines()[0][:300]})"
     if not all(r.verified for r in results):
         return "brought up to date, but it does not match: run db copy again"
-    return "brought up to date"
+    # The copies made from that copy, in turn (each database records its own copies).
+    chained = [
+        f"{where}: {what}"
+        for where, what in rewrite_recorded(target, kinds=("copy",), seen=options.get("_seen"))
+    ]
+    return "brought up to date" + (f" (and {'; '.join(chained)})" if chained else "")
+
+
+def _name(db: str | Path) -> str:
+    from tiktok_network.store.copy import copy_name
+
+    return copy_name(str(db))
 
 
 def _same_database(db: str | Path, path: str) -> bool:
-    from tiktok_network.store import display_name, is_database_url
-
-    if is_database_url(db):
-        return display_name(db) == path
-    return str(Path(db).resolve()) == path
+    return _name(db) == path
 
 
 # How each kind of recorded output is written again after a purge.

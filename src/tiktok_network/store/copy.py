@@ -147,6 +147,10 @@ TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
 # which sort alike everywhere), and edge_history, which has no unique key.
 WHOLE = ("outputs", "quota", "workers", "purged_names", "edge_history")
 COPY_LOCK = 0x74746E63  # advisory lock of a PostgreSQL destination during a copy
+# Rows that belong to one database and are never copied: its own copies (each database
+# remembers the copies made from it, so a purge reaches a copy of a copy too).
+_LOCAL = {"outputs": lambda row: row[1] == "copy"}
+_SHARED_ROWS = {"outputs": "kind <> 'copy'"}  # the rows of a table both sides must hold
 
 
 @dataclass
@@ -218,7 +222,8 @@ class _Side:
         return {r[0] for r in rows}
 
     def count(self, table: str) -> int:
-        return int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        where = f" WHERE {_SHARED_ROWS[table]}" if table in _SHARED_ROWS else ""
+        return int(self.conn.execute(f"SELECT count(*) FROM {table}{where}").fetchone()[0])
 
     def rows_after(
         self, table: str, keys: tuple[str, ...], cols: list[str], after: tuple[Any, ...] | None
@@ -419,8 +424,16 @@ def record_copy(src: str, dst: str) -> None:
     to date too (``export.outputs.rewrite_recorded``)."""
     from tiktok_network.store import record_output
 
-    where = display_name(dst) if is_database_url(dst) else str(Path(dst).resolve())
-    record_output(src, where, "copy", {})
+    record_output(src, copy_name(dst), "copy", {})
+
+
+def copy_name(db: str) -> str:
+    """How a copy is recorded: a file's real path, or the URL without its password."""
+    if is_database_url(db):
+        from tiktok_network.store.pg_db import without_password
+
+        return without_password(db)
+    return str(Path(db).resolve())
 
 
 def _same_crawl(source: _Side, target: _Side) -> None:
@@ -483,8 +496,9 @@ def _differences(
     """What the destination must change to hold the source's rows of ``table``, a batch of
     keys at a time (memory stays bounded; each batch is read before it is written)."""
     if table in WHOLE:
-        theirs = sorted(target.ordered(table, keys, cols), key=repr)
-        ours = sorted(source.ordered(table, keys, cols), key=repr)
+        local = _LOCAL.get(table, lambda row: False)
+        theirs = sorted((r for r in target.ordered(table, keys, cols) if not local(r)), key=repr)
+        ours = sorted((r for r in source.ordered(table, keys, cols) if not local(r)), key=repr)
         for side in (source, target):
             if side.pg:
                 side.conn.rollback()

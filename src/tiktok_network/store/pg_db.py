@@ -212,6 +212,18 @@ def redact(url: str) -> str:
     return urlunsplit((parts.scheme, f"{user}:***@{host}{port}", parts.path, parts.query, ""))
 
 
+def without_password(url: str) -> str:
+    """The URL with no password at all (a record a program connects with again: the password
+    then comes from PGPASSWORD or ~/.pgpass, never from the crawl)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit((parts.scheme, f"{user}@{host}{port}", parts.path, parts.query, ""))
+
+
 def connect(url: str, *, autocommit: bool = True) -> psycopg.Connection:
     """A connection to the crawl database; a failure is one line naming the database, never
     its password, said at once unless the server said it is restarting."""
