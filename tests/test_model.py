@@ -17,8 +17,8 @@ from hypothesis.stateful import run_state_machine_as_test
 from tests.model import CrawlModel
 
 SETTINGS = settings(
-    max_examples=3,
-    stateful_step_count=9,
+    max_examples=4,
+    stateful_step_count=10,
     derandomize=True,
     database=None,
     deadline=None,
