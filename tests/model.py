@@ -22,14 +22,12 @@ every step it checks the promises against the emulator's truth:
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import sqlite3
 import subprocess
 import tempfile
 import time
-import urllib.request
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -40,6 +38,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from tests.crawl_helpers import CLI, RequestCounter, _query, crawl_env
+from tests.test_lifecycle import emulator_json
 from tiktok_network.crawl.quota import RESERVE_BLOCK
 from tiktok_network.emulator.graph import parse_graph_spec
 from tiktok_network.emulator.process import emulator_process
@@ -55,17 +54,7 @@ EMULATOR = (
 BUDGETS = ("--follow-quota", "10000000", "--info-quota", "1000000")
 NAMES = parse_graph_spec(GRAPH).usernames
 SEEDS = [NAMES[i] for i in (3, 17, 41, 77, 120, 151)]
-TOMBSTONE = "tombstone-"
 FORMATS = ("csv", "parquet", "graphml", "gexf")
-
-
-def _json(url: str, path: str, body: dict | None = None) -> dict:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        url + path, data=data, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=60) as reply:
-        return json.loads(reply.read())
 
 
 def _moment(at: float) -> str:
@@ -190,7 +179,7 @@ class CrawlModel(RuleBasedStateMachine):
     def advance(self, days: int) -> None:
         self.steps.append(f"advance {days} days")
         self.moments.append(datetime.now(UTC).timestamp())
-        _json(self.emu.url, "/_emulator/advance", {"days": days})
+        emulator_json(self.emu.url, "/_emulator/advance", {"days": days})
         self.fresh = False
 
     @precondition(lambda self: self.crawled)
@@ -338,7 +327,7 @@ class CrawlModel(RuleBasedStateMachine):
         assert touching == 0, "a current follow touches a tombstone"
         if not self.fresh:
             return
-        served = _json(self.emu.url, "/_emulator/graph")
+        served = emulator_json(self.emu.url, "/_emulator/graph")
         edges = {tuple(e) for e in served["edges"]}
         current = {
             (s, d)

@@ -201,27 +201,25 @@ VERSION = MIGRATIONS[-1][0]
 def redact(url: str) -> str:
     """The URL without its password, for messages and logs."""
     try:
-        parts = urlsplit(url)
+        return _with_password(url, ":***")
     except ValueError:
         return "postgresql://(unparsable URL)"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit((parts.scheme, f"{user}:***@{host}{port}", parts.path, parts.query, ""))
 
 
 def without_password(url: str) -> str:
     """The URL with no password at all (a record a program connects with again: the password
     then comes from PGPASSWORD or ~/.pgpass, never from the crawl)."""
+    return _with_password(url, "")
+
+
+def _with_password(url: str, shown: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
         return url
     user = parts.username or ""
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
-    return urlunsplit((parts.scheme, f"{user}@{host}{port}", parts.path, parts.query, ""))
+    return urlunsplit((parts.scheme, f"{user}{shown}@{host}{port}", parts.path, parts.query, ""))
 
 
 def connect(url: str, *, autocommit: bool = True) -> psycopg.Connection:
