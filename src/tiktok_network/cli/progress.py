@@ -41,10 +41,10 @@ def setup_logging(quiet: bool, console: Console | None = None, log_file: str | N
     if log_file:
         try:
             file_handler = logging.FileHandler(log_file, encoding="utf-8")
-        except OSError as exc:
-            from tiktok_network.cli.errors import UserError
+        except OSError as exc:  # said in one line by the command's error decorator
+            from tiktok_network.config import ConfigError
 
-            raise UserError(
+            raise ConfigError(
                 f"{log_file}: cannot write the log file ({exc.strerror or exc})"
             ) from None
         file_handler.setFormatter(UTCFormatter("%(asctime)s %(levelname)s %(message)s"))
