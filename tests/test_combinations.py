@@ -588,3 +588,58 @@ def test_plan_says_exact_only_when_it_is_and_a_sample_plans_its_budget(tmp_path)
     assert sum(walk["calls_high"].values()) >= 5000 and walk["days"] == 0.25
     assert sum(walk["calls"][b] for b in ("following", "followers")) == 5000
     assert any("budget of 5,000 calls" in n for n in walk["notes"])
+
+
+# ------------------------------------------- sequences the model-based test found (shrunk)
+def test_a_kill_9_never_leaves_a_request_uncounted_and_the_copy_can_follow(tmp_path, synth):
+    """Model: `kill -9` after 25 requests, resume: the ledger counted 56 of 81 requests sent
+    (it was written once a second); then `db copy` was refused for a minute ("1 workers are
+    crawling it") though the killed process was gone."""
+    import sqlite3
+
+    from tiktok_network.crawl.quota import RESERVE_BLOCK
+
+    seeds = typical_seeds(synth, 3)
+    with emulator_process(tmp_path, "--graph", SYNTH) as emu:
+        proc = start_crawl(tmp_path, emu.url, *seeds, "--max-depth", "2", "--info")
+        RequestCounter(emu.log).wait_for(25, proc)
+        proc.kill()
+        proc.wait(timeout=60)
+        sent = sum(r["endpoint"] in ("following", "followers", "info") for r in emu.requests())
+    conn = sqlite3.connect(tmp_path / "state" / "tiktok-network" / "quota.db")
+    counted = conn.execute("SELECT sum(used) FROM quota").fetchone()[0]
+    conn.close()
+    assert sent <= counted <= sent + 3 * RESERVE_BLOCK
+    copied = subprocess.run(
+        [*CLI, "db", "copy", str(tmp_path / "crawl.db"), str(tmp_path / "copy.db")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert copied.returncode == 0 and "verified" in copied.stdout, copied.stderr
+
+
+def test_a_purge_reaches_a_copy_of_a_copy_and_a_purged_seed_stays_out(tmp_path, pg_cluster):
+    """Model: after copy -> copy of the copy -> refresh, the copy of the copy kept a purged
+    name; a purged account given again as a seed came back."""
+    db = tmp_path / "crawl.db"
+    pg = pg_cluster.new_database()
+    back = tmp_path / "back.db"
+    with emulator_process(tmp_path, "--graph", GRAPH, "--refused-fraction", "0.1") as emu:
+        crawl_everyone(tmp_path, emu.url, ())
+        refused = {n for (n,) in _query(db, "SELECT username FROM users WHERE status = 2")}
+        for src, dst in ((db, pg), (pg, back)):
+            done = subprocess.run(
+                [*CLI, "db", "copy", str(src), str(dst)], capture_output=True, text=True,
+                timeout=300,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+        done = run_refresh(tmp_path, emu.url, (), "--older-than", "0s")
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "brought up to date" in done.stderr
+        again = run_crawl(tmp_path, emu.url, sorted(refused)[0], "--max-depth", "0")
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert "purged from this crawl earlier" in again.stderr
+    for target in (db, pg, back):
+        names = {n for (n,) in _query(target, "SELECT username FROM users")}
+        assert not names & refused, target
+    for name in sorted(refused):
+        assert traces(name, tmp_path, db) == [], name
