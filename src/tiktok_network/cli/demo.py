@@ -72,6 +72,9 @@ DEMO_QUIRKS = {
 
 
 DEMO_KEY, DEMO_SECRET = "demo-key", "demo-secret"  # the emulator's default client
+# The demo's user-info bucket: a day's worth for every account it expands, so the demo ends in
+# minutes (a real crawl with --info waits for the next day once its 1,000 calls are spent).
+DEMO_INFO_QUOTA = 100_000
 
 
 def run_demo(
@@ -112,7 +115,7 @@ async def _demo(
         f"emulator: synthetic graph of {graph.n_users:,} users and {graph.n_edges:,} follows",
         err=True,
     )
-    emulated = EmulatorSettings(**(DEMO_QUIRKS if quirks else {}))
+    emulated = EmulatorSettings(**(DEMO_QUIRKS if quirks else {}), info_quota=DEMO_INFO_QUOTA)
     if quirks:
         click.echo(
             "emulator quirks: "
@@ -134,6 +137,7 @@ async def _demo(
             max_depth=max_depth,
             direction="both" if quirks else "following",
             info=quirks,  # the profile counts tell complete lists from capped ones
+            info_quota=DEMO_INFO_QUOTA,
             followers_cap=DEMO_QUIRKS["followers_cap"] if quirks else None,  # as a lab sets it
             log_every=5,
         )
