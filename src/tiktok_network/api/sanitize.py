@@ -13,7 +13,7 @@ text). The policy, applied to the response before anything reads or stores it:
 - the raw response stored (and exported in saved_jsons.csv) is the cleaned one.
 
 Long text (a 10 kB bio) is kept whole; counts beyond what a database integer holds are
-dropped by the typed outcome (``outcomes.plain_count``). Responses with nothing to clean are
+dropped by the typed outcome (``outcomes.plain_counts``). Responses with nothing to clean are
 passed through untouched: one regular-expression scan of the bytes.
 """
 

@@ -493,41 +493,27 @@ def _undiscovered(census: _Census, settings: CrawlSettings, f: Forecast) -> None
         )
 
 
-def _days(f: Forecast, settings: CrawlSettings) -> Range:
-    """Days of quota: the bucket that takes longest decides."""
+def _days(f: Forecast, settings: CrawlSettings, *, info: bool = True) -> Range:
+    """Days of quota: the bucket that takes longest decides (``info``: the user-info bucket
+    counts too; without it, the days the follow lists alone take)."""
 
     def days(pick: str) -> float:
         fo = getattr(f.calls.get("following", Range()), pick)
         fr = getattr(f.calls.get("followers", Range()), pick)
-        info = getattr(f.calls["info"], pick)
         follow = max(fo, fr) if settings.separate_follow_quotas else fo + fr
+        calls = getattr(f.calls["info"], pick) if info else 0.0
         return max(
             follow / settings.follow_quota,
             getattr(f.records, pick) / settings.follow_records_quota,
-            info / settings.info_quota,
-            info / settings.info_records_quota,
-        )
-
-    return Range(days("value"), days("low"), days("high"))
-
-
-def _list_days(f: Forecast, settings: CrawlSettings) -> Range:
-    """Days the follow lists alone take: a crawl with --info does not wait for the user-info
-    bucket (accounts expanded once it is spent are judged when their profiles arrive)."""
-
-    def days(pick: str) -> float:
-        fo = getattr(f.calls.get("following", Range()), pick)
-        fr = getattr(f.calls.get("followers", Range()), pick)
-        follow = max(fo, fr) if settings.separate_follow_quotas else fo + fr
-        return max(
-            follow / settings.follow_quota, getattr(f.records, pick) / settings.follow_records_quota
+            calls / settings.info_quota,
+            calls / settings.info_records_quota,
         )
 
     return Range(days("value"), days("low"), days("high"))
 
 
 def _info_note(f: Forecast, settings: CrawlSettings) -> None:
-    lists = _list_days(f, settings)
+    lists = _days(f, settings, info=False)  # the lists do not wait for the info bucket
     if settings.info and f.days.value > lists.value * 1.05 + 0.01:
         f.notes.append(
             f"the follow lists take {_figure(lists, 2)} days; the profiles take longer (the"

@@ -50,9 +50,10 @@ def write_outputs(
     An export that runs beside a refresh may read the crawl before a purge and write after
     it: once recorded, it counts the purges again and writes once more if there were new
     ones (a purge after that finds the folder recorded, and the refresh rewrites it)."""
+    owner = folder_owner(db, request)
     seen = purges_so_far(db)
     while True:
-        written = _write_once(db, out, request, record=record)
+        written = _write_once(db, out, request, owner, record=record)
         now = purges_so_far(db)
         if now == seen:
             return written
@@ -60,12 +61,11 @@ def write_outputs(
 
 
 def _write_once(
-    db: str | Path, out: str | Path, request: ExportRequest, *, record: bool
+    db: str | Path, out: str | Path, request: ExportRequest, owner: Any, *, record: bool
 ) -> dict[str, int]:
     from tiktok_network.export.folders import check_folder, write_manifest
 
     view: dict[str, Any] = {"as_of": request.as_of}
-    owner = folder_owner(db, request)
     if request.key_file is not None:
         from tiktok_network.pseudonyms import Pseudonymizer, load_key
 
@@ -128,20 +128,28 @@ def rewrite_recorded(
     for path, kind, options in recorded:
         if kinds is not None and kind not in kinds:
             continue
-        if kind == "copy" and (_same_database(db, path) or path in seen):
-            continue  # a copy's record of itself, or one already brought up to date
-        if kind == "copy":
-            options = {**options, "_seen": seen}
-        if kind == "copy" and "://" in path:
-            pass  # a database on a server: the copy says whether it is there
-        elif not (Path(path).is_file() if kind in ("diff", "copy") else Path(path).is_dir()):
+        if kind == "copy" and path in seen:
+            continue  # a copy's record of itself (copied from its source), or one done already
+        if not _still_there(kind, path):
             done.append((path, "gone: skipped"))
             continue
         try:
-            done.append((path, REWRITERS.get(kind, _rewrite_export)(db, path, options)))
+            what = (
+                _rewrite_copy(db, path, seen)
+                if kind == "copy"
+                else REWRITERS.get(kind, _rewrite_export)(db, path, options)
+            )
         except (OSError, ValueError) as exc:
-            done.append((path, f"not rewritten ({exc})"))
+            what = f"not rewritten ({exc})"
+        done.append((path, what))
     return done
+
+
+def _still_there(kind: str, path: str) -> bool:
+    """Whether a recorded output still exists (a copy on a server says so when reached)."""
+    if kind == "copy" and "://" in path:
+        return True
+    return Path(path).is_file() if kind in ("diff", "copy") else Path(path).is_dir()
 
 
 def _rewrite_export(db: str | Path, path: str, options: dict[str, Any]) -> str:
@@ -175,7 +183,7 @@ def _rewrite_diff(db: str | Path, path: str, options: dict[str, Any]) -> str:
     return "rewritten"
 
 
-def _rewrite_copy(db: str | Path, path: str, options: dict[str, Any]) -> str:
+def _rewrite_copy(db: str | Path, path: str, seen: set[str]) -> str:
     """A ``db copy`` destination brought up to date (a copy that moved on is refused and
     said: the lab then purges it by hand)."""
     from tiktok_network.store import database_errors
@@ -191,8 +199,7 @@ def _rewrite_copy(db: str | Path, path: str, options: dict[str, Any]) -> str:
         return "brought up to date, but it does not match: run db copy again"
     # The copies made from that copy, in turn (each database records its own copies).
     chained = [
-        f"{where}: {what}"
-        for where, what in rewrite_recorded(target, kinds=("copy",), seen=options.get("_seen"))
+        f"{where}: {what}" for where, what in rewrite_recorded(target, kinds=("copy",), seen=seen)
     ]
     return "brought up to date" + (f" (and {'; '.join(chained)})" if chained else "")
 
@@ -203,17 +210,9 @@ def _name(db: str | Path) -> str:
     return copy_name(str(db))
 
 
-def _same_database(db: str | Path, path: str) -> bool:
-    return _name(db) == path
-
-
-# How each kind of recorded output is written again after a purge.
-REWRITERS = {
-    "export": _rewrite_export,
-    "analyze": _rewrite_report,
-    "diff": _rewrite_diff,
-    "copy": _rewrite_copy,
-}
+# How each kind of recorded output file or folder is written again after a purge (a copy is
+# brought up to date by ``_rewrite_copy``, which follows the copies made from it).
+REWRITERS = {"export": _rewrite_export, "analyze": _rewrite_report, "diff": _rewrite_diff}
 
 
 def record_diff(db: str | Path, path: str | Path, since: float, until: float) -> None:

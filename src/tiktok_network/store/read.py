@@ -465,8 +465,8 @@ class CrawlReader:
 
     # ---------------------------------------------------------------- history
     def crawl_identity(self) -> str | None:
-        """What tells this crawl from every other (the moment its database was made, kept by
-        ``db copy``): output folders are kept to one crawl by it."""
+        """What tells this crawl from every other (the moment its database was made; a
+        ``db copy`` is a database of its own): output folders are kept to one crawl by it."""
         if not self.has_table("meta"):
             return None
         row = self.conn.execute("SELECT value FROM meta WHERE key='created_at'").fetchone()
