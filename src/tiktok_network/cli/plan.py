@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import json
 import math
 import sys
@@ -13,10 +11,12 @@ import click
 
 from tiktok_network.cli.errors import UserError, describe_database_error, one_line_errors, say
 from tiktok_network.cli.options import crawl_options, seed_options
+from tiktok_network.crawl.pilot import CALLS as PILOT_CALLS
 from tiktok_network.store import database_errors, display_name
 
 if TYPE_CHECKING:
     from tiktok_network.config import CrawlSettings
+    from tiktok_network.crawl.pilot import PilotResult
 
 EXAMPLES = """\b
 Examples:
@@ -31,6 +31,15 @@ Examples:
 @seed_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
 @click.option(
+    "--pilot-calls",
+    type=click.IntRange(min=0, max=10**9),
+    default=None,
+    metavar="N",
+    help="Follow calls a plan of a new crawl may spend on a pilot that measures how the"
+    " neighbourhoods overlap (its pages are kept: the crawl does not fetch them again);"
+    f" 0: the seeds' counts only. [default: {PILOT_CALLS}]",
+)
+@click.option(
     "--offline",
     is_flag=True,
     help="Do not fetch the seeds' user info: estimate what is not known (no credentials needed).",
@@ -42,6 +51,7 @@ def plan(
     seed_file: str | None,
     column: str | None,
     as_json: bool,
+    pilot_calls: int | None,
     offline: bool,
     config_file: str | None,
     **flags: Any,
@@ -49,8 +59,10 @@ def plan(
     """Forecast the calls per quota bucket (following, followers, user info) and the days of
     quota that crawling USERS and/or --seeds to --max-depth needs, from what --db knows.
 
-    Seeds whose counts are not known get their user info fetched first (stored in --db, so the
-    crawl does not fetch it again; those calls are counted in the forecast).
+    On a new --db, the seeds' user info is fetched first, then (to --max-depth 1 or more) a
+    pilot: the seeds' lists, the profiles of the users they list, and the lists of a sample
+    of those and of their new neighbours, from which the levels below are estimated. Every
+    call is stored in --db (the crawl does not make it again) and counted in the forecast.
     """
     from tiktok_network.cli.crawl import _adopt_stored_settings
     from tiktok_network.config import ConfigError, load_credentials, resolve
@@ -70,13 +82,16 @@ def plan(
     names = seeds.usernames
     existing = _has_crawl(settings.db)
     missing = _seeds_without_counts(settings.db, names)
-    spent = 0
+    pilot = None
     if existing and missing and not as_json:
         # A what-if: the crawl's seeds, settings and data stay as they are.
         say(
             f"{missing:,} seeds without known counts are estimated: a plan adds no seed and no"
             " data to an existing crawl"
         )
+    budget = PILOT_CALLS if pilot_calls is None else pilot_calls
+    if pilot_calls is not None and (offline or existing) and not as_json:
+        say("--pilot-calls is for a plan of a new crawl (not --offline): no pilot runs")
     if missing and not offline and not existing:
         try:
             credentials, warnings = load_credentials(settings.credentials)
@@ -85,9 +100,12 @@ def plan(
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
         if not as_json:
-            say(f"fetching user info of {missing:,} seeds whose counts are not known")
-        spent = _fetch_seed_info(settings, credentials, names)
-    result = _forecast(settings, names if offline or existing else [], spent)
+            say(
+                f"fetching user info of {missing:,} seeds"
+                + (" and a pilot of their neighbourhoods" if settings.max_depth and budget else "")
+            )
+        pilot = _run_pilot(settings, credentials, names, budget)
+    result = _forecast(settings, names if offline or existing else [], pilot)
     if as_json:
         click.echo(json.dumps(result.as_json()))
         return
@@ -131,48 +149,47 @@ def _seeds_without_counts(db: str, names: list[str]) -> int:
         raise UserError(describe_database_error(display_name(db), exc)) from None
 
 
-def _fetch_seed_info(settings: CrawlSettings, credentials: Any, seeds: list[str]) -> int:
-    """User info of the seeds (an info-only run of the engine); returns the calls made."""
+def _run_pilot(
+    settings: CrawlSettings, credentials: Any, seeds: list[str], budget: int
+) -> PilotResult:
+    """The seeds' user info and the pilot (``crawl/pilot.py``), stored in the new crawl."""
     from tiktok_network.cli.progress import setup_logging
-    from tiktok_network.crawl.engine import Engine
+    from tiktok_network.crawl.pilot import PilotError, run_pilot
     from tiktok_network.store.sqlite import CrawlInUse, NotACrawlDatabase
 
     setup_logging(True)
-    # A plan does not sleep until the quota resets: what it could not look up, it estimates.
-    engine = Engine(dataclasses.replace(settings, on_quota="exit"), credentials, info_only=True)
     try:
-        result = asyncio.run(engine.run(seeds))
+        return run_pilot(settings, credentials, seeds, budget=budget)
+    except PilotError as exc:
+        raise UserError(str(exc)) from None
     except (NotACrawlDatabase, CrawlInUse) as exc:
         raise UserError(str(exc)) from None
     except database_errors() as exc:
         raise UserError(describe_database_error(display_name(settings.db), exc)) from None
-    if result.fatal:
-        raise UserError(result.fatal)
-    return result.requests
 
 
-def _forecast(settings: CrawlSettings, extra_seeds: list[str], spent: int) -> Any:
-    """The forecast from the database, plus seeds it does not hold yet (--offline)."""
-    from tiktok_network.crawl.plan import forecast
+def _forecast(settings: CrawlSettings, extra_seeds: list[str], pilot: PilotResult | None) -> Any:
+    """The forecast from the database, plus seeds it does not hold yet (--offline), and what
+    the pilot measured."""
+    from tiktok_network.crawl.plan import forecast, forecast_crawl
     from tiktok_network.store import has_users
     from tiktok_network.store.read import CrawlReader
 
+    spent = pilot.calls["info"] if pilot else 0
     try:
         if not has_users(settings.db):
             blanks = {0: len(set(extra_seeds))} if extra_seeds else {}
-            return forecast(list, settings, blanks=blanks, info_spent=spent)
+            return forecast(list, settings, blanks=blanks, info_spent=spent)  # nothing fetched
         with CrawlReader(settings.db) as reader:
             known = reader.known_usernames(extra_seeds)
-            fresh = [n for n in set(extra_seeds) if n not in known]
-            blanks = reader.blank_users()
-            for _ in fresh:  # seeds it does not hold: nothing known of them
-                blanks[0] = blanks.get(0, 0) + 1
-            return forecast(
-                reader.plan_rows,
+            result = forecast_crawl(
+                reader,
                 settings,
-                blanks=blanks,
+                extra_seeds=sum(1 for n in set(extra_seeds) if n not in known),
                 info_spent=spent,
-                sample_spent=reader.sample_calls_spent(),
+                pilot_calls=pilot.calls if pilot else None,
             )
     except database_errors() as exc:
         raise UserError(describe_database_error(display_name(settings.db), exc)) from None
+    result.notes[:0] = pilot.notes if pilot else []
+    return result

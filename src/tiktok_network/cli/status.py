@@ -81,8 +81,8 @@ def status(config_file: str | None, **flags: Any) -> None:
 
 
 def _forecast(settings: CrawlSettings) -> Forecast:
-    from tiktok_network.crawl.plan import forecast
+    from tiktok_network.crawl.plan import forecast_crawl
     from tiktok_network.store.read import CrawlReader
 
     with CrawlReader(settings.db) as reader:
-        return forecast(reader.plan_rows, settings, blanks=reader.blank_users())
+        return forecast_crawl(reader, settings)

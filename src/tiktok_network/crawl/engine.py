@@ -17,7 +17,7 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -33,7 +33,12 @@ from tiktok_network.api.outcomes import (
 from tiktok_network.api.spec import MAX_COUNT
 from tiktok_network.completeness import skipped_verdict
 from tiktok_network.config import CrawlSettings
-from tiktok_network.crawl.frontier import BreadthFirstFrontier, RefreshFrontier, SampleFrontier
+from tiktok_network.crawl.frontier import (
+    BreadthFirstFrontier,
+    ListedFrontier,
+    RefreshFrontier,
+    SampleFrontier,
+)
 from tiktok_network.crawl.pages import page_verdict, reported_counts, reverdict_ended_lists
 from tiktok_network.crawl.quota import QuotaTracker, SharedQuotaTracker, client_id
 from tiktok_network.crawl.results import (  # noqa: F401 - part of the engine's interface
@@ -114,10 +119,15 @@ class Engine:
         open_client: Callable[..., ResearchClient] = ResearchClient,
         clock: Callable[[], float] = time.time,
         info_only: bool = False,
+        info_depths: tuple[int, int] = (0, 0),
+        expand: Sequence[int] | None = None,
         refresh: RefreshMarks | None = None,
     ) -> None:
-        """``info_only``: fetch the seeds' user info and nothing else (``plan``). ``refresh``:
-        re-fetch what a refresh round marks instead of crawling the frontier."""
+        """``info_only``: fetch the user info of the users within ``info_depths`` (default: the
+        seeds) and nothing else. ``expand``: fetch the lists of exactly these users. Both are
+        a plan's pilot (``crawl/pilot.py``): its pages are the crawl's, but its runs define no
+        setting. ``refresh``: re-fetch what a refresh round marks instead of crawling the
+        frontier."""
         self.settings = settings
         self._open_writer = open_writer or default_writer
         self._open_client = open_client
@@ -129,7 +139,7 @@ class Engine:
         self.fatal: str | None = None
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._rng = random.Random(seed)
-        self.frontier: BreadthFirstFrontier | SampleFrontier | None = None
+        self.frontier: BreadthFirstFrontier | SampleFrontier | ListedFrontier | None = None
         self._calls_before = 0  # a sample's calls stored by earlier runs (its budget)
         self._calls = 0  # calls this run started (a sample's budget counts them at once)
         self._quota_reset: asyncio.Task[bool] | None = None
@@ -139,6 +149,8 @@ class Engine:
         self._shared_ledger: PgSharedLedger | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self.info_only = info_only
+        self._info_depths = info_depths
+        self._expand = None if expand is None else list(expand)
         self.refresh = refresh
         self.refresh_round: RefreshRound | None = None
         self._info_spent_said = False  # the warning that --info goes on without profiles
@@ -231,7 +243,11 @@ class Engine:
         public["db"] = display_name(s.db)  # a PostgreSQL URL may hold a password
         # Only a crawl's own runs define the crawl's settings (a refresh or a plan does not).
         public[RUN_COMMAND] = (
-            "refresh" if self.refresh is not None else "plan" if self.info_only else "crawl"
+            "refresh"
+            if self.refresh is not None
+            else "plan"
+            if self.info_only or self._expand is not None
+            else "crawl"
         )
         writer.run_id = await writer.begin_run(__version__, s.api_base, json.dumps(public))
         await writer.register_worker(self.worker_id, writer.run_id)
@@ -259,6 +275,9 @@ class Engine:
                 writer, self.worker_id, s, self.stop_event, await writer.started_users()
             )
             return
+        if self._expand is not None:
+            self.frontier = ListedFrontier(writer, self.worker_id, s, self.stop_event, self._expand)
+            return
         if s.sampler != "bfs" and not self.info_only:
             self._calls_before = await writer.calls_spent()
             sample = SampleFrontier(writer, self.worker_id, s, self.stop_event, design_of(s))
@@ -279,7 +298,7 @@ class Engine:
             s,
             self.stop_event,
             await writer.started_users(),
-            info_depths=(0, 0) if self.info_only else None,
+            info_depths=self._info_depths if self.info_only else None,
         )
 
     async def _quota_tracker(self, writer: StoreWriter, cid: str, today: int) -> QuotaTracker:
@@ -330,6 +349,10 @@ class Engine:
         ends with work left rather than "complete"."""
         await self._run_workers()
         if self.info_only:
+            return
+        if self._expand is not None:  # a pilot's users: retried once, nothing else
+            if self.stop_reason is None and await self._retry_failed_users():
+                await self._run_workers()
             return
         if self.sample is not None:  # a retry round would change the sample's decisions
             await self._report_failed(writer)

@@ -134,6 +134,44 @@ class RefreshFrontier(BreadthFirstFrontier):
         return await self._writer.claim_refresh(self._worker_id, want, s.directions)
 
 
+class ListedFrontier(FrontierBase):
+    """Exactly the users given, by id (a plan's pilot): those still waiting are claimed each
+    time the buffer runs dry, so a user put back by the retry round is taken again."""
+
+    def __init__(
+        self,
+        writer: StoreWriter,
+        worker_id: str,
+        settings: CrawlSettings,
+        stop: asyncio.Event,
+        ids: list[int],
+    ) -> None:
+        super().__init__(writer, worker_id, settings, stop)
+        self._ids = ids
+        self.claimed_total = 0
+
+    async def next_claim(self) -> Claim | None:
+        while not self._stop.is_set():
+            if self._buffer:
+                return self._buffer.popleft()
+            self._changed.clear()
+            async with self._lock:
+                if self._buffer:
+                    continue
+                s = self._settings
+                claims = await self._writer.claim_ids(
+                    self._worker_id, self._ids, s.directions, s.info
+                )
+                self.claimed_total += len(claims)
+                if claims:
+                    self._buffer.extend(claims)
+                    continue
+                if self.busy == 0:
+                    return None
+            await self._idle_wait()
+        return None
+
+
 # Rounds in a row that needed no new user before a sample is called stalled: its walkers
 # circle in a part of the graph the crawl holds whole, and more steps cost nothing but add
 # nothing new either.

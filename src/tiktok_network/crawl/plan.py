@@ -12,6 +12,8 @@ fully expanded (low: none beyond those already known; high: the largest such rat
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -72,12 +74,47 @@ class Range:
 
 
 @dataclass
+class PilotLevel:
+    """What a plan's pilot (``crawl/pilot.py``) measured of the first depth a breadth-first
+    crawl has not discovered in full: its users in all (those known included) and what a
+    user there costs, per direction."""
+
+    depth: int
+    users: Range
+    cost: dict[str, Range]  # calls per user there, over all of them
+
+    def as_json(self) -> str:
+        """What ``store.record_pilot`` keeps."""
+        return json.dumps(
+            {
+                "depth": self.depth,
+                "users": dataclasses.astuple(self.users),
+                "cost": {d: dataclasses.astuple(r) for d, r in self.cost.items()},
+            }
+        )
+
+    @classmethod
+    def of_json(cls, text: str | None) -> PilotLevel | None:
+        """The kept measurement (None: none kept, or not one this version reads)."""
+        try:
+            data = json.loads(text or "null")
+            return cls(
+                int(data["depth"]),
+                Range(*map(float, data["users"])),
+                {d: Range(*map(float, r)) for d, r in data["cost"].items()},
+            )
+        except (TypeError, ValueError, KeyError):
+            return None
+
+
+@dataclass
 class Forecast:
     calls: dict[str, Range] = field(default_factory=lambda: {b: Range() for b in BUCKETS})
     records: Range = field(default_factory=Range)
     days: Range = field(default_factory=Range)
     users: Range = field(default_factory=Range)  # users whose lists are still to fetch
     info_spent: int = 0  # user-info calls the plan itself made (seeds' counts)
+    pilot_spent: int = 0  # list calls the plan's pilot made (its pages are the crawl's)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -99,6 +136,7 @@ class Forecast:
             "exact": self.exact,
             "users_to_expand": round(self.users.value),
             "info_calls_made_by_plan": self.info_spent,
+            "list_calls_made_by_plan": self.pilot_spent,
             "notes": self.notes,
         }
 
@@ -112,6 +150,11 @@ class Forecast:
         if self.info_spent:
             out.append(
                 f"  (info includes {self.info_spent:,} user-info calls this plan made for counts)"
+            )
+        if self.pilot_spent:
+            out.append(
+                f"  (the lists include {self.pilot_spent:,} calls this plan's pilot made; their"
+                " pages are stored, the crawl does not fetch them again)"
             )
         out += [f"  note: {n}" for n in self.notes]
         return out
@@ -225,6 +268,8 @@ class _Level:
     parsed: int = 0
     open: int = 0  # no verdict yet: to be expanded
     entries: int = 0  # list entries its parsed users returned (crawled directions)
+    finished: int = 0  # users with a verdict
+    calls: dict[str, float] = field(default_factory=dict)  # their lists' calls, per direction
 
 
 @dataclass
@@ -257,6 +302,11 @@ def _census(
         level.open += u.status is None
         if u.status == UserStatus.PARSED:
             level.entries += sum(u.items[d] for d in settings.directions)
+        if u.status is not None and u.status != UserStatus.FAILED:
+            level.finished += 1
+            for d in settings.directions:
+                spent = u.pages[d] if u.status == UserStatus.PARSED else sample_cost(u, d, settings)
+                level.calls[d] = level.calls.get(d, 0.0) + (spent or 0)
         census.started += u.status is not None or any(u.pages.values())
         if u.depth > settings.max_depth and not u.has_info:
             census.beyond_without_info += 1
@@ -278,19 +328,28 @@ def forecast(
     blanks: dict[int, int] | None = None,
     info_spent: int = 0,
     sample_spent: int = 0,
+    pilot: PilotLevel | None = None,
+    pilot_calls: dict[str, int] | None = None,
 ) -> Forecast:
     """The calls and days a crawl of ``settings`` (depth, direction, budgets) still needs.
 
     ``rows`` gives the users something is known of (``CrawlReader.plan_rows``) afresh on each
     call, ``blanks`` how many users per depth nothing is known of but their depth: two passes,
     one to learn the levels and samples, one to cost the users to expand, keep memory flat on
-    a crawl of millions of users. A --max-users budget is spent level by level."""
+    a crawl of millions of users. A --max-users budget is spent level by level. ``pilot``:
+    the depth a plan's pilot measured, costed from it; ``pilot_calls``: the list calls the
+    pilot made, counted in (the forecast is of the whole crawl)."""
     f = Forecast(info_spent=info_spent)
     if settings.sampler != "bfs" and settings.max_requests is not None:
         return _sample_forecast(f, settings, sample_spent)
     directions = settings.directions
     blanks = blanks or {}
     census = _census(rows(), blanks, settings)
+    if pilot is not None and (
+        not census.levels.get(pilot.depth - 1, _Level()).open  # discovered: the crawl knows
+        or set(pilot.cost) != set(directions)  # measured for other directions
+    ):
+        pilot = None
     budget = None if settings.max_users is None else max(0, settings.max_users - census.started)
     unknown = dict.fromkeys(directions, 0)
 
@@ -303,8 +362,18 @@ def forecast(
         return granted
 
     by_depth_rows = _todo_rows(rows(), settings)
-    for depth in sorted(set(blanks) | set(by_depth_rows)):
+    depths = set(blanks) | set(by_depth_rows) | ({pilot.depth} if pilot else set())
+    for depth in sorted(depths):
         if depth > settings.max_depth:
+            continue
+        if pilot is not None and depth == pilot.depth:
+            _cost_pilot_level(pilot, census.levels.get(depth, _Level()), settings, f, take)
+            u = pilot.users
+            f.notes.append(
+                f"depth {depth} measured by the plan's pilot: about {u.value:,.0f} accounts"
+                f" (range {u.low:,.0f} to {u.high:,.0f}), from how the sampled neighbourhoods"
+                " overlap"
+            )
             continue
         for u in by_depth_rows.get(depth, ())[: take(len(by_depth_rows.get(depth, ())))]:
             _cost_known_user(u, settings, f, unknown)
@@ -320,7 +389,13 @@ def forecast(
             f.calls[d].add(value, low, high)
             f.records.add(value * MAX_COUNT, low * MAX_COUNT, high * MAX_COUNT)
     if budget is None:  # a --max-users budget ends with the users known
+        if pilot is not None:
+            _complete_levels(census, pilot)
         _undiscovered(census, settings, f)
+    for d, calls in (pilot_calls or {}).items():
+        if d in settings.directions and calls:
+            f.calls[d].add(calls)
+            f.pilot_spent += calls
     if settings.info and settings.info_for == "all":
         f.calls["info"].add(census.beyond_without_info)
     f.calls["info"].add(info_spent)
@@ -334,6 +409,33 @@ def forecast(
     f.days = _days(f, settings)
     _info_note(f, settings)
     return f
+
+
+def forecast_crawl(
+    reader: Any,
+    settings: CrawlSettings,
+    *,
+    extra_seeds: int = 0,
+    info_spent: int = 0,
+    pilot_calls: dict[str, int] | None = None,
+) -> Forecast:
+    """The forecast of the crawl ``reader`` reads (a ``CrawlReader``), as ``plan`` and
+    ``status`` print it: its users, the seeds it does not hold yet (``extra_seeds``), the
+    budget a sample spent and what a plan's pilot measured."""
+    from tiktok_network.store import PILOT_KEY
+
+    blanks = reader.blank_users()
+    if extra_seeds:
+        blanks[0] = blanks.get(0, 0) + extra_seeds
+    return forecast(
+        reader.plan_rows,
+        settings,
+        blanks=blanks,
+        info_spent=info_spent,
+        sample_spent=reader.sample_calls_spent(),
+        pilot=PilotLevel.of_json(reader.meta(PILOT_KEY)),
+        pilot_calls=pilot_calls,
+    )
 
 
 def _sample_forecast(f: Forecast, settings: CrawlSettings, spent: int) -> Forecast:
@@ -389,6 +491,48 @@ def _cost_known_user(
         f.calls["info"].add(1)
 
 
+def _cost_pilot_level(
+    pilot: PilotLevel,
+    level: _Level,
+    settings: CrawlSettings,
+    f: Forecast,
+    take: Callable[[int], int],
+) -> None:
+    """The users of the depth the pilot measured that are still to expand (known or not):
+    their number and cost from the pilot, not from the users known there (the pilot's own
+    expansions, drawn by their links, are not like the rest)."""
+    left = pilot.users.value - level.finished
+    n = float(take(max(0, math.ceil(left))))
+    scale = n / left if left > 0 else 0.0
+    low = max(0.0, pilot.users.low - level.finished) * scale
+    high = max(0.0, pilot.users.high - level.finished) * scale
+    f.users.add(n, low, high)
+    for d in settings.directions:
+        # The level's calls in all, less those of the users expanded already (known).
+        cost, spent = pilot.cost[d], level.calls.get(d, 0.0)
+        value = max(0.0, pilot.users.value * cost.value - spent) * scale
+        lo = min(value, max(low, pilot.users.low * cost.low - spent) * scale)
+        hi = max(value, (pilot.users.high * cost.high - spent) * scale)
+        f.calls[d].add(value, lo, hi)
+        f.records.add(value * MAX_COUNT, lo * MAX_COUNT, hi * MAX_COUNT)
+    if settings.info:  # the users the pilot expanded have no profile yet either
+        f.calls["info"].add(n + level.finished, low + level.finished, high + level.finished)
+
+
+def _complete_levels(census: _Census, pilot: PilotLevel) -> None:
+    """The levels as they will stand once the pilot's depth is discovered in full: the level
+    above it expanded, the pilot's depth holding the users it counted (so the levels below
+    grow from there)."""
+    above = census.levels.setdefault(pilot.depth - 1, _Level())
+    if above.parsed:  # the entries its expanded users returned, scaled to all of it
+        above.entries = round(above.entries * (above.parsed + above.open) / above.parsed)
+    above.parsed += above.open
+    above.open = 0
+    level = census.levels.setdefault(pilot.depth, _Level())
+    level.known = max(level.known, round(pilot.users.value))
+    level.open = max(0, level.known - level.finished)
+
+
 def _growth(levels: dict[int, _Level]) -> list[float]:
     """New users per expanded user at each level that was fully expanded."""
     return [
@@ -439,6 +583,7 @@ def _undiscovered(census: _Census, settings: CrawlSettings, f: Forecast) -> None
             return
         growth = [census.counted_sum / census.counted]  # every listed account new: a high figure
     g_point, g_high = growth[-1], max(growth)
+    before = (f.users.value, f.users.high)
     population = _population(census.levels)
     ceiling = POPULATION_SLACK * population
     total = float(sum(lv.known for lv in census.levels.values()))
@@ -480,7 +625,7 @@ def _undiscovered(census: _Census, settings: CrawlSettings, f: Forecast) -> None
             f.users.add(new_range.value, new_range.low, new_range.high)
         elif settings.info and settings.info_for == "all":
             f.calls["info"].add(new_range.value, new_range.low, new_range.high)
-    if f.users.high != f.users.value:
+    if (f.users.value, f.users.high) != before:
         reach = (
             ""
             if population == math.inf

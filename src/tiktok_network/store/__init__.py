@@ -3,8 +3,9 @@ writer, read model)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tiktok_network.store.base import CrawlStore
 from tiktok_network.store.urls import is_database_url
@@ -104,15 +105,38 @@ def record_output(db: str | Path, path: str, kind: str, options: dict[str, objec
     """Remember in the crawl an output folder and how it was written (``refresh`` rewrites it
     after a purge). Best effort: False where the crawl cannot take the note (a read-only file,
     a crawl made before outputs were recorded), which the export does not fail for."""
-    import sqlite3
     import time
 
     import tiktok_network.store.lifecycle as lifecycle
+
+    return _write_note(
+        db,
+        "outputs",
+        lambda execute: lifecycle.record_output(execute, path, kind, options, time.time()),
+    )
+
+
+PILOT_KEY = "plan_pilot"  # the meta key of what a plan's pilot measured (copy.COPIED_META)
+
+
+def record_pilot(db: str | Path, measured: str) -> bool:
+    """Keep what a plan's pilot measured (JSON), so later plans and ``status`` forecast from
+    it while the crawl has not discovered that depth itself. Best effort, like outputs."""
+    import tiktok_network.store.lifecycle as lifecycle
+
+    return _write_note(db, "meta", lambda execute: lifecycle.set_meta(execute, PILOT_KEY, measured))
+
+
+def _write_note(db: str | Path, table: str, write: Callable[[Any], None]) -> bool:
+    """``write(execute)`` in one transaction of the crawl; False where the crawl cannot take
+    it (no such table, a read-only file)."""
+    import sqlite3
+
     from tiktok_network.store.errors import NotACrawlDatabase
 
     try:
         with open_reader(db) as reader:
-            if not reader.has_table("outputs"):
+            if not reader.has_table(table):
                 return False
         if is_database_url(db):
             from tiktok_network.store.pg_db import connect, qmark_to_pg
@@ -120,13 +144,7 @@ def record_output(db: str | Path, path: str, kind: str, options: dict[str, objec
             conn = connect(str(db))
             try:
                 with conn.transaction():
-                    lifecycle.record_output(
-                        lambda sql, params: conn.execute(qmark_to_pg(sql), params),
-                        path,
-                        kind,
-                        options,
-                        time.time(),
-                    )
+                    write(lambda sql, params: conn.execute(qmark_to_pg(sql), params))
             finally:
                 conn.close()
             return True
@@ -135,7 +153,7 @@ def record_output(db: str | Path, path: str, kind: str, options: dict[str, objec
         file = connect_file(db)
         try:
             file.execute("BEGIN IMMEDIATE")
-            lifecycle.record_output(file.execute, path, kind, options, time.time())
+            write(file.execute)
             file.execute("COMMIT")
         finally:
             file.close()

@@ -545,8 +545,29 @@ def _copy_tables(
         for side in (source, target):
             if side.pg:
                 side.conn.rollback()
+    _copy_meta(source, target)
     target.finish()
     return results
+
+
+# Keys of ``meta`` that describe the crawl's data, not the database (``created_at``, the
+# schema version and the app stay each database's own).
+COPIED_META = ("plan_pilot",)
+
+
+def _copy_meta(source: _Side, target: _Side) -> None:
+    """The destination's values of ``COPIED_META`` become the source's (or go)."""
+    statements: list[tuple[str, list[tuple[Any, ...]]]] = []
+    for key in COPIED_META:
+        row = source.conn.execute(source.sql("SELECT value FROM meta WHERE key = ?"), (key,))
+        value = row.fetchone()
+        statements.append(("DELETE FROM meta WHERE key = ?", [(key,)]))
+        statements.append(
+            ("INSERT INTO meta(key, value) VALUES (?, ?)", [(key, value[0])] if value else [])
+        )
+    target._run(statements)
+    if source.pg:
+        source.conn.rollback()
 
 
 def _sync_table(

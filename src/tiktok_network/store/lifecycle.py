@@ -336,6 +336,15 @@ def record_output(
     )
 
 
+def set_meta(execute: Execute, key: str, value: str) -> None:
+    """One key of the crawl's ``meta`` table (what a plan's pilot measured, for one)."""
+    execute(
+        "INSERT INTO meta(key, value) VALUES (?, ?)"
+        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
 def requeue_missing_info(execute: Execute, max_depth: int) -> int:
     """Expanded accounts whose profile a crawl with --info could not fetch (the day's
     user-info calls were spent) go back to the frontier: the next run fetches their user info

@@ -331,6 +331,28 @@ class CrawlReader:
             f" WHERE NOT ({self._BLANK}) ORDER BY u.depth, u.id"
         )
 
+    def users_at(self, depth: int) -> Iterator[tuple[Any, ...]]:
+        """Every user at ``depth``, by username: its id and username, then the columns of
+        ``plan_rows`` (a plan's pilot chooses whom to expand from them; ids depend on the
+        order pages were committed in, usernames do not)."""
+        v3 = self._has_records()
+        reported = "u.following_reported, u.followers_reported" if v3 else "NULL, NULL"
+        return self._rows(
+            f"SELECT u.id, u.username, u.depth, u.status, u.state, u.info IS NOT NULL,"
+            f" {reported}, a.done, a.items, a.pages, b.done, b.items, b.pages FROM users u"
+            " LEFT JOIN lists a ON a.user_id = u.id AND a.direction = 'following'"
+            " LEFT JOIN lists b ON b.user_id = u.id AND b.direction = 'followers'"
+            " WHERE u.depth = ? ORDER BY u.username",
+            (depth,),
+        )
+
+    def meta(self, key: str) -> str | None:
+        """One value of the crawl's ``meta`` table (None where it is not set)."""
+        if not self.has_table("meta"):
+            return None
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
     def blank_users(self) -> dict[int, int]:
         """Users with nothing known but their depth, counted per depth."""
         return dict(
