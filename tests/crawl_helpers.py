@@ -103,6 +103,29 @@ def run_crawl(
     )
 
 
+def run_cli(
+    tmp_path: Path, url: str, *args: str, db_args: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Any command as a user runs it, on ``db_args`` (default: the test's SQLite file)."""
+    return subprocess.run(
+        [*CLI, *args, *(db_args or ("--db", str(tmp_path / "crawl.db")))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=crawl_env(url, XDG_STATE_HOME=str(tmp_path / "state")),
+        cwd=tmp_path,
+    )
+
+
+def follow_requests(log: list[dict]) -> dict[str, int]:
+    """Requests per quota bucket in an emulator's request log."""
+    counts = {"following": 0, "followers": 0, "info": 0}
+    for r in log:
+        if r["endpoint"] in counts:
+            counts[r["endpoint"]] += 1
+    return counts
+
+
 def start_crawl(tmp_path: Path, api_base: str, *args: str, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         crawl_command(tmp_path, "--no-export", *args),

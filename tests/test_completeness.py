@@ -15,6 +15,8 @@ from tests.crawl_helpers import (
     CLI,
     crawl_env,
     emulator_process,
+    follow_requests,
+    run_cli,
     run_crawl,
     typical_seeds,
 )
@@ -224,25 +226,6 @@ def test_info_for_all_fetches_the_profiles_of_users_not_expanded(tmp_path, synth
         assert int(row["following_reported"]) == synth.following.degree(node)
         if row["depth"] == "1":
             assert row["following_state"] == "pending" and row["followers_state"] == "pending"
-
-
-def run_cli(tmp_path, url, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args, "--db", str(tmp_path / "crawl.db")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=crawl_env(url, XDG_STATE_HOME=str(tmp_path / "state")),
-        cwd=tmp_path,
-    )
-
-
-def follow_requests(log: list[dict]) -> dict[str, int]:
-    counts = {"following": 0, "followers": 0, "info": 0}
-    for r in log:
-        if r["endpoint"] in counts:
-            counts[r["endpoint"]] += 1
-    return counts
 
 
 def test_plan_at_depth_0_equals_the_follow_requests_of_the_crawl(tmp_path, synth):

@@ -23,8 +23,10 @@ from tests.crawl_helpers import (
     crawl_env,
     db_edges,
     emulator_process,
+    follow_requests,
     page_fetches,
     pages_needed,
+    run_cli,
     run_crawl,
     truth,
 )
@@ -38,25 +40,6 @@ def drawn_seeds(graph: FollowGraph, n: int = 20, trial: int = 0) -> list[str]:
         u for u in range(graph.n_users) if graph.following.degree(u) or graph.followers.degree(u)
     ]
     return [graph.usernames[u] for u in random.Random(trial).sample(active, n)]
-
-
-def cli(tmp_path, url: str, *args: str, db_args=()) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args, *(db_args or ("--db", str(tmp_path / "crawl.db")))],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=crawl_env(url, XDG_STATE_HOME=str(tmp_path / "state")),
-        cwd=tmp_path,
-    )
-
-
-def calls(requests: list[dict]) -> dict[str, int]:
-    counts = {"following": 0, "followers": 0, "info": 0}
-    for r in requests:
-        if r["endpoint"] in counts:
-            counts[r["endpoint"]] += 1
-    return counts
 
 
 @pytest.mark.parametrize(
@@ -73,14 +56,14 @@ def test_an_initial_plan_comes_within_a_quarter_of_the_crawl(tmp_path, graph_nam
     seeds = drawn_seeds(graph)
     to_2 = ("--max-depth", "2", "--direction", direction)
     with emulator_process(tmp_path, "--graph", graph_name) as emu:
-        plan = cli(tmp_path, emu.url, "plan", *seeds, *to_2, "--json")
+        plan = run_cli(tmp_path, emu.url, "plan", *seeds, *to_2, "--json")
         assert plan.returncode == 0, plan.stderr
         planned = json.loads(plan.stdout)
-        by_plan = calls(emu.requests())
+        by_plan = follow_requests(emu.requests())
         done = run_crawl(tmp_path, emu.url, *seeds, *to_2, "--no-export")
         assert done.returncode == 0, done.stderr
         requests = emu.requests()
-    real = calls(requests)
+    real = follow_requests(requests)
     assert by_plan["following"] + by_plan["followers"] > 0  # the pilot fetched lists
     assert planned["list_calls_made_by_plan"] == by_plan["following"] + by_plan["followers"]
     assert not planned["exact"]
@@ -103,13 +86,15 @@ def test_the_pilot_on_both_backends_is_the_start_of_the_crawl(tmp_path, synth, c
     page fetched once, and the plan's runs set nothing (the crawl's settings are its own)."""
     seeds = drawn_seeds(synth, 10)
     with emulator_process(tmp_path, "--graph", SYNTH) as emu:
-        plan = cli(tmp_path, emu.url, "plan", *seeds, *BOTH_TO_2, "--json", db_args=crawl_db.args)
+        plan = run_cli(
+            tmp_path, emu.url, "plan", *seeds, *BOTH_TO_2, "--json", db_args=crawl_db.args
+        )
         assert plan.returncode == 0, plan.stderr
         first = json.loads(plan.stdout)
-        assert calls(emu.requests())["followers"] > 0
+        assert follow_requests(emu.requests())["followers"] > 0
         # Planned again, and in status: the same forecast, less what the pilot fetched (kept).
         sent = len(emu.requests())
-        again = cli(tmp_path, emu.url, "plan", *BOTH_TO_2, "--json", db_args=crawl_db.args)
+        again = run_cli(tmp_path, emu.url, "plan", *BOTH_TO_2, "--json", db_args=crawl_db.args)
         assert again.returncode == 0, again.stderr
         second = json.loads(again.stdout)
         assert len(emu.requests()) == sent  # it fetched nothing
@@ -122,7 +107,7 @@ def test_the_pilot_on_both_backends_is_the_start_of_the_crawl(tmp_path, synth, c
             timeout=300,
         )
         assert copy.returncode == 0, copy.stderr
-        on_copy = cli(tmp_path, emu.url, "plan", *BOTH_TO_2, "--json", db_args=["--db", copied])
+        on_copy = run_cli(tmp_path, emu.url, "plan", *BOTH_TO_2, "--json", db_args=("--db", copied))
         assert on_copy.returncode == 0, on_copy.stderr
         assert json.loads(on_copy.stdout)["calls"] == second["calls"]
 
@@ -140,7 +125,7 @@ def test_the_pilot_on_both_backends_is_the_start_of_the_crawl(tmp_path, synth, c
         depth_1 = ("--max-depth", "1", "--direction", "both", "--no-export", *crawl_db.args)
         cut = run_crawl(tmp_path, emu.url, *seeds, *depth_1, "--max-requests", "10")
         assert cut.returncode == 75, cut.stderr
-        status = cli(tmp_path, emu.url, "status", "--max-depth", "2", db_args=crawl_db.args)
+        status = run_cli(tmp_path, emu.url, "status", "--max-depth", "2", db_args=crawl_db.args)
         assert status.returncode == 0, status.stderr
         assert "depth 2 measured by the plan's pilot" in status.stdout
         done = run_crawl(tmp_path, emu.url, *depth_1)
@@ -159,7 +144,7 @@ def test_a_pilot_stopped_by_the_quota_or_killed_leaves_a_crawl_that_completes(tm
     seeds = drawn_seeds(synth, 10)
     flags = ("--graph", SYNTH, "--info-quota", "60")
     with emulator_process(tmp_path, *flags) as emu:
-        plan = cli(tmp_path, emu.url, "plan", *seeds, *BOTH_TO_2, "--info-quota", "60")
+        plan = run_cli(tmp_path, emu.url, "plan", *seeds, *BOTH_TO_2, "--info-quota", "60")
         assert plan.returncode == 0, plan.stderr
         assert "the pilot stopped early (the day's quota ran out)" in plan.stdout
         assert "Traceback" not in plan.stderr

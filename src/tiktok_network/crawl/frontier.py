@@ -38,6 +38,7 @@ class FrontierBase:
         self._changed = asyncio.Event()
         self._buffer: collections.deque[Claim] = collections.deque()
         self._lock = asyncio.Lock()
+        self.claimed_total = 0  # users claimed (a breadth-first crawl's --max-users counts them)
 
     def changed(self) -> None:
         """Something was committed that may have added users (or a stop was asked for)."""
@@ -60,6 +61,46 @@ class FrontierBase:
         except TimeoutError:
             pass
 
+    async def next_claim(self) -> Claim | None:
+        """The next user to crawl; None when there is none now and no busy worker (here or,
+        with a shared store, elsewhere), or when a budget allows no more."""
+        while not self._stop.is_set():
+            if self._buffer:
+                return self._buffer.popleft()
+            self._changed.clear()
+            async with self._lock:
+                if self._buffer:
+                    continue
+                claims = await self._batch()
+                if claims:
+                    self.claimed_total += len(claims)
+                    self._buffer.extend(claims)
+                    continue
+                if claims is not None and await self._drained():
+                    return None
+            if claims is None:  # a budget allows no more: the busy workers end the run
+                if self.busy:
+                    await self._idle_wait()
+                return None
+            await self._idle_wait()
+        return None
+
+    async def _batch(self) -> list[Claim] | None:
+        """The next claims from the store (None: a budget allows no more)."""
+        raise NotImplementedError
+
+    async def _drained(self) -> bool:
+        """No claim came: whether the frontier is empty for good (no busy worker here, nor in
+        another process sharing the store, can add users)."""
+        return self.busy == 0 and not await self._others_busy()
+
+    async def _others_busy(self) -> bool:
+        """Workers in other processes (a shared store) may still add users, or die and leave
+        theirs to be taken over when their lease expires: wait for them."""
+        if not self._writer.store.shared:
+            return False
+        return await self._writer.claimed_elsewhere(self._worker_id) > 0
+
 
 class BreadthFirstFrontier(FrontierBase):
     """Claims users in depth order through the store, a batch at a time, for all workers."""
@@ -79,51 +120,24 @@ class BreadthFirstFrontier(FrontierBase):
         self._info_depths = info_depths
         self._info_after = 0  # an info round walks users by id once: a failed lookup is not retried
 
-    async def next_claim(self) -> Claim | None:
-        """The next user to crawl; None when there is none now and no busy worker."""
+    async def _batch(self) -> list[Claim] | None:
         s = self._settings
-        while not self._stop.is_set():
-            if self._buffer:
-                return self._buffer.popleft()
-            self._changed.clear()
-            async with self._lock:
-                if self._buffer:
-                    continue
-                want = max(2 * s.concurrency, 16)
-                if s.max_users is not None and self._info_depths is None:
-                    want = min(want, s.max_users - self.claimed_total)
-                    if want <= 0:
-                        return None if self.busy == 0 else await self._idle_wait()
-                if self._info_depths is not None:
-                    claims = await self._writer.claim_info(
-                        self._worker_id,
-                        max(2 * s.concurrency, 16),
-                        self._info_depths,
-                        s.directions,
-                        self._info_after,
-                    )
-                    self._info_after = max([self._info_after, *(c.user_id for c in claims)])
-                else:
-                    claims = await self._claim(want)
-                self.claimed_total += len(claims)
-                if claims:
-                    self._buffer.extend(claims)
-                    continue
-                if self.busy == 0 and not await self._others_busy():
-                    return None
-            await self._idle_wait()
-        return None
+        want = max(2 * s.concurrency, 16)
+        if self._info_depths is not None:
+            claims = await self._writer.claim_info(
+                self._worker_id, want, self._info_depths, s.directions, self._info_after
+            )
+            self._info_after = max([self._info_after, *(c.user_id for c in claims)])
+            return claims
+        if s.max_users is not None:
+            want = min(want, s.max_users - self.claimed_total)
+            if want <= 0:
+                return None
+        return await self._claim(want)
 
     async def _claim(self, want: int) -> list[Claim]:
         s = self._settings
         return await self._writer.claim(self._worker_id, want, s.max_depth, s.directions, s.info)
-
-    async def _others_busy(self) -> bool:
-        """Workers in other processes (a shared store) may still add users, or die and leave
-        theirs to be taken over when their lease expires: wait for them."""
-        if not self._writer.store.shared:
-            return False
-        return await self._writer.claimed_elsewhere(self._worker_id) > 0
 
 
 class RefreshFrontier(BreadthFirstFrontier):
@@ -148,28 +162,10 @@ class ListedFrontier(FrontierBase):
     ) -> None:
         super().__init__(writer, worker_id, settings, stop)
         self._ids = ids
-        self.claimed_total = 0
 
-    async def next_claim(self) -> Claim | None:
-        while not self._stop.is_set():
-            if self._buffer:
-                return self._buffer.popleft()
-            self._changed.clear()
-            async with self._lock:
-                if self._buffer:
-                    continue
-                s = self._settings
-                claims = await self._writer.claim_ids(
-                    self._worker_id, self._ids, s.directions, s.info
-                )
-                self.claimed_total += len(claims)
-                if claims:
-                    self._buffer.extend(claims)
-                    continue
-                if self.busy == 0:
-                    return None
-            await self._idle_wait()
-        return None
+    async def _batch(self) -> list[Claim] | None:
+        s = self._settings
+        return await self._writer.claim_ids(self._worker_id, self._ids, s.directions, s.info)
 
 
 # Rounds in a row that needed no new user before a sample is called stalled: its walkers
@@ -198,7 +194,6 @@ class SampleFrontier(FrontierBase):
     ) -> None:
         super().__init__(writer, worker_id, settings, stop)
         self._design = design
-        self.claimed_total = 0
         self.finished = False
         self.failed = False
         self.reason = ""
@@ -229,25 +224,12 @@ class SampleFrontier(FrontierBase):
             self.failed = failed
         self._changed.set()
 
-    async def next_claim(self) -> Claim | None:
-        while not self._stop.is_set():
-            if self._buffer:
-                return self._buffer.popleft()
-            self._changed.clear()
-            if self.finished:
-                if self.busy:  # the engine waits for the busy workers: do not spin
-                    await self._idle_wait()
-                return None
-            async with self._lock:
-                if self._buffer:
-                    continue
-                claims = await self._advance()
-                if claims:
-                    self.claimed_total += len(claims)
-                    self._buffer.extend(claims)
-                    continue
-            await self._idle_wait()
-        return None
+    async def _batch(self) -> list[Claim] | None:
+        return None if self.finished else await self._advance()
+
+    async def _drained(self) -> bool:
+        """A sample ends when its design says so (an empty round means: wait for workers)."""
+        return self.finished
 
     async def _advance(self) -> list[Claim]:
         """Decide rounds until one waits for users that are not expanded; claim those."""
