@@ -66,3 +66,25 @@ def test_crawl_runs_blocking_with_the_settings_of_the_cli(tmp_path, synth, monke
     with pytest.raises(ConfigError, match="unknown setting 'max_dept'"):
         tn.crawl(seeds, db=db, max_dept=2)
     assert "TIKTOK_CLIENT_SECRET" in os.environ  # credentials only ever from the environment
+
+
+def test_a_rerun_through_the_python_api_keeps_the_crawls_settings(
+    tmp_path, synth, monkeypatch, crawl_db
+):
+    """A crawl started with its depth and directions, cut by a budget, then continued with
+    ``db`` alone: it continues as it was run, on SQLite and on PostgreSQL alike (the rerun on
+    PostgreSQL used to read the stored settings through the SQLite function, and crawled with
+    the defaults)."""
+    seeds = typical_seeds(synth, 2)
+    monkeypatch.setenv("TIKTOK_CLIENT_KEY", KEY)
+    monkeypatch.setenv("TIKTOK_CLIENT_SECRET", SECRET)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    db = str(crawl_db.target)
+    with emulator_process(tmp_path, "--graph", SYNTH) as emu:
+        first = tn.crawl(seeds, db=db, api_base=emu.url, max_depth=1, direction="both", max_users=3)
+        assert not first.complete  # stopped by its --max-users budget
+        rest = tn.crawl(db=db, api_base=emu.url)
+    assert rest.exit_code == 0 and rest.complete
+    edges = tn.open(db).edges()
+    expected = truth(synth, bfs_users(synth, seeds, 1, "both"), "both")
+    assert set(zip(edges["source"], edges["destination"], strict=True)) == expected

@@ -56,16 +56,19 @@ async def crawl_async(seeds: Iterable[str] = (), **settings: Any) -> CrawlResult
     ``credentials="FILE"``, never from an argument. Nothing is printed and no signal handler
     is installed; the result's ``exit_code`` is the CLI's (0 complete, 75 work left, 1 fatal).
     """
-    from tiktok_network.config import PARSERS, ConfigError, adopt_stored, load_credentials, resolve
+    from tiktok_network.config import PARSERS, ConfigError
     from tiktok_network.crawl.engine import Engine
+    from tiktok_network.crawl.run import RunError, check_sample_budget, prepare
     from tiktok_network.crawl.seeds import collect_seeds
-    from tiktok_network.store.sqlite import stored_settings
 
     unknown = sorted(set(settings) - set(PARSERS))
     if unknown:
         raise ConfigError(f"unknown setting {unknown[0]!r}")
-    resolved = resolve(settings)
-    adopt_stored(resolved, stored_settings(resolved.db))
-    credentials, _ = load_credentials(resolved.credentials)
+    try:
+        run = prepare(settings)  # the crawl's stored settings too, on either backend
+        check_sample_budget(run.settings)
+    except RunError as exc:  # the error the store or the settings raised, as it was
+        raise (exc.__cause__ or ConfigError(str(exc))) from None
+    assert run.credentials is not None
     usernames = collect_seeds([str(s) for s in seeds], None, None).usernames
-    return await Engine(resolved, credentials).run(usernames)
+    return await Engine(run.settings, run.credentials).run(usernames)

@@ -21,9 +21,9 @@ from tiktok_network.export.csvs import (
     edge_rows,
     node_rows,
 )
-from tiktok_network.store import display_name, is_database_url
+from tiktok_network.store import display_name, location
+from tiktok_network.store.errors import NotACrawlDatabase
 from tiktok_network.store.read import CrawlReader
-from tiktok_network.store.sqlite import NotACrawlDatabase
 from tiktok_network.store.status import CrawlStatus, read_status
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class CrawlData:
     """The data of one crawl database (read-only: nothing here changes the crawl)."""
 
     def __init__(self, db: str | Path) -> None:
-        self.db: str | Path = db if is_database_url(db) else Path(db)
+        self.db: str | Path = location(db)
         if isinstance(self.db, Path) and not self.db.exists():
             raise NotACrawlDatabase(f"{self.db}: no such database")
         CrawlReader(self.db).close()  # fail now, with the store's message, if it is not a crawl

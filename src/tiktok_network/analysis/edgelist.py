@@ -182,8 +182,8 @@ def read_edges(path: str | Path, name: str | None = None, undirected: bool = Fal
 def read_crawl(db: str | Path, name: str | None = None, core_only: bool = False) -> EdgeList:
     """The follow graph of a crawl; ``core_only`` keeps users whose lists were fetched."""
     from tiktok_network.store import crawl_label
+    from tiktok_network.store.errors import NotACrawlDatabase
     from tiktok_network.store.read import CrawlReader
-    from tiktok_network.store.sqlite import NotACrawlDatabase
 
     label = crawl_label(db)
     try:

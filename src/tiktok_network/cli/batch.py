@@ -18,7 +18,7 @@ from tiktok_network.cli.errors import UserError, say
 
 def stage_in(settings: CrawlSettings, stage_dir: str) -> StagedDatabase:
     """Copy --db to the stage folder and point the crawl at the copy."""
-    from tiktok_network.store.sqlite import NotACrawlDatabase
+    from tiktok_network.store.errors import NotACrawlDatabase
     from tiktok_network.store.staging import StagedDatabase
 
     stage = StagedDatabase.under(settings.db, stage_dir)

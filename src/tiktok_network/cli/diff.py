@@ -38,8 +38,8 @@ def diff(
     from tiktok_network.export.history import diff_rows, write_diff
     from tiktok_network.export.outputs import record_diff
     from tiktok_network.moments import parse_moment
+    from tiktok_network.store.errors import NotACrawlDatabase
     from tiktok_network.store.read import CrawlReader
-    from tiktok_network.store.sqlite import NotACrawlDatabase
 
     try:
         settings = resolve(flags, config=config_file)

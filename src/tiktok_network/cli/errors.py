@@ -33,10 +33,11 @@ def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from tiktok_network.config import ConfigError
+        from tiktok_network.crawl.run import RunError
         from tiktok_network.export.atomic import OutputNotWritable
         from tiktok_network.export.folders import FolderTaken
+        from tiktok_network.store.errors import CrawlInUse, NotACrawlDatabase
         from tiktok_network.store.ledger import LedgerError
-        from tiktok_network.store.sqlite import CrawlInUse, NotACrawlDatabase
 
         db = kwargs.get("db") or "the database"
         try:
@@ -45,6 +46,7 @@ def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             _quiet_exit()  # `status | head`: the reader had enough; not an error
         except (
             ConfigError,
+            RunError,
             NotACrawlDatabase,
             CrawlInUse,
             OutputNotWritable,

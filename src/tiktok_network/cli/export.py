@@ -68,7 +68,7 @@ def export(
     from tiktok_network.export.outputs import ExportRequest, check_destination, write_outputs
     from tiktok_network.moments import parse_moment
     from tiktok_network.pseudonyms import KeyFileError, load_key
-    from tiktok_network.store.sqlite import NotACrawlDatabase
+    from tiktok_network.store.errors import NotACrawlDatabase
 
     wanted = [f.strip().lower() for f in formats.split(",") if f.strip()]
     unknown = [f for f in wanted if f != "csv" and f not in FORMATS]

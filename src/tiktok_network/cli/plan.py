@@ -64,7 +64,7 @@ def plan(
     of those and of their new neighbours, from which the levels below are estimated. Every
     call is stored in --db (the crawl does not make it again) and counted in the forecast.
     """
-    from tiktok_network.cli.crawl import _adopt_stored_settings
+    from tiktok_network.cli.running import adopt_crawl_settings
     from tiktok_network.config import ConfigError, load_credentials, resolve
     from tiktok_network.crawl.seeds import SeedFileError, collect_seeds
 
@@ -78,7 +78,7 @@ def plan(
     if (users or seed_file) and not seeds.usernames:
         click.echo("error: no valid seed to plan for (see above)", err=True)
         sys.exit(2)
-    _adopt_stored_settings(settings, what_if=True)
+    adopt_crawl_settings(settings, what_if=True)
     names = seeds.usernames
     existing = _has_crawl(settings.db)
     missing = _seeds_without_counts(settings.db, names)
@@ -155,7 +155,7 @@ def _run_pilot(
     """The seeds' user info and the pilot (``crawl/pilot.py``), stored in the new crawl."""
     from tiktok_network.cli.progress import setup_logging
     from tiktok_network.crawl.pilot import PilotError, run_pilot
-    from tiktok_network.store.sqlite import CrawlInUse, NotACrawlDatabase
+    from tiktok_network.store.errors import CrawlInUse, NotACrawlDatabase
 
     setup_logging(True)
     try:

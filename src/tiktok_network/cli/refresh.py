@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from tiktok_network.cli.crawl import _adopt_stored_settings, _has_users, _run_crawl
 from tiktok_network.cli.errors import UserError, one_line_errors
 from tiktok_network.cli.options import crawl_options
+from tiktok_network.cli.running import adopt_crawl_settings, run_crawl
 from tiktok_network.store import display_name
 
 EXAMPLES = """\b
@@ -47,6 +47,7 @@ def refresh(
     private or not found is purged (docs/compliance.md). Running it again continues the round.
     """
     from tiktok_network.config import ConfigError, load_credentials, resolve
+    from tiktok_network.crawl.run import has_crawl, refuse_other_shape
     from tiktok_network.store.base import RefreshMarks
 
     try:
@@ -56,10 +57,10 @@ def refresh(
         raise UserError(str(exc)) from None
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
-    if not _has_users(settings.db):
+    if not has_crawl(settings.db):
         raise UserError(f"{display_name(settings.db)} holds no crawl to refresh")
-    _refuse_other_shape(settings)
-    _adopt_stored_settings(settings)
+    refuse_other_shape(settings)
+    adopt_crawl_settings(settings)
     out_given = flags.get("out") is not None
     if out_given and not no_export:
         from tiktok_network.export.outputs import ExportRequest, check_destination
@@ -72,7 +73,7 @@ def refresh(
         info_for_all=settings.info_for == "all",
         max_depth=settings.max_depth,
     )
-    result = _run_crawl(
+    result = run_crawl(
         settings,
         credentials,
         [],
@@ -80,18 +81,3 @@ def refresh(
         refresh=options,
     )
     sys.exit(result.exit_code)
-
-
-def _refuse_other_shape(settings: Any) -> None:
-    """A refresh re-fetches the crawl as it was made: a depth, direction or sampling design
-    other than the crawl's would change the crawl, so it is refused before any work."""
-    from tiktok_network.config import refresh_conflicts
-    from tiktok_network.store import stored_settings
-
-    conflicts = refresh_conflicts(settings, stored_settings(settings.db))
-    if conflicts:
-        raise UserError(
-            "refresh re-fetches the crawl as it was made: "
-            + ", ".join(conflicts)
-            + " (to change the crawl, run crawl)"
-        )

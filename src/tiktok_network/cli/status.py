@@ -49,7 +49,7 @@ def status(config_file: str | None, **flags: Any) -> None:
     """Progress, quota used today and what is left, from the database (also while a crawl runs)."""
     from tiktok_network.config import ConfigError, adopt_stored, resolve
     from tiktok_network.store import stored_settings
-    from tiktok_network.store.sqlite import NotACrawlDatabase
+    from tiktok_network.store.errors import NotACrawlDatabase
     from tiktok_network.store.status import read_status
 
     try:

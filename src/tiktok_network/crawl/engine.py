@@ -52,7 +52,7 @@ from tiktok_network.crawl.results import (  # noqa: F401 - part of the engine's 
 )
 from tiktok_network.crawl.samplers import design_of
 from tiktok_network.quota_day import day_number, iso_utc
-from tiktok_network.store import display_name, is_database_url, open_store
+from tiktok_network.store import display_name, open_shared_quota, open_store, quota_ledger_for
 from tiktok_network.store.base import (
     DONE,
     FAILED,
@@ -66,11 +66,10 @@ from tiktok_network.store.base import (
     UserOutcome,
     UserStatus,
 )
-from tiktok_network.store.ledger import default_ledger_path
 from tiktok_network.store.writer import StoreWriter
 
 if TYPE_CHECKING:
-    from tiktok_network.store.pg_quota import PgSharedLedger
+    from tiktok_network.store.base import SharedQuota
 
 log = logging.getLogger("tiktok_network.crawl")
 
@@ -78,11 +77,7 @@ log = logging.getLogger("tiktok_network.crawl")
 def default_writer(settings: CrawlSettings) -> StoreWriter:
     """The store for ``settings.db`` behind one writer thread, with the machine's quota ledger
     (a PostgreSQL crawl keeps the organisation's ledger in its own database instead)."""
-    ledger = (
-        None
-        if is_database_url(settings.db)
-        else settings.quota_ledger or str(default_ledger_path())
-    )
+    ledger = quota_ledger_for(settings.db, settings.quota_ledger)
     return StoreWriter(lambda: open_store(settings.db, lease=settings.lease), ledger)
 
 
@@ -146,7 +141,7 @@ class Engine:
         self.writer: StoreWriter | None = None
         self.client: ResearchClient | None = None
         self.quota: QuotaTracker | None = None
-        self._shared_ledger: PgSharedLedger | None = None
+        self._shared_ledger: SharedQuota | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self.info_only = info_only
         self._info_depths = info_depths
@@ -306,10 +301,8 @@ class Engine:
         one quota in its database (psycopg imported here: only such a crawl needs it); otherwise
         the machine's ledger knows every crawl's use of this client, and this crawl's own
         record counts too (a ledger started after the crawl, or moved)."""
-        if writer.store.shared:
-            from tiktok_network.store.pg_quota import PgSharedLedger
-
-            self._shared_ledger = PgSharedLedger(self.settings.db)
+        self._shared_ledger = open_shared_quota(self.settings.db)
+        if self._shared_ledger is not None:
             stored = await self._shared_ledger.day_use(cid, today)
             return SharedQuotaTracker(cid, self.settings, stored, today, self._shared_ledger)
         shared = await writer.ledger_day(cid, today)
@@ -327,11 +320,7 @@ class Engine:
         """With several workers, ``--qps`` is their sum: one limiter in the database."""
         if self._shared_ledger is None or self.quota is None or not self.settings.qps:
             return {}
-        from tiktok_network.store.pg_quota import SharedRateLimiter
-
-        return {
-            "limiter": SharedRateLimiter(self._shared_ledger, self.quota.client, self.settings.qps)
-        }
+        return {"limiter": self._shared_ledger.rate_limiter(self.quota.client, self.settings.qps)}
 
     async def _beat(self, writer: StoreWriter) -> None:
         """Heartbeats keep this worker's claims its own (a shared store takes over the claims of

@@ -97,9 +97,7 @@ class FrontierBase:
     async def _others_busy(self) -> bool:
         """Workers in other processes (a shared store) may still add users, or die and leave
         theirs to be taken over when their lease expires: wait for them."""
-        if not self._writer.store.shared:
-            return False
-        return await self._writer.claimed_elsewhere(self._worker_id) > 0
+        return await self._writer.claimed_elsewhere(self._worker_id) > 0  # 0 for a file
 
 
 class BreadthFirstFrontier(FrontierBase):

@@ -22,7 +22,7 @@ from tiktok_network.store.base import QuotaDelta
 RESERVE_BLOCK = 200
 
 if TYPE_CHECKING:
-    from tiktok_network.store.pg_quota import PgSharedLedger
+    from tiktok_network.store.base import SharedQuota
 
 
 def client_id(client_key: str, api_base: str = "") -> str:
@@ -190,7 +190,7 @@ class SharedQuotaTracker(QuotaTracker):
         settings: CrawlSettings,
         stored: dict[str, tuple[int, bool]],
         day: int,
-        ledger: PgSharedLedger,
+        ledger: SharedQuota,
         block: int = 32,
     ) -> None:
         super().__init__(client, settings, stored, day)

@@ -11,6 +11,7 @@ from tiktok_network.store.base import CrawlStore
 from tiktok_network.store.urls import is_database_url
 
 if TYPE_CHECKING:
+    from tiktok_network.store.base import SharedQuota
     from tiktok_network.store.read import CrawlReader
 
 
@@ -46,6 +47,36 @@ def open_reader(db: str | Path) -> CrawlReader:
     from tiktok_network.store.read import CrawlReader
 
     return CrawlReader(db)
+
+
+def quota_ledger_for(db: str | Path, configured: str | None) -> str | None:
+    """The machine's quota ledger a crawl of ``db`` counts in (``configured``, or the default
+    one); None for a database shared by workers, which keeps its quota in itself."""
+    if is_database_url(db):
+        return None
+    from tiktok_network.store.ledger import default_ledger_path
+
+    return configured or str(default_ledger_path())
+
+
+def is_file_crawl(db: str | Path) -> bool:
+    """Whether ``db`` is a SQLite file (it can be staged, locked, copied as a file)."""
+    return not is_database_url(db)
+
+
+def location(db: str | Path) -> str | Path:
+    """``db`` as the store takes it: a URL stays a string, a file becomes a path."""
+    return str(db) if is_database_url(db) else Path(db)
+
+
+def open_shared_quota(db: str | Path) -> SharedQuota | None:
+    """The quota a crawl shared by workers debits in its own database (PostgreSQL); None for
+    a file's crawl, which counts in the machine's ledger (psycopg is imported only here)."""
+    if not is_database_url(db):
+        return None
+    from tiktok_network.store.pg_quota import PgSharedLedger
+
+    return PgSharedLedger(str(db))
 
 
 def stored_settings(db: str | Path) -> dict[str, object]:

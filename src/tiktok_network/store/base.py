@@ -11,7 +11,7 @@ import abc
 import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -204,6 +204,29 @@ def decode_settings(row: tuple[str] | None) -> dict[str, object]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+class SharedQuota(Protocol):
+    """The day's quota of a crawl shared by workers, debited in its own database
+    (``store.open_shared_quota``), and the rate limit they share."""
+
+    async def debit(
+        self, client: str, day: int, bucket: str, group: tuple[str, ...], budget: int, n: int = 1
+    ) -> int: ...
+
+    async def refund(self, client: str, day: int, bucket: str, n: int = 1) -> None: ...
+
+    async def mark_exhausted(
+        self, client: str, day: int, bucket: str, message: str | None
+    ) -> None: ...
+
+    async def day_use(self, client: str, day: int) -> dict[str, tuple[int, bool]]: ...
+
+    def rate_limiter(self, client: str, qps: float) -> Any:
+        """The client's limiter (``await acquire()``) over slots all workers share."""
+        ...
+
+    async def close(self) -> None: ...
 
 
 class CrawlStore(abc.ABC):

@@ -119,6 +119,10 @@ class PgSharedLedger:
 
         return await self._call(run)
 
+    def rate_limiter(self, client: str, qps: float) -> SharedRateLimiter:
+        """At most ``qps`` requests a second from every worker of the crawl together."""
+        return SharedRateLimiter(self, client, qps)
+
     async def close(self) -> None:
         if self._conn is not None and not self._conn.closed:
             await self._conn.close()

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tiktok_network.store.base import crawl_settings
-from tiktok_network.store.errors import NotACrawlDatabase
+from tiktok_network.store.errors import CrawlInUse, NotACrawlDatabase
 from tiktok_network.store.migrations import APP_ID, check_version
 
 ID_CACHE_SIZE = 300_000  # usernames -> ids kept in memory by the writer (about 40 MB)
@@ -300,10 +300,6 @@ def stored_settings(path: str | Path) -> dict[str, object]:
         return crawl_settings(conn.execute("SELECT settings FROM runs ORDER BY id DESC"))
     finally:
         conn.close()
-
-
-class CrawlInUse(Exception):
-    """Another live process is crawling into the same SQLite database."""
 
 
 class CrawlLock:
