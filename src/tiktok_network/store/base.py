@@ -305,6 +305,7 @@ class CrawlStore(abc.ABC):
         store whose lease on them expired), so that their workers stop."""
 
     shared = False  # True where several processes work on one crawl (PostgreSQL)
+    dialect: Any  # its ``operations.Dialect``: what its SQL differs in
 
     @abc.abstractmethod
     def transact(self, fn: Callable[[Callable[[str, tuple[Any, ...]], Any]], T]) -> T:

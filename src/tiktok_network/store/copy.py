@@ -22,123 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tiktok_network.store import display_name, is_database_url
+from tiktok_network.store import display_name, is_database_url, schema
 from tiktok_network.store.errors import NotACrawlDatabase
 
 BATCH = 5_000
 
-# (table, key columns in copy order, columns). Keys decide where an interrupted copy resumes.
-TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
-    (
-        "runs",
-        ("id",),
-        ("id", "started_at", "ended_at", "tool_version", "api_base", "settings", "exit_status"),
-    ),
-    (
-        "users",
-        ("id",),
-        (
-            "id",
-            "username",
-            "display_name",
-            "depth",
-            "first_seen",
-            "is_seed",
-            "state",
-            "status",
-            "attempts",
-            "last_error",
-            "claimed_by",
-            "claimed_at",
-            "finished_at",
-            "info",
-            "info_at",
-            "following_reported",
-            "followers_reported",
-            "last_seen",
-            "first_run",
-            "last_run",
-            "refresh_due",
-            "purged_at",
-            "info_log_id",
-        ),
-    ),
-    (
-        "lists",
-        ("user_id", "direction"),
-        (
-            "user_id",
-            "direction",
-            "cursor",
-            "done",
-            "pages",
-            "items",
-            "note",
-            "state",
-            "first_seen",
-            "started_at",
-            "ended_at",
-            "run_id",
-            "refresh",
-        ),
-    ),
-    (
-        "pages",
-        ("id",),
-        (
-            "id",
-            "run_id",
-            "user_id",
-            "direction",
-            "request",
-            "request_cursor",
-            "next_cursor",
-            "has_more",
-            "n_items",
-            "fetched_at",
-            "log_id",
-            "response",
-        ),
-    ),
-    (
-        "edges",
-        ("src", "dst"),
-        (
-            "src",
-            "dst",
-            "page_id",
-            "first_seen",
-            "last_seen",
-            "first_run",
-            "last_run",
-            "removed_at",
-            "removed_run",
-        ),
-    ),
-    (
-        "edge_history",
-        ("src", "dst", "removed_at"),
-        (
-            "src",
-            "dst",
-            "first_seen",
-            "last_seen",
-            "first_run",
-            "last_run",
-            "removed_at",
-            "removed_run",
-        ),
-    ),
-    ("audit", ("id",), ("id", "at", "run_id", "tombstone", "reason", "removed")),
-    ("outputs", ("path",), ("path", "kind", "options", "written_at")),
-    ("sample_steps", ("chain", "step"), ("chain", "step", "user_id")),
-    ("purged_names", ("name_hash",), ("name_hash", "tombstone")),
-    ("quota", ("client", "day", "bucket"), ("client", "day", "bucket", "used", "exhausted")),
-    (
-        "workers",
-        ("id",),
-        ("id", "host", "pid", "run_id", "started_at", "heartbeat_at", "ended_at", "exit_status"),
-    ),
+# (table, key columns in copy order, columns): from the schema's description, so a column
+# added there is copied (``store/schema.py``). Keys decide where an interrupted copy resumes.
+TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = tuple(
+    (t.name, t.copy_key, t.names) for t in schema.copied()
 )
 
 

@@ -288,12 +288,7 @@ def ensure_schema(conn: psycopg.Connection, url: str) -> None:
     or newer one. Several workers starting together take turns through an advisory lock."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-        tables = {
-            r[0]
-            for r in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-            )
-        }
+        tables = _tables(conn)
         if "meta" in tables:
             row = conn.execute("SELECT value FROM meta WHERE key='app'").fetchone()
             if row is None or row[0] != APP_ID:
@@ -409,17 +404,20 @@ def stored_settings_pg(url: str) -> dict[str, object]:
         conn.close()
 
 
+def _tables(conn: psycopg.Connection[Any]) -> set[str]:
+    """The tables of the connection's schema."""
+    return {
+        r[0]
+        for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    }
+
+
 def is_new_crawl_pg(url: str) -> bool:
     """True for a database with no table yet (a crawl starts there); a database holding
     other tables but no crawl is refused as the store refuses it."""
     conn = connect(url)
     try:
-        tables = {
-            r[0]
-            for r in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-            )
-        }
+        tables = _tables(conn)
     finally:
         conn.close()
     if tables and "meta" not in tables:

@@ -24,7 +24,8 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from tiktok_network.store.pg_db import Reconnect, redact
+from tiktok_network.store.operations import QUOTA_DAY
+from tiktok_network.store.pg_db import Reconnect, qmark_to_pg, redact
 
 log = logging.getLogger("tiktok_network.store")
 T = TypeVar("T")
@@ -101,10 +102,7 @@ class PgSharedLedger:
 
     async def day_use(self, client: str, day: int) -> dict[str, tuple[int, bool]]:
         async def run(conn: psycopg.AsyncConnection[Any]) -> dict[str, tuple[int, bool]]:
-            cur = await conn.execute(
-                "SELECT bucket, used, exhausted FROM quota WHERE client=%s AND day=%s",
-                (client, day),
-            )
+            cur = await conn.execute(qmark_to_pg(QUOTA_DAY), (client, day))
             return {b: (int(u), bool(e)) for b, u, e in await cur.fetchall()}
 
         return await self._call(run)

@@ -19,8 +19,6 @@ The quota and rate limit shared by the workers live in ``pg_quota.py``.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -29,15 +27,13 @@ import psycopg
 from psycopg import errors as pg_errors
 
 import tiktok_network.store.lifecycle as lifecycle
+import tiktok_network.store.operations as ops
 from tiktok_network.store.base import (
     CLAIMED,
     DONE,
     FAILED,
-    REFRESH,
-    TODO,
     Claim,
     CrawlStore,
-    ListState,
     PageRecord,
     ProfileRecord,
     QuotaDelta,
@@ -69,6 +65,7 @@ class PgStore(CrawlStore):
     """One worker's connection to a shared crawl. Not thread-safe: the writer thread owns it."""
 
     shared = True  # several processes may work on this crawl at once
+    dialect = ops.POSTGRESQL
 
     def __init__(self, url: str, *, lease: float = DEFAULT_LEASE) -> None:
         self.url = url
@@ -118,49 +115,17 @@ class PgStore(CrawlStore):
 
     # -------------------------------------------------------------------- runs
     def begin_run(self, tool_version: str, api_base: str, settings_json: str) -> int:
-        def run() -> int:
-            row = self.conn.execute(
-                "INSERT INTO runs(started_at, tool_version, api_base, settings)"
-                " VALUES (%s, %s, %s, %s) RETURNING id",
-                (time.time(), tool_version, api_base, settings_json),
-            ).fetchone()
-            assert row is not None
-            return int(row[0])
-
-        return self._tx(run)
+        return self._tx(lambda: ops.begin_run(self._execute, tool_version, api_base, settings_json))
 
     def end_run(self, run_id: int, exit_status: int) -> None:
-        def run() -> None:
-            now = time.time()
-            self.conn.execute(
-                "UPDATE runs SET ended_at=%s, exit_status=%s WHERE id=%s",
-                (now, exit_status, run_id),
-            )
-            if self.worker is not None:
-                self.conn.execute(
-                    "UPDATE workers SET ended_at=%s, exit_status=%s, heartbeat_at=%s WHERE id=%s",
-                    (now, exit_status, now, self.worker),
-                )
-
-        self._tx(run)
+        self._tx(lambda: ops.end_run(self._execute, run_id, exit_status))
 
     def register_worker(self, worker: str, run_id: int) -> None:
         self.worker = worker
-        now = time.time()
-        self._tx(
-            lambda: self.conn.execute(
-                "INSERT INTO workers(id, host, pid, run_id, started_at, heartbeat_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET heartbeat_at=%s",
-                (worker, socket.gethostname(), os.getpid(), run_id, now, now, now),
-            )
-        )
+        self._tx(lambda: ops.register_worker(self._execute, worker, run_id))
 
     def heartbeat(self, worker: str) -> None:
-        self._tx(
-            lambda: self.conn.execute(
-                "UPDATE workers SET heartbeat_at=%s WHERE id=%s", (time.time(), worker)
-            )
-        )
+        self._tx(lambda: ops.heartbeat(self._execute, worker))
 
     # ------------------------------------------------------------------- seeds
     def add_seeds(self, usernames: list[str]) -> tuple[int, int]:
@@ -204,30 +169,16 @@ class PgStore(CrawlStore):
         return cur.rowcount
 
     def _retry_failed(self, max_attempts: int) -> int:
-        return self.conn.execute(
-            f"UPDATE users SET state={PUT_BACK}, status=CASE WHEN refresh_due IS NOT NULL"
-            " THEN status END WHERE state=%s AND attempts < %s",
-            (FAILED, max_attempts),
-        ).rowcount
+        return ops.retry_failed(self._execute, max_attempts)
 
     def retry_failed(self, max_attempts: int) -> int:
         return self._tx(lambda: self._retry_failed(max_attempts))
 
     def failed_users(self, max_attempts: int) -> int:
-        return self._count(
-            "SELECT count(*) FROM users WHERE state=%s AND attempts < %s", (FAILED, max_attempts)
-        )
+        return self._tx(lambda: ops.failed_users(self._execute, max_attempts))
 
     def answered_before(self, api_base: str) -> bool:
-        def run() -> bool:
-            row = self.conn.execute(
-                "SELECT 1 FROM runs r WHERE r.api_base=%s AND EXISTS"
-                " (SELECT 1 FROM pages p WHERE p.run_id=r.id) LIMIT 1",
-                (api_base,),
-            ).fetchone()
-            return row is not None
-
-        return self._tx(run)
+        return self._tx(lambda: ops.answered_before(self._execute, api_base))
 
     # ------------------------------------------------------------------ claims
     def claim(
@@ -237,28 +188,7 @@ class PgStore(CrawlStore):
 
         def run() -> list[Claim]:
             self._reclaim_expired()
-            rows = self.conn.execute(
-                f"UPDATE users SET state={CLAIMED:d}, claimed_by=%s, claimed_at=%s WHERE id IN ("
-                f" SELECT id FROM users WHERE state={TODO:d} AND depth<=%s ORDER BY depth, id"
-                " LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id, username, depth, info IS NULL,"
-                " following_reported, followers_reported",
-                (worker, time.time(), max_depth, n),
-            ).fetchall()
-            claims = {
-                r[0]: Claim.of_row(r, directions, info)
-                for r in sorted(rows, key=lambda r: (r[2], r[0]))
-            }
-            if claims:
-                for user_id, direction, cursor, done, pages, items, verdict in self.conn.execute(
-                    "SELECT user_id, direction, cursor, done, pages, items, state FROM lists"
-                    " WHERE user_id = ANY(%b)",
-                    (list(claims),),
-                ):
-                    if direction in claims[user_id].lists:
-                        claims[user_id].lists[direction] = ListState(
-                            cursor, bool(done), pages, items, verdict
-                        )
-            return list(claims.values())
+            return ops.claim(self._execute, ops.POSTGRESQL, worker, n, max_depth, directions, info)
 
         return self._tx(run)
 
@@ -274,14 +204,9 @@ class PgStore(CrawlStore):
 
         def run() -> list[Claim]:
             self._reclaim_expired()
-            rows = self.conn.execute(
-                f"UPDATE users SET state={CLAIMED:d}, claimed_by=%s, claimed_at=%s WHERE id IN ("
-                f" SELECT id FROM users WHERE state={TODO:d} AND info IS NULL AND status IS NULL"
-                " AND depth BETWEEN %s AND %s AND id > %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
-                " RETURNING id, username, depth",
-                (worker, time.time(), depths[0], depths[1], after, n),
-            ).fetchall()
-            return [Claim.of_row(r, directions, True) for r in sorted(rows)]
+            return ops.claim_info(
+                self._execute, ops.POSTGRESQL, worker, n, depths, directions, after
+            )
 
         return self._tx(run)
 
@@ -292,15 +217,7 @@ class PgStore(CrawlStore):
         )
 
     def release_worker(self, worker: str) -> int:
-        return self._tx(
-            lambda: (
-                self.conn.execute(
-                    f"UPDATE users SET state={PUT_BACK}, claimed_by=NULL, claimed_at=NULL"
-                    f" WHERE claimed_by=%s AND state={CLAIMED:d}",
-                    (worker,),
-                ).rowcount
-            )
-        )
+        return self._tx(lambda: ops.release_worker(self._execute, worker))
 
     # ----------------------------------------------------------------- refresh
     def begin_refresh(self, marks: RefreshMarks) -> RefreshRound:
@@ -319,25 +236,14 @@ class PgStore(CrawlStore):
 
         def run() -> list[Claim]:
             self._reclaim_expired()
-            rows = self.conn.execute(
-                f"UPDATE users SET state={CLAIMED:d}, claimed_by=%s, claimed_at=%s WHERE id IN ("
-                f" SELECT id FROM users WHERE state={REFRESH:d} ORDER BY refresh_due, id"
-                " LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id, username, depth, status,"
-                " following_reported, followers_reported",
-                (worker, time.time(), n),
-            ).fetchall()
-            if not rows:
-                return []
-            list_rows = self.conn.execute(
-                "SELECT user_id, direction, cursor, done, pages, items, state, refresh FROM lists"
-                " WHERE user_id = ANY(%b)",
-                ([r[0] for r in rows],),
-            ).fetchall()
-            return lifecycle.refresh_claims(rows, list_rows, directions)
+            return ops.claim_refresh(self._execute, ops.POSTGRESQL, worker, n, directions)
 
         return self._tx(run)
 
     # ------------------------------------------------------------------ commits
+    # The page commits are each backend's own, not ``operations``: they are the hot path
+    # (``python -m benchmarks.throughput``, ``python -m benchmarks.pg_workers``), written here
+    # row by row with ``executemany`` and there as ``unnest`` arrays, one statement per table.
     def apply(
         self,
         run_id: int,
@@ -466,8 +372,7 @@ class PgStore(CrawlStore):
                 )
         if releases:
             conn.execute(
-                f"UPDATE users SET state={PUT_BACK}, claimed_by=NULL, claimed_at=NULL"
-                " WHERE id = ANY(%b) AND state=%s AND claimed_by=%s",
+                f"{ops.RELEASE} WHERE id = ANY(%b) AND state=%s AND claimed_by=%s",
                 (sorted(releases), CLAIMED, me),
             )
         if quota:  # use the shared ledger did not debit already (a SQLite-style tracker)
@@ -691,26 +596,13 @@ class PgStore(CrawlStore):
         return self._tx(run)
 
     def started_users(self) -> int:
-        return self._count("SELECT count(*) FROM users WHERE state != %s", (TODO,))
+        return self._tx(lambda: ops.started_users(self._execute))
 
     def frontier_empty(self, max_depth: int) -> bool:
-        return not self._count(
-            f"SELECT count(*) FROM (SELECT 1 FROM users WHERE state={TODO:d} AND depth<=%s"
-            " LIMIT 1) t",
-            (max_depth,),
-        )
+        return self._tx(lambda: ops.frontier_empty(self._execute, max_depth))
 
     def quota_used(self, client: str, day: int) -> dict[str, tuple[int, bool]]:
-        def run() -> dict[str, tuple[int, bool]]:
-            return {
-                bucket: (used, bool(exhausted))
-                for bucket, used, exhausted in self.conn.execute(
-                    "SELECT bucket, used, exhausted FROM quota WHERE client=%s AND day=%s",
-                    (client, day),
-                )
-            }
-
-        return self._tx(run)
+        return self._tx(lambda: ops.quota_used(self._execute, client, day))
 
     def transact(self, fn: Callable[[Callable[[str, tuple[Any, ...]], Any]], T]) -> T:
         return self._tx(lambda: fn(self._execute))

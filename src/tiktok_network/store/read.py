@@ -321,29 +321,26 @@ class CrawlReader:
         """What the planner needs of every user that is not blank, by depth then id: (depth,
         status, state, has info, following reported, followers reported, then done, items,
         pages of the following and of the followers list)."""
+        return self._rows(f"{self._plan_select()} WHERE NOT ({self._BLANK}) ORDER BY u.depth, u.id")
+
+    def _plan_select(self, *, named: bool = False) -> str:
+        """The columns of ``plan_rows`` (after the id and username, with ``named``)."""
         v3 = self._has_records()
         reported = "u.following_reported, u.followers_reported" if v3 else "NULL, NULL"
-        return self._rows(
-            f"SELECT u.depth, u.status, u.state, u.info IS NOT NULL, {reported},"
-            " a.done, a.items, a.pages, b.done, b.items, b.pages FROM users u"
+        return (
+            f"SELECT {'u.id, u.username, ' if named else ''}u.depth, u.status, u.state,"
+            f" u.info IS NOT NULL, {reported}, a.done, a.items, a.pages, b.done, b.items,"
+            " b.pages FROM users u"
             " LEFT JOIN lists a ON a.user_id = u.id AND a.direction = 'following'"
             " LEFT JOIN lists b ON b.user_id = u.id AND b.direction = 'followers'"
-            f" WHERE NOT ({self._BLANK}) ORDER BY u.depth, u.id"
         )
 
     def users_at(self, depth: int) -> Iterator[tuple[Any, ...]]:
         """Every user at ``depth``, by username: its id and username, then the columns of
         ``plan_rows`` (a plan's pilot chooses whom to expand from them; ids depend on the
         order pages were committed in, usernames do not)."""
-        v3 = self._has_records()
-        reported = "u.following_reported, u.followers_reported" if v3 else "NULL, NULL"
         return self._rows(
-            f"SELECT u.id, u.username, u.depth, u.status, u.state, u.info IS NOT NULL,"
-            f" {reported}, a.done, a.items, a.pages, b.done, b.items, b.pages FROM users u"
-            " LEFT JOIN lists a ON a.user_id = u.id AND a.direction = 'following'"
-            " LEFT JOIN lists b ON b.user_id = u.id AND b.direction = 'followers'"
-            " WHERE u.depth = ? ORDER BY u.username",
-            (depth,),
+            f"{self._plan_select(named=True)} WHERE u.depth = ? ORDER BY u.username", (depth,)
         )
 
     def meta(self, key: str) -> str | None:
@@ -553,12 +550,9 @@ class CrawlReader:
         """A sampled crawl's chains (``store/sampling.py``): user ids in step order."""
         if not self.has_table("sample_steps"):
             return {}
-        chains: dict[int, list[int]] = {}
-        for chain, user_id in self._rows(
-            "SELECT chain, user_id FROM sample_steps ORDER BY chain, step"
-        ):
-            chains.setdefault(chain, []).append(user_id)
-        return chains
+        from tiktok_network.store.sampling import steps
+
+        return steps(lambda sql, params: self.conn.execute(sql, params))
 
     def sample_calls_spent(self) -> int:
         """Calls a sampled crawl turned into data so far (what its budget counts)."""

@@ -15,8 +15,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tiktok_network.store.base import CLAIMED, DONE, FAILED, TODO, Claim, ListState, UserStatus
+from tiktok_network.store.base import CLAIMED, DONE, FAILED, TODO, Claim, UserStatus
 from tiktok_network.store.lifecycle import Execute
+from tiktok_network.store.operations import CHUNK, Dialect, attach_lists
 
 INDEXES = ("CREATE INDEX IF NOT EXISTS edges_by_dst ON edges(dst)",)
 
@@ -129,28 +130,25 @@ def calls_spent(execute: Execute) -> int:
 
 
 def claim_ids(
-    execute: Execute, worker: str, ids: list[int], directions: tuple[str, ...], info: bool
+    execute: Execute,
+    dialect: Dialect,
+    worker: str,
+    ids: list[int],
+    directions: tuple[str, ...],
+    info: bool,
 ) -> list[Claim]:
     """Claim these users (those still waiting), with where their lists stopped."""
     if not ids:
         return []
-    places = ",".join("?" * len(ids))
-    rows = execute(
-        f"UPDATE users SET state={CLAIMED:d}, claimed_by=?, claimed_at=?"
-        f" WHERE state={TODO:d} AND id IN ({places}) RETURNING id, username, depth,"
-        " info IS NULL, following_reported, followers_reported",
-        (worker, time.time(), *ids),
-    ).fetchall()
-    claims = {r[0]: Claim.of_row(tuple(r), directions, info) for r in rows}
-    if claims:
-        places = ",".join("?" * len(claims))
-        for user_id, direction, cursor, done, pages, items, verdict in execute(
-            "SELECT user_id, direction, cursor, done, pages, items, state FROM lists"
-            f" WHERE user_id IN ({places})",
-            tuple(claims),
-        ):
-            if direction in claims[user_id].lists:
-                claims[user_id].lists[direction] = ListState(
-                    cursor, bool(done), pages, items, verdict
-                )
-    return [claims[i] for i in ids if i in claims]
+    claimed: dict[int, Claim] = {}
+    for start in range(0, len(ids), CHUNK):
+        where, params = dialect.any_of("id", ids[start : start + CHUNK])
+        for r in execute(
+            f"UPDATE users SET state={CLAIMED:d}, claimed_by=?, claimed_at=?"
+            f" WHERE state={TODO:d} AND {where} RETURNING id, username, depth,"
+            " info IS NULL, following_reported, followers_reported",
+            (worker, time.time(), *params),
+        ).fetchall():
+            claimed[r[0]] = Claim.of_row(tuple(r), directions, info)
+    attach_lists(execute, dialect, claimed.values())
+    return [claimed[i] for i in ids if i in claimed]

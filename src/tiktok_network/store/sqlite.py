@@ -10,8 +10,6 @@ a second index; raw responses are zlib-compressed, since they are the bulk of th
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import sqlite3
 import time
 from collections.abc import Callable
@@ -19,15 +17,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import tiktok_network.store.lifecycle as lifecycle
+import tiktok_network.store.operations as ops
 from tiktok_network.store.base import (
     CLAIMED,
     DONE,
     FAILED,
-    REFRESH,
-    TODO,
     Claim,
     CrawlStore,
-    ListState,
     PageRecord,
     ProfileRecord,
     QuotaDelta,
@@ -80,6 +76,8 @@ LAST_SEEN_RESOLUTION = 3600.0  # a user's last_seen is exact to within this many
 class SqliteStore(CrawlStore):
     """The default store. Not thread-safe: one writer thread owns it (see ``writer.py``)."""
 
+    dialect = ops.SQLITE
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         if self.path.is_dir():
@@ -98,25 +96,14 @@ class SqliteStore(CrawlStore):
 
     # -------------------------------------------------------------------- runs
     def begin_run(self, tool_version: str, api_base: str, settings_json: str) -> int:
-        cur = self.conn.execute(
-            "INSERT INTO runs(started_at, tool_version, api_base, settings) VALUES (?, ?, ?, ?)",
-            (time.time(), tool_version, api_base, settings_json),
-        )
-        return int(cur.lastrowid or 0)
+        with self._tx():
+            return ops.begin_run(self.conn.execute, tool_version, api_base, settings_json)
 
     def end_run(self, run_id: int, exit_status: int) -> None:
-        now = time.time()
         if self._refreshing:
             self._scrub_after_purges()
         with self._tx():
-            self.conn.execute(
-                "UPDATE runs SET ended_at=?, exit_status=? WHERE id=?", (now, exit_status, run_id)
-            )
-            self.conn.execute(
-                "UPDATE workers SET ended_at=?, exit_status=?, heartbeat_at=? WHERE run_id=?"
-                " AND ended_at IS NULL",
-                (now, exit_status, now, run_id),
-            )
+            ops.end_run(self.conn.execute, run_id, exit_status)
 
     def _scrub_after_purges(self) -> None:
         """Leave no byte of a purged account in the file. Deleted rows are zeroed as they go
@@ -143,15 +130,10 @@ class SqliteStore(CrawlStore):
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def register_worker(self, worker: str, run_id: int) -> None:
-        now = time.time()
-        self.conn.execute(
-            "INSERT OR REPLACE INTO workers(id, host, pid, run_id, started_at, heartbeat_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (worker, socket.gethostname(), os.getpid(), run_id, now, now),
-        )
+        ops.register_worker(self.conn.execute, worker, run_id)
 
     def heartbeat(self, worker: str) -> None:
-        self.conn.execute("UPDATE workers SET heartbeat_at=? WHERE id=?", (time.time(), worker))
+        ops.heartbeat(self.conn.execute, worker)
 
     # ------------------------------------------------------------------- seeds
     def add_seeds(self, usernames: list[str]) -> tuple[int, int]:
@@ -193,56 +175,21 @@ class SqliteStore(CrawlStore):
         return cur.rowcount
 
     def retry_failed(self, max_attempts: int) -> int:
-        """Failed users not yet given up go back to the frontier."""
         with self._tx():
-            cur = self.conn.execute(
-                f"UPDATE users SET state={PUT_BACK}, status=CASE WHEN refresh_due IS NOT NULL"
-                " THEN status END WHERE state=? AND attempts < ?",
-                (FAILED, max_attempts),
-            )
-        return cur.rowcount
+            return ops.retry_failed(self.conn.execute, max_attempts)
 
     def failed_users(self, max_attempts: int) -> int:
-        """Failed users a later run will retry."""
-        row = self.conn.execute(
-            "SELECT count(*) FROM users WHERE state=? AND attempts < ?", (FAILED, max_attempts)
-        ).fetchone()
-        return int(row[0])
+        return ops.failed_users(self.conn.execute, max_attempts)
 
     def answered_before(self, api_base: str) -> bool:
-        """Whether this API base ever served a page to this crawl (an outage, not a typo)."""
-        row = self.conn.execute(
-            "SELECT 1 FROM runs r WHERE r.api_base=? AND EXISTS"
-            " (SELECT 1 FROM pages p WHERE p.run_id=r.id) LIMIT 1",
-            (api_base,),
-        ).fetchone()
-        return row is not None
+        return ops.answered_before(self.conn.execute, api_base)
 
     # ------------------------------------------------------------------ claims
     def claim(
         self, worker: str, n: int, max_depth: int, directions: tuple[str, ...], info: bool
     ) -> list[Claim]:
         with self._tx():
-            rows = self.conn.execute(
-                "UPDATE users SET state=?, claimed_by=?, claimed_at=? WHERE id IN ("
-                " SELECT id FROM users WHERE state=? AND depth<=? ORDER BY depth, id LIMIT ?)"
-                " RETURNING id, username, depth, info IS NULL, following_reported,"
-                " followers_reported",
-                (CLAIMED, worker, time.time(), TODO, max_depth, n),
-            ).fetchall()
-        rows.sort(key=lambda r: (r[2], r[0]))
-        claims = {r[0]: Claim.of_row(r, directions, info) for r in rows}
-        if claims:
-            marks = ",".join("?" * len(claims))
-            for user_id, direction, cursor, done, pages, items, verdict in self.conn.execute(
-                f"SELECT user_id, direction, cursor, done, pages, items, state FROM lists WHERE user_id IN ({marks})",
-                tuple(claims),
-            ):
-                if direction in claims[user_id].lists:
-                    claims[user_id].lists[direction] = ListState(
-                        cursor, bool(done), pages, items, verdict
-                    )
-        return list(claims.values())
+            return ops.claim(self.conn.execute, ops.SQLITE, worker, n, max_depth, directions, info)
 
     def claim_info(
         self,
@@ -253,23 +200,13 @@ class SqliteStore(CrawlStore):
         after: int = 0,
     ) -> list[Claim]:
         with self._tx():
-            rows = self.conn.execute(
-                "UPDATE users SET state=?, claimed_by=?, claimed_at=? WHERE id IN ("
-                " SELECT id FROM users WHERE state=? AND info IS NULL AND status IS NULL"
-                " AND depth BETWEEN ? AND ? AND id > ? ORDER BY id LIMIT ?)"
-                " RETURNING id, username, depth",
-                (CLAIMED, worker, time.time(), TODO, depths[0], depths[1], after, n),
-            ).fetchall()
-        return [Claim.of_row(r, directions, True) for r in sorted(rows)]
+            return ops.claim_info(
+                self.conn.execute, ops.SQLITE, worker, n, depths, directions, after
+            )
 
     def release_worker(self, worker: str) -> int:
         with self._tx():
-            cur = self.conn.execute(
-                f"UPDATE users SET state={PUT_BACK}, claimed_by=NULL, claimed_at=NULL"
-                " WHERE claimed_by=? AND state=?",
-                (worker, CLAIMED),
-            )
-        return cur.rowcount
+            return ops.release_worker(self.conn.execute, worker)
 
     # ----------------------------------------------------------------- refresh
     def begin_refresh(self, marks: RefreshMarks) -> RefreshRound:
@@ -284,23 +221,12 @@ class SqliteStore(CrawlStore):
 
     def claim_refresh(self, worker: str, n: int, directions: tuple[str, ...]) -> list[Claim]:
         with self._tx():
-            rows = self.conn.execute(
-                "UPDATE users SET state=?, claimed_by=?, claimed_at=? WHERE id IN ("
-                " SELECT id FROM users WHERE state=? ORDER BY refresh_due, id LIMIT ?)"
-                " RETURNING id, username, depth, status, following_reported, followers_reported",
-                (CLAIMED, worker, time.time(), REFRESH, n),
-            ).fetchall()
-            if not rows:
-                return []
-            marks = ",".join("?" * len(rows))
-            list_rows = self.conn.execute(
-                "SELECT user_id, direction, cursor, done, pages, items, state, refresh FROM lists"
-                f" WHERE user_id IN ({marks})",
-                tuple(r[0] for r in rows),
-            ).fetchall()
-        return lifecycle.refresh_claims(rows, list_rows, directions)
+            return ops.claim_refresh(self.conn.execute, ops.SQLITE, worker, n, directions)
 
     # ------------------------------------------------------------------ commits
+    # The page commits are each backend's own, not ``operations``: they are the hot path
+    # (``python -m benchmarks.throughput``, ``python -m benchmarks.pg_workers``), written here
+    # row by row with ``executemany`` and there as ``unnest`` arrays, one statement per table.
     def apply(
         self,
         run_id: int,
@@ -373,11 +299,7 @@ class SqliteStore(CrawlStore):
                     ],
                 )
             if releases:
-                self.conn.executemany(
-                    f"UPDATE users SET state={PUT_BACK}, claimed_by=NULL, claimed_at=NULL"
-                    " WHERE id=? AND state=?",
-                    [(uid, CLAIMED) for uid in releases],
-                )
+                self.conn.executemany(ops.RELEASE_ONE, [(uid,) for uid in releases])
             if quota:
                 self.conn.executemany(
                     "INSERT INTO quota(client, day, bucket, used, exhausted) VALUES (?, ?, ?, ?, ?) "
@@ -528,24 +450,13 @@ class SqliteStore(CrawlStore):
         return ids
 
     def started_users(self) -> int:
-        return int(
-            self.conn.execute("SELECT count(*) FROM users WHERE state != ?", (TODO,)).fetchone()[0]
-        )
+        return ops.started_users(self.conn.execute)
 
     def frontier_empty(self, max_depth: int) -> bool:
-        row = self.conn.execute(
-            "SELECT 1 FROM users WHERE state = ? AND depth <= ? LIMIT 1", (TODO, max_depth)
-        )
-        return row.fetchone() is None
+        return ops.frontier_empty(self.conn.execute, max_depth)
 
-    # -------------------------------------------------------------------- quota
     def quota_used(self, client: str, day: int) -> dict[str, tuple[int, bool]]:
-        return {
-            bucket: (used, bool(exhausted))
-            for bucket, used, exhausted in self.conn.execute(
-                "SELECT bucket, used, exhausted FROM quota WHERE client=? AND day=?", (client, day)
-            )
-        }
+        return ops.quota_used(self.conn.execute, client, day)
 
     # -------------------------------------------------------------------- misc
     def _tx(self) -> _Transaction:

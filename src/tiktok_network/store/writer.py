@@ -203,7 +203,9 @@ class StoreWriter:
     ) -> list[Claim]:
         return await self._run_in_child(
             self.store.transact,
-            lambda execute: sampling.claim_ids(execute, worker, ids, directions, info),
+            lambda execute: sampling.claim_ids(
+                execute, self.store.dialect, worker, ids, directions, info
+            ),
         )
 
     async def refresh_pending(self) -> int:
