@@ -19,6 +19,7 @@ The quota and rate limit shared by the workers live in ``pg_quota.py``.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -96,6 +97,8 @@ class PgStore(CrawlStore):
                     return fn()
             except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
                 self._ids.clear()
+                # Apart at random: two workers replaying at once would meet again.
+                time.sleep(random.uniform(0.0, 0.05))
                 continue
             except psycopg.OperationalError as exc:
                 self._ids.clear()
@@ -568,9 +571,13 @@ class PgStore(CrawlStore):
                     found[name] = (uid, d)
         seen_again = sorted(uid for name, (uid, _) in found.items() if name not in missing)
         if seen_again:
+            # Only rows whose last_seen is older than its resolution: a row another worker just
+            # wrote (or is writing) is left alone, so two workers meeting the same accounts do
+            # not lock them in turn (they deadlocked batch after batch: benchmarks.pg_workers).
             self.conn.execute(
-                "UPDATE users SET last_seen=%s, last_run=%s WHERE id = ANY(%b)",
-                (now, run_id, seen_again),
+                "UPDATE users SET last_seen=%s, last_run=%s WHERE id = ANY(%b)"
+                " AND (last_seen IS NULL OR last_seen < %s)",
+                (now, run_id, seen_again, now - LAST_SEEN_RESOLUTION),
             )
         # Known deeper (by this or another worker): this path is shorter.
         deeper = sorted(uid for uid, d in found.values() if d > depth)
