@@ -139,12 +139,36 @@ def test_bundled_graphs_load_by_name_and_from_gzip():
     assert (facebook.n_users, facebook.n_edges) == (4039, 2 * 88234)
 
 
-def test_every_setting_has_a_parser():
+def test_settings_are_declared_once_and_each_command_lists_its_own():
+    """Every setting (a field of CrawlSettings) has its parser, help and commands; a command's
+    options are exactly the settings it lists, and each setting reaches resolve() as a flag,
+    a TIKTOK_* variable and a toml key alike."""
     from dataclasses import fields
 
-    from tiktok_network.config import PARSERS, CrawlSettings
+    from click.testing import CliRunner
 
-    assert set(PARSERS) == {f.name for f in fields(CrawlSettings)} - {"given"}
+    from tiktok_network.cli import app
+    from tiktok_network.config import SETTINGS, CrawlSettings, resolve
+
+    declared = {f.name for f in fields(CrawlSettings)} - {"given"}
+    assert {s.name for s in SETTINGS} == declared
+    for command in ("crawl", "plan", "refresh"):
+        shown = CliRunner().invoke(app, [command, "--help"], terminal_width=200).output
+        for s in SETTINGS:
+            flag = "--" + s.name.replace("_", "-")
+            listed = f"  {flag} " in shown or f"  {flag}/" in shown
+            assert listed == (command in s.metadata["commands"]), (command, flag)
+    assert "  --out " not in CliRunner().invoke(app, ["plan", "--help"]).output
+    for s in SETTINGS:
+        if s.metadata["option"] in ("flag", "flag/no"):
+            continue
+        value = str(s.default) if s.default is not None else "7"
+        if s.name == "older_than":
+            value = "3d"
+        by_env = resolve({}, env={f"TIKTOK_{s.name.upper()}": value})
+        by_flag = resolve({s.name: value}, env={})
+        assert getattr(by_env, s.name) == getattr(by_flag, s.name), s.name
+        assert s.name in by_env.given and s.name in by_flag.given
 
 
 def _module_imports() -> dict[str, set[str]]:

@@ -1,7 +1,8 @@
 """Settings: command-line flags > ``TIKTOK_*`` environment variables > ``tiktok-network.toml``.
 
-One table (``FIELDS``) names every setting with its type and default, so the three layers can
-never disagree about a name. Credentials are not settings: they come only from the
+Each setting is declared once, as a field of ``CrawlSettings`` with its default, parser, help
+and the commands that list it: the three layers, the Python API and the CLI's options are
+made from it, so they can never disagree about a name. Credentials are not settings: they come only from the
 environment or a credentials file, never from argv (visible to every user of a shared machine
 through ``ps``) and never from the shared config file.
 """
@@ -13,7 +14,7 @@ import os
 import stat
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,49 +119,215 @@ def _optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda value: None if value in (None, "", "none") else parse(value)
 
 
+# The commands whose options list a setting (TIKTOK_* variables, the toml file and the Python
+# API take every setting): a plan forecasts and ends at the quota, a refresh re-fetches the
+# crawl as it was made (its shape is the crawl's), so each lists only what applies to it.
+CRAWL, PLAN, REFRESH = "crawl", "plan", "refresh"
+EVERY = frozenset({CRAWL, PLAN, REFRESH})
+SHAPE = frozenset({CRAWL, PLAN})  # what the crawl is: a refresh keeps the crawl's
+RUNNING = frozenset({CRAWL, REFRESH})  # how a long run ends and reports: a plan is short
+
+
+def setting(
+    default: Any,
+    parse: Callable[[Any], Any],
+    help: str,
+    *,
+    option: Any = "value",
+    commands: frozenset[str] = EVERY,
+) -> Any:
+    """A field of ``CrawlSettings`` with all that is said of it, once: its default, the parser
+    of its value from a flag, a ``TIKTOK_*`` variable, the toml file or the Python API, its
+    help, the option's kind (``"value"``, typed by the default; ``"flag"``; ``"flag/no"``; a
+    tuple of choices; ``"path"``) and the commands that list it (``cli/options.py`` makes the
+    options from this)."""
+    return field(
+        default=default,
+        metadata={"parse": parse, "help": help, "option": option, "commands": commands},
+    )
+
+
 @dataclass
 class CrawlSettings:
-    api_base: str = DEFAULT_API_BASE
-    db: str = "tiktok-network.db"
-    out: str = "outputs"
-    concurrency: int = 8
-    qps: float | None = None
-    max_depth: int = 1
-    max_users: int | None = None
-    max_requests: int | None = None
-    direction: str = "following"
-    on_quota: str = "wait"
-    info: bool = False
-    drain_timeout: float = 20.0
-    log_every: float = 30.0
-    quiet: bool = False
-    log_file: str | None = None
-    follow_quota: int = 20000
-    info_quota: int = 1000
-    separate_follow_quotas: bool = False
-    day_seconds: float = 86400.0
-    request_timeout: float = 30.0
-    max_retries: int = 5
-    retry_base_delay: float = 1.0
-    rate_limit_delay: float = 10.0
-    credentials: str | None = None
-    outage_tolerance: float = 6 * 3600.0
-    outage_probe_max: float = 60.0
-    quota_ledger: str | None = None  # default: $XDG_STATE_HOME/tiktok-network/quota.db
-    lease: float = 60.0  # PostgreSQL: seconds without a heartbeat before claims are taken over
-    info_for: str = "expanded"  # user info for the expanded users, or for every user found
-    followers_cap: int | None = None  # the API's follower cap if known: such lists are capped
-    max_list_items: int | None = None  # stop each list after this many entries (by choice)
-    skip_larger_than: int | None = None  # do not expand accounts with larger reported counts
-    hidden_following_hint: str = spec.HIDDEN_FOLLOWING_HINT
-    follow_records_quota: int = 2_000_000  # records a day the follow lists may return
-    info_records_quota: int = 100_000  # records a day of the general endpoints (user info)
-    older_than: float = DEFAULT_REFRESH_WINDOW  # data fetched longer ago is re-fetched
-    sampler: str = "bfs"  # the sampling design: breadth-first, or one of SAMPLERS
-    walkers: int = 10  # walks: independent walkers (their spread gives the intervals)
-    sample_seed: int = 0  # the same seed, graph and budget give the same sample
-    snowball_k: int = 10  # snowball: at most this many neighbours of a node are followed
-    burn_probability: float = 0.7  # forest fire: each further neighbour burns with this chance
+    api_base: str = setting(DEFAULT_API_BASE, str, "Research API base URL (or TIKTOK_API_BASE).")
+    db: str = setting(
+        "tiktok-network.db",
+        str,
+        "Crawl database: a SQLite file, or postgresql://user@host/dbname shared by workers"
+        " (password from the URL, PGPASSWORD or ~/.pgpass).",
+    )
+    out: str = setting("outputs", str, "Folder for the CSV outputs.", commands=RUNNING)
+    concurrency: int = setting(8, _positive_int, "Requests in flight.")
+    qps: float | None = setting(
+        None, _optional(_positive_float), "Client-side limit of requests per second.", option=float
+    )
+    max_depth: int = setting(
+        1, _depth, "Seeds are depth 0; 0 fetches only their lists.", commands=SHAPE
+    )
+    max_users: int | None = setting(
+        None,
+        _optional(_positive_int),
+        "Stop after this many users' lists were started.",
+        option=int,
+        commands=SHAPE,
+    )
+    max_requests: int | None = setting(
+        None,
+        _optional(_positive_int),
+        "Stop this run after this many requests (with --sampler other than bfs: the sample's "
+        "budget, counted over the whole crawl).",
+        option=int,
+    )
+    direction: str = setting(
+        "following",
+        _choice(*DIRECTIONS),
+        "Which lists to fetch.",
+        option=DIRECTIONS,
+        commands=SHAPE,
+    )
+    on_quota: str = setting(
+        "wait",
+        _choice("wait", "exit"),
+        "When the daily quota is used up: sleep to 00:00 UTC, or exit 75.",
+        option=("wait", "exit"),
+        commands=RUNNING,
+    )
+    info: bool = setting(
+        False,
+        _bool,
+        "Also fetch user info (1,000/day bucket).",
+        option="flag/no",
+        commands=SHAPE,
+    )
+    drain_timeout: float = setting(
+        20.0, _positive_float, "Seconds in-flight requests get on shutdown.", commands=RUNNING
+    )
+    log_every: float = setting(
+        30.0, _positive_float, "Seconds between progress lines off a terminal.", commands=RUNNING
+    )
+    quiet: bool = setting(False, _bool, "Print only errors.", option="flag")
+    log_file: str | None = setting(
+        None, _optional(str), "Also append every log line to this file.", option="path"
+    )
+    follow_quota: int = setting(20000, _positive_int, "Follow calls per day for this client.")
+    info_quota: int = setting(1000, _positive_int, "User-info calls per day.")
+    separate_follow_quotas: bool = setting(
+        False, _bool, "Followers and following have a quota each.", option="flag"
+    )
+    day_seconds: float = setting(
+        86400.0, _positive_float, "Length of a quota day (emulator tests)."
+    )
+    request_timeout: float = setting(30.0, _positive_float, "Seconds per request.")
+    max_retries: int = setting(5, _non_negative_int, "Retries of a transient failure.")
+    retry_base_delay: float = setting(1.0, _positive_float, "First backoff delay in seconds.")
+    rate_limit_delay: float = setting(
+        10.0, _positive_float, "First pause after a 429 rate limit, seconds."
+    )
+    credentials: str | None = setting(
+        None,
+        _optional(str),
+        "File with TIKTOK_CLIENT_KEY=/TIKTOK_CLIENT_SECRET= lines.",
+        option="any-path",
+    )
+    outage_tolerance: float = setting(
+        6 * 3600.0,
+        _positive_float,
+        "Seconds the whole API may not answer before the crawl stops with work left "
+        "(meanwhile it pauses and probes).",
+    )
+    outage_probe_max: float = setting(
+        60.0, _positive_float, "Longest pause between probes of an API that does not answer."
+    )
+    quota_ledger: str | None = setting(
+        None,
+        _optional(str),
+        "The daily quota ledger shared by every crawl with these credentials. "
+        "[default: $XDG_STATE_HOME/tiktok-network/quota.db]",
+        option="path",
+    )
+    lease: float = setting(
+        60.0,
+        _positive_float,
+        "PostgreSQL: seconds without a heartbeat before a worker's users are taken over.",
+    )
+    info_for: str = setting(
+        "expanded",
+        _choice("expanded", "all"),
+        "User info for the users whose lists are fetched, or for every user found (implies --info).",
+        option=("expanded", "all"),
+        commands=SHAPE,
+    )
+    followers_cap: int | None = setting(
+        None,
+        _optional(_positive_int),
+        "The API's follower cap, if known (reported near 4,000-5,000): lists reaching it are"
+        " recorded capped. [default: unknown: compare with the profile counts]",
+        option=int,
+        commands=SHAPE,
+    )
+    max_list_items: int | None = setting(
+        None,
+        _optional(_positive_int),
+        "Stop each list after N entries (recorded capped_by_choice). [default: no limit]",
+        option=int,
+        commands=SHAPE,
+    )
+    skip_larger_than: int | None = setting(
+        None,
+        _optional(_non_negative_int),
+        "Do not expand accounts whose reported count in a crawled direction exceeds N (their "
+        "user info is fetched first). [default: no limit]",
+        option=int,
+        commands=SHAPE,
+    )
+    hidden_following_hint: str = setting(
+        spec.HIDDEN_FOLLOWING_HINT,
+        str,
+        "Text of the API's error for a following list hidden by its owner (undocumented: the "
+        "default is a guess).",
+    )
+    follow_records_quota: int = setting(
+        2_000_000, _positive_int, "Follow-list records a day (plan's forecast)."
+    )
+    info_records_quota: int = setting(
+        100_000, _positive_int, "Records a day of the general endpoints (plan's forecast)."
+    )
+    older_than: float = setting(
+        DEFAULT_REFRESH_WINDOW,
+        parse_duration,
+        "Re-fetch data fetched longer ago than this (15d, 36h, 0s). [default: 15d]",
+        option=str,
+        commands=frozenset({REFRESH}),
+    )
+    sampler: str = setting(
+        "bfs",
+        _choice(*SAMPLERS),
+        "Sampling design: breadth-first, snowball (k neighbours a node), forest fire, random "
+        "walk, re-weighted, Metropolis-Hastings or non-backtracking walk (docs/sampling.md).",
+        option=SAMPLERS,
+        commands=SHAPE,
+    )
+    walkers: int = setting(
+        10,
+        _positive_int,
+        "Walks: independent walkers, started at seeds drawn with --sample-seed.",
+        commands=SHAPE,
+    )
+    sample_seed: int = setting(
+        0,
+        _non_negative_int,
+        "Random seed of the sampler: the same seed gives the same sample.",
+        commands=SHAPE,
+    )
+    snowball_k: int = setting(
+        10, _positive_int, "Snowball: neighbours followed from each node, at most.", commands=SHAPE
+    )
+    burn_probability: float = setting(
+        0.7,
+        _probability,
+        "Forest fire: the chance that one more neighbour burns.",
+        commands=SHAPE,
+    )
     # Which settings were given (flag, TIKTOK_* variable or config file) rather than defaulted:
     # a rerun takes the others from the crawl's stored settings.
     given: frozenset[str] = field(default_factory=frozenset, compare=False, repr=False)
@@ -170,49 +337,11 @@ class CrawlSettings:
         return ("following", "followers") if self.direction == "both" else (self.direction,)
 
 
+# Every setting's parser (TIKTOK_* variables, the toml file, the Python API), from the fields.
 PARSERS: dict[str, Callable[[Any], Any]] = {
-    "api_base": str,
-    "db": str,
-    "out": str,
-    "concurrency": _positive_int,
-    "qps": _optional(_positive_float),
-    "max_depth": _depth,
-    "max_users": _optional(_positive_int),
-    "max_requests": _optional(_positive_int),
-    "direction": _choice(*DIRECTIONS),
-    "on_quota": _choice("wait", "exit"),
-    "info": _bool,
-    "drain_timeout": _positive_float,
-    "log_every": _positive_float,
-    "quiet": _bool,
-    "log_file": _optional(str),
-    "follow_quota": _positive_int,
-    "info_quota": _positive_int,
-    "separate_follow_quotas": _bool,
-    "day_seconds": _positive_float,
-    "request_timeout": _positive_float,
-    "max_retries": _non_negative_int,
-    "retry_base_delay": _positive_float,
-    "rate_limit_delay": _positive_float,
-    "credentials": _optional(str),
-    "outage_tolerance": _positive_float,
-    "outage_probe_max": _positive_float,
-    "quota_ledger": _optional(str),
-    "lease": _positive_float,
-    "info_for": _choice("expanded", "all"),
-    "followers_cap": _optional(_positive_int),
-    "max_list_items": _optional(_positive_int),
-    "skip_larger_than": _optional(_non_negative_int),
-    "hidden_following_hint": str,
-    "follow_records_quota": _positive_int,
-    "info_records_quota": _positive_int,
-    "older_than": parse_duration,
-    "sampler": _choice(*SAMPLERS),
-    "walkers": _positive_int,
-    "sample_seed": _non_negative_int,
-    "snowball_k": _positive_int,
-    "burn_probability": _probability,
+    f.name: f.metadata["parse"] for f in fields(CrawlSettings) if "parse" in f.metadata
 }
+SETTINGS = tuple(f for f in fields(CrawlSettings) if "parse" in f.metadata)
 # Settings that shape the crawl itself: stored with every run, taken by a rerun that does not
 # give them, and reported when a rerun changes them.
 CRAWL_SHAPE = (

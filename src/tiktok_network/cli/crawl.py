@@ -48,7 +48,7 @@ Examples:
 )
 # Long by design: the command reads as the order of a run (settings, seeds, stage, crawl,
 # copy back, requeue).
-@crawl_options
+@crawl_options("crawl")
 @one_line_errors
 def crawl(
     users: tuple[str, ...],

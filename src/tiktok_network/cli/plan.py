@@ -44,7 +44,7 @@ Examples:
     is_flag=True,
     help="Do not fetch the seeds' user info: estimate what is not known (no credentials needed).",
 )
-@crawl_options
+@crawl_options("plan")
 @one_line_errors
 def plan(
     users: tuple[str, ...],

@@ -23,20 +23,14 @@ Examples:
 
 @click.command(epilog=EXAMPLES)
 @click.option(
-    "--older-than",
-    default=None,
-    help="Re-fetch data fetched longer ago than this (15d, 36h, 0s). [default: 15d]",
-)
-@click.option(
     "--lists",
     is_flag=True,
     help="Also re-fetch the follow lists of expanded users (follows not seen again are closed).",
 )
 @click.option("--no-export", is_flag=True, help="Do not rewrite the recorded outputs at the end.")
-@crawl_options
+@crawl_options("refresh")
 @one_line_errors
 def refresh(
-    older_than: str | None,
     lists: bool,
     no_export: bool,
     config_file: str | None,
@@ -51,7 +45,7 @@ def refresh(
     from tiktok_network.store.base import RefreshMarks
 
     try:
-        settings = resolve({**flags, "older_than": older_than}, config=config_file)
+        settings = resolve(flags, config=config_file)
         credentials, warnings = load_credentials(settings.credentials)
     except ConfigError as exc:
         raise UserError(str(exc)) from None

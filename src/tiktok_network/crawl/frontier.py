@@ -137,6 +137,16 @@ class BreadthFirstFrontier(FrontierBase):
         s = self._settings
         return await self._writer.claim(self._worker_id, want, s.max_depth, s.directions, s.info)
 
+    async def _drained(self) -> bool:
+        """Also no user left to claim: a worker sharing the crawl may hold the last ones in
+        a claim it has not committed yet (they are skipped, not seen as claimed), and ending
+        then would leave with work left and exit 0."""
+        if not await super()._drained():
+            return False
+        return self._info_depths is not None or await self._writer.frontier_empty(
+            self._settings.max_depth
+        )
+
 
 class RefreshFrontier(BreadthFirstFrontier):
     """The users a refresh round marked, the oldest data first (``tiktok-network refresh``)."""
@@ -144,6 +154,11 @@ class RefreshFrontier(BreadthFirstFrontier):
     async def _claim(self, want: int) -> list[Claim]:
         s = self._settings
         return await self._writer.claim_refresh(self._worker_id, want, s.directions)
+
+    async def _drained(self) -> bool:
+        """A round ends when no marked user is left to claim (the crawl's frontier is not
+        this round's business)."""
+        return await FrontierBase._drained(self)
 
 
 class ListedFrontier(FrontierBase):
