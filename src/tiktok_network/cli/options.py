@@ -41,15 +41,18 @@ def _help(setting: Any) -> str:
     return f"{text} [default: {shown}]"
 
 
-def _option(setting: Any) -> Any:
+def _option(setting: Any, hidden: bool) -> Any:
     """The click option of one setting (``config.setting``): flags given as None mean "not
-    given", so the settings' own layers decide."""
+    given", so the settings' own layers decide. ``hidden``: accepted (a crawl's command line
+    turned into a plan or a refresh still parses, and is judged by the command) but not listed
+    in the command's help."""
     flag = "--" + setting.name.replace("_", "-")
     kind = setting.metadata["option"]
+    shown = {"help": _help(setting), "hidden": hidden}
     if kind == "flag":
-        return click.option(flag, is_flag=True, default=None, help=_help(setting))
+        return click.option(flag, is_flag=True, default=None, **shown)
     if kind == "flag/no":
-        return click.option(f"{flag}/--no-{flag[2:]}", default=None, help=_help(setting))
+        return click.option(f"{flag}/--no-{flag[2:]}", default=None, **shown)
     if isinstance(kind, tuple):
         kind = click.Choice(list(kind))
     elif kind == "path":
@@ -58,15 +61,15 @@ def _option(setting: Any) -> Any:
         kind = click.Path()
     elif kind == "value":
         kind = type(setting.default)
-    return click.option(flag, type=kind, help=_help(setting))
+    return click.option(flag, type=kind, **shown)
 
 
 def crawl_options(command: str) -> Any:
-    """The options of the settings ``command`` lists (``config.CrawlSettings``), the config
-    file option and the refused secrets."""
+    """The options of every setting (``config.CrawlSettings``), those ``command`` does not
+    list hidden from its help; the config file option and the refused secrets."""
 
     def decorate(f: Any) -> Any:
-        options = [_option(s) for s in SETTINGS if command in s.metadata["commands"]]
+        options = [_option(s, command not in s.metadata["commands"]) for s in SETTINGS]
         options.append(
             click.option(
                 "--config",
