@@ -151,6 +151,22 @@ def _query(db: Path | str, sql: str) -> list[tuple]:
         conn.close()
 
 
+def db_execute(db: Path | str, sql: str) -> None:
+    """One statement that changes a crawl database (a test's precondition), committed."""
+    if isinstance(db, str) and db.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db, autocommit=True) as pg:
+            pg.execute(sql)
+        return
+    conn = sqlite3.connect(db)
+    try:
+        with conn:
+            conn.execute(sql)
+    finally:
+        conn.close()
+
+
 def db_edges(db: Path | str) -> list[tuple[str, str]]:
     return _query(
         db,

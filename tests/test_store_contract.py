@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from tests.crawl_helpers import db_execute
 from tiktok_network.store import open_store
 from tiktok_network.store.base import (
     DONE,
@@ -140,10 +141,11 @@ def test_a_committed_page_is_provenance_and_recovery_puts_claims_back(store, cra
     claimed = {c.username: c for c in store.claim("w1", 5, 1, ("following",), False)}
     assert set(claimed) == {"gina", "hugo"} and claimed["gina"].depth == 1
     store.close()
-    reopened = open_store(crawl_db.target, lease=0.001)
+    # w1 dies holding gina and hugo: its last heartbeat is long past any lease.
+    db_execute(crawl_db.target, "UPDATE workers SET heartbeat_at = 0 WHERE id = 'w1'")
+    reopened = open_store(crawl_db.target)
     try:
-        time.sleep(0.01)  # a precondition: the 1 ms lease of w1 (it never beat) has run out
-        assert reopened.recover("w2", 3) == 2  # w1 died holding gina and hugo
+        assert reopened.recover("w2", 3) == 2
         names = {c.username for c in reopened.claim("w2", 5, 1, ("following",), False)}
         assert names == {"gina", "hugo"}
     finally:

@@ -66,8 +66,9 @@ def crawl(
     Running the same command again continues where it stopped.
     """
     from tiktok_network.config import ConfigError, load_credentials, resolve
-    from tiktok_network.crawl.run import check_sample_budget, has_crawl
+    from tiktok_network.crawl.run import check_sample_budget
     from tiktok_network.crawl.seeds import SeedFileError, collect_seeds
+    from tiktok_network.store import has_users
 
     try:
         settings = resolve(flags, config=config_file)
@@ -95,7 +96,7 @@ def crawl(
     stage = stage_in(settings, stage_dir) if stage_dir else None
     adopt_crawl_settings(settings)
     check_sample_budget(settings)
-    if not given and not has_crawl(settings.db):
+    if not given and not has_users(settings.db):
         click.echo(
             f"error: no seeds given and {stage.durable if stage else display_name(settings.db)}"
             " holds no "

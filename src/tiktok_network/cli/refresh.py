@@ -41,7 +41,8 @@ def refresh(
     private or not found is purged (docs/compliance.md). Running it again continues the round.
     """
     from tiktok_network.config import ConfigError, load_credentials, resolve
-    from tiktok_network.crawl.run import has_crawl, refuse_other_shape
+    from tiktok_network.crawl.run import refuse_other_shape
+    from tiktok_network.store import has_users
     from tiktok_network.store.base import RefreshMarks
 
     try:
@@ -51,7 +52,7 @@ def refresh(
         raise UserError(str(exc)) from None
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
-    if not has_crawl(settings.db):
+    if not has_users(settings.db):
         raise UserError(f"{display_name(settings.db)} holds no crawl to refresh")
     refuse_other_shape(settings)
     adopt_crawl_settings(settings)

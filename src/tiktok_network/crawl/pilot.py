@@ -72,6 +72,11 @@ class PilotResult:
     stopped: str | None = None  # why it ended early (the quota), if it did
 
 
+# One stratum as the estimate reads it: its users, the weight each stands for, the (user, new
+# neighbour) pairs they listed, and the pairs drawn as checks.
+Stratum = tuple[list["_Node"], float, list[tuple[int, int]], list[tuple[int, int]]]
+
+
 @dataclass
 class _Node:
     user: PlanUser
@@ -182,10 +187,10 @@ class Pilot:
             return self.result
         if not self._stage([], bucket="info", info_only=True, info_depths=(1, 1)):
             return self.result
-        with self._open_reader() as reader:
-            depth1 = _users(reader, 1)
         if s.max_depth < 2:  # depth 1's counts cost it: the pilot has done its part
             return self.result
+        with self._open_reader() as reader:
+            depth1 = _users(reader, 1)
         strata = self._strata(depth1)
         chosen = [n.user_id for group, _ in strata for n in group]
         if not self._stage([], bucket="lists", expand=chosen):
@@ -223,7 +228,7 @@ class Pilot:
         with self._open_reader() as reader:
             around = reader.neighbourhoods([n.user_id for g, _ in strata for n in g])
             names2 = {i: n.username for i, n in _users(reader, 2).items()}
-        groups = []
+        groups: list[Stratum] = []
         for group, weight in strata:
             pairs = []
             for n in group:
@@ -266,7 +271,7 @@ def _chao_lin(seen_once: int, seen_twice: int, drawn: int, fraction: float) -> f
 
 def _estimate_one_way(
     s: CrawlSettings,
-    groups: list[tuple[list[_Node], float, list[tuple[int, int]], list[tuple[int, int]]]],
+    groups: list[Stratum],
     nodes2: dict[int, _Node],
     checked: list[int],
 ) -> PilotLevel:
@@ -292,13 +297,13 @@ def _estimate_one_way(
         for d in s.directions:
             costs[d].append(_calls(node, d, s))
     n = len(next(iter(costs.values()), []))
-    cost = {d: _weighted(costs[d], [1.0] * n, s, d) for d in s.directions}
+    cost = {d: _weighted(costs[d], [1.0] * n) for d in s.directions}
     return PilotLevel(2, users, cost)
 
 
 def _estimate(
     s: CrawlSettings,
-    groups: list[tuple[list[_Node], float, list[tuple[int, int]], list[tuple[int, int]]]],
+    groups: list[Stratum],
     ids1: set[int],
     nodes2: dict[int, _Node],
     around: dict[int, tuple[set[int], set[int], bool]],
@@ -330,7 +335,8 @@ def _estimate(
         mean_inv = sum(known) / len(known) if known else 1.0  # nothing checked: no overlap
         inverse = [mean_inv if x is None else x for x in inverse]
         total += weight * len(pairs) * mean_inv
-        per_user = [sum(1 for u, _ in pairs if u == n.user_id) for n in group]
+        listed = collections.Counter(u for u, _ in pairs)
+        per_user = [listed[n.user_id] for n in group]
         if weight > 1 and len(per_user) > 1:  # the sample's error (the checks' comes below)
             population = weight * len(group)
             fraction = len(group) / population
@@ -348,7 +354,7 @@ def _estimate(
     spread = max(Z * math.sqrt(variance), MEASURED_ERROR * total)
     value = max(total, low_users)
     users = Range(value, max(low_users, total - spread), max(value, total + spread))
-    cost = {d: _weighted(costs[d], weights, s, d) for d in s.directions}
+    cost = {d: _weighted(costs[d], weights) for d in s.directions}
     return PilotLevel(2, users, cost)
 
 
@@ -364,7 +370,7 @@ def _expanded(node: _Node, s: CrawlSettings) -> bool:
     return all(node.user.done[d] for d in s.directions)
 
 
-def _weighted(values: list[float], weights: list[float], s: CrawlSettings, d: str) -> Range:
+def _weighted(values: list[float], weights: list[float]) -> Range:
     """The mean cost of a depth-2 user with its range (two standard errors)."""
     if not values or not weights or len(values) != len(weights):
         return Range(1.0, 1.0, math.inf)
@@ -390,7 +396,6 @@ def run_pilot(
     seeds: list[str],
     *,
     budget: int = CALLS,
-    engine_options: dict[str, Any] | None = None,
 ) -> PilotResult:
     """The pilot of ``settings`` from ``seeds`` on a crawl database that holds nothing yet."""
     import asyncio
@@ -400,7 +405,7 @@ def run_pilot(
     from tiktok_network.store.read import CrawlReader
 
     def run_engine(stage: CrawlSettings, names: list[str], **options: Any) -> Any:
-        engine = Engine(stage, credentials, **(engine_options or {}), **options)
+        engine = Engine(stage, credentials, **options)
         return asyncio.run(engine.run(names))
 
     seed = sum(map(ord, "".join(sorted(seeds))))  # the same seeds draw the same sample

@@ -22,7 +22,7 @@ from tiktok_network.config import (
     refresh_conflicts,
     resolve,
 )
-from tiktok_network.store import has_users, stored_settings
+from tiktok_network.store import stored_settings
 from tiktok_network.store.errors import NotACrawlDatabase
 
 
@@ -64,11 +64,6 @@ def adopt_crawl_settings(settings: CrawlSettings) -> list[str]:
         return adopt_stored(settings, stored_settings(settings.db))
     except (NotACrawlDatabase, ConfigError) as exc:
         raise RunError(str(exc)) from exc
-
-
-def has_crawl(db: str) -> bool:
-    """Whether ``db`` holds a crawl (users) already."""
-    return has_users(db)
 
 
 def check_sample_budget(settings: CrawlSettings) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tiktok_network.store import display_name, is_database_url, schema
+from tiktok_network.store import PILOT_KEY, display_name, is_database_url, schema
 from tiktok_network.store.errors import NotACrawlDatabase
 
 BATCH = 5_000
@@ -223,6 +223,15 @@ class _Side:
                     f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                     rows,
                 ),
+            ]
+        )
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """One key of ``meta`` set to ``value`` (None: removed), in one transaction."""
+        self._run(
+            [
+                ("DELETE FROM meta WHERE key = ?", [(key,)]),
+                ("INSERT INTO meta(key, value) VALUES (?, ?)", [(key, value)] if value else []),
             ]
         )
 
@@ -444,20 +453,15 @@ def _copy_tables(
 
 # Keys of ``meta`` that describe the crawl's data, not the database (``created_at``, the
 # schema version and the app stay each database's own).
-COPIED_META = ("plan_pilot",)
+COPIED_META = (PILOT_KEY,)
 
 
 def _copy_meta(source: _Side, target: _Side) -> None:
     """The destination's values of ``COPIED_META`` become the source's (or go)."""
-    statements: list[tuple[str, list[tuple[Any, ...]]]] = []
     for key in COPIED_META:
         row = source.conn.execute(source.sql("SELECT value FROM meta WHERE key = ?"), (key,))
         value = row.fetchone()
-        statements.append(("DELETE FROM meta WHERE key = ?", [(key,)]))
-        statements.append(
-            ("INSERT INTO meta(key, value) VALUES (?, ?)", [(key, value[0])] if value else [])
-        )
-    target._run(statements)
+        target.set_meta(key, value[0] if value else None)
     if source.pg:
         source.conn.rollback()
 

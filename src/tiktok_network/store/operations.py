@@ -31,17 +31,18 @@ class Dialect:
 
     name: str
     skip_locked: str  # appended to a claim's row lock: workers share a PostgreSQL crawl
+    arrays: bool  # a list is one parameter (PostgreSQL's arrays)
 
     def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
-        """``column`` is one of ``values``: ``IN (?, ...)`` for SQLite, ``= ANY(?)`` (one
-        array parameter, however many values) for PostgreSQL."""
-        if self.name == "postgresql":
+        """``column`` is one of ``values``: ``= ANY(?)`` with one array parameter however many
+        values, or ``IN (?, ...)``."""
+        if self.arrays:
             return f"{column} = ANY(?)", (list(values),)
         return f"{column} IN ({','.join('?' * len(values))})", tuple(values)
 
 
-SQLITE = Dialect("sqlite", "")
-POSTGRESQL = Dialect("postgresql", " FOR UPDATE SKIP LOCKED")
+SQLITE = Dialect("sqlite", "", arrays=False)
+POSTGRESQL = Dialect("postgresql", " FOR UPDATE SKIP LOCKED", arrays=True)
 # SQLite's limit of parameters in one statement is 32,766 (999 before 3.32): lists of ids are
 # sent in chunks of this many.
 CHUNK = 500
