@@ -11,7 +11,7 @@ from tiktok_network.store.base import CrawlStore
 from tiktok_network.store.urls import is_database_url
 
 if TYPE_CHECKING:
-    from tiktok_network.store.base import SharedQuota
+    from tiktok_network.store.base import ReadConnection, SharedQuota
     from tiktok_network.store.read import CrawlReader
 
 
@@ -47,6 +47,17 @@ def open_reader(db: str | Path) -> CrawlReader:
     from tiktok_network.store.read import CrawlReader
 
     return CrawlReader(db)
+
+
+def open_read_connection(db: str | Path) -> ReadConnection:
+    """A read-only snapshot of a crawl database on its backend: the read model's one door."""
+    if is_database_url(db):
+        from tiktok_network.store.pg_db import PgReadConnection
+
+        return PgReadConnection(str(db))
+    from tiktok_network.store.sqlite_db import SqliteReadConnection
+
+    return SqliteReadConnection(db)
 
 
 def quota_ledger_for(db: str | Path, configured: str | None) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -204,6 +204,25 @@ def decode_settings(row: tuple[str] | None) -> dict[str, object]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+class ReadConnection(Protocol):
+    """One read-only snapshot of a crawl database (``store.open_read_connection``): the read
+    model's SQL, written once with ``?`` placeholders, runs on either backend through it."""
+
+    concat: str  # the aggregate that joins strings: group_concat, string_agg
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def stream(self, sql: str, params: Sequence[Any] = (), batch: int = 10_000) -> Iterator[Any]:
+        """Rows in batches, never the whole result in memory."""
+        ...
+
+    def has_table(self, name: str) -> bool: ...
+
+    def has_column(self, table: str, column: str) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 class SharedQuota(Protocol):

@@ -348,6 +348,8 @@ class PgReadConnection:
     """The read model's SQL on PostgreSQL: ``?`` placeholders become ``%s``, and scans run on
     server-side cursors inside one repeatable-read snapshot, so nothing is materialised whole."""
 
+    concat = "string_agg"  # the aggregate that joins strings
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.conn = connect(url, autocommit=False)

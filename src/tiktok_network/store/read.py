@@ -9,9 +9,7 @@ backend implements the same methods.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +19,12 @@ if TYPE_CHECKING:
     import numpy as np
 
     from tiktok_network.pseudonyms import Pseudonymizer
-    from tiktok_network.store.pg_db import PgReadConnection
+    from tiktok_network.store.base import ReadConnection
 
 from tiktok_network.completeness import stored_state
+from tiktok_network.store import display_name, open_read_connection
 from tiktok_network.store.base import ListCompleteness, UserStatus, crawl_settings
-from tiktok_network.store.sqlite import connect, decompress
-from tiktok_network.store.urls import is_database_url
+from tiktok_network.store.sqlite_db import decompress
 
 BATCH = 10_000
 
@@ -98,8 +96,9 @@ class NodeRow:
 class CrawlReader:
     """A read-only view of a crawl database at one instant, SQLite file or PostgreSQL URL.
 
-    The SQL is written once for both: PostgreSQL runs it through ``PgReadConnection``
-    (placeholders translated, scans on server-side cursors, one repeatable-read snapshot).
+    The SQL is written once for both: each backend's read connection (``SqliteReadConnection``,
+    ``PgReadConnection``, chosen by ``store.open_read_connection``) runs it in one snapshot,
+    scans in batches; PostgreSQL translates the placeholders.
     """
 
     def __init__(
@@ -114,20 +113,11 @@ class CrawlReader:
         leaves the reader is a keyed id, and identifying profile fields are dropped."""
         self.as_of = as_of
         self.pseudonyms = pseudonyms
-        self.pg: PgReadConnection | None = None
-        if is_database_url(db):
-            from tiktok_network.store.pg_db import PgReadConnection, redact
-
-            self.pg = PgReadConnection(db)
-            self.conn: Any = self.pg
-            self.name = redact(db)
-        else:
-            self.conn = connect(db, readonly=True)
-            self.conn.execute("BEGIN")  # one read transaction: every query sees the same state
-            self.name = str(Path(db).resolve())
+        self.conn: ReadConnection = open_read_connection(db)
+        self.name = display_name(db)
         self._names: list[str | None] | None = None
         self._records: bool | None = None
-        self._concat = "string_agg" if self.pg else "group_concat"
+        self._concat = self.conn.concat
         self._history = self.has_column("edges", "removed_at")
         self.edges_sql = self._edge_view()
 
@@ -164,28 +154,13 @@ class CrawlReader:
         self.close()
 
     def close(self) -> None:
-        if self.pg is not None:
-            self.pg.close()
-            return
-        with contextlib.suppress(sqlite3.Error):
-            self.conn.execute("COMMIT")
         self.conn.close()
 
     def has_table(self, name: str) -> bool:
-        if self.pg is not None:
-            return self.pg.has_table(name)
-        row = self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)
-        ).fetchone()
-        return row is not None
+        return self.conn.has_table(name)
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-        if self.pg is not None:
-            yield from self.pg.stream(sql, params, BATCH)
-            return
-        cur = self.conn.execute(sql, params)
-        while batch := cur.fetchmany(BATCH):
-            yield from batch
+        yield from self.conn.stream(sql, params, BATCH)
 
     def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         return self.conn.execute(sql, params).fetchone()[0]
@@ -226,10 +201,7 @@ class CrawlReader:
         return f"AND {alias}first_seen <= {float(self.as_of)!r}"
 
     def has_column(self, table: str, column: str) -> bool:
-        if self.pg is not None:
-            return self.pg.has_column(table, column)
-        rows = self.conn.execute(f"SELECT name FROM pragma_table_info('{table}')").fetchall()
-        return any(r[0] == column for r in rows)
+        return self.conn.has_column(table, column)
 
     def _has_records(self) -> bool:
         """Whether the crawl keeps completeness records (schema 3); an older one is read as it

@@ -6,14 +6,17 @@ read-only or damaged file, the one-crawl-per-database lock, and compressed raw r
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import socket
 import sqlite3
 import time
 import zlib
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from tiktok_network.store.base import crawl_settings
 from tiktok_network.store.errors import CrawlInUse, NotACrawlDatabase
@@ -203,6 +206,41 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
             raise  # damaged, not foreign: the CLI says how to restore it
         raise NotACrawlDatabase(f"{path}: not a tiktok-network database ({exc})") from None
     return conn
+
+
+class SqliteReadConnection:
+    """The read model's SQL on a SQLite file: one read transaction (every query sees the same
+    state while a crawl keeps writing; WAL lets both go on), scans fetched in batches. The
+    same methods as ``PgReadConnection``, so the read model is written without a branch."""
+
+    concat = "group_concat"  # the aggregate that joins strings
+
+    def __init__(self, path: str | Path) -> None:
+        self.conn = connect(path, readonly=True)
+        self.conn.execute("BEGIN")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, tuple(params))
+
+    def stream(self, sql: str, params: Sequence[Any] = (), batch: int = 10_000) -> Iterator[Any]:
+        cur = self.conn.execute(sql, tuple(params))
+        while rows := cur.fetchmany(batch):
+            yield from rows
+
+    def has_table(self, name: str) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)
+        ).fetchone()
+        return row is not None
+
+    def has_column(self, table: str, column: str) -> bool:
+        rows = self.conn.execute("SELECT name FROM pragma_table_info(?)", (table,)).fetchall()
+        return any(r[0] == column for r in rows)
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("COMMIT")
+        self.conn.close()
 
 
 def _check_writable(path: Path) -> None:

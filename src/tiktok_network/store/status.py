@@ -191,6 +191,7 @@ def read_status(
 ) -> CrawlStatus:
     """The figures ``status`` prints; ``client`` is the hashed client of the crawl's last run,
     whose use by every crawl is read from the quota ledger."""
+    from tiktok_network.store import is_file_crawl
     from tiktok_network.store.read import CrawlReader
 
     with CrawlReader(db) as reader:
@@ -218,7 +219,7 @@ def read_status(
                 "SELECT DISTINCT client FROM quota WHERE day = ?", (day_number(day_seconds),)
             )
         ]
-        if reader.pg is not None:  # the organisation's ledger is the crawl's own quota table
+        if not is_file_crawl(db):  # the organisation's ledger is the crawl's own quota table
             _read_db_ledger(st, conn, day_seconds)
             return st
     if client and client not in clients:
