@@ -29,7 +29,7 @@ async def test_pages_walk_and_token_is_reused(serve, small_graph):
     async with client_for(server.url) as client:
         seen, cursor = [], None
         while True:
-            outcome = await client.follow_page("following", user, cursor)
+            outcome = await client.list_page("following", user, cursor)
             assert outcome.kind is Kind.OK
             page = outcome.page
             seen += [u for u, _ in page.items]
@@ -46,9 +46,9 @@ async def test_revoked_token_is_refreshed_once_and_the_request_retried(serve, sm
     server = await serve(small_graph, revoke_every=0.2)
     user = small_graph.usernames[0]
     async with client_for(server.url) as client:
-        assert (await client.follow_page("following", user, None)).kind is Kind.OK
+        assert (await client.list_page("following", user, None)).kind is Kind.OK
         await asyncio.sleep(0.3)
-        assert (await client.follow_page("following", user, None)).kind is Kind.OK
+        assert (await client.list_page("following", user, None)).kind is Kind.OK
         assert client.counters["token_refreshes"] == 1
     assert server.emulator.log.by_endpoint["token"]["200"] == 2
 
@@ -56,7 +56,7 @@ async def test_revoked_token_is_refreshed_once_and_the_request_retried(serve, sm
 async def test_oauth_error_body_on_http_200_is_detected(serve, small_graph):
     server = await serve(small_graph)
     async with client_for(server.url, credentials=Credentials("demo-key", "nope")) as client:
-        outcome = await client.follow_page("following", small_graph.usernames[0], None)
+        outcome = await client.list_page("following", small_graph.usernames[0], None)
     assert outcome.kind is Kind.FATAL and "credentials rejected" in outcome.detail
     assert "nope" not in outcome.detail
 
@@ -69,7 +69,7 @@ async def test_transient_faults_are_retried_until_success(serve, small_graph):
         server.url, retry=RetryPolicy(max_retries=10, base_delay=0.01, max_delay=0.02)
     ) as client:
         for user in small_graph.usernames[:60]:
-            outcome = await client.follow_page("following", user, None)
+            outcome = await client.list_page("following", user, None)
             assert outcome.kind is Kind.OK, outcome.detail
         assert client.counters["retries"] == sum(server.emulator.log.faults.values()) > 0
 
@@ -77,7 +77,7 @@ async def test_transient_faults_are_retried_until_success(serve, small_graph):
 async def test_retries_are_bounded_and_each_costs_quota(serve, small_graph):
     server = await serve(small_graph, faults={"500": 1.0})
     async with client_for(server.url) as client:
-        outcome = await client.follow_page("following", small_graph.usernames[0], None)
+        outcome = await client.list_page("following", small_graph.usernames[0], None)
     assert outcome.kind is Kind.TRANSIENT and outcome.attempts == FAST.max_retries + 1
     assert server.emulator.log.by_endpoint["following"]["500"] == FAST.max_retries + 1
 
@@ -105,7 +105,7 @@ async def test_inaccessible_accounts_and_fatal_answers_are_classified_by_meaning
     server = await serve(small_graph, **settings)
     user = "MISSING" if "missing" in settings else small_graph.usernames[0]
     async with client_for(server.url) as client:
-        outcome = await client.follow_page("following", user, None)
+        outcome = await client.list_page("following", user, None)
     assert outcome.kind is kind, outcome.detail
     assert server.emulator.log.snapshot()["total_requests"] == 2  # token + one call: never retried
 
@@ -115,7 +115,7 @@ async def test_short_term_429_pauses_and_succeeds(serve, small_graph):
     policy = RetryPolicy(base_delay=0.01, rate_limit_delay=0.3)
     async with client_for(server.url, concurrency=8, retry=policy) as client:
         outcomes = await asyncio.gather(
-            *(client.follow_page("following", u, None) for u in small_graph.usernames[:12])
+            *(client.list_page("following", u, None) for u in small_graph.usernames[:12])
         )
     assert all(o.kind is Kind.OK for o in outcomes)
     assert client.counters["rate_limited"] > 0
@@ -128,7 +128,7 @@ async def test_client_side_qps_is_an_exact_sliding_window(serve, small_graph):
     async with client_for(server.url, qps=4, concurrency=11) as client:
         start = time.monotonic()
         outcomes = await asyncio.gather(
-            *(client.follow_page("following", u, None) for u in small_graph.usernames[:11])
+            *(client.list_page("following", u, None) for u in small_graph.usernames[:11])
         )
         elapsed = time.monotonic() - start
     assert all(o.kind is Kind.OK for o in outcomes)
@@ -141,7 +141,7 @@ async def test_every_request_has_a_timeout(serve, small_graph):
     async with client_for(
         server.url, timeout=0.2, retry=RetryPolicy(max_retries=1, base_delay=0.01)
     ) as client:
-        outcome = await client.follow_page("following", small_graph.usernames[0], None)
+        outcome = await client.list_page("following", small_graph.usernames[0], None)
         retries = client.counters["retries"]
     # Nothing ever answered in time (the server takes 1 s), so the API counts as unreachable,
     # said at once: the try and its one retry, no outage probing (no clock read: "timed out"
@@ -214,7 +214,7 @@ async def test_answers_of_the_wrong_shape_give_clear_outcomes(
     url, answers = odd_server
     answers["following"] = (status, body)
     async with client_for(url, retry=RetryPolicy(max_retries=1, base_delay=0.01)) as client:
-        outcome = await client.follow_page("following", "someone", None)
+        outcome = await client.list_page("following", "someone", None)
     assert outcome.kind is kind and needle in outcome.detail
 
 

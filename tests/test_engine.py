@@ -107,3 +107,31 @@ async def test_raw_responses_keep_provenance(tmp_path, serve, small_graph):
     assert len(log_id) == 32 and fetched_at > 1.7e9
     version, api_base = conn.execute("SELECT tool_version, api_base FROM runs").fetchone()
     assert version and api_base == server.url
+
+
+async def test_a_mode_decides_the_rounds_and_what_the_run_is_recorded_as(
+    tmp_path, serve, small_graph
+):
+    """A mode handed to the engine (here a pilot's info round): the engine runs its rounds
+    with no flag of its own; the users get their user info, no list is fetched, and the run
+    is recorded as a plan, so it defines no setting of the crawl."""
+    from tiktok_network.crawl.modes import InfoRound, Listed
+    from tiktok_network.store import stored_settings
+
+    server = await serve(small_graph)
+    seeds = small_graph.usernames[:4]
+    settings = settings_for(tmp_path, server.url, info=True, max_depth=1)
+    result = await Engine(settings, CREDS, mode=InfoRound()).run(seeds)
+    assert result.exit_code == 0 and result.stats.infos == 4 and result.stats.pages == 0
+    log = server.emulator.log.by_endpoint
+    assert log["info"]["200"] == 4 and "following" not in log
+    assert stored_settings(settings.db) == {}
+    with sqlite3.connect(settings.db) as conn:
+        ids = [i for (i,) in conn.execute("SELECT id FROM users WHERE username = ?", (seeds[0],))]
+    result = await Engine(settings, CREDS, mode=Listed(ids)).run([])
+    assert result.exit_code == 0 and result.stats.pages >= 1
+    with sqlite3.connect(settings.db) as conn:
+        expanded = {n for (n,) in conn.execute("SELECT username FROM users WHERE status = 1")}
+        commands = [json.loads(s)["command"] for (s,) in conn.execute("SELECT settings FROM runs")]
+    assert expanded == {seeds[0]} and commands == ["plan", "plan"]
+    assert stored_settings(settings.db) == {}

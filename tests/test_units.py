@@ -219,3 +219,22 @@ def test_the_layers_hold_no_cycle_nothing_imports_the_cli_and_only_the_store_spe
         if re.search(r"execute\(|sqlite3", path.read_text()) and path.parent.name != "store"
     )
     assert speaking_sql == []
+
+
+def test_the_quota_day_is_counted_on_the_engines_clock():
+    """The tracker reads the clock it is given (the engine's): a day that ends on that clock
+    gives the full budget back and names the next reset on it, whatever the wall clock says."""
+    from tiktok_network.config import CrawlSettings
+    from tiktok_network.crawl.quota import QuotaTracker
+
+    clock = FakeClock()
+    settings = CrawlSettings(day_seconds=100.0, follow_quota=3)
+    day = day_number(100.0, clock())
+    tracker = QuotaTracker("c", settings, {"following": (3, False)}, day, clock=clock)
+    follow = tracker.group("following")
+    assert tracker.is_exhausted(follow)
+    assert tracker.next_reset() == (day + 1) * 100.0
+    clock.now = (day + 1) * 100.0  # the next day, on the tracker's clock
+    assert not tracker.is_exhausted(follow) and tracker.day == day + 1
+    assert asyncio.run(tracker.acquire("following"))
+    assert tracker.follow_used() == 1 and tracker.next_reset() == (day + 2) * 100.0

@@ -40,27 +40,24 @@ from tiktok_network.api.outcomes import (
 )
 from tiktok_network.api.spec import (
     ENDPOINTS,
-    MAX_COUNT,
+    LIST_ENDPOINTS,
+    NO_CURSOR,
     PROFILE_FIELDS,
     VIDEO_FIELDS,
     VIDEO_KEY,
     VIDEO_MAX_COUNT,
+    ListEndpoint,
 )
 from tiktok_network.ratelimit import AsyncLimiter
 
 INFO_FIELDS = ",".join(PROFILE_FIELDS)
 
 
-class Item(msgspec.Struct):
+class Account(msgspec.Struct):
+    """An entry of a list of accounts (following, followers)."""
+
     username: str
     display_name: str | None = None
-
-
-class FollowData(msgspec.Struct):
-    user_following: list[Item] | None = None
-    user_followers: list[Item] | None = None
-    cursor: int | None = None
-    has_more: bool | None = None
 
 
 class ErrorBody(msgspec.Struct):
@@ -69,9 +66,39 @@ class ErrorBody(msgspec.Struct):
     log_id: str | None = ""
 
 
-class FollowEnvelope(msgspec.Struct):
-    data: FollowData | None = None
-    error: ErrorBody | None = None
+# How the entries of each kind are decoded, and turned into a page's items.
+ENTRY_TYPES: dict[str, type[msgspec.Struct]] = {"account": Account}
+
+
+def _account_items(entries: list[Any]) -> list[tuple[str, str | None]]:
+    return [(entry.username, entry.display_name) for entry in entries]
+
+
+ENTRY_ITEMS: dict[str, Callable[[list[Any]], list[tuple[str, str | None]]]] = {
+    "account": _account_items
+}
+
+
+def _list_decoder(endpoint: ListEndpoint) -> msgspec.json.Decoder[Any]:
+    """A typed decoder of one list endpoint's answer: its entries under their key, the cursor
+    and ``has_more`` (msgspec checks the shape while it parses, in one pass)."""
+    entry = ENTRY_TYPES[endpoint.entry]
+    data = msgspec.defstruct(
+        f"{endpoint.name.title()}Data",
+        [
+            (endpoint.entries_key, list[entry] | None, None),  # type: ignore[valid-type]
+            ("cursor", int | None, None),
+            ("has_more", bool | None, None),
+        ],
+    )
+    envelope = msgspec.defstruct(
+        f"{endpoint.name.title()}Envelope",
+        [("data", data | None, None), ("error", ErrorBody | None, None)],  # type: ignore[valid-type]
+    )
+    return msgspec.json.Decoder(envelope)
+
+
+_list_decoders = {name: _list_decoder(e) for name, e in LIST_ENDPOINTS.items()}
 
 
 class GenericEnvelope(msgspec.Struct):
@@ -79,7 +106,6 @@ class GenericEnvelope(msgspec.Struct):
     error: ErrorBody | None = None
 
 
-_follow_decoder = msgspec.json.Decoder(FollowEnvelope)
 _generic_decoder = msgspec.json.Decoder(GenericEnvelope)
 _encoder = msgspec.json.Encoder()
 
@@ -186,22 +212,34 @@ class ResearchClient:
             await self._session.close()
 
     # ------------------------------------------------------------------ endpoints
-    async def follow_page(
-        self, endpoint: str, username: str, cursor: int | None, max_count: int = MAX_COUNT
+    async def list_page(
+        self,
+        endpoint: ListEndpoint | str,
+        username: str,
+        cursor: int | None,
+        max_count: int | None = None,
     ) -> Outcome:
-        """One page of ``username``'s following or followers list, starting at ``cursor``."""
-        body: dict[str, Any] = {"username": username, "max_count": max_count}
-        if cursor:
-            body["cursor"] = cursor
+        """One page of one of ``username``'s lists (``spec.LIST_ENDPOINTS``, by name or
+        description), starting at ``cursor``; counted in the list's own quota bucket."""
+        if isinstance(endpoint, str):
+            endpoint = LIST_ENDPOINTS[endpoint]
+        body: dict[str, Any] = {"username": username}
+        if endpoint.cursor != NO_CURSOR:
+            body["max_count"] = max_count or endpoint.max_count
+            if cursor:
+                body["cursor"] = cursor
         request = _encoder.encode(body)
+        described = endpoint
 
         def parse(status: int, raw: bytes) -> Outcome:
-            outcome = _parse_follow(endpoint, username, cursor, request, status, raw)
-            if endpoint == "following" and outcome.kind is not Kind.OK:
-                return _hidden_list(outcome, self._hidden_hint, username, cursor, request, raw)
+            outcome = _parse_list(described, username, cursor, request, status, raw)
+            if described.hideable and outcome.kind is not Kind.OK:
+                return _hidden_list(
+                    described, outcome, self._hidden_hint, username, cursor, request, raw
+                )
             return outcome
 
-        return await self._call(endpoint, ENDPOINTS[endpoint], request, parse)
+        return await self._call(endpoint.name, endpoint.path, request, parse)
 
     async def user_info(self, username: str, fields: str = INFO_FIELDS) -> Outcome:
         request = _encoder.encode({"username": username})
@@ -397,38 +435,48 @@ def _shape_outcome(status: int, why: str) -> Outcome:
     )
 
 
-def _parse_follow(
-    endpoint: str, username: str, cursor: int | None, request: bytes, status: int, raw: bytes
+def _parse_list(
+    endpoint: ListEndpoint,
+    username: str,
+    cursor: int | None,
+    request: bytes,
+    status: int,
+    raw: bytes,
 ) -> Outcome:
     try:
-        env = _follow_decoder.decode(raw)
+        env = _list_decoders[endpoint.name].decode(raw)
     except msgspec.ValidationError as exc:
         outcome = _error_outcome(status, raw)
         if outcome.kind is Kind.TRANSIENT or outcome.code not in ("ok", ""):
             return outcome
         return Outcome(
-            Kind.FATAL, status=status, detail=f"unexpected response shape from {endpoint}: {exc}"
+            Kind.FATAL,
+            status=status,
+            detail=f"unexpected response shape from {endpoint.name}: {exc}",
         )
     except msgspec.DecodeError:
         return _error_outcome(status, raw)
     error = env.error
     if status != 200 or error is None or error.code != "ok":
         return _error_outcome(status, raw)
-    data = env.data or FollowData()
-    if data.has_more is None:
+    data = env.data
+    paged = endpoint.cursor != NO_CURSOR
+    if data is None and not paged:
+        return _shape_outcome(status, f"{endpoint.name}: no data")
+    if paged and (data is None or data.has_more is None):
         return Outcome(
             Kind.FATAL,
             status=status,
-            detail=f"unexpected response shape from {endpoint}: no has_more",
+            detail=f"unexpected response shape from {endpoint.name}: no has_more",
         )
-    listed = data.user_following if endpoint == "following" else data.user_followers
+    listed = getattr(data, endpoint.entries_key) or []
     page = Page(
-        endpoint=endpoint,
+        endpoint=endpoint.name,
         username=username,
         request_cursor=cursor,
-        items=[(item.username, item.display_name) for item in listed or ()],
-        next_cursor=data.cursor,
-        has_more=bool(data.has_more),
+        items=ENTRY_ITEMS[endpoint.entry](listed),
+        next_cursor=data.cursor if paged else None,
+        has_more=bool(data.has_more) if paged else False,
         raw=raw,
         log_id=error.log_id or "",
         request=request,
@@ -438,14 +486,20 @@ def _parse_follow(
 
 
 def _hidden_list(
-    outcome: Outcome, hint: str, username: str, cursor: int | None, request: bytes, raw: bytes
+    endpoint: ListEndpoint,
+    outcome: Outcome,
+    hint: str,
+    username: str,
+    cursor: int | None,
+    request: bytes,
+    raw: bytes,
 ) -> Outcome:
-    """A following list its owner hid: the answer is kept as the list's one (empty) page, so
-    its raw response and log id are stored like any other."""
+    """A list its owner hid: the answer is kept as the list's one (empty) page, so its raw
+    response and log id are stored like any other."""
     if not hint or hint not in outcome.detail.lower():
         return outcome
     page = Page(
-        endpoint="following",
+        endpoint=endpoint.name,
         username=username,
         request_cursor=cursor,
         items=[],

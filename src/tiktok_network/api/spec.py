@@ -8,19 +8,86 @@ that does not exist.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 TOKEN_PATH = "/v2/oauth/token/"
-ENDPOINTS = {
-    "following": "/v2/research/user/following/",
-    "followers": "/v2/research/user/followers/",
-    "info": "/v2/research/user/info/",
-    "video": "/v2/research/video/query/",
-}
-FOLLOW_ENDPOINTS = ("following", "followers")
-# The key holding a follow list's entries inside ``data``.
-LIST_KEYS = {"following": "user_following", "followers": "user_followers"}
 
 MAX_COUNT = 100  # max_count of a follow page: 1..100
 DEFAULT_COUNT = 20  # when max_count is not given
+
+# Cursor rules of the per-user lists (research-api.md 3.3, 3.5): a Unix time in seconds (entries
+# "at or before" it, newest first; none sent = now), an index into the list, or no paging.
+TIMESTAMP, INDEX, NO_CURSOR = "timestamp", "index", "none"
+# The daily budgets requests are counted against (research-api.md 5): the follow lists' (their
+# own 20,000 a day), and the general one user info and the video endpoints share.
+FOLLOW_BUDGET, GENERAL_BUDGET = "follow", "general"
+
+
+@dataclass(frozen=True)
+class ListEndpoint:
+    """A list of one user's that the crawl pages through, described as data so that a new one
+    is a new instance, not a new engine: the engine walks it page by page, the client sends
+    and parses it, the quota counts it, the store keeps its entries, the emulator serves it.
+
+    ``name`` is what the crawl calls the list (a ``--direction``, the ``lists.direction`` and
+    ``pages.direction`` column, the quota bucket); ``entries_key`` the key of its entries
+    inside ``data``; ``entry`` their kind ("account": ``{username, display_name}``); ``stored``
+    where the store keeps them ("follows_out": edges owner -> entry, "follows_in": entry ->
+    owner); ``count_field`` the user-info field that reports the list's length (how complete
+    a list is, is judged against it); ``hideable``: its owner may hide it, and the refusal is
+    recorded as the list's one empty page, not as a failure.
+    """
+
+    name: str
+    path: str
+    entries_key: str
+    cursor: str = TIMESTAMP
+    budget: str = FOLLOW_BUDGET
+    max_count: int = MAX_COUNT
+    entry: str = "account"
+    stored: str = "follows_out"
+    count_field: str = ""
+    hideable: bool = False
+
+
+FOLLOWING = ListEndpoint(
+    "following",
+    "/v2/research/user/following/",
+    "user_following",
+    stored="follows_out",
+    count_field="following_count",
+    hideable=True,
+)
+FOLLOWERS = ListEndpoint(
+    "followers",
+    "/v2/research/user/followers/",
+    "user_followers",
+    stored="follows_in",
+    count_field="follower_count",
+)
+LIST_ENDPOINTS: dict[str, ListEndpoint] = {e.name: e for e in (FOLLOWING, FOLLOWERS)}
+FOLLOW_ENDPOINTS = tuple(n for n, e in LIST_ENDPOINTS.items() if e.budget == FOLLOW_BUDGET)
+# The key holding a list's entries inside ``data``.
+LIST_KEYS = {n: e.entries_key for n, e in LIST_ENDPOINTS.items()}
+ENDPOINTS = {
+    **{n: e.path for n, e in LIST_ENDPOINTS.items()},
+    "info": "/v2/research/user/info/",
+    "video": "/v2/research/video/query/",
+}
+
+
+def owner_is_source(name: str) -> bool:
+    """Whether the owner of list ``name`` is the source of the edges its entries make (its
+    following) rather than their target (its followers): how the store orients them."""
+    return LIST_ENDPOINTS[name].stored == "follows_out"
+
+
+# The quota bucket each request is counted in, and the budget each bucket belongs to (the
+# video query is counted in user info's bucket: the general budget is one).
+BUCKET_BUDGETS = {
+    **{n: e.budget for n, e in LIST_ENDPOINTS.items()},
+    "info": GENERAL_BUDGET,
+}
 
 # Fields user info can return; the client asks for the profile ones (not open_id, is_private).
 INFO_FIELDS = (

@@ -80,8 +80,9 @@ async def _crawl_async(
 ) -> CrawlResult:
     from tiktok_network.cli.progress import run_with_progress
     from tiktok_network.crawl.engine import Engine
+    from tiktok_network.crawl.modes import Refresh
 
-    engine = Engine(settings, credentials, refresh=refresh)
+    engine = Engine(settings, credentials, mode=Refresh(refresh) if refresh else None)
     _stop_on_signals(engine, settings.drain_timeout)
     staged, every = stage
     syncing = asyncio.create_task(sync_stage(staged, every)) if staged else None

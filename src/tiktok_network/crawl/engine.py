@@ -17,7 +17,7 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -30,15 +30,11 @@ from tiktok_network.api.outcomes import (
     Outcome,
     Page,
 )
-from tiktok_network.api.spec import MAX_COUNT
+from tiktok_network.api.spec import LIST_ENDPOINTS
 from tiktok_network.completeness import skipped_verdict
 from tiktok_network.config import CrawlSettings
-from tiktok_network.crawl.frontier import (
-    BreadthFirstFrontier,
-    ListedFrontier,
-    RefreshFrontier,
-    SampleFrontier,
-)
+from tiktok_network.crawl.frontier import Frontier
+from tiktok_network.crawl.modes import Mode, Round, default_mode
 from tiktok_network.crawl.pages import page_verdict, reported_counts, reverdict_ended_lists
 from tiktok_network.crawl.quota import QuotaTracker, SharedQuotaTracker, client_id
 from tiktok_network.crawl.results import (  # noqa: F401 - part of the engine's interface
@@ -50,7 +46,6 @@ from tiktok_network.crawl.results import (  # noqa: F401 - part of the engine's 
     CrawlStats,
     StopReason,
 )
-from tiktok_network.crawl.samplers import design_of
 from tiktok_network.quota_day import day_number, iso_utc
 from tiktok_network.store import display_name, open_shared_quota, open_store, quota_ledger_for
 from tiktok_network.store.base import (
@@ -61,7 +56,6 @@ from tiktok_network.store.base import (
     Claim,
     ListVerdict,
     ProfileRecord,
-    RefreshMarks,
     RefreshRound,
     UserOutcome,
     UserStatus,
@@ -100,8 +94,10 @@ class Engine:
     """Runs one crawl. Its parts come from outside (dependency injection) so that a test or a
     second backend can hand it others: ``open_writer`` builds the store writer (default: the
     store for ``settings.db`` and the shared quota ledger), ``open_client`` the API client
-    (default: ``ResearchClient``, which owns retries and the rate limiter), and ``clock`` tells
-    the time quota days are measured by.
+    (default: ``ResearchClient``, which owns retries and the rate limiter), ``clock`` tells
+    the time quota days are measured by (the quota trackers and the wait for a new day read
+    it, nothing else in the crawl reads the wall clock's day), and ``mode`` what the run does
+    (``crawl/modes.py``; default: the crawl ``settings`` describe).
     """
 
     def __init__(
@@ -113,17 +109,10 @@ class Engine:
         open_writer: Callable[[CrawlSettings], StoreWriter] | None = None,
         open_client: Callable[..., ResearchClient] = ResearchClient,
         clock: Callable[[], float] = time.time,
-        info_only: bool = False,
-        info_depths: tuple[int, int] = (0, 0),
-        expand: Sequence[int] | None = None,
-        refresh: RefreshMarks | None = None,
+        mode: Mode | None = None,
     ) -> None:
-        """``info_only``: fetch the user info of the users within ``info_depths`` (default: the
-        seeds) and nothing else. ``expand``: fetch the lists of exactly these users. Both are
-        a plan's pilot (``crawl/pilot.py``): its pages are the crawl's, but its runs define no
-        setting. ``refresh``: re-fetch what a refresh round marks instead of crawling the
-        frontier."""
         self.settings = settings
+        self.mode = mode or default_mode(settings)
         self._open_writer = open_writer or default_writer
         self._open_client = open_client
         self._clock = clock
@@ -134,8 +123,8 @@ class Engine:
         self.fatal: str | None = None
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._rng = random.Random(seed)
-        self.frontier: BreadthFirstFrontier | SampleFrontier | ListedFrontier | None = None
-        self._calls_before = 0  # a sample's calls stored by earlier runs (its budget)
+        self.frontier: Frontier | None = None
+        self.round: Round | None = None  # the round under way
         self._calls = 0  # calls this run started (a sample's budget counts them at once)
         self._quota_reset: asyncio.Task[bool] | None = None
         self.writer: StoreWriter | None = None
@@ -143,19 +132,16 @@ class Engine:
         self.quota: QuotaTracker | None = None
         self._shared_ledger: SharedQuota | None = None
         self._heartbeat: asyncio.Task[None] | None = None
-        self.info_only = info_only
-        self._info_depths = info_depths
-        self._expand = None if expand is None else list(expand)
-        self.refresh = refresh
-        self.refresh_round: RefreshRound | None = None
-        self._info_spent_said = False  # the warning that --info goes on without profiles
+        self.refresh_round: RefreshRound | None = None  # set by a refresh's mode
+        self.info_spent_said = False  # the warning that --info goes on without profiles
         # The credentials, checked once before the first quota wait of the run.
         self._credentials_check: asyncio.Future[str] | None = None
 
     @property
-    def sample(self) -> SampleFrontier | None:
-        """The frontier of a sampled crawl (``--sampler`` other than bfs), else None."""
-        return self.frontier if isinstance(self.frontier, SampleFrontier) else None
+    def store(self) -> StoreWriter:
+        """The store of the run under way."""
+        assert self.writer is not None, "the run has not started"
+        return self.writer
 
     # ------------------------------------------------------------------- control
     def request_stop(self, reason: StopReason = StopReason.SIGNAL) -> None:
@@ -164,6 +150,17 @@ class Engine:
         self.stop_event.set()
         if self.frontier is not None:
             self.frontier.changed()
+
+    @property
+    def _round(self) -> Round:
+        assert self.round is not None, "no round under way"
+        return self.round
+
+    def fail(self, message: str) -> None:
+        """Stop the run as failed (exit 1) with ``message``, unless another error said first."""
+        if self.fatal is None:
+            self.fatal = message
+        self.request_stop(StopReason.FATAL)
 
     # ----------------------------------------------------------------------- run
     async def run(self, seeds: list[str]) -> CrawlResult:
@@ -198,18 +195,10 @@ class Engine:
                 **self._shared_limiter(),
             ) as client:
                 self.client = client
-                await self._crawl_rounds(writer)
-            if self.refresh is not None:
-                complete = not await writer.refresh_pending() and self.stop_reason is None
-            elif self.sample is not None:
-                if self.sample.failed and self.stop_reason is None:
-                    self.fatal = self.sample.reason
-                    self.request_stop(StopReason.FATAL)
-                complete = self.sample.finished and self.stop_reason is None
-                if complete:
-                    log.info("sample complete: %s", self.sample.reason)
-            else:
-                complete = await writer.frontier_empty(s.max_depth) and self.stop_reason is None
+                async for round_ in self.mode.rounds(self):
+                    self.round, self.frontier = round_, round_.frontier
+                    await self._run_workers()
+            complete = await self.mode.complete(self)
         finally:
             if self._heartbeat is not None:
                 self._heartbeat.cancel()
@@ -237,13 +226,7 @@ class Engine:
         public["client"] = cid  # a hash: lets status find these credentials in the ledger
         public["db"] = display_name(s.db)  # a PostgreSQL URL may hold a password
         # Only a crawl's own runs define the crawl's settings (a refresh or a plan does not).
-        public[RUN_COMMAND] = (
-            "refresh"
-            if self.refresh is not None
-            else "plan"
-            if self.info_only or self._expand is not None
-            else "crawl"
-        )
+        public[RUN_COMMAND] = self.mode.command
         writer.run_id = await writer.begin_run(__version__, s.api_base, json.dumps(public))
         await writer.register_worker(self.worker_id, writer.run_id)
         self._heartbeat = asyncio.create_task(self._beat(writer), name="heartbeat")
@@ -261,40 +244,12 @@ class Engine:
         if seeds:
             new, known = await writer.add_seeds(seeds)
             log.info("seeds: %d new, %d already in the crawl", new, known)
-        self.quota = await self._quota_tracker(writer, cid, day_number(s.day_seconds))
+        self.quota = await self._quota_tracker(
+            writer, cid, day_number(s.day_seconds, self._clock())
+        )
         writer.set_quota_source(self.quota.drain, self.quota.sync)
         self.quota.durable = writer.flush  # a block of calls is counted before it is sent
-        if self.refresh is not None:
-            self.refresh_round = await writer.begin_refresh(self.refresh)
-            self.frontier = RefreshFrontier(
-                writer, self.worker_id, s, self.stop_event, await writer.started_users()
-            )
-            return
-        if self._expand is not None:
-            self.frontier = ListedFrontier(writer, self.worker_id, s, self.stop_event, self._expand)
-            return
-        if s.sampler != "bfs" and not self.info_only:
-            self._calls_before = await writer.calls_spent()
-            sample = SampleFrontier(writer, self.worker_id, s, self.stop_event, design_of(s))
-            self.frontier = sample
-            await sample.start(seeds)
-            return
-        if s.info and not self.info_only:
-            waiting = await writer.requeue_missing_info(s.max_depth)
-            if waiting:
-                log.info(
-                    "%d expanded accounts lack their user info (an earlier day's user-info"
-                    " calls were spent): fetched first, their lists judged, not fetched again",
-                    waiting,
-                )
-        self.frontier = BreadthFirstFrontier(
-            writer,
-            self.worker_id,
-            s,
-            self.stop_event,
-            await writer.started_users(),
-            info_depths=self._info_depths if self.info_only else None,
-        )
+        await self.mode.open(self, seeds)
 
     async def _quota_tracker(self, writer: StoreWriter, cid: str, today: int) -> QuotaTracker:
         """Today's quota as this crawl counts it. A crawl shared by workers (PostgreSQL) debits
@@ -304,7 +259,9 @@ class Engine:
         self._shared_ledger = open_shared_quota(self.settings.db)
         if self._shared_ledger is not None:
             stored = await self._shared_ledger.day_use(cid, today)
-            return SharedQuotaTracker(cid, self.settings, stored, today, self._shared_ledger)
+            return SharedQuotaTracker(
+                cid, self.settings, stored, today, self._shared_ledger, clock=self._clock
+            )
         shared = await writer.ledger_day(cid, today)
         own = await writer.quota_used(cid, today)
         stored = {
@@ -314,7 +271,7 @@ class Engine:
             )
             for b in set(shared) | set(own)
         }
-        return QuotaTracker(cid, self.settings, stored, today)
+        return QuotaTracker(cid, self.settings, stored, today, clock=self._clock)
 
     def _shared_limiter(self) -> dict[str, Any]:
         """With several workers, ``--qps`` is their sum: one limiter in the database."""
@@ -333,47 +290,10 @@ class Engine:
             except Exception as exc:  # noqa: BLE001 - a missed beat is retried; the lease is long
                 log.warning("heartbeat failed: %s", exc)
 
-    async def _crawl_rounds(self, writer: StoreWriter) -> None:
-        """The workers, then one more round for users that failed; if some still fail, the run
-        ends with work left rather than "complete"."""
-        await self._run_workers()
-        if self.info_only:
-            return
-        if self._expand is not None:  # a pilot's users: retried once, nothing else
-            if self.stop_reason is None and await self._retry_failed_users():
-                await self._run_workers()
-            return
-        if self.sample is not None:  # a retry round would change the sample's decisions
-            await self._report_failed(writer)
-            return
-        if self.stop_reason is None and await self._retry_failed_users():
-            await self._run_workers()
-        if self.refresh is not None:
-            await self._report_failed(writer)
-            return
-        if self.stop_reason is None and self.settings.info and self._info_spent_said:
-            await self._backfill_info(writer)
-        if self.stop_reason is None and self.settings.info and self.settings.info_for == "all":
-            await self._info_round(writer)
-        await self._report_failed(writer)
-
-    async def _backfill_info(self, writer: StoreWriter) -> None:
-        """--info once the lists are done: the profiles the user-info bucket could not give
-        that day, on its next day (or exit 75 with --on-quota exit), lists judged then."""
-        assert self.quota is not None
-        while self.stop_reason is None:
-            spent = self.quota.is_exhausted(self.quota.group("info"))
-            if spent and not await self._quota_exhausted():
-                return
-            self._info_spent_said = False
-            if not await writer.requeue_missing_info(self.settings.max_depth):
-                return
-            await self._run_workers()
-
-    async def _report_failed(self, writer: StoreWriter) -> None:
+    async def report_failed(self) -> None:
         """Users still failing after every retry: the run ends with work left."""
         if self.stop_reason is None:
-            left = await writer.failed_users(MAX_USER_ATTEMPTS)
+            left = await self.store.failed_users(MAX_USER_ATTEMPTS)
             if left:
                 log.warning(
                     "%d users failed every retry: run the same command again to retry them "
@@ -383,23 +303,6 @@ class Engine:
                 )
                 self.request_stop(StopReason.FAILED_USERS)
 
-    async def _info_round(self, writer: StoreWriter) -> None:
-        """--info-for all: user info of the users found beyond --max-depth (not expanded)."""
-        assert self.frontier is not None
-        self.info_only = True
-        self.frontier = BreadthFirstFrontier(
-            writer,
-            self.worker_id,
-            self.settings,
-            self.stop_event,
-            self.frontier.claimed_total,
-            info_depths=(self.settings.max_depth + 1, 2**31 - 1),
-        )
-        try:
-            await self._run_workers()
-        finally:
-            self.info_only = False
-
     def _exit_code(self) -> int:
         if self.stop_reason is StopReason.FATAL:
             return EXIT_FATAL
@@ -407,10 +310,12 @@ class Engine:
             return EXIT_REQUEUE
         return EXIT_COMPLETE
 
-    async def _retry_failed_users(self) -> bool:
-        """One more round, in this run, for users whose requests failed every retry."""
-        assert self.writer is not None
-        retried = await self.writer.retry_failed(MAX_USER_ATTEMPTS)
+    async def retry_failed(self) -> bool:
+        """Whether one more round, in this run, is due for users whose requests failed every
+        retry (none after a stop); they are put back for it."""
+        if self.stop_reason is not None:
+            return False
+        retried = await self.store.retry_failed(MAX_USER_ATTEMPTS)
         if retried:
             log.info("retrying %d users whose requests failed earlier in this run", retried)
             assert self.frontier is not None
@@ -472,7 +377,7 @@ class Engine:
         assert self.writer is not None and self.client is not None
         if claim.needs_info and not await self._fetch_info(claim):
             return
-        if self.info_only:
+        if self._round.info_only:
             await self.writer.release(claim.user_id)
             return
         if claim.info_only:  # a refresh of the user info alone: the user is as it was
@@ -519,6 +424,7 @@ class Engine:
     async def _walk_list(self, claim: Claim, direction: str) -> bool:
         """Fetch pages until the list ends; False if the user is finished or given back."""
         assert self.writer is not None and self.client is not None
+        endpoint = LIST_ENDPOINTS[direction]
         state = claim.lists[direction]
         cursor = state.cursor
         limit = self.settings.max_list_items
@@ -526,11 +432,12 @@ class Engine:
             if self.stop_event.is_set() or self._request_limit_reached():
                 await self.writer.release(claim.user_id)
                 return False
-            size = MAX_COUNT if limit is None else max(1, min(MAX_COUNT, limit - state.items))
+            most = endpoint.max_count
+            size = most if limit is None else max(1, min(most, limit - state.items))
             self._calls += 1
             self.stats.in_flight += 1
             try:
-                outcome = await self.client.follow_page(direction, claim.username, cursor, size)
+                outcome = await self.client.list_page(endpoint, claim.username, cursor, size)
             finally:
                 self.stats.in_flight -= 1
             if outcome.kind in (Kind.OK, Kind.HIDDEN):
@@ -542,7 +449,7 @@ class Engine:
                     return True
                 continue
             if outcome.kind is Kind.QUOTA_EXHAUSTED:
-                if await self._quota_exhausted():
+                if await self.quota_exhausted():
                     continue  # a new quota day: fetch the same page again
                 await self.writer.release(claim.user_id)
                 return False
@@ -616,13 +523,13 @@ class Engine:
         refresh, which must hear from the account (it may be gone): there it waits for the
         info bucket's new day and fails the user like a failed page, to be retried."""
         assert self.writer is not None and self.client is not None and self.quota is not None
-        strict = self.info_only or self.refresh is not None
+        strict = self._round.waits_for_info
         while True:
             if self.stop_event.is_set():
                 await self.writer.release(claim.user_id)
                 return False
             outcome = None
-            if self.sample is not None and self._request_limit_reached():
+            if self.mode.budget_spent(self._calls):
                 await self.writer.release(claim.user_id)
                 return False
             if not self.quota.is_exhausted(self.quota.group("info")):
@@ -631,8 +538,8 @@ class Engine:
                 if outcome.kind is not Kind.QUOTA_EXHAUSTED:
                     break
             if not strict:  # the lists need not wait for the info bucket's new day
-                if not self._info_spent_said:
-                    self._info_spent_said = True
+                if not self.info_spent_said:
+                    self.info_spent_said = True
                     log.warning(
                         "the day's user-info calls are spent (%s today): accounts are expanded"
                         " without their profile from now on, their lists recorded unjudged;"
@@ -640,7 +547,7 @@ class Engine:
                         self._quota_use(),
                     )
                 return True
-            if not await self._quota_exhausted():
+            if not await self.quota_exhausted():
                 await self.writer.release(claim.user_id)
                 return False
         if outcome.kind is Kind.OK:
@@ -661,7 +568,7 @@ class Engine:
         if outcome.interrupted:
             await self.writer.release(claim.user_id)
             return False
-        if self.refresh is not None:
+        if self._round.must_hear:
             await self._user_failed(claim, outcome)
             return False
         log.warning("%s: user info unavailable: %s", _who(claim), _unnamed(claim, outcome.detail))
@@ -669,14 +576,10 @@ class Engine:
 
     # ----------------------------------------------------------------------- quota
     def _request_limit_reached(self) -> bool:
+        own = self.mode.budget_spent(self._calls)  # a sample's budget is its own
+        if own is not None:
+            return own
         limit = self.settings.max_requests
-        if self.sample is not None:
-            # A sample's budget: calls over the whole crawl, counted when they start (so the
-            # sample does not depend on how many were in flight when it ran out).
-            if limit is None or self._calls_before + self._calls < limit:
-                return False
-            self.sample.exhaust(f"the budget of {limit:,} calls is spent")
-            return True
         if (
             limit is not None
             and self.client is not None
@@ -686,7 +589,7 @@ class Engine:
             return True
         return False
 
-    async def _quota_exhausted(self) -> bool:
+    async def quota_exhausted(self) -> bool:
         """React to a used-up daily quota; True when a new quota day has begun. The
         credentials are checked first: a wrong secret is said now, not after a night's wait."""
         if not await self._credentials_accepted():

@@ -1,8 +1,9 @@
 """Whom to visit next. The engine asks a frontier for claims and tells it when work ends; the
 frontier decides the order. Breadth-first is the one here: users claimed from the store by
 depth, then id, in batches; a sampler is another class with the same small interface
-(``next_claim``, ``working``, ``changed``, ``busy``, ``claimed_total``). A refresh round is
-one too: the users it marked, oldest data first.
+(``Frontier``: ``next_claim``, ``working``, ``changed``, ``busy``, ``claimed_total``). A
+refresh round is one too: the users it marked, oldest data first. Which frontiers a run walks,
+in which rounds, is its mode's choice (``crawl/modes.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import collections
 import contextlib
 import logging
 from collections.abc import Iterator
+from typing import Protocol
 
 from tiktok_network.config import CrawlSettings
 from tiktok_network.crawl.samplers import Design, Need, Restart, Walk, Waves
@@ -20,6 +22,25 @@ from tiktok_network.store.sampling import SampleNode
 from tiktok_network.store.writer import StoreWriter
 
 log = logging.getLogger("tiktok_network.crawl")
+
+
+class Frontier(Protocol):
+    """Whom the engine's workers crawl next, in the order a mode (``crawl/modes.py``) wants."""
+
+    busy: int  # workers crawling a user of this frontier now
+    claimed_total: int  # users claimed (a breadth-first crawl's --max-users counts them)
+
+    async def next_claim(self) -> Claim | None:
+        """The next user; None when the frontier is drained (or a stop was asked for)."""
+        ...
+
+    def working(self) -> contextlib.AbstractContextManager[None]:
+        """Around one user's crawl: the frontier is not drained while a worker may add to it."""
+        ...
+
+    def changed(self) -> None:
+        """Something was committed that may have added users (or a stop was asked for)."""
+        ...
 
 
 class FrontierBase:

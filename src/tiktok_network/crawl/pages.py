@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tiktok_network.api.outcomes import Page, UserInfo
+from tiktok_network.api.spec import LIST_ENDPOINTS
 from tiktok_network.completeness import HIDDEN_BY_OWNER, ended_list_verdict
 from tiktok_network.config import CrawlSettings
 from tiktok_network.store.base import Claim, ListCompleteness, ListVerdict, PageRecord
@@ -116,5 +117,5 @@ def reverdict_ended_lists(
 
 
 def reported_counts(info: UserInfo) -> dict[str, int | None]:
-    """The profile's two counts, by list."""
-    return {"following": info.following_count, "followers": info.follower_count}
+    """The lengths the profile reports, by list (each list names its field)."""
+    return {name: getattr(info, e.count_field) for name, e in LIST_ENDPOINTS.items()}

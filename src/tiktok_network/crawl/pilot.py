@@ -41,6 +41,7 @@ from typing import Any
 
 from tiktok_network.api.auth import Credentials
 from tiktok_network.config import CrawlSettings
+from tiktok_network.crawl.modes import InfoRound, Listed, Mode
 from tiktok_network.crawl.plan import PilotLevel, PlanUser, Range, known_cost
 from tiktok_network.store.base import UserStatus
 
@@ -128,16 +129,17 @@ class Pilot:
     def _follow_spent(self) -> int:
         return self.result.calls["following"] + self.result.calls["followers"]
 
-    def _stage(self, seeds: list[str], *, bucket: str, **options: Any) -> bool:
+    def _stage(self, seeds: list[str], mode: InfoRound | Listed) -> bool:
         """One engine run; False when it stopped early (quota, signal): the pilot ends there."""
         settings = self._base
+        bucket = "info" if isinstance(mode, InfoRound) else "lists"
         if bucket != "info":
             left = self.budget - self._follow_spent
             if left <= 0:
                 self.result.stopped = f"its budget of {self.budget:,} follow calls is spent"
                 return False
             settings = dataclasses.replace(settings, max_requests=left)
-        outcome = self._run_engine(settings, seeds, **options)
+        outcome = self._run_engine(settings, seeds, mode)
         if outcome.fatal:
             raise PilotError(outcome.fatal)
         if bucket == "info":
@@ -163,7 +165,7 @@ class Pilot:
     def run(self, seeds: list[str]) -> PilotResult:
         """The stages a plan of ``settings.max_depth`` needs; what ran is in ``result``."""
         s = self.settings
-        if not self._stage(seeds, bucket="info", info_only=True):
+        if not self._stage(seeds, InfoRound()):
             return self.result
         if s.max_depth < 1 or self.budget <= 0:
             return self.result
@@ -183,9 +185,9 @@ class Pilot:
                 f" {self.budget:,} (plan --pilot-calls)"
             )
             return self.result
-        if not self._stage([], bucket="lists", expand=sorted(roots)):
+        if not self._stage([], Listed(sorted(roots))):
             return self.result
-        if not self._stage([], bucket="info", info_only=True, info_depths=(1, 1)):
+        if not self._stage([], InfoRound((1, 1))):
             return self.result
         if s.max_depth < 2:  # depth 1's counts cost it: the pilot has done its part
             return self.result
@@ -193,7 +195,7 @@ class Pilot:
             depth1 = _users(reader, 1)
         strata = self._strata(depth1)
         chosen = [n.user_id for group, _ in strata for n in group]
-        if not self._stage([], bucket="lists", expand=chosen):
+        if not self._stage([], Listed(chosen)):
             return self.result
         self._measure_next(depth1, strata)
         return self.result
@@ -247,7 +249,7 @@ class Pilot:
         else:  # the checks only cost depth 2: drawn from the new accounts seen
             seen = sorted({v for _, _, pairs, _ in groups for _, v in pairs}, key=names2.get)
             wanted = sorted(self._rng.sample(seen, min(CHECKS, len(seen))))
-        if not self._stage([], bucket="lists", expand=wanted):
+        if not self._stage([], Listed(wanted)):
             return
         with self._open_reader() as reader:
             nodes2 = _users(reader, 2)
@@ -404,8 +406,8 @@ def run_pilot(
     from tiktok_network.store import record_pilot
     from tiktok_network.store.read import CrawlReader
 
-    def run_engine(stage: CrawlSettings, names: list[str], **options: Any) -> Any:
-        engine = Engine(stage, credentials, **options)
+    def run_engine(stage: CrawlSettings, names: list[str], mode: Mode) -> Any:
+        engine = Engine(stage, credentials, mode=mode)
         return asyncio.run(engine.run(names))
 
     seed = sum(map(ord, "".join(sorted(seeds))))  # the same seeds draw the same sample

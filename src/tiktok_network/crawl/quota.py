@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from tiktok_network.api.spec import BUCKET_BUDGETS, FOLLOW_BUDGET, FOLLOW_ENDPOINTS
 from tiktok_network.config import CrawlSettings
 from tiktok_network.quota_day import day_number, next_reset
 from tiktok_network.store.base import QuotaDelta
@@ -36,9 +38,17 @@ class QuotaTracker:
     """Implements the client's ``QuotaGate``: may this request be sent today?"""
 
     def __init__(
-        self, client: str, settings: CrawlSettings, stored: dict[str, tuple[int, bool]], day: int
+        self,
+        client: str,
+        settings: CrawlSettings,
+        stored: dict[str, tuple[int, bool]],
+        day: int,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``clock``: the time quota days are counted in (the engine's)."""
         self.client = client
+        self._clock = clock
         self.settings = settings
         self.day = day
         self.used: dict[str, int] = defaultdict(int, {b: n for b, (n, _) in stored.items()})
@@ -127,14 +137,17 @@ class QuotaTracker:
 
     # --------------------------------------------------------------- queries
     def group(self, bucket: str) -> tuple[str, ...]:
-        if bucket == "info":
-            return ("info",)
-        if self.settings.separate_follow_quotas:
+        """The buckets counted against one budget with ``bucket`` (the follow lists share
+        theirs unless ``--separate-follow-quotas``; user info has the general one)."""
+        budget = BUCKET_BUDGETS[bucket]
+        if budget == FOLLOW_BUDGET and self.settings.separate_follow_quotas:
             return (bucket,)
-        return ("following", "followers")
+        return tuple(b for b, of in BUCKET_BUDGETS.items() if of == budget)
 
     def budget(self, group: tuple[str, ...]) -> int:
-        return self.settings.info_quota if group == ("info",) else self.settings.follow_quota
+        if BUCKET_BUDGETS[group[0]] == FOLLOW_BUDGET:
+            return self.settings.follow_quota
+        return self.settings.info_quota
 
     def used_in(self, group: tuple[str, ...]) -> int:
         return sum(self.used[b] for b in group)
@@ -145,10 +158,10 @@ class QuotaTracker:
 
     def follow_used(self) -> int:
         self._roll()
-        return self.used["following"] + self.used["followers"]
+        return sum(self.used[b] for b in FOLLOW_ENDPOINTS)
 
     def next_reset(self) -> float:
-        return next_reset(self.settings.day_seconds)
+        return next_reset(self.settings.day_seconds, self._clock())
 
     # ------------------------------------------------------------ persistence
     def drain(self) -> list[QuotaDelta]:
@@ -165,7 +178,7 @@ class QuotaTracker:
         return delta
 
     def _roll(self) -> None:
-        today = day_number(self.settings.day_seconds)
+        today = day_number(self.settings.day_seconds, self._clock())
         if today != self.day:
             self.release_reserved()  # given back to the day they were reserved in
             self.day = today
@@ -192,8 +205,10 @@ class SharedQuotaTracker(QuotaTracker):
         day: int,
         ledger: SharedQuota,
         block: int = 32,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(client, settings, stored, day)
+        super().__init__(client, settings, stored, day, clock=clock)
         self._ledger = ledger
         self._block = max(1, min(block, settings.concurrency))
         self._reserve: dict[str, int] = defaultdict(int)  # debited, not yet sent

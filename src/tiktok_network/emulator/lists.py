@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
@@ -19,11 +20,17 @@ from tiktok_network.emulator.state import LIST_KEYS, EmulatorState
 class ListRoutes(EmulatorState):
     """Part of ``Emulator`` (``server.py``): the handlers and helpers of one concern."""
 
-    async def following(self, request: web.Request) -> web.StreamResponse:
-        return await self._follow_list(request, "following")
+    def list_handler(
+        self, endpoint: spec.ListEndpoint
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """The handler of a per-user list endpoint, by the kind of its entries."""
+        if endpoint.entry != "account":
+            raise ValueError(f"the emulator serves no list of {endpoint.entry} entries")
 
-    async def followers(self, request: web.Request) -> web.StreamResponse:
-        return await self._follow_list(request, "followers")
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await self._follow_list(request, endpoint.name)
+
+        return handle
 
     # Long by design: validation, quirks and paging of one endpoint in the order a request
     # meets them, as the emulator tests read it.

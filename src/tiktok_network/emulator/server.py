@@ -80,8 +80,8 @@ class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes, VideoRoutes):
     def app(self) -> web.Application:
         app = web.Application(client_max_size=1 << 20)
         app.router.add_post(spec.TOKEN_PATH, self.token)
-        app.router.add_post(spec.ENDPOINTS["following"], self.following)
-        app.router.add_post(spec.ENDPOINTS["followers"], self.followers)
+        for endpoint in spec.LIST_ENDPOINTS.values():
+            app.router.add_post(endpoint.path, self.list_handler(endpoint))
         app.router.add_post(spec.ENDPOINTS["info"], self.info)
         app.router.add_post(spec.ENDPOINTS["video"], self.video_query)
         app.router.add_get("/_emulator/stats", self.stats)

@@ -7,21 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tiktok_network.store.backends import display_name as display_name
+from tiktok_network.store.backends import open_read_connection as open_read_connection
 from tiktok_network.store.base import CrawlStore
 from tiktok_network.store.urls import is_database_url
 
 if TYPE_CHECKING:
-    from tiktok_network.store.base import ReadConnection, SharedQuota
+    from tiktok_network.store.base import SharedQuota
     from tiktok_network.store.read import CrawlReader
-
-
-def display_name(db: str | Path) -> str:
-    """How messages name a crawl: a file's path, or a URL without its password."""
-    if is_database_url(db):
-        from tiktok_network.store.pg_db import redact
-
-        return redact(str(db))
-    return str(db)
 
 
 def crawl_label(db: str | Path) -> str:
@@ -47,17 +40,6 @@ def open_reader(db: str | Path) -> CrawlReader:
     from tiktok_network.store.read import CrawlReader
 
     return CrawlReader(db)
-
-
-def open_read_connection(db: str | Path) -> ReadConnection:
-    """A read-only snapshot of a crawl database on its backend: the read model's one door."""
-    if is_database_url(db):
-        from tiktok_network.store.pg_db import PgReadConnection
-
-        return PgReadConnection(str(db))
-    from tiktok_network.store.sqlite_db import SqliteReadConnection
-
-    return SqliteReadConnection(db)
 
 
 def quota_ledger_for(db: str | Path, configured: str | None) -> str | None:

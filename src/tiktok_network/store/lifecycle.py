@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 
+from tiktok_network.api.spec import owner_is_source
 from tiktok_network.store.base import (
     CLAIMED,
     DONE,
@@ -154,7 +155,7 @@ def close_unseen_edges(
         if (user_id, direction) not in wanted:
             continue
         if state == 1 and started is not None:
-            column = "src" if direction == "following" else "dst"
+            column = "src" if owner_is_source(direction) else "dst"
             closed += execute(
                 f"UPDATE edges SET removed_at = ?, removed_run = ? WHERE {column} = ?"
                 " AND removed_at IS NULL AND last_seen < ?",

@@ -29,6 +29,7 @@ from psycopg import errors as pg_errors
 
 import tiktok_network.store.lifecycle as lifecycle
 import tiktok_network.store.operations as ops
+from tiktok_network.api.spec import owner_is_source
 from tiktok_network.store.base import (
     CLAIMED,
     DONE,
@@ -432,7 +433,7 @@ class PgStore(CrawlStore):
             user = page.user_id
             for username, _ in page.items:
                 other = ids[username]
-                src, dst = (user, other) if page.direction == "following" else (other, user)
+                src, dst = (user, other) if owner_is_source(page.direction) else (other, user)
                 cols["src"].append(src)
                 cols["dst"].append(dst)
                 cols["page"].append(page_id)

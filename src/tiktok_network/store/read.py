@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from tiktok_network.store.base import ReadConnection
 
 from tiktok_network.completeness import stored_state
-from tiktok_network.store import display_name, open_read_connection
+from tiktok_network.store.backends import display_name, open_read_connection
 from tiktok_network.store.base import ListCompleteness, UserStatus, crawl_settings
 from tiktok_network.store.sqlite_db import decompress
 

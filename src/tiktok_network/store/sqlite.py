@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import tiktok_network.store.lifecycle as lifecycle
 import tiktok_network.store.operations as ops
+from tiktok_network.api.spec import owner_is_source
 from tiktok_network.store.base import (
     CLAIMED,
     DONE,
@@ -351,7 +352,7 @@ class SqliteStore(CrawlStore):
                 )
             )
             user, at = page.user_id, page.fetched_at
-            if page.direction == "following":
+            if owner_is_source(page.direction):
                 edge_rows += [
                     (user, ids[u], page_id, at, at, run_id, run_id) for u, _ in page.items
                 ]
