@@ -118,3 +118,29 @@ def test_the_emulated_video_query_keeps_its_contract(tmp_path):
             lines = [line for line in done.stderr.splitlines() if line.strip()]
             assert done.returncode != 0 and len(lines) == 1, done.stderr
             assert message in lines[0] and "Traceback" not in done.stderr
+
+
+async def test_the_video_query_serves_every_documented_field(serve, small_graph):
+    """A published client's default fields (researchtikpy asks for music_id, effect_ids,
+    playlist_id and voice_to_text) and the 2025-2026 additions are served, not refused with
+    400 invalid_params; a field nobody documented still is."""
+    from tiktok_network.api import spec
+    from tiktok_network.api.auth import Credentials
+    from tiktok_network.api.client import ResearchClient
+    from tiktok_network.api.outcomes import Kind
+
+    server = await serve(small_graph)
+    query = {"and": [{"operation": "IN", "field_name": "username",
+                      "field_values": small_graph.usernames[:300]}]}  # fmt: skip
+    researchtikpy = "id,video_description,create_time,region_code,share_count,view_count,"
+    researchtikpy += "like_count,comment_count,music_id,hashtag_names,username,effect_ids,"
+    researchtikpy += "playlist_id,voice_to_text"
+    async with ResearchClient(Credentials("demo-key", "demo-secret"), api_base=server.url) as c:
+        for fields in (researchtikpy, ",".join(spec.VIDEO_DOCUMENTED_FIELDS)):
+            outcome = await c.video_query(query, "20250101", "20250130", fields=fields)
+            assert outcome.kind is Kind.OK, outcome.detail
+            assert outcome.videos is not None and outcome.videos.videos
+            for video in outcome.videos.videos:
+                assert set(video) == set(fields.split(","))
+        refused = await c.video_query(query, "20250101", "20250130", fields="id,no_such_field")
+        assert refused.kind is not Kind.OK and "no_such_field" in refused.detail

@@ -144,6 +144,25 @@ VIDEO_FIELDS = (
     "comment_count",
     "share_count",
 )
+# Every field the video query is documented to return (research-api.md 3.5 and 11): the
+# emulator accepts each, as the service does; a published client (researchtikpy's
+# ``get_videos_query``) asks for music_id, effect_ids, playlist_id and voice_to_text by default.
+# Added 2025-04-17: video_mention_list, hashtag_info_list, sticker_info_list, video_label,
+# video_tag; 2026-05-21: favorites_count. The shapes of the 2025 additions are not in the
+# project's notes: the emulator's are guesses, marked where it makes them.
+VIDEO_DOCUMENTED_FIELDS = (
+    *VIDEO_FIELDS,
+    "music_id",
+    "effect_ids",
+    "playlist_id",
+    "voice_to_text",
+    "video_mention_list",
+    "hashtag_info_list",
+    "sticker_info_list",
+    "video_label",
+    "video_tag",
+    "favorites_count",
+)
 # What a condition may test, and how (an unknown field or operation is 400 invalid_params).
 QUERY_FIELDS = ("username", "region_code", "hashtag_name", "keyword", "create_date", "video_id")
 QUERY_OPERATIONS = ("EQ", "IN", "GT", "GTE", "LT", "LTE")

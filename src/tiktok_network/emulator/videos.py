@@ -180,7 +180,38 @@ class VideoTable:
             "comment_count": likes // 40,
             "share_count": likes // 90,
         }
-        return {f: full[f] for f in fields}
+        return {f: full[f] if f in full else self._documented(i, f, tags, words) for f in fields}
+
+    def _documented(self, i: int, field: str, tags: list[str], words: list[str]) -> Any:
+        """A field the tool does not ask for but the service serves (``spec.
+        VIDEO_DOCUMENTED_FIELDS``), drawn from the video's index so that it is stable. The
+        shapes of the 2025 additions are guesses (the notes give names only)."""
+        author = int(self.author[i])
+        if field == "music_id":
+            return 7_000_000_000_000_000_000 + (i % 997) * 104_729
+        if field == "effect_ids":
+            return [str(100_000 + i % 89)] if i % 4 == 0 else []
+        if field == "playlist_id":
+            return 0 if i % 6 else 7_200_000_000_000_000_000 + author
+        if field == "voice_to_text":
+            return " ".join(words)
+        if field == "video_mention_list":  # a guess: the mentioned usernames
+            n = len(self.usernames)
+            return [self.usernames[(author + 1 + i % 7) % n]] if i % 5 == 0 and n > 1 else []
+        if field == "hashtag_info_list":  # a guess: one object per hashtag
+            return [
+                {"hashtag_id": HASHTAGS.index(t) + 1, "hashtag_name": t, "hashtag_description": ""}
+                for t in tags
+            ]
+        if field == "sticker_info_list":  # a guess
+            return [{"sticker_id": str(i % 31), "sticker_text": words[0]}] if i % 9 == 0 else []
+        if field == "video_label":  # a guess: the label shown on the video, mostly none
+            return {"content": ""}
+        if field == "video_tag":  # a guess: the type of video
+            return {"type_number": 1, "type_name": "normal"}
+        if field == "favorites_count":
+            return int(self.likes[i]) // 15
+        raise KeyError(field)
 
 
 def search_id(query: Any, start_date: Any, end_date: Any) -> str:
@@ -227,7 +258,7 @@ class VideoRoutes:
             return gated
         client, charged, body = gated
         fields = [f.strip() for f in request.query.get("fields", "").split(",") if f.strip()]
-        unknown = [f for f in fields if f not in spec.VIDEO_FIELDS]
+        unknown = [f for f in fields if f not in spec.VIDEO_DOCUMENTED_FIELDS]
         if not fields or unknown:
             why = f"Invalid fields: {','.join(unknown)}" if unknown else "fields is required."
             return self._invalid(client, charged, "video", None, why)  # type: ignore[attr-defined]
