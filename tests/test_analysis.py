@@ -321,3 +321,41 @@ def test_the_fast_lerch_sum_equals_mpmaths_lerchphi():
             for a in (1, 7, 300):
                 exact = float(mpmath.lerchphi(mpmath.exp(-lam), alpha, a))
                 assert lerch_sum(lam, alpha, a) == pytest.approx(exact, rel=1e-7), (lam, alpha, a)
+
+
+def test_distinctive_hashtags_by_weighted_log_odds_and_tfidf():
+    """Monroe, Colaresi & Quinn (2008) eq. 22 and 24 worked by hand on a small corpus, and what
+    the prior buys: a generic tag used at the same rate everywhere scores about 0, a niche's own
+    tag leads although each other niche used it once (TF-IDF then gives it 0), and a
+    tag seen once does not outrank the vocabulary."""
+    import math
+    from collections import Counter
+
+    from tiktok_network.analysis.distinctive import distinctive, log_odds, tfidf
+
+    small = {"A": Counter({"x": 3, "g": 2}), "B": Counter({"y": 1, "g": 2})}
+    # corpus x 3, y 1, g 4 (8 in all); a0 = 8, so tag x has a = 3; A has 5 tags, B 3.
+    delta = math.log(6 / 7) - math.log(3 / 8)
+    got_delta, got_z = log_odds(small)["A"]["x"]
+    assert got_delta == pytest.approx(delta, rel=1e-12)
+    assert got_z == pytest.approx(delta / math.sqrt(1 / 6 + 1 / 3), rel=1e-12)
+    assert tfidf(small)["A"]["x"] == pytest.approx(3 / 5 * math.log(2))
+    assert tfidf(small)["A"]["g"] == 0.0
+
+    niches = {
+        "cooks": Counter({"fyp": 60, "viral": 30, "cooking": 40, "recipe": 25, "oddtag": 1}),
+        "fans": Counter({"fyp": 60, "viral": 30, "football": 45, "goal": 20, "cooking": 1}),
+        "readers": Counter({"fyp": 60, "viral": 30, "booktok": 35, "reading": 15, "cooking": 1}),
+    }
+    ranked = distinctive(niches, top=5)
+    assert [r.tag for r in ranked["cooks"][:2]] == ["cooking", "recipe"]
+    assert [r.tag for r in ranked["fans"][:2]] == ["football", "goal"]
+    assert [r.tag for r in ranked["readers"][:2]] == ["booktok", "reading"]
+    for niche in niches:
+        z_generic = {t: z for t, (_, z) in log_odds(niches)[niche].items() if t in ("fyp", "viral")}
+        assert all(abs(z) < 1.0 for z in z_generic.values()), z_generic
+        assert not {"fyp", "viral"} & {r.tag for r in ranked[niche]}
+    cooking = next(r for r in ranked["cooks"] if r.tag == "cooking")
+    assert cooking.z > 4 and cooking.tfidf == 0.0  # TF-IDF loses it to two stray uses
+    odd = log_odds(niches)["cooks"]["oddtag"][1]
+    assert odd < cooking.z / 3  # seen once: shrunk towards the corpus rate
