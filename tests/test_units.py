@@ -152,19 +152,22 @@ def test_settings_are_declared_once_and_each_command_lists_its_own():
 
     declared = {f.name for f in fields(CrawlSettings)} - {"given"}
     assert {s.name for s in SETTINGS} == declared
-    for command in ("crawl", "plan", "refresh"):
+    for command in ("crawl", "plan", "refresh", "videos"):
         shown = CliRunner().invoke(app, [command, "--help"], terminal_width=200).output
         for s in SETTINGS:
             flag = "--" + s.name.replace("_", "-")
             listed = f"  {flag} " in shown or f"  {flag}/" in shown
             assert listed == (command in s.metadata["commands"]), (command, flag)
     assert "  --out " not in CliRunner().invoke(app, ["plan", "--help"]).output
+    assert "  --since " not in CliRunner().invoke(app, ["crawl", "--help"]).output
     for s in SETTINGS:
         if s.metadata["option"] in ("flag", "flag/no"):
             continue
         value = str(s.default) if s.default is not None else "7"
         if s.name == "older_than":
             value = "3d"
+        if s.name in ("since", "until"):
+            value = "2025-03-01"
         by_env = resolve({}, env={f"TIKTOK_{s.name.upper()}": value})
         by_flag = resolve({s.name: value}, env={})
         assert getattr(by_env, s.name) == getattr(by_flag, s.name), s.name

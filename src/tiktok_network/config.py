@@ -115,6 +115,23 @@ def _positive_float(value: Any) -> float:
     return x
 
 
+def _iso_date(value: Any) -> str:
+    """A day as YYYY-MM-DD (kept as text: run settings are stored as JSON)."""
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError:
+        raise ValueError("must be a date as YYYY-MM-DD") from None
+
+
+def _page_size(value: Any) -> int:
+    n = _positive_int(value)
+    if n > 100:
+        raise ValueError("must be at most 100 (the API's largest page)")
+    return n
+
+
 def _optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda value: None if value in (None, "", "none") else parse(value)
 
@@ -122,10 +139,11 @@ def _optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
 # The commands whose options list a setting (TIKTOK_* variables, the toml file and the Python
 # API take every setting): a plan forecasts and ends at the quota, a refresh re-fetches the
 # crawl as it was made (its shape is the crawl's), so each lists only what applies to it.
-CRAWL, PLAN, REFRESH = "crawl", "plan", "refresh"
-EVERY = frozenset({CRAWL, PLAN, REFRESH})
+CRAWL, PLAN, REFRESH, VIDEOS = "crawl", "plan", "refresh", "videos"
+EVERY = frozenset({CRAWL, PLAN, REFRESH, VIDEOS})
 SHAPE = frozenset({CRAWL, PLAN})  # what the crawl is: a refresh keeps the crawl's
-RUNNING = frozenset({CRAWL, REFRESH})  # how a long run ends and reports: a plan is short
+RUNNING = frozenset({CRAWL, REFRESH, VIDEOS})  # how a long run ends and reports: a plan is short
+OUTPUTS = frozenset({CRAWL, REFRESH})  # the runs that write the CSV outputs
 
 
 def setting(
@@ -156,7 +174,7 @@ class CrawlSettings:
         "Crawl database: a SQLite file, or postgresql://user@host/dbname shared by workers"
         " (password from the URL, PGPASSWORD or ~/.pgpass).",
     )
-    out: str = setting("outputs", str, "Folder for the CSV outputs.", commands=RUNNING)
+    out: str = setting("outputs", str, "Folder for the CSV outputs.", commands=OUTPUTS)
     concurrency: int = setting(8, _positive_int, "Requests in flight.")
     qps: float | None = setting(
         None, _optional(_positive_float), "Client-side limit of requests per second.", option=float
@@ -327,6 +345,30 @@ class CrawlSettings:
         _probability,
         "Forest fire: the chance that one more neighbour burns.",
         commands=SHAPE,
+    )
+    since: str | None = setting(
+        None,
+        _optional(_iso_date),
+        "Videos: the first day of the period (YYYY-MM-DD, UTC). [default: 29 days before --until]",
+        option=str,
+        commands=frozenset({VIDEOS}),
+    )
+    until: str | None = setting(
+        None,
+        _optional(_iso_date),
+        "Videos: the last day of the period (YYYY-MM-DD, UTC). [default: today]",
+        option=str,
+        commands=frozenset({VIDEOS}),
+    )
+    usernames_per_query: int = setting(
+        100,
+        _positive_int,
+        "Videos: accounts in one query's username IN condition (the API's limit is"
+        " undocumented; third-party clients send up to 100).",
+        commands=frozenset({VIDEOS}),
+    )
+    video_page_size: int = setting(
+        100, _page_size, "Videos: videos a page asks for (1-100).", commands=frozenset({VIDEOS})
     )
     # Which settings were given (flag, TIKTOK_* variable or config file) rather than defaulted:
     # a rerun takes the others from the crawl's stored settings.

@@ -298,7 +298,15 @@ class ResearchClient:
             kind = outcome.kind
             if kind is not Kind.TRANSIENT:
                 self.health.note_answer()
-            if kind in (Kind.OK, Kind.NOT_FOUND, Kind.REFUSED, Kind.HIDDEN, Kind.SCOPE, Kind.FATAL):
+            if kind in (
+                Kind.OK,
+                Kind.NOT_FOUND,
+                Kind.REFUSED,
+                Kind.HIDDEN,
+                Kind.SCOPE,
+                Kind.FATAL,
+                Kind.SEARCH_EXPIRED,
+            ):
                 return outcome
             if kind is Kind.QUOTA_EXHAUSTED:
                 if self._quota is not None:

@@ -30,6 +30,9 @@ class Kind(enum.Enum):
     FATAL = "fatal"  # credentials rejected, or answers of a shape we cannot read
     OUTAGE = "outage"  # the whole API did not answer for longer than the tolerance
     UNREACHABLE = "unreachable"  # the API never answered this crawl: a wrong address
+    # A video query's search_id expired mid-paging: its window starts again (not retried as
+    # it stands: the same search_id is refused again, each time a call of the quota).
+    SEARCH_EXPIRED = "search_expired"
 
 
 _NOT_FOUND_HINTS = ("cannot find the user", "does not exist", "not found", "not exist")
@@ -130,6 +133,8 @@ def classify_error(status: int, code: str, message: str) -> Kind:
         return Kind.SCOPE
     if spec.INVALID_CURSOR_MESSAGE.lower() in text:
         return Kind.TRANSIENT
+    if "search id" in text and ("expired" in text or "invalid" in text):
+        return Kind.SEARCH_EXPIRED
     if any(hint in text for hint in _NOT_FOUND_HINTS):
         return Kind.NOT_FOUND
     if any(hint in text for hint in _REFUSED_HINTS):

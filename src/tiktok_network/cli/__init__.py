@@ -20,8 +20,9 @@ from tiktok_network.cli.plan import plan
 from tiktok_network.cli.refresh import refresh
 from tiktok_network.cli.seeds import seeds
 from tiktok_network.cli.status import status
+from tiktok_network.cli.videos import videos
 
-COMMANDS = (crawl, refresh, seeds, plan, status, export, diff, analyze, emulator, demo, db)
+COMMANDS = (crawl, refresh, videos, seeds, plan, status, export, diff, analyze, emulator, demo, db)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from tiktok_network.api.auth import Credentials
     from tiktok_network.config import CrawlSettings
     from tiktok_network.crawl.engine import CrawlResult, Engine
+    from tiktok_network.crawl.modes import Mode
     from tiktok_network.store.base import RefreshMarks
     from tiktok_network.store.staging import StagedDatabase
 
@@ -49,10 +50,11 @@ def run_crawl(
     console: Console | None = None,
     stage: tuple[StagedDatabase | None, float] = (None, 0.0),
     refresh: RefreshMarks | None = None,
+    mode: Mode | None = None,
 ) -> CrawlResult:
-    """Run the crawl (or with ``refresh`` a refresh round); ``export`` is always, at-end (not on
-    a stop with work left), never, or for a refresh: refresh (rewrite the recorded outputs)
-    or refresh+out (and write --out)."""
+    """Run the crawl (or with ``refresh`` a refresh round, or another ``mode``: a collection of
+    videos); ``export`` is always, at-end (not on a stop with work left), never, or for a
+    refresh: refresh (rewrite the recorded outputs) or refresh+out (and write --out)."""
     from tiktok_network.store.errors import CrawlInUse, NotACrawlDatabase
 
     console = console or Console(stderr=True)
@@ -61,7 +63,7 @@ def run_crawl(
     setup_logging(settings.quiet, console, settings.log_file)
     try:
         return asyncio.run(
-            _crawl_async(settings, credentials, seeds, export, console, stage, refresh)
+            _crawl_async(settings, credentials, seeds, export, console, stage, refresh, mode)
         )
     except (NotACrawlDatabase, CrawlInUse) as exc:
         raise UserError(str(exc)) from None
@@ -77,12 +79,15 @@ async def _crawl_async(
     console: Console,
     stage: tuple[StagedDatabase | None, float],
     refresh: RefreshMarks | None = None,
+    mode: Mode | None = None,
 ) -> CrawlResult:
     from tiktok_network.cli.progress import run_with_progress
     from tiktok_network.crawl.engine import Engine
     from tiktok_network.crawl.modes import Refresh
 
-    engine = Engine(settings, credentials, mode=Refresh(refresh) if refresh else None)
+    if refresh is not None:
+        mode = Refresh(refresh)
+    engine = Engine(settings, credentials, mode=mode)
     _stop_on_signals(engine, settings.drain_timeout)
     staged, every = stage
     syncing = asyncio.create_task(sync_stage(staged, every)) if staged else None
@@ -112,12 +117,13 @@ async def _crawl_async(
         else f"stopped ({result.reason})"
         + ("" if result.exit_code == 1 else "; run the same command to continue")
     )
-    what = "refresh" if refresh is not None else "crawl"
-    say(
-        f"{what} {state}: {result.stats.pages:,} pages, {result.stats.infos:,} user infos,"
-        f" {result.requests:,} requests this run",
-        quiet=settings.quiet,
+    what = engine.mode.command if engine.mode.command != "plan" else "crawl"
+    fetched = (
+        f"{result.stats.pages:,} pages, {result.stats.items:,} videos"
+        if what == "videos"
+        else f"{result.stats.pages:,} pages, {result.stats.infos:,} user infos"
     )
+    say(f"{what} {state}: {fetched}, {result.requests:,} requests this run", quiet=settings.quiet)
     return result
 
 

@@ -151,6 +151,14 @@ class Engine:
         if self.frontier is not None:
             self.frontier.changed()
 
+    def may_call(self) -> bool:
+        """Whether one more request may start now (no stop asked for, no budget spent); the
+        call is counted as started (a sample's budget counts calls when they start)."""
+        if self.stop_event.is_set() or self._request_limit_reached():
+            return False
+        self._calls += 1
+        return True
+
     @property
     def _round(self) -> Round:
         assert self.round is not None, "no round under way"
@@ -361,13 +369,13 @@ class Engine:
                     self.frontier.changed()
                     return
                 continue
+            visit = self._round.visit or self._crawl_user
             with self.frontier.working():
                 try:
-                    await self._crawl_user(claim)
-                except LostClaim:
+                    await visit(claim)
+                except LostClaim as lost:
                     log.warning(
-                        "%s: taken over by another worker (this one missed its lease)",
-                        _who(claim),
+                        "%s: taken over by another worker (this one missed its lease)", lost
                     )
 
     # ------------------------------------------------------------------------ user
@@ -471,7 +479,7 @@ class Engine:
             log.warning("%s %s: %s", _who(claim), direction, verdict.note)
             self.stats.warnings += 1
         if not await self.writer.page(verdict.record):
-            raise LostClaim(claim.username)
+            raise LostClaim(_who(claim))
         state = claim.lists[direction]
         state.cursor, state.done = page.next_cursor, verdict.record.list_done
         state.verdict = verdict.record.list_state

@@ -17,9 +17,9 @@ has no mode flags: a new way of running a crawl is one class here behind ``Mode`
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tiktok_network.config import CrawlSettings
 from tiktok_network.crawl.frontier import (
@@ -35,8 +35,9 @@ from tiktok_network.store.base import RefreshMarks
 if TYPE_CHECKING:
     import asyncio
 
+    from tiktok_network.api.client import ResearchClient
     from tiktok_network.crawl.quota import QuotaTracker
-    from tiktok_network.crawl.results import StopReason
+    from tiktok_network.crawl.results import CrawlStats, StopReason
     from tiktok_network.store.base import RefreshRound
     from tiktok_network.store.writer import StoreWriter
 
@@ -55,6 +56,9 @@ class Round:
     frontier: Frontier
     info_only: bool = False
     must_hear: bool = False
+    # How each claimed item is crawled (None: a user's info, then its lists: the engine's own);
+    # a collection of videos claims units of accounts and windows instead.
+    visit: Callable[[Any], Awaitable[None]] | None = None
 
     @property
     def waits_for_info(self) -> bool:
@@ -68,6 +72,8 @@ class Engine(Protocol):
     settings: CrawlSettings
     worker_id: str
     stop_event: asyncio.Event
+    client: ResearchClient | None
+    stats: CrawlStats
     stop_reason: StopReason | None
     quota: QuotaTracker | None
     info_spent_said: bool  # the user-info bucket ran out while lists went on
@@ -90,6 +96,12 @@ class Engine(Protocol):
 
     def fail(self, message: str) -> None:
         """Stop the run as failed with ``message``."""
+        ...
+
+    def request_stop(self, reason: StopReason) -> None: ...
+
+    def may_call(self) -> bool:
+        """Whether one more request may start (no stop, no budget spent); counts it."""
         ...
 
 
@@ -121,7 +133,7 @@ def default_mode(settings: CrawlSettings) -> Mode:
     return BreadthFirst() if settings.sampler == "bfs" else Sample()
 
 
-class _Mode:
+class ModeBase:
     """What most modes share: no budget of their own, complete when nothing stopped them."""
 
     command = "crawl"
@@ -133,7 +145,7 @@ class _Mode:
         return engine.stop_reason is None
 
 
-class BreadthFirst(_Mode):
+class BreadthFirst(ModeBase):
     """The crawl: users by depth, then the rounds that finish it."""
 
     def __init__(self) -> None:
@@ -197,7 +209,7 @@ class BreadthFirst(_Mode):
         return await engine.store.frontier_empty(s.max_depth) and engine.stop_reason is None
 
 
-class Sample(_Mode):
+class Sample(ModeBase):
     """A sampler's design (``crawl/samplers.py``) decides whom to expand; its budget is calls
     over the whole crawl, counted when they start, so the sample does not depend on how many
     were in flight when it ran out. No retry round: it would change the design's decisions."""
@@ -236,7 +248,7 @@ class Sample(_Mode):
         return complete
 
 
-class Refresh(_Mode):
+class Refresh(ModeBase):
     """Re-fetch what a refresh round marks (``tiktok-network refresh``), oldest data first."""
 
     command = "refresh"
@@ -267,7 +279,7 @@ class Refresh(_Mode):
         return not await engine.store.refresh_pending() and engine.stop_reason is None
 
 
-class InfoRound(_Mode):
+class InfoRound(ModeBase):
     """A pilot's user info of the users within ``depths``: one pass by id, no list fetched."""
 
     command = "plan"
@@ -291,7 +303,7 @@ class InfoRound(_Mode):
         yield Round(self.frontier, info_only=True)
 
 
-class Listed(_Mode):
+class Listed(ModeBase):
     """A pilot's lists of exactly the users given (by id), their failures retried once."""
 
     command = "plan"

@@ -44,6 +44,7 @@ class VideoSeeds:
     calls: int = 0
     records: int = 0
     windows: int = 0
+    restarts: int = 0  # windows started again after their search_id expired
     stopped: str | None = None
 
 
@@ -134,6 +135,7 @@ async def authors_of_videos(
 ) -> VideoSeeds:
     """Page through every window of the period; stop at the budget or the service's quota."""
     found = VideoSeeds()
+    seen: set[object] = set()  # video ids: a window restarted counts its videos once
     for start, end in windows(since, until):
         found.windows += 1
         cursor, search_id = 0, None
@@ -148,11 +150,18 @@ async def authors_of_videos(
             if outcome.kind is Kind.QUOTA_EXHAUSTED:
                 found.stopped = "the daily quota of the general bucket"
                 return found
+            if outcome.kind is Kind.SEARCH_EXPIRED:  # the window again: its authors are counted
+                cursor, search_id = 0, None  # once per video below, by id
+                found.restarts += 1
+                continue
             if outcome.kind is not Kind.OK or outcome.videos is None:
                 raise VideoQueryError(outcome.detail or f"the video query failed ({outcome.kind})")
             page = outcome.videos
             for video in page.videos:
                 name, created = video.get("username"), video.get("create_time")
+                if video.get("id") in seen:
+                    continue
+                seen.add(video.get("id"))
                 if isinstance(name, str) and isinstance(created, int):
                     found.authors.setdefault(name, Author(name)).add(created)
             found.records += len(page.videos)

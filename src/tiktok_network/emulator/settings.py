@@ -130,6 +130,10 @@ class EmulatorSettings:
         400, spec.INVALID_PARAMS, HIDDEN_FOLLOWING_MESSAGE
     )
     count_drift: float = 0.0  # profile counts off the lists by up to this share, either way
+    # A search_id expires after serving this many pages (clients saw "Search Id ... is invalid
+    # or expired" mid-paging: research-api.md 11); a query without one starts afresh.
+    search_id_pages: int | None = None
+    videos_per_account: float = 2.0  # synthetic videos an account posts in 2025, on average
     hostile_text: float = 0.0  # share of accounts with NULs, lone surrogates, huge counts
     # the graph changing on the emulator's clock (evolution.py): shares per emulated day
     evolve_follow: float = 0.0
@@ -264,6 +268,19 @@ OPTIONS: tuple[Option, ...] = (
         "text",
         parse_hidden_response,
         "empty|STATUS:CODE[:MESSAGE]",
+    ),
+    Option(
+        "search_id_pages",
+        "--search-id-pages",
+        "Quirk: a video query's search_id expires after serving N pages (the next page with it"
+        " is refused: 'Search Id ... is invalid or expired'); a query without one starts afresh.",
+        "int",
+    ),
+    Option(
+        "videos_per_account",
+        "--videos-per-account",
+        "Synthetic videos each account posts over 2025, on average (Poisson).",
+        "float",
     ),
     Option(
         "hostile_text",

@@ -245,11 +245,29 @@ class VideoRoutes:
     _video_table: VideoTable | None = None
 
     @property
+    def _search_pages(self) -> dict[tuple[Any, str], int]:
+        """Pages each (client, search_id) served since its query began (``--search-id-pages``)."""
+        pages: dict[tuple[Any, str], int] | None = getattr(self, "_search_page_counts", None)
+        if pages is None:
+            pages = self._search_page_counts = {}
+        return pages
+
+    @property
+    def _expired(self) -> set[tuple[Any, str]]:
+        """The (client, search_id) whose first result set expired already."""
+        gone: set[tuple[Any, str]] | None = getattr(self, "_expired_searches", None)
+        if gone is None:
+            gone = self._expired_searches = set()
+        return gone
+
+    @property
     def videos(self) -> VideoTable:
         """The synthetic videos, drawn at the first query (a graph that is never searched
         pays nothing)."""
         if self._video_table is None:
-            self._video_table = VideoTable(self.graph.usernames, self.settings.seed)
+            self._video_table = VideoTable(
+                self.graph.usernames, self.settings.seed, self.settings.videos_per_account
+            )
         return self._video_table
 
     async def video_query(self, request: Any) -> Any:
@@ -278,9 +296,18 @@ class VideoRoutes:
         query, start, end = body.get("query"), body.get("start_date"), body.get("end_date")
         wanted = search_id(query, start, end)
         given = body.get("search_id")
-        if given not in (None, "") and str(given) != wanted:
+        key = (client, wanted)
+        served = self._search_pages.get(key, 0)
+        lifetime = self.settings.search_id_pages
+        # The first result set of a query expires after ``lifetime`` pages (a client saw this
+        # mid-paging); the one begun after that lasts, so a restarted window can end.
+        expired = lifetime is not None and served >= lifetime and key not in self._expired
+        if given not in (None, "") and (str(given) != wanted or expired):
+            if expired:
+                self._expired.add(key)
             why = spec.SEARCH_ID_INVALID_MESSAGE.format(search_id=given)
             return self._invalid(client, charged, "video", None, why)  # type: ignore[attr-defined]
+        self._search_pages[key] = 1 if given in (None, "") else served + 1
         try:
             found = self.videos.search(query, start, end)
         except QueryError as exc:

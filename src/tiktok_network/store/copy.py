@@ -246,7 +246,7 @@ class _Side:
         if not self.pg:
             return
         with self.conn.transaction():
-            for table in ("runs", "users", "pages", "audit"):
+            for table in (t.name for t in schema.copied() if t.serial):
                 self.conn.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                     f" (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"

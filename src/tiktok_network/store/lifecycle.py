@@ -189,6 +189,7 @@ def purge(execute: Execute, doomed: list[tuple[int, str]], now: float, run_id: i
                 (now, run_id, user_id, user_id),
             ).rowcount,
         }
+        removed.update(_purge_videos(execute, user_id))
         had_profile = execute(
             "SELECT info IS NOT NULL FROM users WHERE id = ?", (user_id,)
         ).fetchone()[0]
@@ -211,6 +212,19 @@ def purge(execute: Execute, doomed: list[tuple[int, str]], now: float, run_id: i
         )
         purged += 1
     return purged
+
+
+def _purge_videos(execute: Execute, user_id: int) -> dict[str, int]:
+    """A purged account's videos, the edges to them and from it, and its place in the units
+    that collect videos (by id: no name to scrub there)."""
+    edges = execute(
+        "DELETE FROM video_edges WHERE user_id = ? OR video_id IN"
+        " (SELECT id FROM videos WHERE author_id = ?)",
+        (user_id, user_id),
+    ).rowcount
+    videos = execute("DELETE FROM videos WHERE author_id = ?", (user_id,)).rowcount
+    execute("DELETE FROM video_unit_members WHERE user_id = ?", (user_id,))
+    return {"videos_deleted": videos, "video_edges_deleted": edges}
 
 
 def name_hash(username: str) -> str:

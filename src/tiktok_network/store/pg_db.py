@@ -187,6 +187,29 @@ CREATE TABLE IF NOT EXISTS sample_steps(
 SCHEMA_V6 = """
 CREATE TABLE IF NOT EXISTS purged_names(name_hash TEXT PRIMARY KEY, tombstone TEXT NOT NULL);
 """
+SCHEMA_V7 = """
+CREATE TABLE IF NOT EXISTS videos(
+    id BIGINT PRIMARY KEY, author_id BIGINT, create_time BIGINT, region_code TEXT,
+    hashtags TEXT, description TEXT, view_count BIGINT, like_count BIGINT,
+    comment_count BIGINT, share_count BIGINT, first_seen DOUBLE PRECISION NOT NULL,
+    last_seen DOUBLE PRECISION NOT NULL, first_run BIGINT, last_run BIGINT, log_id TEXT);
+CREATE INDEX IF NOT EXISTS videos_author ON videos(author_id);
+CREATE TABLE IF NOT EXISTS video_edges(
+    user_id BIGINT NOT NULL, video_id BIGINT NOT NULL, relation TEXT NOT NULL,
+    first_seen DOUBLE PRECISION NOT NULL, last_seen DOUBLE PRECISION NOT NULL,
+    first_run BIGINT, last_run BIGINT, PRIMARY KEY(user_id, video_id, relation));
+CREATE INDEX IF NOT EXISTS video_edges_video ON video_edges(video_id);
+CREATE TABLE IF NOT EXISTS video_units(
+    id BIGSERIAL PRIMARY KEY, start_date TEXT NOT NULL, end_date TEXT NOT NULL,
+    cursor BIGINT NOT NULL DEFAULT 0, search_id TEXT, done INTEGER NOT NULL DEFAULT 0,
+    pages BIGINT NOT NULL DEFAULT 0, videos BIGINT NOT NULL DEFAULT 0,
+    restarts INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+    claimed_by TEXT, claimed_at DOUBLE PRECISION, run_id BIGINT);
+CREATE INDEX IF NOT EXISTS video_units_todo ON video_units(id) WHERE done = 0;
+CREATE TABLE IF NOT EXISTS video_unit_members(
+    unit_id BIGINT NOT NULL, user_id BIGINT NOT NULL, PRIMARY KEY(unit_id, user_id));
+CREATE INDEX IF NOT EXISTS video_unit_members_user ON video_unit_members(user_id);
+"""
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the crawl tables", SCHEMA_V1),
     (2, "workers, shared quota and rate limit", SCHEMA_V2),
@@ -194,6 +217,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (4, "provenance, refresh, edge history, purge audit and outputs", SCHEMA_V4),
     (5, "the steps of a sampled crawl", SCHEMA_V5),
     (6, "purged accounts kept out by the hash of their name", SCHEMA_V6),
+    (7, "the videos accounts post, and the windows that collect them", SCHEMA_V7),
 ]
 VERSION = MIGRATIONS[-1][0]
 

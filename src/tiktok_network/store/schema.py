@@ -35,6 +35,7 @@ class Table:
     columns: tuple[tuple[str, str], ...]
     copy_key: tuple[str, ...] = ()
     only: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (backend, columns it alone has)
+    serial: bool = False  # ``id`` is numbered by the database (a sequence, on PostgreSQL)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -58,6 +59,7 @@ TABLES: tuple[Table, ...] = (
             " settings:text exit_status:integer"
         ),
         ("id",),
+        serial=True,
     ),
     Table(
         "users",
@@ -70,6 +72,7 @@ TABLES: tuple[Table, ...] = (
             " info_log_id:text"
         ),
         ("id",),
+        serial=True,
     ),
     Table(
         "lists",
@@ -88,6 +91,7 @@ TABLES: tuple[Table, ...] = (
             " fetched_at:real log_id:text response:blob"
         ),
         ("id",),
+        serial=True,
     ),
     Table(
         "edges",
@@ -109,6 +113,7 @@ TABLES: tuple[Table, ...] = (
         "audit",
         _cols("id:integer at:real run_id:integer tombstone:text reason:text removed:text"),
         ("id",),
+        serial=True,
     ),
     Table("outputs", _cols("path:text kind:text options:text written_at:real"), ("path",)),
     Table("sample_steps", _cols("chain:integer step:integer user_id:integer"), ("chain", "step")),
@@ -127,6 +132,35 @@ TABLES: tuple[Table, ...] = (
         ),
         ("id",),
     ),
+    Table(
+        "videos",
+        _cols(
+            "id:integer author_id:integer create_time:integer region_code:text hashtags:text"
+            " description:text view_count:integer like_count:integer comment_count:integer"
+            " share_count:integer first_seen:real last_seen:real first_run:integer"
+            " last_run:integer log_id:text"
+        ),
+        ("id",),
+    ),
+    Table(
+        "video_edges",
+        _cols(
+            "user_id:integer video_id:integer relation:text first_seen:real last_seen:real"
+            " first_run:integer last_run:integer"
+        ),
+        ("user_id", "video_id", "relation"),
+    ),
+    Table(
+        "video_units",
+        _cols(
+            "id:integer start_date:text end_date:text cursor:integer search_id:text"
+            " done:integer pages:integer videos:integer restarts:integer attempts:integer"
+            " last_error:text claimed_by:text claimed_at:real run_id:integer"
+        ),
+        ("id",),
+        serial=True,
+    ),
+    Table("video_unit_members", _cols("unit_id:integer user_id:integer"), ("unit_id", "user_id")),
     # Each database's own: never copied.
     Table("meta", _cols("key:text value:text")),
     Table("schema_version", _cols("version:integer applied_at:real note:text")),

@@ -149,6 +149,30 @@ SCHEMA_V6 = """
 CREATE TABLE IF NOT EXISTS purged_names(
     name_hash TEXT PRIMARY KEY, tombstone TEXT NOT NULL) WITHOUT ROWID;
 """
+SCHEMA_V7 = """
+CREATE TABLE IF NOT EXISTS videos(
+    id INTEGER PRIMARY KEY, author_id INTEGER, create_time INTEGER, region_code TEXT,
+    hashtags TEXT, description TEXT, view_count INTEGER, like_count INTEGER,
+    comment_count INTEGER, share_count INTEGER, first_seen REAL NOT NULL, last_seen REAL NOT NULL,
+    first_run INTEGER, last_run INTEGER, log_id TEXT);
+CREATE INDEX IF NOT EXISTS videos_author ON videos(author_id);
+CREATE TABLE IF NOT EXISTS video_edges(
+    user_id INTEGER NOT NULL, video_id INTEGER NOT NULL, relation TEXT NOT NULL,
+    first_seen REAL NOT NULL, last_seen REAL NOT NULL, first_run INTEGER, last_run INTEGER,
+    PRIMARY KEY(user_id, video_id, relation)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS video_edges_video ON video_edges(video_id);
+CREATE TABLE IF NOT EXISTS video_units(
+    id INTEGER PRIMARY KEY, start_date TEXT NOT NULL, end_date TEXT NOT NULL,
+    cursor INTEGER NOT NULL DEFAULT 0, search_id TEXT, done INTEGER NOT NULL DEFAULT 0,
+    pages INTEGER NOT NULL DEFAULT 0, videos INTEGER NOT NULL DEFAULT 0,
+    restarts INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+    claimed_by TEXT, claimed_at REAL, run_id INTEGER);
+CREATE INDEX IF NOT EXISTS video_units_todo ON video_units(id) WHERE done = 0;
+CREATE TABLE IF NOT EXISTS video_unit_members(
+    unit_id INTEGER NOT NULL, user_id INTEGER NOT NULL,
+    PRIMARY KEY(unit_id, user_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS video_unit_members_user ON video_unit_members(user_id);
+"""
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the crawl tables", SCHEMA),
     (2, "schema versions and workers", SCHEMA_V2),
@@ -156,6 +180,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (4, "provenance, refresh, edge history, purge audit and outputs", SCHEMA_V4),
     (5, "the steps of a sampled crawl", SCHEMA_V5),
     (6, "purged accounts kept out by the hash of their name", SCHEMA_V6),
+    (7, "the videos accounts post, and the windows that collect them", SCHEMA_V7),
 ]
 VERSION = MIGRATIONS[-1][0]
 SCHEMA_VERSION = str(VERSION)

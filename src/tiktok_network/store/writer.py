@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tiktok_network.store import lifecycle, sampling
+from tiktok_network.store import lifecycle, sampling, videos
 from tiktok_network.store.base import (
     Claim,
     CrawlStore,
@@ -207,6 +207,48 @@ class StoreWriter:
                 execute, self.store.dialect, worker, ids, directions, info
             ),
         )
+
+    # ------------------------------------------------------------------ videos
+    async def plan_video_units(self, windows: list[tuple[str, str]], per_query: int) -> int:
+        return await self._run_in_child(
+            self.store.transact, lambda execute: videos.plan_units(execute, windows, per_query)
+        )
+
+    async def recover_video_units(self, worker: str, lease: float, *, new_run: bool = False) -> int:
+        shared = self.store.shared
+        return await self._run_in_child(
+            self.store.transact,
+            lambda execute: videos.recover_units(execute, worker, shared, lease, new_run=new_run),
+        )
+
+    async def claim_video_units(
+        self, worker: str, n: int, max_attempts: int
+    ) -> list[videos.VideoUnit]:
+        dialect = self.store.dialect
+        return await self._run_in_child(
+            self.store.transact,
+            lambda execute: videos.claim_units(execute, dialect, worker, n, max_attempts),
+        )
+
+    async def video_page(self, record: videos.VideoPageRecord) -> bool:
+        """Commit a unit's page in one transaction; False when the worker no longer holds the
+        unit (its calls were counted before they were sent: ``QuotaTracker``)."""
+        return await self._run_in_child(
+            self.store.transact, lambda execute: videos.commit_page(execute, record)
+        )
+
+    async def fail_video_unit(self, unit_id: int, worker: str, error: str) -> None:
+        await self._run_in_child(
+            self.store.transact, lambda execute: videos.fail_unit(execute, unit_id, worker, error)
+        )
+
+    async def release_video_unit(self, unit_id: int, worker: str) -> None:
+        await self._run_in_child(
+            self.store.transact, lambda execute: videos.release_unit(execute, unit_id, worker)
+        )
+
+    async def video_progress(self) -> dict[str, int]:
+        return await self._run_in_child(self.store.transact, videos.progress)
 
     async def refresh_pending(self) -> int:
         return await self._run_in_child(self.store.refresh_pending)

@@ -1,0 +1,63 @@
+"""`tiktok-network videos`: the videos every expanded account posted in a period."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from typing import Any
+
+import click
+
+from tiktok_network.cli.errors import UserError, one_line_errors
+from tiktok_network.cli.options import crawl_options
+from tiktok_network.cli.running import adopt_crawl_settings, run_crawl
+from tiktok_network.store import display_name
+
+EXAMPLES = """\b
+Examples:
+  tiktok-network videos --db lab.db                                   # the last 30 days
+  tiktok-network videos --db lab.db --since 2025-01-01 --until 2025-03-31
+  tiktok-network videos --db lab.db --since 2025-01-01 --on-quota exit   # a day's quota, exit 75
+"""
+
+
+@click.command(epilog=EXAMPLES)
+@crawl_options("videos")
+@one_line_errors
+def videos(config_file: str | None, **flags: Any) -> None:
+    """Collect the videos of every account the crawl expanded, posted between --since and
+    --until: accounts batched in one query (--usernames-per-query), the period in windows of
+    at most 30 days, each page committed as it comes (a stopped run goes on from there; run the
+    same command again). Calls come out of the general bucket (1,000 a day, shared with user
+    info)."""
+    from tiktok_network.config import ConfigError, load_credentials, resolve
+    from tiktok_network.crawl.video_collection import VideoCollection
+    from tiktok_network.store import has_users
+
+    try:
+        settings = resolve(flags, config=config_file)
+        credentials, warnings = load_credentials(settings.credentials)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    since, until = period(settings.since, settings.until)
+    if not has_users(settings.db):
+        raise UserError(f"{display_name(settings.db)} holds no crawl: crawl accounts first")
+    adopt_crawl_settings(settings)
+    mode = VideoCollection(since, until, settings.usernames_per_query, settings.video_page_size)
+    result = run_crawl(settings, credentials, [], export="never", mode=mode)
+    sys.exit(result.exit_code)
+
+
+def period(since: str | None, until: str | None) -> tuple[dt.date, dt.date]:
+    """The period asked for: --until defaults to today (UTC), --since to 29 days before it
+    (30 days, the query's widest window)."""
+    today = dt.datetime.now(dt.UTC).date()
+    last = dt.date.fromisoformat(until) if until else today
+    first = dt.date.fromisoformat(since) if since else last - dt.timedelta(days=29)
+    if first > last:
+        raise UserError(f"--since {first} is after --until {last}")
+    if last > today:
+        raise UserError(f"--until {last} is in the future: the videos end today ({today})")
+    return first, last

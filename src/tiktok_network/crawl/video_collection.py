@@ -1,0 +1,270 @@
+"""Collect the videos of every expanded account (``tiktok-network videos``): a crawl mode.
+
+The video query answers one condition over many accounts (``username IN``, up to
+``--usernames-per-query`` of them) for at most 30 days at a time, so the collection is cut into
+units, a batch of accounts over one window (``store/videos.py``), made once and kept in the
+store. Workers claim units and page through each with its cursor and ``search_id``; every page
+is one transaction, so a ``kill -9`` loses at most the pages in flight, and the next run goes on
+from each unit's last page. A ``search_id`` that expired mid-paging starts its window again: the
+videos already stored are upserted by id, never twice. Every call is counted against the
+general budget (shared with user info: 1,000 requests a day) before it is sent, in the same
+ledger as the crawl's.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Any
+
+from tiktok_network.api import spec
+from tiktok_network.api.outcomes import Kind, Outcome
+from tiktok_network.crawl.engine import LostClaim
+from tiktok_network.crawl.frontier import FrontierBase
+from tiktok_network.crawl.modes import Engine, ModeBase, Round
+from tiktok_network.crawl.results import MAX_USER_ATTEMPTS, StopReason
+from tiktok_network.crawl.videos import windows
+from tiktok_network.store.videos import VideoPageRecord, VideoRow, VideoUnit
+
+log = logging.getLogger("tiktok_network.crawl")
+
+# The fields the collection asks for and stores (the rest of spec.VIDEO_DOCUMENTED_FIELDS is
+# not kept: a column nobody reads is one more thing a purge must reach).
+FIELDS = ",".join(spec.VIDEO_FIELDS)
+
+
+def video_windows(since: date, until: date) -> list[tuple[str, str]]:
+    """The period in windows the video query takes, as its ``YYYYMMDD`` dates."""
+    return [(f"{a:%Y%m%d}", f"{b:%Y%m%d}") for a, b in windows(since, until)]
+
+
+class UnitFrontier(FrontierBase):
+    """The open units, by id, a batch at a time; a unit whose request failed is claimed again
+    until it has used its attempts."""
+
+    async def _batch(self) -> list[Any] | None:
+        want = max(2, self._settings.concurrency)
+        return await self._writer.claim_video_units(self._worker_id, want, MAX_USER_ATTEMPTS)
+
+    async def _drained(self) -> bool:
+        """No open unit to claim, none in progress here, and none held by another worker (a
+        worker sharing the crawl finishes its own; one that died without a word holds its
+        units until its lease expires: they are taken back then, and collected here)."""
+        if self.busy:
+            return False
+        if (await self._writer.video_progress())["held"] == 0:
+            return True
+        await self._writer.recover_video_units(self._worker_id, self._settings.lease)
+        return False
+
+
+class VideoCollection(ModeBase):
+    """The mode of ``tiktok-network videos``: units planned for every expanded account and
+    window, then paged through."""
+
+    command = "videos"
+
+    def __init__(self, since: date, until: date, per_query: int, page_size: int) -> None:
+        self.windows = video_windows(since, until)
+        self.per_query = per_query
+        self.page_size = page_size
+        self.frontier: UnitFrontier | None = None
+        self.planned = 0  # units made by this run
+        self.recovered = 0  # units a dead run held, taken back
+
+    async def open(self, engine: Engine, seeds: list[str]) -> None:
+        store, s = engine.store, engine.settings
+        self.recovered = await store.recover_video_units(engine.worker_id, s.lease, new_run=True)
+        self.planned = await store.plan_video_units(self.windows, self.per_query)
+        left = await store.video_progress()
+        log.info(
+            "videos: %d units planned now, %d open (%d taken back from a run that stopped)",
+            self.planned,
+            left["open"],
+            self.recovered,
+        )
+        self.frontier = UnitFrontier(store, engine.worker_id, s, engine.stop_event)
+
+    async def rounds(self, engine: Engine) -> AsyncIterator[Round]:
+        assert self.frontier is not None
+
+        async def visit(unit: VideoUnit) -> None:
+            await collect_unit(engine, unit, self.page_size)
+
+        yield Round(self.frontier, visit=visit)
+        if engine.stop_reason is None:
+            left = (await engine.store.video_progress())["open"]
+            if left:
+                log.warning(
+                    "%d units failed every attempt: run the same command again to retry them",
+                    left,
+                )
+                engine.request_stop(StopReason.FAILED_USERS)
+
+    async def complete(self, engine: Engine) -> bool:
+        if engine.stop_reason is not None:
+            return False
+        return (await engine.store.video_progress())["open"] == 0
+
+
+def _query(unit: VideoUnit) -> dict[str, Any]:
+    return {"and": [{"operation": "IN", "field_name": "username", "field_values": unit.usernames}]}
+
+
+def _rows(videos: list[dict[str, Any]]) -> list[VideoRow]:
+    """The served videos as stored; an entry without an id or author is left out."""
+    rows = []
+    for v in videos:
+        vid, name = v.get("id"), v.get("username")
+        if not isinstance(vid, int) or isinstance(vid, bool) or not isinstance(name, str):
+            continue
+        tags = v.get("hashtag_names") or []
+        rows.append(
+            VideoRow(
+                vid,
+                name,
+                _int(v.get("create_time")),
+                _text(v.get("region_code")),
+                "|".join(str(t) for t in tags if isinstance(t, str) and t),
+                _text(v.get("video_description")),
+                _int(v.get("view_count")),
+                _int(v.get("like_count")),
+                _int(v.get("comment_count")),
+                _int(v.get("share_count")),
+            )
+        )
+    return rows
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _text(value: Any) -> str | None:
+    return value.replace("\x00", "") if isinstance(value, str) else None
+
+
+async def collect_unit(engine: Engine, unit: VideoUnit, page_size: int) -> None:
+    """Page through one unit to its end, a transaction a page; give it back on a stop."""
+    store, client = engine.store, engine.client
+    assert client is not None
+    if not unit.usernames:  # every member purged since it was planned
+        await _commit(engine, unit, [], 0, None, done=True, log_id=None, fetched_at=0.0)
+        return
+    query = _query(unit)
+    cursor, search_id = unit.cursor, unit.search_id
+    while True:
+        if not engine.may_call():
+            await store.release_video_unit(unit.unit_id, engine.worker_id)
+            return
+        engine.stats.in_flight += 1
+        try:
+            outcome = await client.video_query(
+                query,
+                unit.start_date,
+                unit.end_date,
+                cursor,
+                search_id,
+                max_count=page_size,
+                fields=FIELDS,
+            )
+        finally:
+            engine.stats.in_flight -= 1
+        if outcome.kind is Kind.OK and outcome.videos is not None:
+            page = outcome.videos
+            done = not page.has_more or not page.videos
+            rows = _rows(page.videos)
+            await _commit(
+                engine,
+                unit,
+                rows,
+                page.cursor,
+                page.search_id,
+                done=done,
+                log_id=outcome.log_id or None,
+                fetched_at=time.time(),
+            )
+            if done:
+                return
+            cursor, search_id = page.cursor, page.search_id
+            continue
+        if outcome.kind is Kind.SEARCH_EXPIRED:
+            log.info(
+                "videos: unit %d: its search_id expired: the window starts again", unit.unit_id
+            )
+            await _commit(
+                engine,
+                unit,
+                [],
+                0,
+                None,
+                done=False,
+                log_id=None,
+                fetched_at=time.time(),
+                restart=True,
+            )
+            cursor, search_id = 0, None
+            continue
+        if outcome.kind is Kind.QUOTA_EXHAUSTED:
+            if await engine.quota_exhausted():
+                continue
+            await store.release_video_unit(unit.unit_id, engine.worker_id)
+            return
+        await _failed(engine, unit, outcome)
+        return
+
+
+async def _commit(
+    engine: Engine,
+    unit: VideoUnit,
+    rows: list[VideoRow],
+    next_cursor: int,
+    search_id: str | None,
+    *,
+    done: bool,
+    log_id: str | None,
+    fetched_at: float,
+    restart: bool = False,
+) -> None:
+    record = VideoPageRecord(
+        unit.unit_id,
+        engine.worker_id,
+        engine.store.run_id,
+        rows,
+        next_cursor,
+        search_id,
+        done,
+        log_id,
+        fetched_at,
+        restart,
+    )
+    if not await engine.store.video_page(record):
+        raise LostClaim(f"video unit #{unit.unit_id}")
+    if not restart:
+        engine.stats.pages += 1
+        engine.stats.items += len(rows)
+
+
+async def _failed(engine: Engine, unit: VideoUnit, outcome: Outcome) -> None:
+    """A stop the whole run shares (outage, refused scope, a wrong address), or this unit's
+    failure after the client's retries (given back with its error, claimed again until its
+    attempts are spent)."""
+    store = engine.store
+    if outcome.interrupted or outcome.kind is Kind.OUTAGE:
+        await store.release_video_unit(unit.unit_id, engine.worker_id)
+        if outcome.kind is Kind.OUTAGE:
+            engine.request_stop(StopReason.OUTAGE)
+        return
+    if outcome.kind in (Kind.SCOPE, Kind.FATAL, Kind.UNREACHABLE):
+        await store.release_video_unit(unit.unit_id, engine.worker_id)
+        engine.fail(
+            f"the video query was refused ({outcome.detail}): check that your project's"
+            " approved scopes include research.data.basic"
+            if outcome.kind is Kind.SCOPE
+            else outcome.detail
+        )
+        return
+    log.warning("videos: unit %d failed: %s", unit.unit_id, outcome.detail[:300])
+    await store.fail_video_unit(unit.unit_id, engine.worker_id, outcome.detail)

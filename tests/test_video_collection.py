@@ -1,0 +1,132 @@
+"""`tiktok-network videos`: the videos of every expanded account, durable like the follow lists.
+
+Kills are triggered by progress (video requests the emulator logged), never by the clock."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from datetime import date
+
+from tests.crawl_helpers import (
+    CLI,
+    RequestCounter,
+    _query,
+    crawl_env,
+    emulator_process,
+    run_crawl,
+)
+from tiktok_network.crawl.video_collection import video_windows
+from tiktok_network.emulator.graph import parse_graph_spec
+from tiktok_network.emulator.videos import VideoTable
+
+GRAPH, SEED, PER_ACCOUNT = "synthetic:3000,seed=2", 3, 30.0
+SINCE, UNTIL = date(2025, 1, 1), date(2025, 3, 31)
+
+
+def videos_command(tmp_path, url, db_args, *args) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*CLI, "videos", *(db_args or ("--db", str(tmp_path / "crawl.db"))),
+         "--since", SINCE.isoformat(), "--until", UNTIL.isoformat(), "--video-page-size", "5",
+         "--usernames-per-query", "10", "--concurrency", "2", "--retry-base-delay", "0.01",
+         "--lease", "2", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env=crawl_env(url, XDG_STATE_HOME=str(tmp_path / "state")),
+    )  # fmt: skip
+
+
+def served(expanded: list[str]) -> set[int]:
+    """The videos the emulator serves for these accounts over the period: the truth."""
+    graph = parse_graph_spec(GRAPH)
+    table = VideoTable(graph.usernames, SEED, PER_ACCOUNT)
+    query = {"and": [{"operation": "IN", "field_name": "username", "field_values": expanded}]}
+    found: set[int] = set()
+    for start, end in video_windows(SINCE, UNTIL):
+        found |= {int(table.ids[i]) for i in table.search(query, start, end)}
+    return found
+
+
+def test_videos_are_collected_exactly_through_kills_and_expired_search_ids(tmp_path, crawl_db):
+    """The video set stored equals what the emulator serves for the expanded accounts over
+    the period, exactly: after a kill -9 mid-collection, with search_ids expiring every two
+    pages (the window starts again, nothing is stored twice); a rerun once complete asks for
+    nothing; a purged account's videos go."""
+    graph = parse_graph_spec(GRAPH)
+    seeds = graph.usernames[:2]
+    with emulator_process(
+        tmp_path, "--graph", GRAPH, "--seed", str(SEED), "--search-id-pages", "2",
+        "--videos-per-account", str(PER_ACCOUNT),
+    ) as emu:  # fmt: skip
+        done = run_crawl(tmp_path, emu.url, "--max-depth", "1", *crawl_db.args, *seeds)
+        assert done.returncode == 0, done.stderr
+        db = crawl_db.target
+        expanded = [n for (n,) in _query(db, "SELECT username FROM users WHERE status = 1")]
+        truth = served(expanded)
+        assert len(expanded) > 20 and len(truth) > 100
+        assert emu.log is not None
+        counter = RequestCounter(emu.log)
+        before = counter.count()
+        first = videos_command(tmp_path, emu.url, crawl_db.args)
+        counter.wait_for(before + 25, first)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=60)
+        stored_then = _query(db, "SELECT count(*) FROM videos")[0][0]
+        assert 0 < stored_then < len(truth)
+        second = videos_command(tmp_path, emu.url, crawl_db.args)
+        out, err = second.communicate(timeout=300)  # a dead worker's units: after --lease
+        assert second.returncode == 0, err
+        assert "videos complete" in err
+        ids = {int(i) for (i,) in _query(db, "SELECT id FROM videos")}
+        assert ids == truth
+        edges = _query(db, "SELECT count(*), count(DISTINCT video_id) FROM video_edges")[0]
+        assert edges == (len(truth), len(truth))
+        restarts, pages, open_units = _query(
+            db, "SELECT sum(restarts), sum(pages), sum(1 - done) FROM video_units"
+        )[0]
+        assert restarts > 0 and open_units == 0
+        calls = [r for r in emu.requests() if r["endpoint"] == "video"]
+        # every call is a committed page, a restart, or one the kill cut off (at most the
+        # two in flight and the pages whose commit it beat)
+        assert pages + restarts <= len(calls) <= pages + restarts + 4
+        again = videos_command(tmp_path, emu.url, crawl_db.args)
+        _, err = again.communicate(timeout=120)
+        assert again.returncode == 0, err
+        assert len([r for r in emu.requests() if r["endpoint"] == "video"]) == len(calls)
+        # a purged account leaves its videos behind nowhere
+        author = _query(db, "SELECT author_id FROM videos ORDER BY id LIMIT 1")[0][0]
+        from tiktok_network.store import open_store
+
+        store = open_store(db)
+        try:
+            store.transact(
+                lambda execute: __import__(
+                    "tiktok_network.store.lifecycle", fromlist=["purge"]
+                ).purge(execute, [(author, "test")], 0.0, 0)
+            )
+        finally:
+            store.close()
+        left = _query(db, f"SELECT count(*) FROM videos WHERE author_id = {author}")[0][0]
+        edges_left = _query(db, f"SELECT count(*) FROM video_edges WHERE user_id = {author}")
+        members = _query(db, f"SELECT count(*) FROM video_unit_members WHERE user_id = {author}")
+        assert left == 0 and edges_left[0][0] == 0 and members[0][0] == 0
+
+
+def test_videos_says_what_is_wrong_in_one_line(tmp_path):
+    """A period the query cannot take, a date that is none, a database with no crawl: one line,
+    exit 1, no traceback, and no database made where there was none."""
+    cases = (
+        (["--since", "2025-04-01", "--until", "2025-03-01"], "is after --until"),
+        (["--since", "2025-13-01"], "must be a date as YYYY-MM-DD"),
+        (["--until", "2999-01-01"], "is in the future"),
+        ([], "holds no crawl"),
+    )
+    for args, message in cases:
+        done = subprocess.run(
+            [*CLI, "videos", "--db", str(tmp_path / "none.db"), *args],
+            capture_output=True, text=True, timeout=60, cwd=tmp_path,
+            env=crawl_env("http://127.0.0.1:9", XDG_STATE_HOME=str(tmp_path / "state")),
+        )  # fmt: skip
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        assert done.returncode == 1 and len(lines) == 1, done.stderr
+        assert message in lines[0] and "Traceback" not in done.stderr
+        assert not (tmp_path / "none.db").exists()
