@@ -55,8 +55,9 @@ def emulator_options(f: Callable[..., Any]) -> Callable[..., Any]:
     "graph_spec",
     default="synthetic:20000",
     show_default=True,
-    help="Edge-list file (SNAP or KONECT, gzip or plain), synthetic:N[,seed=S], or a bundled "
-    "graph: wiki-vote, ego-facebook.",
+    help="Edge-list file (SNAP or KONECT, gzip or plain), synthetic:N[,seed=S],"
+    " planted:N[,k=K][,mix=M][,seed=S] (K niches, each with its own hashtags and some with a"
+    " burst: GET /_emulator/truth), or a bundled graph: wiki-vote, ego-facebook.",
 )
 @click.option("--undirected", is_flag=True, help="Each listed pair is a mutual follow.")
 @click.option(

@@ -59,8 +59,11 @@ class FollowGraph:
         *,
         seed: int = 0,
         private: np.ndarray | None = None,
+        communities: np.ndarray | None = None,
     ) -> None:
+        """``communities``: each user's planted group, where the graph has them (``planted:``)."""
         self.usernames = usernames
+        self.communities = communities
         self.index = {name: i for i, name in enumerate(usernames)}
         n = len(usernames)
         src_by_rank, dst_by_rank, ages_by_rank = _ranked_edges(src, dst, n, seed)
@@ -185,6 +188,8 @@ def load_edge_list(path: str | Path, *, undirected: bool = False, seed: int = 0)
 
 def parse_graph_spec(spec: str, *, undirected: bool = False, seed: int = 0) -> FollowGraph:
     """``synthetic:N[,seed=S]``, a bundled graph (``wiki-vote``, ``ego-facebook``) or a path."""
+    if spec.startswith("planted:"):
+        return _planted(spec, seed)
     if spec.startswith("synthetic:"):
         from tiktok_network.emulator.synthetic import synthetic_edges
 
@@ -208,3 +213,25 @@ def parse_graph_spec(spec: str, *, undirected: bool = False, seed: int = 0) -> F
         path, pairs_undirected = bundled
         return load_edge_list(path, undirected=undirected or pairs_undirected, seed=seed)
     return load_edge_list(spec, undirected=undirected, seed=seed)
+
+
+def _planted(spec: str, seed: int) -> FollowGraph:
+    """``planted:N[,k=K][,mix=M][,seed=S]``: a degree-corrected block model with K groups."""
+    from tiktok_network.emulator.synthetic import planted_edges
+
+    parts = spec.split(":", 1)[1].split(",")
+    usage = "expected planted:N[,k=K][,mix=M][,seed=S]"
+    try:
+        n = int(parts[0].replace("_", ""))
+        options = dict(p.split("=", 1) for p in parts[1:] if p)
+        graph_seed = int(options.pop("seed", seed))
+        k = int(options.pop("k", 20))
+        mix = float(options.pop("mix", 0.15))
+    except ValueError as exc:
+        raise GraphLoadError(f"bad graph spec {spec!r}: {usage}") from exc
+    if options:
+        raise GraphLoadError(f"bad graph spec {spec!r}: unknown option {next(iter(options))!r}")
+    if n < 2 or not 1 <= k <= n or not 0.0 <= mix <= 1.0:
+        raise GraphLoadError(f"bad graph spec {spec!r}: {usage}, 1 <= K <= N, 0 <= M <= 1")
+    names, src, dst, groups = planted_edges(n, communities=k, mix=mix, seed=graph_seed)
+    return FollowGraph(names, src, dst, seed=graph_seed, communities=groups)

@@ -88,6 +88,7 @@ class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes, VideoRoutes):
         app.router.add_post("/_emulator/advance", self.advance)
         app.router.add_get("/_emulator/changes", self.changes)
         app.router.add_get("/_emulator/graph", self.served_graph)
+        app.router.add_get("/_emulator/truth", self.truth)
         app.on_startup.append(self._start_background)
         app.on_cleanup.append(self._stop_background)
         return app
@@ -278,6 +279,13 @@ class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes, VideoRoutes):
         self.evolution.catch_up()
         body = {"day": self.evolution.days_applied, "changes": self.evolution.log}
         return web.Response(body=json_encoder.encode(body), content_type="application/json")
+
+    async def truth(self, request: web.Request) -> web.Response:
+        """What a planted graph's analysis should find: each account's niche, the niches'
+        vocabularies and the planted bursts (times in Unix seconds)."""
+        return web.Response(
+            body=json_encoder.encode(self.videos.truth()), content_type="application/json"
+        )
 
     async def served_graph(self, request: web.Request) -> web.Response:
         """The follows the service serves today, and the accounts that left (small graphs)."""

@@ -63,3 +63,38 @@ def _popular_targets(k: int, n: int, rng: np.random.Generator) -> np.ndarray:
     weight = rng.pareto(1.4, size=n) + 1.0
     weight /= weight.sum()
     return rng.choice(n, size=k, p=weight).astype(np.int64)
+
+
+def planted_edges(
+    n: int, *, communities: int = 20, mix: float = 0.15, seed: int = 0
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """A directed degree-corrected block model: ``n`` users in ``communities`` groups of
+    unequal size, each user with a heavy-tailed activity (follows it initiates) and popularity
+    (the chance of being followed); a follow stays in the user's group with probability
+    ``1 - mix`` and otherwise goes anywhere, its target drawn in proportion to popularity in
+    both cases (Karrer & Newman 2011, the degree-corrected stochastic block model). Follow-backs
+    as in ``synthetic_edges``. Returns names, sources, targets and each user's group: the
+    truth a community detection is scored against (``GET /_emulator/truth``)."""
+    rng = np.random.default_rng(seed + 7_919)
+    shares = rng.dirichlet(np.full(communities, 3.0))
+    group = np.sort(rng.choice(communities, size=n, p=shares)).astype(np.int64)
+    popularity = rng.pareto(1.6, size=n) + 1.0
+    out_deg = _activity(n, rng)
+    src = np.repeat(np.arange(n, dtype=np.int64), out_deg)
+    local = rng.random(len(src)) >= mix
+    dst = np.empty(len(src), dtype=np.int64)
+    dst[~local] = rng.choice(n, size=int((~local).sum()), p=popularity / popularity.sum())
+    starts = np.searchsorted(group, np.arange(communities + 1))
+    for c in range(communities):
+        members = np.arange(starts[c], starts[c + 1])
+        picks = local & (group[src] == c)
+        if not picks.any() or len(members) == 0:
+            dst[picks] = rng.integers(0, n, size=int(picks.sum()))
+            continue
+        weight = popularity[members] / popularity[members].sum()
+        dst[picks] = rng.choice(members, size=int(picks.sum()), p=weight)
+    keep = src != dst
+    src, dst, local = src[keep], dst[keep], local[keep]
+    back = rng.random(len(src)) < np.where(local, FOLLOW_BACK_LOCAL, FOLLOW_BACK_GLOBAL)
+    names = [synthetic_username(i, seed) for i in range(n)]
+    return names, np.concatenate([src, dst[back]]), np.concatenate([dst, src[back]]), group

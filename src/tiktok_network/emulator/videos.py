@@ -2,7 +2,7 @@
 
 Every account posts a seeded number of videos during 2025, from its own region, each with a few
 hashtags and description words drawn from small vocabularies (popular ones more often). The
-table is numpy arrays (an author index, a time, a region, and bit masks of hashtags and words),
+table is numpy arrays (an author index, a time, a region, hashtag index lists, word bit masks),
 so a query is a handful of vectorised comparisons: ``and`` (all conditions), ``or`` (any) and
 ``not`` (none) over ``username``, ``region_code``, ``hashtag_name``, ``keyword`` (a substring of
 a description word or hashtag), ``create_date`` and ``video_id``, within ``start_date`` ..
@@ -55,10 +55,42 @@ def _draw_masks(rng: np.random.Generator, n: int, vocabulary: int, most: int) ->
     return masks
 
 
-class VideoTable:
-    """The videos of every account of a graph, drawn once from ``seed``."""
+GENERIC = ("fyp", "foryou", "viral", "trending", "foryoupage")  # used by every niche
+GENERIC_RATE = (0.55, 0.35, 0.25, 0.12, 0.10)  # the chance a video carries each
+TOPICS = (
+    "cooking", "football", "booktok", "skincare", "gaming", "fitness", "travel", "anime",
+    "cars", "gardening", "makeup", "science", "history", "fishing", "knitting", "coffee",
+    "tennis", "dogs", "cats", "jazz", "kpop", "hiking", "finance", "parenting", "pottery",
+    "chess", "surfing", "baking", "yoga", "cycling",
+)  # fmt: skip
+SUFFIXES = ("", "tok", "tips", "life", "lover", "daily", "community", "hacks")
+BURST_DAYS = 7
+BURST_RATE = 0.7  # the chance a video of the niche carries its burst tag during the burst
 
-    def __init__(self, usernames: list[str], seed: int, per_user: float = 2.0) -> None:
+
+def vocabulary(community: int) -> list[str]:
+    """The hashtags of one planted niche, most used first."""
+    topic = TOPICS[community % len(TOPICS)]
+    if community >= len(TOPICS):
+        topic += str(community // len(TOPICS))
+    return [topic + suffix for suffix in SUFFIXES]
+
+
+class VideoTable:
+    """The videos of every account of a graph, drawn once from ``seed``.
+
+    Hashtags are index lists (``tag_ptr`` into ``tag_ids``, names in ``tag_names``). With
+    ``communities`` (a planted graph), each niche has its own vocabulary beside the generic
+    tags every niche uses, and some niches a burst: a week in which a new tag spreads through
+    their videos (``truth()`` says which, for the tests that must find them)."""
+
+    def __init__(
+        self,
+        usernames: list[str],
+        seed: int,
+        per_user: float = 2.0,
+        communities: np.ndarray | None = None,
+    ) -> None:
         rng = np.random.default_rng(seed + 31)
         n = len(usernames)
         self.usernames = usernames
@@ -69,10 +101,97 @@ class VideoTable:
         self.time = YEAR_START + rng.integers(0, YEAR_SECONDS, size=m)
         home = rng.integers(0, len(REGIONS), size=n)
         self.region = home[self.author]
-        self.hashtags = _draw_masks(rng, m, len(HASHTAGS), 3)
+        masks = _draw_masks(rng, m, len(HASHTAGS), 3)
         self.words = _draw_masks(rng, m, len(WORDS), 4)
         self.ids = FIRST_ID + np.arange(m, dtype=np.int64) * 7919
         self.likes = rng.integers(0, 50_000, size=m)
+        self.communities = communities
+        self.bursts: list[dict[str, Any]] = []
+        if communities is None:
+            self.tag_names = list(HASHTAGS)
+            rows, bits = np.nonzero(
+                (masks[:, None] >> np.arange(len(HASHTAGS), dtype=np.uint64)) & np.uint64(1)
+            )
+            self._set_tags(rows, bits)
+        else:
+            self._plant(np.random.default_rng(seed + 4_099), communities)
+        self._tag_index = {t: i for i, t in enumerate(self.tag_names)}
+
+    def _set_tags(self, rows: np.ndarray, tags: np.ndarray) -> None:
+        """Each video's tags from (video, tag) pairs sorted by video."""
+        counts = np.bincount(rows, minlength=len(self.author))
+        self.tag_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.tag_ids = tags.astype(np.int64)
+        self.tag_video = rows.astype(np.int64)
+
+    def _plant(self, rng: np.random.Generator, communities: np.ndarray) -> None:
+        """Generic tags, the niche's own (Zipf-like within its vocabulary), a stray tag of
+        another niche now and then, and one burst in every third niche."""
+        k = int(communities.max()) + 1 if len(communities) else 0
+        names = list(GENERIC)
+        vocab_start = []
+        for c in range(k):
+            vocab_start.append(len(names))
+            names.extend(vocabulary(c))
+        group = communities[self.author]
+        m = len(self.author)
+        pairs: list[tuple[np.ndarray, np.ndarray]] = []
+        for t, rate in enumerate(GENERIC_RATE):
+            hit = np.flatnonzero(rng.random(m) < rate)
+            pairs.append((hit, np.full(len(hit), t)))
+        weights = 1.0 / np.arange(1, len(SUFFIXES) + 1)
+        weights /= weights.sum()
+        own = rng.integers(1, 4, size=m)
+        starts = np.asarray(vocab_start, dtype=np.int64)
+        for j in range(3):
+            hit = np.flatnonzero(own > j)
+            pick = rng.choice(len(SUFFIXES), size=len(hit), p=weights)
+            pairs.append((hit, starts[group[hit]] + pick))
+        stray = np.flatnonzero(rng.random(m) < 0.05)
+        other = rng.integers(0, k, size=len(stray))
+        pairs.append((stray, starts[other] + rng.integers(0, len(SUFFIXES), size=len(stray))))
+        day = (self.time - YEAR_START) // 86400
+        for c in range(0, k, 3):
+            tag = f"{vocabulary(c)[0]}challenge"
+            first = int(rng.integers(20, 330))
+            names.append(tag)
+            during = np.flatnonzero((group == c) & (day >= first) & (day < first + BURST_DAYS))
+            hit = during[rng.random(len(during)) < BURST_RATE]
+            pairs.append((hit, np.full(len(hit), len(names) - 1)))
+            start = YEAR_START + first * 86400
+            self.bursts.append(
+                {"community": c, "hashtag": tag, "start": start, "end": start + BURST_DAYS * 86400}
+            )
+        rows = np.concatenate([p[0] for p in pairs]).astype(np.int64)
+        tags = np.concatenate([p[1] for p in pairs]).astype(np.int64)
+        order = np.lexsort((tags, rows))
+        rows, tags = rows[order], tags[order]
+        keep = np.ones(len(rows), dtype=bool)  # one of each tag per video
+        keep[1:] = (rows[1:] != rows[:-1]) | (tags[1:] != tags[:-1])
+        self.tag_names = names
+        self._set_tags(rows[keep], tags[keep])
+
+    def tags_of(self, i: int) -> list[str]:
+        return [self.tag_names[t] for t in self.tag_ids[self.tag_ptr[i] : self.tag_ptr[i + 1]]]
+
+    def truth(self) -> dict[str, Any]:
+        """The planted niches (each user's, and each niche's vocabulary) and bursts."""
+        if self.communities is None:
+            return {"communities": None, "vocabularies": None, "bursts": []}
+        k = int(self.communities.max()) + 1 if len(self.communities) else 0
+        return {
+            "communities": {
+                u: int(c) for u, c in zip(self.usernames, self.communities, strict=True)
+            },
+            "vocabularies": {str(c): vocabulary(c) for c in range(k)},
+            "generic": list(GENERIC),
+            "bursts": self.bursts,
+        }
+
+    def _tagged(self, wanted: list[int]) -> np.ndarray:
+        """Videos carrying any of the tags ``wanted`` (by index)."""
+        hit = np.isin(self.tag_ids, np.asarray(wanted, dtype=np.int64))
+        return np.bincount(self.tag_video[hit], minlength=len(self.author)) > 0
 
     def __len__(self) -> int:
         return len(self.author)
@@ -143,13 +262,13 @@ class VideoTable:
         if field == "region_code":
             return np.isin(self.region, [REGIONS.index(t) for t in texts if t in REGIONS])
         if field == "hashtag_name":
-            bits = _bits(HASHTAGS, lambda tag: tag in {t.lower().lstrip("#") for t in texts})
-            return (self.hashtags & bits) != 0
+            wanted = {t.lower().lstrip("#") for t in texts}
+            return self._tagged([i for i, tag in enumerate(self.tag_names) if tag in wanted])
         # keyword: a substring of a description word or of a hashtag
         lowered = [t.lower() for t in texts]
         words = _bits(WORDS, lambda w: any(k in w for k in lowered))
-        tags = _bits(HASHTAGS, lambda h: any(k in h for k in lowered))
-        return ((self.words & words) != 0) | ((self.hashtags & tags) != 0)
+        tags = [i for i, h in enumerate(self.tag_names) if any(k in h for k in lowered)]
+        return ((self.words & words) != 0) | self._tagged(tags)
 
     @staticmethod
     def _compare(column: np.ndarray, operation: str, value: int) -> np.ndarray:
@@ -165,7 +284,7 @@ class VideoTable:
     # ---------------------------------------------------------------- answers
     def video(self, i: int, fields: list[str]) -> dict[str, Any]:
         """One video as the endpoint returns it: only the requested fields."""
-        tags = [HASHTAGS[b] for b in range(len(HASHTAGS)) if int(self.hashtags[i]) >> b & 1]
+        tags = self.tags_of(i)
         words = [WORDS[b] for b in range(len(WORDS)) if int(self.words[i]) >> b & 1]
         likes = int(self.likes[i])
         full = {
@@ -200,7 +319,7 @@ class VideoTable:
             return [self.usernames[(author + 1 + i % 7) % n]] if i % 5 == 0 and n > 1 else []
         if field == "hashtag_info_list":  # a guess: one object per hashtag
             return [
-                {"hashtag_id": HASHTAGS.index(t) + 1, "hashtag_name": t, "hashtag_description": ""}
+                {"hashtag_id": self._tag_index[t] + 1, "hashtag_name": t, "hashtag_description": ""}
                 for t in tags
             ]
         if field == "sticker_info_list":  # a guess
@@ -266,7 +385,10 @@ class VideoRoutes:
         pays nothing)."""
         if self._video_table is None:
             self._video_table = VideoTable(
-                self.graph.usernames, self.settings.seed, self.settings.videos_per_account
+                self.graph.usernames,
+                self.settings.seed,
+                self.settings.videos_per_account,
+                getattr(self.graph, "communities", None),
             )
         return self._video_table
 
