@@ -95,8 +95,11 @@ def reference_networks() -> list[dict[str, Any]]:
     return json.loads(text)["networks"]
 
 
-def analyse(networks: list[Network], out: Path, *, seed: int = 0) -> dict[str, Any]:
-    """Compute everything, write every file, return what stats.json holds."""
+def analyse(
+    networks: list[Network], out: Path, *, seed: int = 0, niches: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Compute everything, write every file, return what stats.json holds; ``niches``: the
+    crawl's niches (``analysis/niches.py``), already written beside the report."""
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -138,6 +141,9 @@ def analyse(networks: list[Network], out: Path, *, seed: int = 0) -> dict[str, A
         "references": reference_networks(),
         "notes": {"bfs_bias": BFS_WARNING},
     }
+    if niches is not None:
+        doc["niches"] = {k: v for k, v in niches.items() if k != "trends"}
+        doc["niches"]["bursts"] = niches["trends"]["bursts"][:20]
     estimated = [n["estimates"] for n in results if "estimates" in n]
     if estimated:  # for scripts: the crawl's design and its estimates of the population
         doc["estimates"] = estimated[0]
@@ -432,6 +438,13 @@ def render_markdown(doc: dict[str, Any]) -> str:
     out += ["", "Sources of the reference figures:", ""]
     out += [f"- {r['name']}: {r['source']} [{r['confidence']}]" for r in doc["references"]]
     out += ["", f"**Sampling bias.** {doc['notes']['bfs_bias']}", ""]
+    if "niches" in doc:
+        for title, columns, rows in niche_tables(doc["niches"]):
+            out += [f"## {title}", "", "| " + " | ".join(columns) + " |"]
+            out += ["|---" * len(columns) + "|"]
+            out += ["| " + " | ".join(_cell(c) for c in r) + " |" for r in rows]
+            out += [""]
+        out += [f"![{f}]({f})" for f in doc["niches"].get("figures", [])] + [""]
     return "\n".join(out)
 
 
@@ -469,7 +482,54 @@ def render_html(doc: dict[str, Any], out: Path) -> str:
         f"<li>{esc(r['name'])}: {esc(r['source'])} [{esc(r['confidence'])}]</li>"
         for r in doc["references"]
     ]
-    parts.append(
-        f"</ul><p class='warn'><b>Sampling bias.</b> {esc(doc['notes']['bfs_bias'])}</p></body></html>"
-    )
+    parts.append(f"</ul><p class='warn'><b>Sampling bias.</b> {esc(doc['notes']['bfs_bias'])}</p>")
+    if "niches" in doc:
+        for title, columns, rows in niche_tables(doc["niches"]):
+            parts.append(f"<h2>{esc(title)}</h2><table><tr>")
+            parts += [f"<th>{esc(c)}</th>" for c in columns]
+            parts.append("</tr>")
+            for r in rows:
+                parts.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>")
+            parts.append("</table>")
+        for f in doc["niches"].get("figures", []):
+            data = base64.b64encode((out / f).read_bytes()).decode()
+            parts.append(f"<img alt='{esc(f)}' src='data:image/png;base64,{data}'>")
+    parts.append("</body></html>")
     return "".join(parts)
+
+
+def niche_tables(niches: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The niches section as tables (title, columns, rows) for both renderings."""
+    rows = [
+        [
+            str(n["community"]),
+            f"{n['size']:,} ({n['members_with_videos']:,} posted {n['videos']:,} videos)",
+            ", ".join(f"#{t}" for t in n["hashtags"][:6]),
+            ", ".join(n["accounts"][:3]),
+            ", ".join(f"{k} {v:.0%}" for k, v in n["regions"].items()),
+            f"{n['videos_per_member_week']:.2f}",
+        ]
+        for n in niches["niches"][:30]
+    ]
+    bursts = [
+        [f"#{b['hashtag']}", str(b["community"]), f"{b['start']} to {b['end']}", str(b["videos"])]
+        for b in niches.get("bursts", [])
+    ]
+    quartiles = [
+        [str(q["quartile"]), f"{q['accounts']:,}", ", ".join(f"#{t}" for t in q["hashtags"][:6]),
+         ", ".join(f"#{t}" for t in q["only_here"][:6])]
+        for q in niches.get("quartiles", [])
+    ]  # fmt: skip
+    title = (
+        f"Niches: {niches['communities']:,} communities (Leiden, modularity"
+        f" {niches['modularity']:.3f}), {len(niches['niches']):,} described by {niches['videos']:,}"
+        " videos; hashtags by weighted log-odds z-score (Monroe et al. 2008)"
+    )
+    return [
+        (title, ["niche", "members", "distinctive hashtags", "leaders (PageRank)", "regions",
+                 "videos per member a week"], rows),
+        ("Rising hashtags (Kleinberg bursts, weekly)", ["hashtag", "niche", "weeks", "videos"],
+         bursts),
+        ("Hashtags by PageRank quartile (1: highest)", ["quartile", "accounts", "distinctive",
+         "only in this quartile's top 10"], quartiles),
+    ]  # fmt: skip

@@ -81,7 +81,12 @@ def analyze(
             networks.append(Network(el.name, el))
     except EdgeListError as exc:
         raise UserError(str(exc)) from None
-    doc = analyse(networks, Path(out), seed=seed)
+    niches = None
+    if db:
+        from tiktok_network.analysis.niches import analyse_niches
+
+        niches = analyse_niches(db, Path(out), seed=seed)
+    doc = analyse(networks, Path(out), seed=seed, niches=niches)
     if db:  # a purge rewrites it (tiktok-network refresh), with what it was compared with
         from tiktok_network.store import crawl_label, record_output
 
@@ -95,6 +100,11 @@ def analyze(
     for n in doc["networks"]:
         what = "empty graph" if n.get("empty") else f"{n['nodes']:,} nodes, {n['edges']:,} edges"
         click.echo(f"{n['label']}: {what}")
+    if niches is not None:
+        click.echo(
+            f"niches: {len(niches['niches']):,} described from {niches['videos']:,} videos:"
+            f" {out}/niches.csv, {out}/communities.csv, {out}/bursts.csv"
+        )
     click.echo(
         f"report: {out}/report.html, {out}/report.md, {out}/stats.json ({doc['seconds']:.1f} s)"
     )

@@ -518,6 +518,30 @@ class CrawlReader:
         )
 
     # ------------------------------------------------------------- a sample
+    def has_videos(self) -> bool:
+        """Whether the crawl holds any video (``tiktok-network videos``)."""
+        return (
+            self.has_table("videos")
+            and self.conn.execute("SELECT 1 FROM videos LIMIT 1").fetchone() is not None
+        )
+
+    def videos(self) -> Iterator[tuple[int, str, int | None, str | None, list[str]]]:
+        """(video id, author's username, create time, region, hashtags) of every video the
+        crawl holds, by id; names pass the reader's pseudonyms like every other."""
+        if not self.has_table("videos"):
+            return
+        for vid, name, created, region, tags in self._rows(
+            "SELECT v.id, u.username, v.create_time, v.region_code, v.hashtags FROM videos v"
+            " JOIN users u ON u.id = v.author_id WHERE u.purged_at IS NULL ORDER BY v.id"
+        ):
+            yield (
+                int(vid),
+                self._pseudonym(name) or "",
+                created,
+                region,
+                ([t for t in tags.split("|") if t] if tags else []),
+            )
+
     def sample_steps(self) -> dict[int, list[int]]:
         """A sampled crawl's chains (``store/sampling.py``): user ids in step order."""
         if not self.has_table("sample_steps"):

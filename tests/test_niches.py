@@ -1,0 +1,96 @@
+"""Niches end to end: a planted graph crawled, its videos collected, `analyze` finding the
+planted niches, their vocabularies and their bursts (GET /_emulator/truth is the answer key)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import urllib.request
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+
+from tests.crawl_helpers import emulator_process, run_cli, run_crawl
+from tiktok_network.analysis.bursts import bursts
+from tiktok_network.emulator.graph import parse_graph_spec
+
+GRAPH = "planted:1500,k=6,seed=1"
+
+
+def nmi(a: list[int], b: list[int]) -> float:
+    """Normalised mutual information (arithmetic mean of the entropies)."""
+    n = len(a)
+    joint = Counter(zip(a, b, strict=True))
+    pa, pb = Counter(a), Counter(b)
+    mi = sum(c / n * math.log(c * n / (pa[x] * pb[y])) for (x, y), c in joint.items())
+    ha = -sum(c / n * math.log(c / n) for c in pa.values())
+    hb = -sum(c / n * math.log(c / n) for c in pb.values())
+    return 2 * mi / (ha + hb) if ha + hb else 1.0
+
+
+def read(path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_analyze_finds_the_planted_niches_their_hashtags_and_bursts(tmp_path):
+    graph = parse_graph_spec(GRAPH)
+    seeds = [graph.usernames[0], graph.usernames[700], graph.usernames[1400]]
+    with emulator_process(tmp_path, "--graph", GRAPH, "--videos-per-account", "20") as emu:
+        done = run_crawl(tmp_path, emu.url, "--max-depth", "3", *seeds)
+        assert done.returncode == 0, done.stderr
+        done = run_cli(tmp_path, emu.url, "videos", "--since", "2025-01-01", "--until",
+                       "2025-12-31", "--concurrency", "4")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        done = run_cli(tmp_path, emu.url, "analyze", "--out", str(tmp_path / "rep"))
+        assert done.returncode == 0, done.stderr
+        with urllib.request.urlopen(f"{emu.url}/_emulator/truth", timeout=30) as resp:
+            truth = json.load(resp)
+    found = {r["username"]: int(r["community"]) for r in read(tmp_path / "rep" / "communities.csv")}
+    planted = truth["communities"]
+    names = sorted(found)
+    score = nmi([planted[n] for n in names], [found[n] for n in names])
+    assert score > 0.8, f"NMI {score:.3f} between the planted and the found niches"
+    niches = {int(r["community"]): r for r in read(tmp_path / "rep" / "niches.csv")}
+    home: dict[int, int] = {}  # planted niche -> the found niche holding most of its members
+    for c, members in _groups(planted, names).items():
+        if len(members) < 30:
+            continue
+        home[c] = Counter(found[m] for m in members).most_common(1)[0][0]
+        first = niches[home[c]]["hashtags"].split("|")[0]
+        assert first in truth["vocabularies"][str(c)], (c, first, niches[home[c]]["hashtags"])
+        for generic in truth["generic"]:
+            assert generic not in niches[home[c]]["hashtags"].split("|")
+    assert len(home) >= 5
+    found_bursts = read(tmp_path / "rep" / "bursts.csv")
+    for b in truth["bursts"]:
+        if b["community"] not in home:
+            continue
+        hits = [
+            f for f in found_bursts
+            if f["hashtag"] == b["hashtag"] and int(f["community"]) == home[b["community"]]
+        ]  # fmt: skip
+        assert hits, (b, found_bursts)
+        start = datetime.fromisoformat(hits[0]["start"]).replace(tzinfo=UTC).timestamp()
+        assert abs(start - b["start"]) <= 7 * 86400, (b, hits[0])
+    report = (tmp_path / "rep" / "report.md").read_text(encoding="utf-8")
+    assert "## Niches" in report and "Rising hashtags" in report
+    assert (tmp_path / "rep" / "figures" / "niches_map.png").stat().st_size > 10_000
+
+
+def _groups(labels: dict[str, int], names: list[str]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = defaultdict(list)
+    for n in names:
+        out[labels[n]].append(n)
+    return out
+
+
+def test_kleinberg_marks_the_weeks_a_rate_rose_and_nothing_in_a_steady_series():
+    totals = [100] * 20
+    steady = [10, 12, 9, 11, 10, 8, 12, 10, 11, 9, 10, 10, 12, 9, 11, 10, 8, 12, 10, 11]
+    assert bursts(steady, totals) == []
+    rising = list(steady)
+    rising[12:15] = [45, 50, 40]
+    found = bursts(rising, totals)
+    assert [(b.start, b.end) for b in found] == [(12, 14)] and found[0].weight > 10
+    assert bursts([0] * 20, totals) == [] and bursts([], []) == []
