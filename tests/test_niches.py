@@ -76,6 +76,32 @@ def test_analyze_finds_the_planted_niches_their_hashtags_and_bursts(tmp_path):
     report = (tmp_path / "rep" / "report.md").read_text(encoding="utf-8")
     assert "## Niches" in report and "Rising hashtags" in report
     assert (tmp_path / "rep" / "figures" / "niches_map.png").stat().st_size > 10_000
+    # A purge (what a refresh does to an account the service no longer serves) leaves the
+    # account in no file of the report: its videos, its place and its leadership go.
+    leader = next(iter(niches.values()))["accounts"].split("|")[0]
+    _purge(tmp_path / "crawl.db", leader)
+    from tiktok_network.export.outputs import rewrite_recorded
+
+    assert {what for _, what in rewrite_recorded(tmp_path / "crawl.db")} == {"rewritten"}
+    for path in [*(tmp_path / "rep").rglob("*"), *(tmp_path / "out").rglob("*")]:
+        if path.is_file() and path.suffix in (".csv", ".md", ".html", ".json"):
+            assert leader not in path.read_text(encoding="utf-8"), path
+
+
+def _purge(db, username: str) -> None:
+    from tiktok_network.store import open_store
+    from tiktok_network.store.lifecycle import purge
+
+    store = open_store(db)
+    try:
+        (user_id,) = store.transact(
+            lambda execute: execute(
+                "SELECT id FROM users WHERE username = ?", (username,)
+            ).fetchone()
+        )
+        store.transact(lambda execute: purge(execute, [(user_id, "test")], 0.0, 0))
+    finally:
+        store.close()
 
 
 def _groups(labels: dict[str, int], names: list[str]) -> dict[int, list[str]]:

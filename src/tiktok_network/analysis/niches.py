@@ -59,6 +59,7 @@ def analyse_niches(db: str | Path, out: Path, *, seed: int = 0) -> dict[str, Any
 
     with CrawlReader(db) as reader:
         if not reader.has_videos():
+            _remove_files(out)  # an earlier report's, of videos since purged
             return None
         rows = list(reader.videos())
     core = read_crawl(db, core_only=True)
@@ -73,8 +74,21 @@ def analyse_niches(db: str | Path, out: Path, *, seed: int = 0) -> dict[str, Any
     _write(out, core.names, membership, result)
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
+    for name in FIGURES:  # a figure this report does not draw is not left from an older one
+        (figures / name).unlink(missing_ok=True)
     result["figures"] = _figures(core, membership, result, figures)
     return result
+
+
+FILES = ("communities.csv", "niches.csv", "quartiles.csv", "trends.csv", "bursts.csv")
+FIGURES = ("niches_map.png", "niches_rising.png")
+
+
+def _remove_files(out: Path) -> None:
+    for name in FILES:
+        (out / name).unlink(missing_ok=True)
+    for name in FIGURES:
+        (out / "figures" / name).unlink(missing_ok=True)
 
 
 def _communities(core: Any, seed: int) -> tuple[np.ndarray, float]:

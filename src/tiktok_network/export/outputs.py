@@ -160,6 +160,7 @@ def _rewrite_export(db: str | Path, path: str, options: dict[str, Any]) -> str:
 def _rewrite_report(db: str | Path, path: str, options: dict[str, Any]) -> str:
     """An ``analyze`` report, with the networks it was compared with that still exist."""
     from tiktok_network.analysis.edgelist import read_edges
+    from tiktok_network.analysis.niches import analyse_niches
     from tiktok_network.analysis.report import Network, analyse, crawl_networks
 
     networks = crawl_networks(db, str(options.get("name") or "crawl"))
@@ -170,7 +171,9 @@ def _rewrite_report(db: str | Path, path: str, options: dict[str, Any]) -> str:
             networks.append(Network(el.name, el))
         else:
             gone.append(other)
-    analyse(networks, Path(path), seed=int(options.get("seed") or 0))
+    seed = int(options.get("seed") or 0)
+    niches = analyse_niches(db, Path(path), seed=seed)  # the niches name accounts too
+    analyse(networks, Path(path), seed=seed, niches=niches)
     return "rewritten" + (f" without {', '.join(gone)} (gone)" if gone else "")
 
 
