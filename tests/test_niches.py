@@ -44,6 +44,9 @@ def test_analyze_finds_the_planted_niches_their_hashtags_and_bursts(tmp_path):
         assert done.returncode == 0, done.stderr
         done = run_cli(tmp_path, emu.url, "analyze", "--out", str(tmp_path / "rep"))
         assert done.returncode == 0, done.stderr
+        done = run_cli(tmp_path, emu.url, "export", "--format", "videos", "--out",
+                       str(tmp_path / "ex"))  # fmt: skip
+        assert done.returncode == 0, done.stderr
         with urllib.request.urlopen(f"{emu.url}/_emulator/truth", timeout=30) as resp:
             truth = json.load(resp)
     found = {r["username"]: int(r["community"]) for r in read(tmp_path / "rep" / "communities.csv")}
@@ -76,6 +79,7 @@ def test_analyze_finds_the_planted_niches_their_hashtags_and_bursts(tmp_path):
     report = (tmp_path / "rep" / "report.md").read_text(encoding="utf-8")
     assert "## Niches" in report and "Rising hashtags" in report
     assert (tmp_path / "rep" / "figures" / "niches_map.png").stat().st_size > 10_000
+    _check_video_exports(tmp_path)
     # A purge (what a refresh does to an account the service no longer serves) leaves the
     # account in no file of the report: its videos, its place and its leadership go.
     leader = next(iter(niches.values()))["accounts"].split("|")[0]
@@ -83,9 +87,40 @@ def test_analyze_finds_the_planted_niches_their_hashtags_and_bursts(tmp_path):
     from tiktok_network.export.outputs import rewrite_recorded
 
     assert {what for _, what in rewrite_recorded(tmp_path / "crawl.db")} == {"rewritten"}
-    for path in [*(tmp_path / "rep").rglob("*"), *(tmp_path / "out").rglob("*")]:
-        if path.is_file() and path.suffix in (".csv", ".md", ".html", ".json"):
+    folders = ("rep", "out", "ex")
+    for path in [p for folder in folders for p in (tmp_path / folder).rglob("*")]:
+        if path.is_file() and path.suffix in (".csv", ".md", ".html", ".json", ".gexf"):
             assert leader not in path.read_text(encoding="utf-8"), path
+
+
+def _check_video_exports(tmp_path) -> None:
+    """The video files agree with each other, with the database and with the Python API, and
+    open in pandas and networkx."""
+    import networkx as nx
+    import pandas as pd
+
+    import tiktok_network
+
+    ex = tmp_path / "ex"
+    videos = pd.read_parquet(ex / "videos.parquet")
+    assert len(videos) == len(read(ex / "videos.csv")) == len(read(ex / "account_videos.csv"))
+    tags = [set(h.split("|")) - {""} for h in videos["hashtags"]]
+    uses = pd.read_csv(ex / "account_hashtags.csv")
+    assert uses["videos"].sum() == sum(len(t) for t in tags)
+    pairs = pd.read_parquet(ex / "hashtag_cooccurrence.parquet")
+    assert pairs["videos"].sum() == sum(len(t) * (len(t) - 1) // 2 for t in tags)
+    assert (pairs["hashtag_a"] < pairs["hashtag_b"]).all()
+    bipartite = nx.read_gexf(ex / "account_hashtags.gexf")
+    assert bipartite.number_of_edges() == len(uses)
+    kinds = Counter(kind for _, kind in bipartite.nodes(data="kind"))
+    assert kinds == {"account": uses["username"].nunique(), "hashtag": uses["hashtag"].nunique()}
+    assert nx.read_gexf(ex / "hashtag_cooccurrence.gexf").number_of_edges() == len(pairs)
+    crawl = tiktok_network.open(str(tmp_path / "crawl.db"))
+    api = crawl.videos()
+    assert sorted(api["id"]) == sorted(videos["id"]) and api["create_time"].dt.tz is not None
+    by_api = crawl.hashtags().set_index(["username", "hashtag"])["videos"].sort_index()
+    by_file = uses.set_index(["username", "hashtag"])["videos"].sort_index()
+    assert by_api.to_dict() == by_file.to_dict()
 
 
 def _purge(db, username: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -47,10 +48,11 @@ def test_a_damaged_database_is_named_as_such_by_every_command(tmp_path, crawled)
     db = tmp_path / "damaged.db"
     shutil.copy(crawled, db)
     size = db.stat().st_size
+    noise = random.Random(3)  # the same damage every run
     with open(db, "r+b") as f:  # scribble over b-tree pages in the middle of the file
         for offset in range(size // 3, size // 3 + 16 * 4096, 4096):
             f.seek(offset)
-            f.write(os.urandom(300))
+            f.write(noise.randbytes(300))
     env = crawl_env("http://127.0.0.1:9", XDG_STATE_HOME=str(tmp_path / "state"))
     for args in (
         ("status", "--db", str(db)),

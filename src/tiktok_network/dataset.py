@@ -124,6 +124,39 @@ class CrawlData:
         frame["is_verified"] = pd.array(frame["is_verified"], dtype="boolean")
         return frame
 
+    def videos(self) -> pd.DataFrame:
+        """One row per video collected (``tiktok-network videos``), the columns of
+        ``videos.csv``: ``id``, ``username`` (the author), ``create_time`` (UTC),
+        ``region_code``, ``hashtags`` (a list), ``description``, the four counts, and when the
+        crawl first and last saw it."""
+        import pandas as pd
+
+        from tiktok_network.export.videos import VIDEO_COLUMNS
+
+        with CrawlReader(self.db) as reader:
+            frame = pd.DataFrame(list(reader.video_rows()), columns=list(VIDEO_COLUMNS))
+        frame["hashtags"] = [[t for t in (h or "").split("|") if t] for h in frame["hashtags"]]
+        for column in ("create_time", "first_seen", "last_seen"):
+            frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
+        for column in ("view_count", "like_count", "comment_count", "share_count"):
+            frame[column] = pd.array(frame[column], dtype="Int64")
+        return frame
+
+    def hashtags(self) -> pd.DataFrame:
+        """The account--hashtag network: one row per account and hashtag it used, with
+        ``videos`` (how many of its videos carry it) and its first and last use (UTC), as
+        ``account_hashtags.csv``."""
+        import pandas as pd
+
+        videos = self.videos()
+        rows = videos[["id", "username", "hashtags", "create_time"]].explode("hashtags")
+        rows = rows.dropna(subset=["hashtags"]).drop_duplicates(["id", "hashtags"])
+        grouped = rows.groupby(["username", "hashtags"], sort=True)["create_time"]
+        frame = grouped.agg(videos="count", first_used="min", last_used="max").reset_index()
+        frame = frame.rename(columns={"hashtags": "hashtag"})
+        frame["videos"] = frame["videos"].astype("int64")
+        return pd.DataFrame(frame)
+
     def graph(self) -> igraph.Graph:
         """A directed ``igraph.Graph``: vertex attribute ``name`` is the username, the other
         user columns are vertex attributes too; edges carry ``first_seen`` and ``found_via``."""

@@ -17,6 +17,7 @@ EXAMPLES = """\b
 Examples:
   tiktok-network export --db lab.db --out outputs/
   tiktok-network export --db lab.db --out outputs/ --format csv,parquet,graphml,gexf
+  tiktok-network export --db lab.db --out outputs/ --format videos     # after: videos
   tiktok-network export --db lab.db --out then/ --as-of 2026-11-01
   tiktok-network export --db lab.db --out shared/ --pseudonymize --key-file ~/.lab-key
 """
@@ -30,7 +31,9 @@ Examples:
     "formats",
     default="csv",
     show_default=True,
-    help="Comma-separated: csv (the five classic CSVs, nodes.csv, edges.csv), parquet, graphml, gexf.",
+    help="Comma-separated: csv (the five classic CSVs, nodes.csv, edges.csv), parquet, graphml,"
+    " gexf, videos (videos, account-video edges, the account-hashtag and hashtag co-occurrence"
+    " networks as CSV, Parquet and GEXF: after tiktok-network videos).",
 )
 @click.option(
     "--force", is_flag=True, help="Write GraphML/GEXF even above the size Gephi can open."
@@ -74,7 +77,8 @@ def export(
     unknown = [f for f in wanted if f != "csv" and f not in FORMATS]
     if unknown or not wanted:
         raise UserError(
-            f"unknown export format {(unknown or [formats])[0]!r}: expected csv, parquet, graphml, gexf"
+            f"unknown export format {(unknown or [formats])[0]!r}: expected csv, parquet,"
+            " graphml, gexf, videos"
         )
     # SIGTERM unwinds like Ctrl-C, so a half-written temporary file is removed and the
     # previous export stays in place.

@@ -298,10 +298,17 @@ def _xml_text(value: Any) -> str:
     return "".join(c for c in text if c in "\t\n\r" or ord(c) >= 0x20)
 
 
+def _videos(snap: CrawlReader, out: Path, force: bool = False) -> dict[str, int]:
+    from tiktok_network.export.videos import export_videos
+
+    return export_videos(snap, out, force)
+
+
 FORMATS = {
     "parquet": lambda snap, out, force: export_parquet(snap, out),
     "graphml": export_graphml,
     "gexf": export_gexf,
+    "videos": _videos,
 }
 
 

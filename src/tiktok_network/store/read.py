@@ -542,6 +542,31 @@ class CrawlReader:
                 ([t for t in tags.split("|") if t] if tags else []),
             )
 
+    def video_rows(self) -> Iterator[tuple[Any, ...]]:
+        """Every video as exported: id, author, create time, region, hashtags (``|``-joined),
+        description, view, like, comment and share counts, first and last seen."""
+        if not self.has_table("videos"):
+            return
+        for row in self._rows(
+            "SELECT v.id, u.username, v.create_time, v.region_code, v.hashtags, v.description,"
+            " v.view_count, v.like_count, v.comment_count, v.share_count, v.first_seen,"
+            " v.last_seen FROM videos v JOIN users u ON u.id = v.author_id"
+            " WHERE u.purged_at IS NULL ORDER BY v.id"
+        ):
+            yield (row[0], self._pseudonym(row[1]) or "", *row[2:])
+
+    def video_edges(self) -> Iterator[tuple[str, int, str, float, float]]:
+        """Account -> video edges: username, video id, relation (posted, ...), first and last
+        seen."""
+        if not self.has_table("video_edges"):
+            return
+        for name, vid, relation, first, last in self._rows(
+            "SELECT u.username, e.video_id, e.relation, e.first_seen, e.last_seen"
+            " FROM video_edges e JOIN users u ON u.id = e.user_id WHERE u.purged_at IS NULL"
+            " ORDER BY e.user_id, e.video_id, e.relation"
+        ):
+            yield self._pseudonym(name) or "", int(vid), relation, first, last
+
     def sample_steps(self) -> dict[int, list[int]]:
         """A sampled crawl's chains (``store/sampling.py``): user ids in step order."""
         if not self.has_table("sample_steps"):

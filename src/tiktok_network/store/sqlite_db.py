@@ -230,6 +230,11 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
         if "malformed" in str(exc) or "corrupt" in str(exc):
             raise  # damaged, not foreign: the CLI says how to restore it
         raise NotACrawlDatabase(f"{path}: not a tiktok-network database ({exc})") from None
+    except UnicodeDecodeError:  # the schema's text is not text: pages were overwritten
+        conn.close()
+        raise sqlite3.DatabaseError(
+            "database disk image is malformed (text that is not UTF-8)"
+        ) from None
     return conn
 
 
