@@ -359,3 +359,35 @@ def test_distinctive_hashtags_by_weighted_log_odds_and_tfidf():
     assert cooking.z > 4 and cooking.tfidf == 0.0  # TF-IDF loses it to two stray uses
     odd = log_odds(niches)["cooks"]["oddtag"][1]
     assert odd < cooking.z / 3  # seen once: shrunk towards the corpus rate
+
+
+def test_backbones_worked_by_hand():
+    """The disparity filter (Serrano et al. 2009, eq. 2) and the noise-corrected backbone
+    (Coscia & Neffke 2017) on small networks whose answers are worked by hand."""
+    import math
+
+    from tiktok_network.analysis.backbones import disparity_alpha, noise_corrected, retention
+
+    # A star: node 0 with edges of weight 8, 1, 1 (k = 3, s = 10); the leaves have degree 1.
+    u, v, w = np.array([0, 0, 0]), np.array([1, 2, 3]), np.array([8.0, 1.0, 1.0])
+    alpha = disparity_alpha(u, v, w, 4)
+    assert alpha == pytest.approx([0.2**2, 0.9**2, 0.9**2])
+    # Noise-corrected: a weight at its expectation scores 0. Symmetric matrix of a triangle
+    # with weights 1, 1, 1 plus a pendant: N.. = 2 W; edge (0, 1) expected N0. N1. / N..
+    u = np.array([0, 0, 1, 2])
+    v = np.array([1, 2, 2, 3])
+    w = np.array([3.0, 1.0, 1.0, 5.0])
+    score, sdev = noise_corrected(u, v, w, 4)
+    strength = np.array([4.0, 4.0, 7.0, 5.0])
+    total = 20.0
+    kappa = total / (strength[u] * strength[v])
+    assert score == pytest.approx((kappa * w - 1) / (kappa * w + 1))
+    assert all(math.isfinite(x) and x > 0 for x in sdev)
+    # (0, 1): lift 3 * 20 / 16 > 1, kept; (0, 2): lift 20 / 28 < 1, negative score, cut
+    assert score[0] > 0 > score[1]
+    # worked by hand: (0, 1) kappa = 20 / 16, kappa w = 3.75: (3.75 - 1) / (3.75 + 1);
+    # (0, 2) kappa w = 20 / 28: -1/6
+    assert score[0] == pytest.approx(2.75 / 4.75) and score[1] == pytest.approx(-1 / 6)
+    kept = {(r.method, r.threshold): r for r in retention(u, v, w, 4)}
+    assert kept[("noise-corrected", 0.0)].edges == int((score > 0).sum())
+    assert kept[("disparity", 0.001)].edges <= kept[("disparity", 0.2)].edges

@@ -79,6 +79,14 @@ def test_analyze_finds_the_planted_niches_their_hashtags_and_bursts(tmp_path):
     report = (tmp_path / "rep" / "report.md").read_text(encoding="utf-8")
     assert "## Niches" in report and "Rising hashtags" in report
     assert (tmp_path / "rep" / "figures" / "niches_map.png").stat().st_size > 10_000
+    kept = read(tmp_path / "rep" / "backbones.csv")
+    assert {(r["network"], r["method"]) for r in kept} == {
+        (n, m)
+        for n in ("hashtag co-occurrence", "community graph")
+        for m in ("disparity", "noise-corrected")
+    }
+    for r in kept:  # a stricter threshold keeps no more
+        assert int(r["edges"]) <= int(r["edges_total"])
     _check_video_exports(tmp_path)
     # A purge (what a refresh does to an account the service no longer serves) leaves the
     # account in no file of the report: its videos, its place and its leadership go.

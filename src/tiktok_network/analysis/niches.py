@@ -70,6 +70,7 @@ def analyse_niches(db: str | Path, out: Path, *, seed: int = 0) -> dict[str, Any
     result = describe(core.names, membership, pagerank, videos)
     result["modularity"] = modularity
     result["videos"] = len(videos)
+    result["backbones"] = backbone_retention(core, membership, videos)
     out.mkdir(parents=True, exist_ok=True)
     _write(out, core.names, membership, result)
     figures = out / "figures"
@@ -80,8 +81,10 @@ def analyse_niches(db: str | Path, out: Path, *, seed: int = 0) -> dict[str, Any
     return result
 
 
-FILES = ("communities.csv", "niches.csv", "quartiles.csv", "trends.csv", "bursts.csv")
-FIGURES = ("niches_map.png", "niches_rising.png")
+FILES = (
+    "communities.csv", "niches.csv", "quartiles.csv", "trends.csv", "bursts.csv", "backbones.csv",
+)  # fmt: skip
+FIGURES = ("niches_map.png", "niches_rising.png", "niches_backbones.png")
 
 
 def _remove_files(out: Path) -> None:
@@ -160,6 +163,56 @@ def describe(
         "quartiles": _quartiles(names, pagerank, videos),
         "trends": _trends(described),
     }
+
+
+def backbone_retention(
+    core: Any, membership: np.ndarray, videos: list[Video]
+) -> list[dict[str, Any]]:
+    """What the disparity filter and the noise-corrected backbone keep, threshold by
+    threshold, of the hashtag co-occurrence network and of the community graph."""
+    from itertools import combinations
+
+    from tiktok_network.analysis.backbones import retention
+
+    networks = {}
+    pairs: Counter[tuple[str, str]] = Counter()
+    for v in videos:
+        pairs.update(combinations(sorted(set(v.tags)), 2))
+    if pairs:
+        tags = sorted({t for pair in pairs for t in pair})
+        at = {t: i for i, t in enumerate(tags)}
+        networks["hashtag co-occurrence"] = (
+            np.array([at[a] for a, _ in pairs]),
+            np.array([at[b] for _, b in pairs]),
+            np.array(list(pairs.values()), dtype=float),
+            len(tags),
+        )
+    a, b = membership[core.src], membership[core.dst]
+    between = Counter((int(min(x, y)), int(max(x, y))) for x, y in zip(a, b, strict=True) if x != y)
+    if between:
+        networks["community graph"] = (
+            np.array([x for x, _ in between]),
+            np.array([y for _, y in between]),
+            np.array(list(between.values()), dtype=float),
+            int(membership.max()) + 1,
+        )
+    rows = []
+    for name, (u, v, w, n) in networks.items():
+        nodes = len(np.unique(np.concatenate([u, v])))
+        for r in retention(u, v, w, n):
+            rows.append(
+                {
+                    "network": name,
+                    "method": r.method,
+                    "threshold": r.threshold,
+                    "nodes": r.nodes,
+                    "edges": r.edges,
+                    "largest_component": r.largest_component,
+                    "nodes_total": nodes,
+                    "edges_total": len(w),
+                }
+            )
+    return rows
 
 
 def _quartiles(names: list[str], pagerank: np.ndarray, videos: list[Video]) -> list[dict[str, Any]]:
@@ -276,6 +329,12 @@ def _write(out: Path, names: list[str], membership: np.ndarray, result: dict[str
         w = csv.writer(f)
         w.writerow(["week", "community", "hashtag", "videos"])
         w.writerows((_week_start(wk), c, t, n) for wk, c, t, n in sorted(result["trends"]["rows"]))
+    with atomic_path(out / "backbones.csv") as tmp, tmp.open("w", newline="") as f:
+        columns = ["network", "method", "threshold", "nodes", "edges", "largest_component",
+                   "nodes_total", "edges_total"]  # fmt: skip
+        w = csv.DictWriter(f, fieldnames=columns)
+        w.writeheader()
+        w.writerows(result["backbones"])
     with atomic_path(out / "bursts.csv") as tmp, tmp.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["community", "hashtag", "start", "end", "videos", "weight"])
@@ -303,7 +362,47 @@ def _figures(core: Any, membership: np.ndarray, result: dict[str, Any], figures:
         path = figures / "niches_rising.png"
         _rising(result, path, plt)
         made.append(f"figures/{path.name}")
+    if result["backbones"]:
+        path = figures / "niches_backbones.png"
+        _retention_figure(result["backbones"], path, plt)
+        made.append(f"figures/{path.name}")
     return made
+
+
+def _retention_figure(rows: list[dict[str, Any]], path: Path, plt: Any) -> None:
+    """For each network and filter: the share of nodes, edges and the largest component
+    each threshold keeps (the curves the original crawler plotted)."""
+    networks = sorted({r["network"] for r in rows})
+    methods = ("disparity", "noise-corrected")
+    fig, axes = plt.subplots(len(networks), 2, figsize=(10, 3.6 * len(networks)), squeeze=False)
+    for i, net in enumerate(networks):
+        for j, method in enumerate(methods):
+            ax = axes[i][j]
+            chosen = [r for r in rows if r["network"] == net and r["method"] == method]
+            xs = [r["threshold"] for r in chosen]
+            for key, label in (
+                ("nodes", "nodes"),
+                ("edges", "edges"),
+                ("largest_component", "largest component"),
+            ):
+                total = (
+                    chosen[0]["edges_total" if key == "edges" else "nodes_total"] if chosen else 1
+                )
+                ax.plot(xs, [r[key] / max(1, total) for r in chosen], marker="o", label=label)
+            ax.set_title(f"{net}: {method}", fontsize=10)
+            ax.set_xlabel(
+                "alpha (kept below)" if method == "disparity" else "delta (sd kept above)"
+            )
+            if method == "disparity":
+                ax.set_xscale("log")
+                ax.invert_xaxis()
+            ax.set_ylim(0, 1.05)
+            ax.set_ylabel("share kept")
+            ax.legend(fontsize=8)
+    fig.suptitle("Backbones: what each threshold keeps (stricter to the right)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def _niche_map(

@@ -520,6 +520,11 @@ def niche_tables(niches: dict[str, Any]) -> list[tuple[str, list[str], list[list
          ", ".join(f"#{t}" for t in q["only_here"][:6])]
         for q in niches.get("quartiles", [])
     ]  # fmt: skip
+    backbones = [
+        [b["network"], b["method"], f"{b['threshold']:g}", f"{b['nodes']:,} of {b['nodes_total']:,}",
+         f"{b['edges']:,} of {b['edges_total']:,}", f"{b['largest_component']:,}"]
+        for b in niches.get("backbones", [])
+    ]  # fmt: skip
     title = (
         f"Niches: {niches['communities']:,} communities (Leiden, modularity"
         f" {niches['modularity']:.3f}), {len(niches['niches']):,} described by {niches['videos']:,}"
@@ -532,4 +537,7 @@ def niche_tables(niches: dict[str, Any]) -> list[tuple[str, list[str], list[list
          bursts),
         ("Hashtags by PageRank quartile (1: highest)", ["quartile", "accounts", "distinctive",
          "only in this quartile's top 10"], quartiles),
+        ("Backbones (disparity filter: Serrano et al. 2009; noise-corrected: Coscia & Neffke"
+         " 2017): what each threshold keeps", ["network", "method", "threshold", "nodes",
+         "edges", "largest component"], backbones),
     ]  # fmt: skip
