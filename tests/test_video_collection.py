@@ -4,6 +4,7 @@ Kills are triggered by progress (video requests the emulator logged), never by t
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 from datetime import date
@@ -14,6 +15,7 @@ from tests.crawl_helpers import (
     _query,
     crawl_env,
     emulator_process,
+    run_cli,
     run_crawl,
 )
 from tiktok_network.crawl.video_collection import video_windows
@@ -130,3 +132,47 @@ def test_videos_says_what_is_wrong_in_one_line(tmp_path):
         assert done.returncode == 1 and len(lines) == 1, done.stderr
         assert message in lines[0] and "Traceback" not in done.stderr
         assert not (tmp_path / "none.db").exists()
+
+
+def test_the_plan_of_a_collection_changes_nothing_and_its_range_holds(tmp_path, crawl_db):
+    """`videos --plan` before any video: at least one call a unit, nothing written (no unit,
+    no run). After two months are collected it learns the videos per account and day: the
+    next quarter's calls fall within its range, and `status` says where the collection is."""
+    graph = parse_graph_spec("synthetic:3000,seed=2")
+    common = ("--video-page-size", "5", "--usernames-per-query", "10")
+    with emulator_process(
+        tmp_path, "--graph", "synthetic:3000,seed=2", "--videos-per-account", "30"
+    ) as emu:
+        # one request at a time: the accounts get the same ids, so the same units, every run
+        done = run_crawl(tmp_path, emu.url, "--max-depth", "1", "--concurrency", "1",
+                         *crawl_db.args, *graph.usernames[:2])  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        db = crawl_db.target
+        args = (*(crawl_db.args or ("--db", str(tmp_path / "crawl.db"))), *common)
+        runs = _query(db, "SELECT count(*) FROM runs")[0][0]
+        first = run_cli(tmp_path, emu.url, "videos", "--since", "2025-01-01", "--until",
+                        "2025-03-01", "--plan", db_args=args)  # fmt: skip
+        assert first.returncode == 0, first.stderr
+        assert "6 units to page" in first.stdout and "at least 6 " in first.stdout
+        assert _query(db, "SELECT count(*) FROM runs")[0][0] == runs
+        assert _query(db, "SELECT count(*) FROM video_units")[0][0] == 0
+        done = run_cli(tmp_path, emu.url, "videos", "--since", "2025-01-01", "--until",
+                       "2025-03-01", db_args=args)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        plan = run_cli(tmp_path, emu.url, "videos", "--since", "2025-03-02", "--until",
+                       "2025-05-30", "--plan", db_args=args)  # fmt: skip
+        low, estimate, high = (
+            float(x.replace(",", ""))
+            for x in re.search(
+                r"about ([\d,]+) \(at least ([\d,]+), at most about ([\d,]+)", plan.stdout
+            ).group(2, 1, 3)
+        )
+        before = len([r for r in emu.requests() if r["endpoint"] == "video"])
+        done = run_cli(tmp_path, emu.url, "videos", "--since", "2025-03-02", "--until",
+                       "2025-05-30", db_args=args)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        calls = len([r for r in emu.requests() if r["endpoint"] == "video"]) - before
+        assert low <= calls <= high and abs(calls - estimate) <= 0.3 * calls, plan.stdout
+        status = run_cli(tmp_path, emu.url, "status", db_args=crawl_db.args)
+        videos = _query(db, "SELECT count(*) FROM videos")[0][0]
+        assert f"videos: {videos:,} collected; units 15 finished, 0 open" in status.stdout

@@ -22,9 +22,16 @@ Examples:
 
 
 @click.command(epilog=EXAMPLES)
+@click.option(
+    "--plan",
+    "what_if",
+    is_flag=True,
+    help="Say what the collection would cost (units, calls, days of the general quota) and"
+    " change nothing.",
+)
 @crawl_options("videos")
 @one_line_errors
-def videos(config_file: str | None, **flags: Any) -> None:
+def videos(what_if: bool, config_file: str | None, **flags: Any) -> None:
     """Collect the videos of every account the crawl expanded, posted between --since and
     --until: accounts batched in one query (--usernames-per-query), the period in windows of
     at most 30 days, each page committed as it comes (a stopped run goes on from there; run the
@@ -36,18 +43,56 @@ def videos(config_file: str | None, **flags: Any) -> None:
 
     try:
         settings = resolve(flags, config=config_file)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    since, until = period(settings.since, settings.until)
+    if not has_users(settings.db):
+        raise UserError(f"{display_name(settings.db)} holds no crawl: crawl accounts first")
+    if what_if:
+        say_forecast(settings, since, until)
+        return
+    try:
         credentials, warnings = load_credentials(settings.credentials)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
-    since, until = period(settings.since, settings.until)
-    if not has_users(settings.db):
-        raise UserError(f"{display_name(settings.db)} holds no crawl: crawl accounts first")
     adopt_crawl_settings(settings)
     mode = VideoCollection(since, until, settings.usernames_per_query, settings.video_page_size)
     result = run_crawl(settings, credentials, [], export="never", mode=mode)
     sys.exit(result.exit_code)
+
+
+def say_forecast(settings: Any, since: dt.date, until: dt.date) -> None:
+    """``--plan``: the cost of the collection, read from the crawl (nothing is written)."""
+    from tiktok_network.crawl.video_collection import forecast
+    from tiktok_network.store import open_reader
+
+    with open_reader(settings.db) as reader:
+        f = forecast(reader, since, until, settings.usernames_per_query, settings.video_page_size)
+    quota = settings.info_quota
+    if f.units == 0:
+        click.echo(f"videos {since} to {until}: every unit is collected: nothing to do")
+        return
+    click.echo(
+        f"videos {since} to {until}: {f.units:,} units to page ({f.units_open:,} begun or"
+        f" planned, {f.units_new:,} new: {settings.usernames_per_query} accounts x 30-day"
+        " windows)"
+    )
+    if f.calls is None:
+        click.echo(
+            f"calls: at least {f.calls_low:,} (one a unit) = {f.calls_low / quota:.2f} days of"
+            f" the general quota ({quota:,} a day, shared with user info); how many more"
+            " depends on the videos posted: known once the first units are finished"
+        )
+        return
+    assert f.calls_high is not None
+    click.echo(
+        f"calls: about {f.calls:,.0f} (at least {f.calls_low:,}, at most about"
+        f" {f.calls_high:,.0f}, learnt from {f.finished:,} finished units)"
+        f" = {f.calls / quota:.2f} days of the general quota ({quota:,} a day, shared with"
+        " user info)"
+    )
 
 
 def period(since: str | None, until: str | None) -> tuple[dt.date, dt.date]:

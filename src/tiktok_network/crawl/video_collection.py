@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -268,3 +269,71 @@ async def _failed(engine: Engine, unit: VideoUnit, outcome: Outcome) -> None:
         return
     log.warning("videos: unit %d failed: %s", unit.unit_id, outcome.detail[:300])
     await store.fail_video_unit(unit.unit_id, engine.worker_id, outcome.detail)
+
+
+@dataclass(frozen=True)
+class VideoForecast:
+    """What collecting a period's videos will cost: units still to page (planned and not
+    finished, and those the collection would plan), and the calls they take. Every unit takes
+    at least one call; how many more depends on how many videos its accounts post, learnt from
+    the units already finished (videos per account and day: the mean gives the estimate, the
+    90th percentile its upper end)."""
+
+    units_open: int
+    units_new: int
+    finished: int  # units finished so far (any window): what the estimate is learnt from
+    calls_low: int
+    calls: float | None
+    calls_high: float | None
+
+    @property
+    def units(self) -> int:
+        return self.units_open + self.units_new
+
+
+def _days(start: str, end: str) -> int:
+    a = date(int(start[:4]), int(start[4:6]), int(start[6:]))
+    b = date(int(end[:4]), int(end[4:6]), int(end[6:]))
+    return (b - a).days + 1
+
+
+def forecast(
+    reader: Any, since: date, until: date, per_query: int, page_size: int = spec.VIDEO_MAX_COUNT
+) -> VideoForecast:
+    """The forecast of ``tiktok-network videos --plan``, from a read snapshot (nothing is
+    written: the units are counted, not made)."""
+    wanted = set(video_windows(since, until))
+    units = reader.video_units()
+    # what is left: (accounts, days, pages already fetched) per unit to page
+    todo = [(k, _days(a, b), p) for a, b, done, p, _, k in units if (a, b) in wanted and not done]
+    n_open = len(todo)
+    for a, b in sorted(wanted):
+        accounts = reader.accounts_without_unit(a, b)
+        while accounts > 0:
+            todo.append((min(per_query, accounts), _days(a, b), 0))
+            accounts -= per_query
+    rates = sorted(v / (k * _days(a, b)) for a, b, done, _, v, k in units if done and k > 0)
+    if not rates:
+        return VideoForecast(n_open, len(todo) - n_open, 0, len(todo), None, None)
+
+    def calls(rate: float, rounding: float) -> float:
+        """Calls at a rate of videos per account and day: a unit's pages are its videos over
+        the page size, rounded up (``rounding``: 0.5 on average, 1 at most), at least one."""
+        return sum(
+            max(1.0, k * d * rate / page_size + rounding - fetched) for k, d, fetched in todo
+        )
+
+    mean = sum(rates) / len(rates)
+    high = rates[int(0.9 * (len(rates) - 1))]
+    return (
+        VideoForecast(
+            n_open,
+            len(todo) - n_open,
+            len(rates),
+            len(todo),
+            calls(mean, 0.5),
+            calls(max(high, mean), 1.0),
+        )
+        if todo
+        else VideoForecast(0, 0, len(rates), 0, 0.0, 0.0)
+    )

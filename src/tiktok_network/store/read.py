@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 from tiktok_network.completeness import stored_state
 from tiktok_network.store.backends import display_name, open_read_connection
-from tiktok_network.store.base import ListCompleteness, UserStatus, crawl_settings
+from tiktok_network.store.base import DONE, ListCompleteness, UserStatus, crawl_settings
 from tiktok_network.store.sqlite_db import decompress
 
 BATCH = 10_000
@@ -541,6 +541,41 @@ class CrawlReader:
                 region,
                 ([t for t in tags.split("|") if t] if tags else []),
             )
+
+    def video_count(self) -> int:
+        return int(self._one("SELECT count(*) FROM videos")) if self.has_table("videos") else 0
+
+    def video_units(self) -> list[tuple[str, str, int, int, int, int]]:
+        """Every unit of the video collection: start and end date, done, pages, videos, and
+        its accounts (not purged)."""
+        if not self.has_table("video_units"):
+            return []
+        return [
+            (a, b, int(done), int(pages), int(videos), int(members))
+            for a, b, done, pages, videos, members in self._rows(
+                "SELECT u.start_date, u.end_date, u.done, u.pages, u.videos, (SELECT count(*)"
+                " FROM video_unit_members m JOIN users x ON x.id = m.user_id"
+                " WHERE m.unit_id = u.id AND x.purged_at IS NULL) FROM video_units u ORDER BY u.id"
+            )
+        ]
+
+    def accounts_without_unit(self, start: str, end: str) -> int:
+        """Expanded accounts (not purged) that no unit of this window covers yet: what a
+        collection of the window would plan."""
+        covered = (
+            " AND id NOT IN (SELECT m.user_id FROM video_unit_members m JOIN video_units u"
+            " ON u.id = m.unit_id WHERE u.start_date = ? AND u.end_date = ?)"
+            if self.has_table("video_units")
+            else ""
+        )
+        params = (start, end) if covered else ()
+        return int(
+            self._one(
+                f"SELECT count(*) FROM users WHERE state = {DONE:d} AND status = {UserStatus.PARSED:d}"
+                f" AND purged_at IS NULL{covered}",
+                params,
+            )
+        )
 
     def video_rows(self) -> Iterator[tuple[Any, ...]]:
         """Every video as exported: id, author, create time, region, hashtags (``|``-joined),

@@ -70,6 +70,8 @@ class CrawlStatus:
     # and ``str()`` count against unless told otherwise.
     max_depth: int | None = None
     follow_quota: int = 20000
+    # The video collection (tiktok-network videos): units open and finished, pages, videos.
+    videos: dict[str, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
@@ -117,6 +119,15 @@ class CrawlStatus:
                 else []
             ),
             *([f"the service said: {self.server_said}"] if self.server_said else []),
+            *(
+                [
+                    f"videos: {self.videos['videos']:,} collected; units {self.videos['finished']:,}"
+                    f" finished, {self.videos['open']:,} open, {self.videos['pages']:,} pages"
+                    " (tiktok-network videos --plan: what the rest costs)"
+                ]
+                if self.videos
+                else []
+            ),
         ]
         live = [w for w in self.workers if w.state == "live"]
         unended = [w for w in self.workers if not w.state.startswith("ended")]
@@ -208,6 +219,14 @@ def read_status(
         if reader.has_table("sample_steps"):
             _read_sample(st, conn)
         st.completeness, st.received = reader.completeness_counts()
+        units = reader.video_units()
+        if units:
+            st.videos = {
+                "open": sum(1 for u in units if not u[2]),
+                "finished": sum(1 for u in units if u[2]),
+                "pages": sum(u[3] for u in units),
+                "videos": reader.video_count(),
+            }
         st.edges = reader.edge_count()
         st.window = window
         st.compliance = reader.compliance(time.time() - window)
