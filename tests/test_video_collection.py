@@ -176,3 +176,69 @@ def test_the_plan_of_a_collection_changes_nothing_and_its_range_holds(tmp_path, 
         status = run_cli(tmp_path, emu.url, "status", db_args=crawl_db.args)
         videos = _query(db, "SELECT count(*) FROM videos")[0][0]
         assert f"videos: {videos:,} collected; units 15 finished, 0 open" in status.stdout
+
+
+def test_the_emulator_serves_exactly_the_videos_of_a_file(tmp_path):
+    """`emulator --videos FILE`: the collection stores the file's videos of the crawled
+    accounts within the period, field for field (quotes, commas and non-ASCII included); a
+    file that cannot be served is said in one line at start."""
+    import csv as csvmod
+    import random as rnd
+
+    graph = parse_graph_spec("synthetic:300,seed=1")
+    authors = graph.usernames[:5]
+    draw = rnd.Random(7)
+    rows = []
+    for i in range(120):
+        tags = draw.sample(["dogs", "cats", "pets", "fyp", "münchen"], 2)
+        rows.append({
+            "id": 7_400_000_000_000_000_000 + i * 13,
+            "username": draw.choice([*authors, graph.usernames[200]]),
+            "create_time": 1_735_689_600 + draw.randrange(120 * 86400),
+            "region_code": draw.choice(["DE", "AT", "CH"]),
+            "hashtag_names": "|".join(tags),
+            "video_description": f'a "quoted" video, with a comma #{tags[0]}',
+            "view_count": draw.randrange(10**6), "like_count": draw.randrange(10**5),
+            "comment_count": draw.randrange(999), "share_count": draw.randrange(99),
+        })  # fmt: skip
+    path = tmp_path / "videos.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csvmod.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with emulator_process(
+        tmp_path, "--graph", "synthetic:300,seed=1", "--videos", str(path)
+    ) as emu:
+        done = run_crawl(tmp_path, emu.url, "--max-depth", "0", *authors)
+        assert done.returncode == 0, done.stderr
+        done = run_cli(tmp_path, emu.url, "videos", "--since", "2025-01-01", "--until",
+                       "2025-03-31", "--video-page-size", "7")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    start, end = 1_735_689_600, 1_735_689_600 + 90 * 86400
+    expected = {
+        r["id"]: r for r in rows if r["username"] in authors and start <= r["create_time"] < end
+    }
+    stored = {
+        vid: (name, created, region, tags, desc, views, likes, comments, shares)
+        for vid, name, created, region, tags, desc, views, likes, comments, shares in _query(
+            tmp_path / "crawl.db",
+            "SELECT v.id, u.username, v.create_time, v.region_code, v.hashtags, v.description,"
+            " v.view_count, v.like_count, v.comment_count, v.share_count FROM videos v"
+            " JOIN users u ON u.id = v.author_id",
+        )
+    }
+    assert set(stored) == set(expected) and len(expected) > 30
+    for vid, r in expected.items():
+        assert stored[vid] == (
+            r["username"], r["create_time"], r["region_code"], r["hashtag_names"],
+            r["video_description"], r["view_count"], r["like_count"], r["comment_count"],
+            r["share_count"],
+        )  # fmt: skip
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,username\n1,someone\n")
+    started = subprocess.run(
+        [*CLI, "emulator", "--graph", "synthetic:300,seed=1", "--videos", str(bad)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    lines = [line for line in started.stderr.splitlines() if line.strip()]
+    assert started.returncode == 1 and len(lines) == 1 and "lacks the columns" in lines[0]

@@ -76,6 +76,8 @@ def emulator(graph_spec: str, undirected: bool, port: int, **options: Any) -> No
         raise UserError(str(exc)) from None
     try:
         asyncio.run(_serve_forever(graph, settings, port))
+    except SettingsError as exc:  # found when the service is built (a --videos file)
+        raise UserError(str(exc)) from None
     except OSError as exc:
         raise UserError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
 

@@ -134,6 +134,7 @@ class EmulatorSettings:
     # or expired" mid-paging: research-api.md 11); a query without one starts afresh.
     search_id_pages: int | None = None
     videos_per_account: float = 2.0  # synthetic videos an account posts in 2025, on average
+    videos_file: str | None = None  # serve exactly these videos (CSV or Parquet)
     hostile_text: float = 0.0  # share of accounts with NULs, lone surrogates, huge counts
     # the graph changing on the emulator's clock (evolution.py): shares per emulated day
     evolve_follow: float = 0.0
@@ -275,6 +276,17 @@ OPTIONS: tuple[Option, ...] = (
         "Quirk: a video query's search_id expires after serving N pages (the next page with it"
         " is refused: 'Search Id ... is invalid or expired'); a query without one starts afresh.",
         "int",
+    ),
+    Option(
+        "videos_file",
+        "--videos",
+        "Serve exactly the videos of this CSV or Parquet file (columns id, username,"
+        " create_time in Unix seconds, region_code, hashtag_names '|'-separated,"
+        " video_description, view_count, like_count, comment_count, share_count) instead of"
+        " synthetic ones.",
+        "text",
+        None,
+        "FILE",
     ),
     Option(
         "videos_per_account",

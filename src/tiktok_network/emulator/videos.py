@@ -105,6 +105,9 @@ class VideoTable:
         self.words = _draw_masks(rng, m, len(WORDS), 4)
         self.ids = FIRST_ID + np.arange(m, dtype=np.int64) * 7919
         self.likes = rng.integers(0, 50_000, size=m)
+        self.region_names: tuple[str, ...] = REGIONS
+        self.descriptions: list[str] | None = None  # served as given (--videos FILE)
+        self.counts: dict[str, np.ndarray] | None = None  # views, comments, shares as given
         self.communities = communities
         self.bursts: list[dict[str, Any]] = []
         if communities is None:
@@ -116,6 +119,47 @@ class VideoTable:
         else:
             self._plant(np.random.default_rng(seed + 4_099), communities)
         self._tag_index = {t: i for i, t in enumerate(self.tag_names)}
+
+    @classmethod
+    def from_file(cls, path: str, usernames: list[str]) -> VideoTable:
+        """Exactly the videos of a CSV or Parquet file (``--videos FILE``): columns ``id``,
+        ``username``, ``create_time`` (Unix seconds), ``region_code``, ``hashtag_names``
+        (``|``-separated), ``video_description``, ``view_count``, ``like_count``,
+        ``comment_count``, ``share_count``; accounts not in the graph are served too."""
+        table = _read_table(path)
+        names = [str(x) for x in table["username"]]
+        known = list(usernames)
+        index = {name: i for i, name in enumerate(known)}
+        for name in names:
+            if name not in index:
+                index[name] = len(known)
+                known.append(name)
+        self = cls.__new__(cls)
+        self.usernames = known
+        self._index = index
+        self.author = np.array([index[n] for n in names], dtype=np.int64)
+        self.time = np.asarray(table["create_time"], dtype=np.int64)
+        regions = [str(r or "") for r in table["region_code"]]
+        self.region_names = tuple(sorted(set(regions)))
+        at = {r: i for i, r in enumerate(self.region_names)}
+        self.region = np.array([at[r] for r in regions], dtype=np.int64)
+        self.words = np.zeros(len(names), dtype=np.uint64)
+        self.ids = np.asarray(table["id"], dtype=np.int64)
+        self.likes = np.asarray(table["like_count"], dtype=np.int64)
+        self.counts = {
+            k: np.asarray(table[k], dtype=np.int64)
+            for k in ("view_count", "comment_count", "share_count")
+        }
+        self.descriptions = [str(d or "") for d in table["video_description"]]
+        self.communities = None
+        self.bursts = []
+        tags = [[t for t in str(h or "").split("|") if t] for h in table["hashtag_names"]]
+        self.tag_names = sorted({t for ts in tags for t in ts})
+        self._tag_index = {t: i for i, t in enumerate(self.tag_names)}
+        rows = np.array([i for i, ts in enumerate(tags) for _ in ts], dtype=np.int64)
+        ids = np.array([self._tag_index[t] for ts in tags for t in ts], dtype=np.int64)
+        self._set_tags(rows, ids)
+        return self
 
     def _set_tags(self, rows: np.ndarray, tags: np.ndarray) -> None:
         """Each video's tags from (video, tag) pairs sorted by video."""
@@ -260,14 +304,18 @@ class VideoTable:
             wanted = [self._index[t] for t in texts if t in self._index]
             return np.isin(self.author, wanted)
         if field == "region_code":
-            return np.isin(self.region, [REGIONS.index(t) for t in texts if t in REGIONS])
+            names = self.region_names
+            return np.isin(self.region, [names.index(t) for t in texts if t in names])
         if field == "hashtag_name":
             wanted = {t.lower().lstrip("#") for t in texts}
             return self._tagged([i for i, tag in enumerate(self.tag_names) if tag in wanted])
         # keyword: a substring of a description word or of a hashtag
         lowered = [t.lower() for t in texts]
-        words = _bits(WORDS, lambda w: any(k in w for k in lowered))
         tags = [i for i, h in enumerate(self.tag_names) if any(k in h for k in lowered)]
+        if self.descriptions is not None:
+            said = [any(k in d.lower() for k in lowered) for d in self.descriptions]
+            return np.array(said, dtype=bool) | self._tagged(tags)
+        words = _bits(WORDS, lambda w: any(k in w for k in lowered))
         return ((self.words & words) != 0) | self._tagged(tags)
 
     @staticmethod
@@ -291,14 +339,20 @@ class VideoTable:
             "id": int(self.ids[i]),
             "username": self.usernames[int(self.author[i])],
             "create_time": int(self.time[i]),
-            "region_code": REGIONS[int(self.region[i])],
+            "region_code": self.region_names[int(self.region[i])],
             "hashtag_names": tags,
-            "video_description": " ".join(words) + " " + " ".join(f"#{t}" for t in tags),
+            "video_description": (
+                self.descriptions[i]
+                if self.descriptions is not None
+                else " ".join(words) + " " + " ".join(f"#{t}" for t in tags)
+            ),
             "like_count": likes,
             "view_count": likes * 20 + 17,
             "comment_count": likes // 40,
             "share_count": likes // 90,
         }
+        if self.counts is not None:
+            full.update({k: int(v[i]) for k, v in self.counts.items()})
         return {f: full[f] if f in full else self._documented(i, f, tags, words) for f in fields}
 
     def _documented(self, i: int, field: str, tags: list[str], words: list[str]) -> Any:
@@ -331,6 +385,43 @@ class VideoTable:
         if field == "favorites_count":
             return int(self.likes[i]) // 15
         raise KeyError(field)
+
+
+FILE_COLUMNS = (
+    "id", "username", "create_time", "region_code", "hashtag_names", "video_description",
+    "view_count", "like_count", "comment_count", "share_count",
+)  # fmt: skip
+
+
+def _read_table(path: str) -> dict[str, list[Any]]:
+    """The columns of a ``--videos`` file (CSV with a header, or Parquet), checked."""
+    import pyarrow as pa
+
+    try:
+        if str(path).lower().endswith(".parquet"):
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+        else:
+            import pyarrow.csv as pcsv
+
+            table = pcsv.read_csv(
+                path,
+                convert_options=pcsv.ConvertOptions(
+                    column_types={
+                        "username": pa.string(),
+                        "region_code": pa.string(),
+                        "hashtag_names": pa.string(),
+                        "video_description": pa.string(),
+                    }
+                ),
+            )
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise QueryError(f"--videos {path}: cannot be read ({exc})") from None
+    missing = [c for c in FILE_COLUMNS if c not in table.column_names]
+    if missing:
+        raise QueryError(f"--videos {path}: lacks the columns {', '.join(missing)}")
+    return {c: table.column(c).to_pylist() for c in FILE_COLUMNS}
 
 
 def search_id(query: Any, start_date: Any, end_date: Any) -> str:
@@ -383,6 +474,10 @@ class VideoRoutes:
     def videos(self) -> VideoTable:
         """The synthetic videos, drawn at the first query (a graph that is never searched
         pays nothing)."""
+        if self._video_table is None and self.settings.videos_file:
+            self._video_table = VideoTable.from_file(
+                self.settings.videos_file, self.graph.usernames
+            )
         if self._video_table is None:
             self._video_table = VideoTable(
                 self.graph.usernames,
