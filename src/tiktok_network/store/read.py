@@ -542,6 +542,10 @@ class CrawlReader:
                 ([t for t in tags.split("|") if t] if tags else []),
             )
 
+    def _alive(self, alias: str) -> str:
+        """The condition that keeps accounts not purged (an older layout has no purges)."""
+        return f"{alias}purged_at IS NULL" if self.has_column("users", "purged_at") else "1 = 1"
+
     def video_count(self) -> int:
         return int(self._one("SELECT count(*) FROM videos")) if self.has_table("videos") else 0
 
@@ -555,7 +559,8 @@ class CrawlReader:
             for a, b, done, pages, videos, members in self._rows(
                 "SELECT u.start_date, u.end_date, u.done, u.pages, u.videos, (SELECT count(*)"
                 " FROM video_unit_members m JOIN users x ON x.id = m.user_id"
-                " WHERE m.unit_id = u.id AND x.purged_at IS NULL) FROM video_units u ORDER BY u.id"
+                f" WHERE m.unit_id = u.id AND {self._alive('x.')}) FROM video_units u"
+                " ORDER BY u.id"
             )
         ]
 
@@ -572,7 +577,7 @@ class CrawlReader:
         return int(
             self._one(
                 f"SELECT count(*) FROM users WHERE state = {DONE:d} AND status = {UserStatus.PARSED:d}"
-                f" AND purged_at IS NULL{covered}",
+                f" AND {self._alive('')}{covered}",
                 params,
             )
         )
