@@ -242,3 +242,37 @@ def test_the_emulator_serves_exactly_the_videos_of_a_file(tmp_path):
     )  # fmt: skip
     lines = [line for line in started.stderr.splitlines() if line.strip()]
     assert started.returncode == 1 and len(lines) == 1 and "lacks the columns" in lines[0]
+
+
+def test_a_collection_waits_for_the_general_quota_and_ends_exact(tmp_path, crawl_db):
+    """The general bucket (here 4 calls an emulated day of 2 s) runs out mid-collection: the
+    run waits for the next day and goes on from each unit's last page, never more than the
+    quota a day, and the videos stored are exactly those served."""
+    graph = parse_graph_spec("synthetic:3000,seed=2")
+    day, quota = 2.0, 4
+    with emulator_process(
+        tmp_path, "--graph", "synthetic:3000,seed=2", "--videos-per-account", "60",
+        "--info-quota", str(quota), "--day-seconds", str(day),
+    ) as emu:  # fmt: skip
+        done = run_crawl(tmp_path, emu.url, "--max-depth", "0", *crawl_db.args,
+                         *graph.usernames[:12])  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        done = run_cli(tmp_path, emu.url, "videos", "--since", "2025-01-01", "--until",
+                       "2025-01-30", "--video-page-size", "5", "--usernames-per-query", "4",
+                       "--concurrency", "2", "--info-quota", str(quota), "--day-seconds",
+                       str(day), db_args=crawl_db.args or ("--db", str(tmp_path / "crawl.db")))  # fmt: skip
+        requests = emu.requests()
+        days_used = emu.stats()["quota"]["demo-key"]  # the service's own count, by quota day
+    assert done.returncode == 0, done.stderr
+    assert "waiting until" in done.stderr
+    calls = [r for r in requests if r["endpoint"] == "video" and r["status"] == 200]
+    info = [used.get("info", 0) for used in days_used.values()]
+    assert len([n for n in info if n]) >= 3 and sum(info) >= len(calls), days_used
+    expanded = [
+        n for (n,) in _query(crawl_db.target, "SELECT username FROM users WHERE status = 1")
+    ]
+    table = VideoTable(graph.usernames, 0, 60.0)
+    query = {"and": [{"operation": "IN", "field_name": "username", "field_values": expanded}]}
+    truth = {int(table.ids[i]) for i in table.search(query, "20250101", "20250130")}
+    assert len(calls) > 3 * quota  # more than a day's quota: the waits were needed
+    assert {int(i) for (i,) in _query(crawl_db.target, "SELECT id FROM videos")} == truth
