@@ -148,14 +148,16 @@ class CrawlData:
         ``account_hashtags.csv``."""
         import pandas as pd
 
-        videos = self.videos()
-        rows = videos[["id", "username", "hashtags", "create_time"]].explode("hashtags")
-        rows = rows.dropna(subset=["hashtags"]).drop_duplicates(["id", "hashtags"])
-        grouped = rows.groupby(["username", "hashtags"], sort=True)["create_time"]
-        frame = grouped.agg(videos="count", first_used="min", last_used="max").reset_index()
-        frame = frame.rename(columns={"hashtags": "hashtag"})
+        from tiktok_network.export.videos import account_hashtags
+
+        with CrawlReader(self.db) as reader:
+            rows = account_hashtags(reader)
+        columns = ["username", "hashtag", "videos", "first_used", "last_used"]
+        frame = pd.DataFrame(rows, columns=columns)
         frame["videos"] = frame["videos"].astype("int64")
-        return pd.DataFrame(frame)
+        for column in ("first_used", "last_used"):
+            frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
+        return frame
 
     def graph(self) -> igraph.Graph:
         """A directed ``igraph.Graph``: vertex attribute ``name`` is the username, the other

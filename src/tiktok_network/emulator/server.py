@@ -75,6 +75,8 @@ class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes, VideoRoutes):
         self.hostile = hostile < s.hostile_text
         rates = Rates(s.evolve_follow, s.evolve_unfollow, s.evolve_delete, s.evolve_private)
         self.evolution = Evolution(graph, rates, s.seed, s.day_seconds)
+        self._search_pages = {}
+        self._expired = set()
         if s.videos_file:  # read now: a file that cannot be served is said at start
             from tiktok_network.emulator.settings import SettingsError
             from tiktok_network.emulator.videos import QueryError, VideoTable

@@ -453,22 +453,10 @@ class VideoRoutes:
     settings: Any
     log: Any
     _video_table: VideoTable | None = None
-
-    @property
-    def _search_pages(self) -> dict[tuple[Any, str], int]:
-        """Pages each (client, search_id) served since its query began (``--search-id-pages``)."""
-        pages: dict[tuple[Any, str], int] | None = getattr(self, "_search_page_counts", None)
-        if pages is None:
-            pages = self._search_page_counts = {}
-        return pages
-
-    @property
-    def _expired(self) -> set[tuple[Any, str]]:
-        """The (client, search_id) whose first result set expired already."""
-        gone: set[tuple[Any, str]] | None = getattr(self, "_expired_searches", None)
-        if gone is None:
-            gone = self._expired_searches = set()
-        return gone
+    # Pages each (client, search_id) served since its query began (``--search-id-pages``), and
+    # those whose first result set expired already: made by ``Emulator.__init__``.
+    _search_pages: dict[tuple[Any, str], int]
+    _expired: set[tuple[Any, str]]
 
     @property
     def videos(self) -> VideoTable:

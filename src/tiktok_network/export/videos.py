@@ -67,10 +67,7 @@ def export_videos(snap: CrawlReader, out: Path, force: bool = False) -> dict[str
     )
     counts["account_videos.csv"] = len(edges)
     used, first, last, pairs, pair_accounts = _networks(raw)
-    bipartite = [
-        (name, tag, n, _iso(first[(name, tag)]), _iso(last[(name, tag)]))
-        for (name, tag), n in sorted(used.items())
-    ]
+    bipartite = [(n, t, k, _iso(a), _iso(b)) for n, t, k, a, b in _uses(used, first, last)]
     columns_b = ("username", "hashtag", "videos", "first_used", "last_used")
     _csv(out / "account_hashtags.csv", columns_b, bipartite)
     _parquet(out / "account_hashtags.parquet", columns_b, bipartite)
@@ -93,6 +90,17 @@ def _type(name: str) -> Any:
     if name == "id" or name.endswith("_count"):
         return pa.int64()
     return pa.string()
+
+
+def account_hashtags(snap: CrawlReader) -> list[tuple[str, str, int, Any, Any]]:
+    """The account--hashtag network as ``account_hashtags.csv`` holds it: (username, hashtag,
+    videos, first use, last use), times in Unix seconds (the Python API's ``hashtags()``)."""
+    used, first, last, _, _ = _networks(list(snap.video_rows()))
+    return _uses(used, first, last)
+
+
+def _uses(used: Counter, first: dict, last: dict) -> list[tuple[str, str, int, Any, Any]]:
+    return [(n, t, k, first[(n, t)], last[(n, t)]) for (n, t), k in sorted(used.items())]
 
 
 def _networks(rows: list[tuple[Any, ...]]) -> tuple[Counter, dict, dict, Counter, dict]:

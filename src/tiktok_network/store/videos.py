@@ -268,18 +268,12 @@ def recover_units(
 
 
 def progress(execute: Execute) -> dict[str, int]:
-    """Units open (of them, held by a worker now), finished; videos and pages stored so far."""
+    """Units open (of them, held by a worker now) and finished, and the pages they took: one
+    scan of the units (asked while workers wait: the videos are not counted here)."""
     open_, held, finished, pages = execute(
         "SELECT coalesce(sum(CASE WHEN done = 0 THEN 1 ELSE 0 END), 0),"
         " coalesce(sum(CASE WHEN done = 0 AND claimed_by IS NOT NULL THEN 1 ELSE 0 END), 0),"
         " coalesce(sum(done), 0), coalesce(sum(pages), 0) FROM video_units",
         (),
     ).fetchone()
-    videos = execute("SELECT count(*) FROM videos", ()).fetchone()[0]
-    return {
-        "open": int(open_),
-        "held": int(held),
-        "finished": int(finished),
-        "pages": int(pages),
-        "videos": int(videos),
-    }
+    return {"open": int(open_), "held": int(held), "finished": int(finished), "pages": int(pages)}
