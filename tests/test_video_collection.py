@@ -276,3 +276,46 @@ def test_a_collection_waits_for_the_general_quota_and_ends_exact(tmp_path, crawl
     truth = {int(table.ids[i]) for i in table.search(query, "20250101", "20250130")}
     assert len(calls) > 3 * quota  # more than a day's quota: the waits were needed
     assert {int(i) for (i,) in _query(crawl_db.target, "SELECT id FROM videos")} == truth
+
+
+def test_a_copy_carries_the_videos_and_the_collection_goes_on_there(tmp_path, pg_cluster):
+    """`db copy` of a crawl with videos to PostgreSQL: the videos, edges and units arrive; the
+    collection goes on in the copy for the next window with new unit ids (the sequence follows
+    the copied ids) and stores nothing twice; a copy again over the older copy refuses the runs
+    the source lacks, as for any crawl."""
+    graph = parse_graph_spec("synthetic:3000,seed=2")
+    copy_url = pg_cluster.new_database()
+    with emulator_process(
+        tmp_path, "--graph", "synthetic:3000,seed=2", "--videos-per-account", "30"
+    ) as emu:
+        done = run_crawl(tmp_path, emu.url, "--max-depth", "0", *graph.usernames[:12])
+        assert done.returncode == 0, done.stderr
+        first = ("--since", "2025-01-01", "--until", "2025-01-30", "--usernames-per-query", "4")
+        done = run_cli(tmp_path, emu.url, "videos", *first)
+        assert done.returncode == 0, done.stderr
+        copied = subprocess.run([*CLI, "db", "copy", str(tmp_path / "crawl.db"), copy_url],
+                                capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert copied.returncode == 0, copied.stderr
+        tables = ("videos", "video_edges", "video_units", "video_unit_members")
+        for table in tables:
+            here = _query(tmp_path / "crawl.db", f"SELECT count(*) FROM {table}")
+            assert _query(copy_url, f"SELECT count(*) FROM {table}") == here, table
+        units_before = {i for (i,) in _query(copy_url, "SELECT id FROM video_units")}
+        more = ("--since", "2025-01-31", "--until", "2025-03-01", "--usernames-per-query", "4")
+        done = run_cli(tmp_path, emu.url, "videos", *more, db_args=("--db", copy_url))
+        assert done.returncode == 0, done.stderr
+        units_after = {i for (i,) in _query(copy_url, "SELECT id FROM video_units")}
+        assert len(units_after) == 2 * len(units_before) and min(units_after - units_before) > max(
+            units_before
+        )
+        again = run_cli(tmp_path, emu.url, "videos", *first, db_args=("--db", copy_url))
+        assert again.returncode == 0 and "0 units planned now, 0 open" in again.stderr
+        ids = [i for (i,) in _query(copy_url, "SELECT id FROM videos")]
+        assert (
+            len(ids)
+            == len(set(ids))
+            > _query(tmp_path / "crawl.db", "SELECT count(*) FROM videos")[0][0]
+        )
+        refused = subprocess.run([*CLI, "db", "copy", str(tmp_path / "crawl.db"), copy_url],
+                                 capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert refused.returncode == 1 and "runs the source does not" in refused.stderr
