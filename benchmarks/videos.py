@@ -8,6 +8,10 @@ quota (1,000 calls a day) they take, the time, and the calls the original crawle
 per account and 30 days would have made.
 
     .venv/bin/python -m benchmarks.videos [--accounts 10000] [--days 90] [--per-query 100]
+        [--layers liked,reposted,pinned]
+
+With ``--layers``, the same accounts' lists of videos are collected after (one unit a list):
+the calls, the lists by how they ended, the days of the general quota and the time.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ def main() -> None:
     ap.add_argument("--per-query", type=int, default=100)
     ap.add_argument("--videos-per-account", type=float, default=50.0)
     ap.add_argument("--graph", default="synthetic:40000")
+    ap.add_argument("--layers", default="", help="liked,reposted,pinned or part of it")
     args = ap.parse_args()
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp, emulator(
@@ -65,7 +70,7 @@ def main() -> None:
         after = emu.stats()["requests"].get("video", {})
         calls = sum(after.values()) - sum(before.values())
         videos = _one(db, "SELECT count(*) FROM videos")
-        units = _one(db, "SELECT count(*) FROM video_units")
+        units = _one(db, "SELECT count(*) FROM video_units WHERE relation = 'posted'")
         windows = math.ceil(args.days / 30)
         original = expanded * windows
         print(
@@ -80,6 +85,48 @@ def main() -> None:
             f"the original's one query per account and 30 days: {original:,} calls"
             f" = {original / GENERAL_CALLS_A_DAY:.1f} days ({original / max(1, calls):.0f}x)"
         )
+        if args.layers:
+            _layers(emu, db, args.layers, since, until)
+
+
+def _layers(emu: object, db: Path, layers: str, since: date, until: date) -> None:
+    """The lists of videos of the same accounts, collected after the posted videos."""
+    names = layers.split(",")
+
+    def list_calls() -> int:
+        counts = emu.stats()["requests"]  # type: ignore[attr-defined]
+        return sum(sum(counts.get(n, {}).values()) for n in names)
+
+    before = list_calls()
+    start = time.monotonic()
+    done = subprocess.run(
+        [*CLI, "videos", "--db", str(db), "--since", since.isoformat(), "--until",
+         until.isoformat(), "--layers", layers, "--concurrency", "8", "--info-quota",
+         str(10**9), "--quiet"],
+        env=crawl_env(emu.url), capture_output=True, text=True, timeout=3600,  # type: ignore[attr-defined]
+    )  # fmt: skip
+    wall = time.monotonic() - start
+    calls = list_calls() - before
+    conn = sqlite3.connect(db)
+    try:
+        ended = conn.execute(
+            "SELECT relation, state, count(*), sum(videos) FROM video_units"
+            " WHERE relation <> 'posted' GROUP BY relation, state ORDER BY relation, state"
+        ).fetchall()
+        edges = conn.execute(
+            "SELECT count(*) FROM video_edges WHERE relation <> 'posted'"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    lists = sum(n for _, _, n, _ in ended)
+    print(f"layers {layers}: {lists:,} lists, exit {done.returncode}, {wall:.1f} s"
+          f" ({calls / max(wall, 1e-9):.0f} calls/s)")  # fmt: skip
+    for relation, state, n, videos in ended:
+        print(f"  {relation:9} {state or 'open':11} {n:7,} lists {videos or 0:9,} videos")
+    print(
+        f"calls: {calls:,} ({calls / max(1, lists):.2f} a list), {edges:,} edges"
+        f" = {calls / GENERAL_CALLS_A_DAY:.2f} days of the general quota"
+    )
 
 
 def _one(db: Path, sql: str) -> int:

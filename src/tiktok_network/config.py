@@ -132,6 +132,19 @@ def _page_size(value: Any) -> int:
     return n
 
 
+LAYERS = ("liked", "reposted", "pinned")  # spec.VIDEO_LISTS, named here without importing api/
+
+
+def _layers(value: Any) -> str:
+    """``liked,reposted,pinned`` or part of it (a list or tuple too), in that order; ``""``."""
+    names = value if isinstance(value, list | tuple) else str(value or "").split(",")
+    wanted = {str(n).strip().lower() for n in names if str(n).strip()} - {"none"}
+    unknown = sorted(wanted - set(LAYERS))
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)}: the layers are {', '.join(LAYERS)}")
+    return ",".join(n for n in LAYERS if n in wanted)
+
+
 def _optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda value: None if value in (None, "", "none") else parse(value)
 
@@ -367,12 +380,25 @@ class CrawlSettings:
         " undocumented; third-party clients send up to 100).",
         commands=frozenset({VIDEOS}),
     )
+    layers: str = setting(
+        "",
+        _layers,
+        "Videos of each expanded account's lists too: liked, reposted, pinned (comma-separated;"
+        " a list its owner keeps private is recorded as such, not failed). General budget.",
+        option=str,
+        commands=frozenset({CRAWL, VIDEOS}),
+    )
     video_page_size: int = setting(
         100, _page_size, "Videos: videos a page asks for (1-100).", commands=frozenset({VIDEOS})
     )
     # Which settings were given (flag, TIKTOK_* variable or config file) rather than defaulted:
     # a rerun takes the others from the crawl's stored settings.
     given: frozenset[str] = field(default_factory=frozenset, compare=False, repr=False)
+
+    @property
+    def layer_lists(self) -> tuple[str, ...]:
+        """The lists of videos ``--layers`` names."""
+        return tuple(n for n in self.layers.split(",") if n)
 
     @property
     def directions(self) -> tuple[str, ...]:

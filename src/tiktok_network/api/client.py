@@ -39,6 +39,7 @@ from tiktok_network.api.outcomes import (
     plain_counts,
 )
 from tiktok_network.api.spec import (
+    COMPLIANCE_PATHS,
     ENDPOINTS,
     LIST_ENDPOINTS,
     NO_CURSOR,
@@ -67,7 +68,7 @@ class ErrorBody(msgspec.Struct):
 
 
 # How the entries of each kind are decoded, and turned into a page's items.
-ENTRY_TYPES: dict[str, type[msgspec.Struct]] = {"account": Account}
+ENTRY_TYPES: dict[str, Any] = {"account": Account, "video": dict[str, Any]}
 
 
 def _account_items(entries: list[Any]) -> list[tuple[str, str | None]]:
@@ -75,7 +76,8 @@ def _account_items(entries: list[Any]) -> list[tuple[str, str | None]]:
 
 
 ENTRY_ITEMS: dict[str, Callable[[list[Any]], list[tuple[str, str | None]]]] = {
-    "account": _account_items
+    "account": _account_items,
+    "video": lambda entries: [],  # a list of videos names no account: Page.videos holds them
 }
 
 
@@ -86,7 +88,7 @@ def _list_decoder(endpoint: ListEndpoint) -> msgspec.json.Decoder[Any]:
     data = msgspec.defstruct(
         f"{endpoint.name.title()}Data",
         [
-            (endpoint.entries_key, list[entry] | None, None),  # type: ignore[valid-type]
+            *((key, list[entry] | None, None) for key in endpoint.keys),  # type: ignore[valid-type]
             ("cursor", int | None, None),
             ("has_more", bool | None, None),
         ],
@@ -230,16 +232,18 @@ class ResearchClient:
                 body["cursor"] = cursor
         request = _encoder.encode(body)
         described = endpoint
+        hint = endpoint.hidden_hint or self._hidden_hint
+        path = endpoint.path
+        if endpoint.fields:
+            path = f"{path}?fields={quote(endpoint.fields, safe=',')}"
 
         def parse(status: int, raw: bytes) -> Outcome:
             outcome = _parse_list(described, username, cursor, request, status, raw)
             if described.hideable and outcome.kind is not Kind.OK:
-                return _hidden_list(
-                    described, outcome, self._hidden_hint, username, cursor, request, raw
-                )
+                return _hidden_list(described, outcome, hint, username, cursor, request, raw)
             return outcome
 
-        return await self._call(endpoint.name, endpoint.path, request, parse)
+        return await self._call(endpoint.name, path, request, parse)
 
     async def user_info(self, username: str, fields: str = INFO_FIELDS) -> Outcome:
         request = _encoder.encode({"username": username})
@@ -270,6 +274,12 @@ class ResearchClient:
             body["search_id"] = search_id
         path = f"{ENDPOINTS['video']}?fields={quote(fields, safe=',')}"
         return await self._call("info", path, _encoder.encode(body), _parse_videos)
+
+    async def compliance(self, step: str, body: dict[str, Any]) -> Outcome:
+        """One step of a batch compliance task (``spec.COMPLIANCE_PATHS``: create, status,
+        download), its answer's ``data`` as it is. General bucket."""
+        path = COMPLIANCE_PATHS[step]
+        return await self._call("info", path, _encoder.encode(body), _parse_data)
 
     # ----------------------------------------------------------------- machinery
     async def _probe(self) -> bool:
@@ -477,7 +487,7 @@ def _parse_list(
             status=status,
             detail=f"unexpected response shape from {endpoint.name}: no has_more",
         )
-    listed = getattr(data, endpoint.entries_key) or []
+    listed = next((found for key in endpoint.keys if (found := getattr(data, key)) is not None), [])
     page = Page(
         endpoint=endpoint.name,
         username=username,
@@ -489,6 +499,7 @@ def _parse_list(
         log_id=error.log_id or "",
         request=request,
         fetched_at=time.time(),
+        videos=listed if endpoint.entry == "video" else [],
     )
     return Outcome(Kind.OK, status=status, code="ok", log_id=page.log_id, page=page)
 
@@ -552,6 +563,16 @@ def _parse_info(status: int, raw: bytes) -> Outcome:
     except msgspec.ValidationError as exc:
         return _shape_outcome(status, f"user info fields of unexpected types ({exc})")
     return Outcome(Kind.OK, status=status, code="ok", log_id=log_id, info=info)
+
+
+def _parse_data(status: int, raw: bytes) -> Outcome:
+    answer = _ok_envelope(status, raw)
+    if isinstance(answer, Outcome):
+        return answer
+    data, log_id = answer
+    if not isinstance(data, dict):
+        return _shape_outcome(status, "data is not an object")
+    return Outcome(Kind.OK, status=status, code="ok", log_id=log_id, data=data)
 
 
 def _parse_videos(status: int, raw: bytes) -> Outcome:

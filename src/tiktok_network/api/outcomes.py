@@ -9,7 +9,7 @@ status. Every response lands in exactly one class, and each class has one reacti
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -59,6 +59,9 @@ class Page:
     log_id: str
     request: bytes  # the JSON body sent (no credentials in it)
     fetched_at: float
+    # A list of videos (``entry="video"``): its entries as served, left to the crawl to read
+    # (``items`` is empty: it names accounts only).
+    videos: list[dict[str, Any]] = field(default_factory=list)
 
 
 class UserInfo(msgspec.Struct, omit_defaults=True):
@@ -115,6 +118,7 @@ class Outcome:
     page: Page | None = None
     info: UserInfo | None = None
     videos: VideoPage | None = None
+    data: Any = None  # the ``data`` of an OK answer read as it is (batch compliance)
     retry_after: float | None = None
     attempts: int = 0
     interrupted: bool = False

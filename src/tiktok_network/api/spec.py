@@ -48,6 +48,17 @@ class ListEndpoint:
     stored: str = "follows_out"
     count_field: str = ""
     hideable: bool = False
+    # Of a list of videos (``entry="video"``): the ``fields`` the request names in its URL, the
+    # other keys the entries were documented under (the pinned list's is uncertain), and what
+    # an answer refusing the list for its owner's privacy says (matched in ``error.message``).
+    fields: str = ""
+    other_keys: tuple[str, ...] = ()
+    hidden_hint: str = ""
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every key the entries may come under, the documented one first."""
+        return (self.entries_key, *self.other_keys)
 
 
 FOLLOWING = ListEndpoint(
@@ -65,7 +76,59 @@ FOLLOWERS = ListEndpoint(
     stored="follows_in",
     count_field="follower_count",
 )
-LIST_ENDPOINTS: dict[str, ListEndpoint] = {e.name: e for e in (FOLLOWING, FOLLOWERS)}
+# The video lists of a user (research-api.md 3.5), the collection's ``--layers``: their
+# cursors differ (liked: a Unix time, videos "on or before" it; reposted: an index; pinned: no
+# paging), they count in the general budget, and liked and reposted are often refused for the
+# owner's privacy ("information cannot be returned", traktok's soft failure): recorded as the
+# list's one empty page, like a hidden following list, not as a failure.
+LAYER_FIELDS = (
+    "id,username,create_time,region_code,hashtag_names,video_description,like_count,"
+    "view_count,comment_count,share_count,video_mention_list"
+)
+UNAVAILABLE_HINT = "information cannot be returned"
+LIKED = ListEndpoint(
+    "liked",
+    "/v2/research/user/liked_videos/",
+    "user_liked_videos",
+    cursor=TIMESTAMP,
+    budget=GENERAL_BUDGET,
+    entry="video",
+    stored="video_edges",
+    hideable=True,
+    fields=LAYER_FIELDS,
+    hidden_hint=UNAVAILABLE_HINT,
+)
+REPOSTED = ListEndpoint(
+    "reposted",
+    "/v2/research/user/reposted_videos/",
+    "reposted_videos",
+    cursor=INDEX,
+    budget=GENERAL_BUDGET,
+    entry="video",
+    stored="video_edges",
+    hideable=True,
+    fields=LAYER_FIELDS,
+    hidden_hint=UNAVAILABLE_HINT,
+)
+PINNED = ListEndpoint(
+    "pinned",
+    "/v2/research/user/pinned_videos/",
+    "pinned_videos_list",  # the official wrapper's; one doc version says user_pinned_videos
+    cursor=NO_CURSOR,
+    budget=GENERAL_BUDGET,
+    entry="video",
+    stored="video_edges",
+    hideable=True,
+    fields=LAYER_FIELDS,
+    other_keys=("user_pinned_videos",),
+    hidden_hint=UNAVAILABLE_HINT,
+)
+VIDEO_LISTS: dict[str, ListEndpoint] = {e.name: e for e in (LIKED, REPOSTED, PINNED)}
+LIST_ENDPOINTS: dict[str, ListEndpoint] = {
+    e.name: e for e in (FOLLOWING, FOLLOWERS, LIKED, REPOSTED, PINNED)
+}
+# The lists whose entries are accounts: the follow graph's.
+ACCOUNT_LISTS = tuple(n for n, e in LIST_ENDPOINTS.items() if e.entry == "account")
 FOLLOW_ENDPOINTS = tuple(n for n, e in LIST_ENDPOINTS.items() if e.budget == FOLLOW_BUDGET)
 # The key holding a list's entries inside ``data``.
 LIST_KEYS = {n: e.entries_key for n, e in LIST_ENDPOINTS.items()}
@@ -80,6 +143,16 @@ def owner_is_source(name: str) -> bool:
     """Whether the owner of list ``name`` is the source of the edges its entries make (its
     following) rather than their target (its followers): how the store orients them."""
     return LIST_ENDPOINTS[name].stored == "follows_out"
+
+
+def cursor_moved(endpoint: ListEndpoint, cursor: int | None, next_cursor: int | None) -> bool:
+    """Whether a page that says more follow moved its list's cursor the way the list pages:
+    back in time for a timestamp (none sent is now), forward for an index."""
+    if next_cursor is None:
+        return False
+    if endpoint.cursor == INDEX:
+        return next_cursor > (cursor or 0)
+    return not cursor or next_cursor < cursor
 
 
 # The quota bucket each request is counted in, and the budget each bucket belongs to (the
@@ -167,3 +240,16 @@ VIDEO_DOCUMENTED_FIELDS = (
 QUERY_FIELDS = ("username", "region_code", "hashtag_name", "keyword", "create_date", "video_id")
 QUERY_OPERATIONS = ("EQ", "IN", "GT", "GTE", "LT", "LTE")
 SEARCH_ID_INVALID_MESSAGE = "Search Id {search_id} is invalid or expired"
+
+# Batch compliance (research-api.md 11, added 2025-05-16): a task of up to 10,000 video ids, its
+# status asked until it is done, then the ids still valid downloaded. The paths are the notes';
+# the bodies and answers (``ids``/``type`` in, ``task_id``, ``status``, ``valid_ids`` out) are
+# not in them: a guess, kept here alone so that learning the real shape is one edit. Counted in
+# the general budget (a guess too: the notes do not say).
+COMPLIANCE_PATHS = {
+    "create": "/v2/research/validation_task/create/",
+    "status": "/v2/research/validation_task_status/get/",
+    "download": "/v2/research/validation_task/download/",
+}
+COMPLIANCE_MAX_IDS = 10_000
+COMPLIANCE_DONE = "completed"

@@ -18,6 +18,7 @@ Examples:
   tiktok-network refresh --db lab.db                      # user info older than 15 days
   tiktok-network refresh --db lab.db --lists --older-than 30d
   tiktok-network refresh --db lab.db --lists --on-quota exit   # one day's quota, then exit 75
+  tiktok-network refresh --db lab.db --videos             # and videos, by batch compliance
 """
 
 
@@ -27,11 +28,19 @@ Examples:
     is_flag=True,
     help="Also re-fetch the follow lists of expanded users (follows not seen again are closed).",
 )
+@click.option(
+    "--videos",
+    "check_videos",
+    is_flag=True,
+    help="Also re-check the stored videos last confirmed before the window, 10,000 at a time"
+    " through the batch compliance task; those no longer valid are deleted.",
+)
 @click.option("--no-export", is_flag=True, help="Do not rewrite the recorded outputs at the end.")
 @crawl_options("refresh")
 @one_line_errors
 def refresh(
     lists: bool,
+    check_videos: bool,
     no_export: bool,
     config_file: str | None,
     **flags: Any,
@@ -67,6 +76,7 @@ def refresh(
         directions=settings.directions,
         info_for_all=settings.info_for == "all",
         max_depth=settings.max_depth,
+        videos=check_videos,
     )
     result = run_crawl(
         settings,

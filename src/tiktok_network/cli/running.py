@@ -84,9 +84,10 @@ async def _crawl_async(
     from tiktok_network.cli.progress import run_with_progress
     from tiktok_network.crawl.engine import Engine
     from tiktok_network.crawl.modes import Refresh
+    from tiktok_network.crawl.video_checks import check_videos
 
     if refresh is not None:
-        mode = Refresh(refresh)
+        mode = Refresh(refresh, check_videos if refresh.videos else None)
     engine = Engine(settings, credentials, mode=mode)
     _stop_on_signals(engine, settings.drain_timeout)
     staged, every = stage

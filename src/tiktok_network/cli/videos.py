@@ -18,6 +18,7 @@ Examples:
   tiktok-network videos --db lab.db                                   # the last 30 days
   tiktok-network videos --db lab.db --since 2025-01-01 --until 2025-03-31
   tiktok-network videos --db lab.db --since 2025-01-01 --on-quota exit   # a day's quota, exit 75
+  tiktok-network videos --db lab.db --layers liked,reposted,pinned      # and each account's lists
 """
 
 
@@ -58,19 +59,36 @@ def videos(what_if: bool, config_file: str | None, **flags: Any) -> None:
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     adopt_crawl_settings(settings)
-    mode = VideoCollection(since, until, settings.usernames_per_query, settings.video_page_size)
+    mode = VideoCollection(
+        since,
+        until,
+        settings.usernames_per_query,
+        settings.video_page_size,
+        settings.layer_lists,
+    )
     result = run_crawl(settings, credentials, [], export="never", mode=mode)
     sys.exit(result.exit_code)
 
 
 def say_forecast(settings: Any, since: dt.date, until: dt.date) -> None:
     """``--plan``: the cost of the collection, read from the crawl (nothing is written)."""
-    from tiktok_network.crawl.video_collection import forecast
+    from tiktok_network.crawl.video_collection import forecast, list_forecasts
     from tiktok_network.store import open_reader
 
     with open_reader(settings.db) as reader:
         f = forecast(reader, since, until, settings.usernames_per_query, settings.video_page_size)
+        lists = list_forecasts(reader, settings.layer_lists)
     quota = settings.info_quota
+    for lf in lists:
+        cost = (
+            f"at least {lf.calls_low:,} calls (one a list; more once the first lists end)"
+            if lf.calls is None
+            else f"about {lf.calls:,.0f} calls (at least {lf.calls_low:,})"
+        )
+        days = (lf.calls or lf.calls_low) / quota
+        click.echo(
+            f"{lf.layer} videos: {lf.lists:,} lists to page: {cost} = {days:.2f} days of the general quota"
+        )
     if f.units == 0:
         click.echo(f"videos {since} to {until}: every unit is collected: nothing to do")
         return

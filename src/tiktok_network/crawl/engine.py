@@ -44,8 +44,10 @@ from tiktok_network.crawl.results import (  # noqa: F401 - part of the engine's 
     MAX_USER_ATTEMPTS,
     CrawlResult,
     CrawlStats,
+    LostClaim,
     StopReason,
 )
+from tiktok_network.crawl.video_collection import lists_rounds
 from tiktok_network.quota_day import day_number, iso_utc
 from tiktok_network.store import display_name, open_shared_quota, open_store, quota_ledger_for
 from tiktok_network.store.base import (
@@ -86,10 +88,6 @@ def _unnamed(claim: Claim, text: str) -> str:
     return text.replace(claim.username, "<username>") if claim.username else text
 
 
-class LostClaim(Exception):
-    """A shared store refused a page: this worker's lease on the user was taken over."""
-
-
 class Engine:
     """Runs one crawl. Its parts come from outside (dependency injection) so that a test or a
     second backend can hand it others: ``open_writer`` builds the store writer (default: the
@@ -112,7 +110,7 @@ class Engine:
         mode: Mode | None = None,
     ) -> None:
         self.settings = settings
-        self.mode = mode or default_mode(settings)
+        self.mode = mode or default_mode(settings, lists_rounds)
         self._open_writer = open_writer or default_writer
         self._open_client = open_client
         self._clock = clock

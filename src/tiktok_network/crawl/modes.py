@@ -128,9 +128,17 @@ class Mode(Protocol):
         ...
 
 
-def default_mode(settings: CrawlSettings) -> Mode:
-    """The crawl ``settings`` describe: breadth-first, or the sampler it names."""
-    return BreadthFirst() if settings.sampler == "bfs" else Sample()
+# Rounds a crawl runs once its graph is walked (``crawl --layers``: the lists of videos,
+# ``video_collection.lists_rounds``), handed in by the engine: that module is built on this one.
+AfterRounds = Callable[[Engine], AsyncIterator[Round]]
+
+
+def default_mode(settings: CrawlSettings, lists: AfterRounds | None = None) -> Mode:
+    """The crawl ``settings`` describe: breadth-first (then the lists of videos its --layers
+    names), or the sampler it names."""
+    if settings.sampler != "bfs":
+        return Sample()
+    return BreadthFirst(lists if settings.layer_lists else None)
 
 
 class ModeBase:
@@ -148,8 +156,9 @@ class ModeBase:
 class BreadthFirst(ModeBase):
     """The crawl: users by depth, then the rounds that finish it."""
 
-    def __init__(self) -> None:
+    def __init__(self, after: AfterRounds | None = None) -> None:
         self.frontier: BreadthFirstFrontier | None = None
+        self.after = after
 
     async def open(self, engine: Engine, seeds: list[str]) -> None:
         s, writer = engine.settings, engine.store
@@ -177,6 +186,9 @@ class BreadthFirst(ModeBase):
         if engine.stop_reason is None and s.info and s.info_for == "all":
             yield Round(self._beyond(engine), info_only=True)
         await engine.report_failed()
+        if engine.stop_reason is None and self.after is not None:
+            async for after in self.after(engine):
+                yield after
 
     async def _backfill(self, engine: Engine) -> AsyncIterator[Round]:
         """--info once the lists are done: the profiles the user-info bucket could not give
@@ -206,7 +218,11 @@ class BreadthFirst(ModeBase):
 
     async def complete(self, engine: Engine) -> bool:
         s = engine.settings
-        return await engine.store.frontier_empty(s.max_depth) and engine.stop_reason is None
+        if not (await engine.store.frontier_empty(s.max_depth) and engine.stop_reason is None):
+            return False
+        if self.after is None:
+            return True
+        return (await engine.store.video_progress(s.layer_lists))["open"] == 0
 
 
 class Sample(ModeBase):
@@ -253,8 +269,15 @@ class Refresh(ModeBase):
 
     command = "refresh"
 
-    def __init__(self, marks: RefreshMarks) -> None:
+    def __init__(
+        self,
+        marks: RefreshMarks,
+        check_videos: Callable[[Engine, float], Awaitable[None]] | None = None,
+    ) -> None:
+        """``check_videos``: ``refresh --videos``'s batch compliance of the stored videos
+        (``video_checks.check_videos``, handed in: that module is built on this one)."""
         self.marks = marks
+        self.check_videos = check_videos
         self.frontier: RefreshFrontier | None = None
 
     async def open(self, engine: Engine, seeds: list[str]) -> None:
@@ -274,9 +297,13 @@ class Refresh(ModeBase):
         if await engine.retry_failed():
             yield Round(self.frontier, must_hear=True)
         await engine.report_failed()
+        if self.check_videos is not None and engine.stop_reason is None:
+            await self.check_videos(engine, self.marks.cutoff)
 
     async def complete(self, engine: Engine) -> bool:
-        return not await engine.store.refresh_pending() and engine.stop_reason is None
+        if await engine.store.refresh_pending() or engine.stop_reason is not None:
+            return False
+        return self.check_videos is None or not await engine.store.open_video_checks()
 
 
 class InfoRound(ModeBase):

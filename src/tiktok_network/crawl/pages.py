@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tiktok_network.api.outcomes import Page, UserInfo
-from tiktok_network.api.spec import LIST_ENDPOINTS
+from tiktok_network.api.spec import LIST_ENDPOINTS, cursor_moved
 from tiktok_network.completeness import HIDDEN_BY_OWNER, ended_list_verdict
 from tiktok_network.config import CrawlSettings
 from tiktok_network.store.base import Claim, ListCompleteness, ListVerdict, PageRecord
@@ -41,9 +41,7 @@ def page_verdict(
     received = claim.lists[direction].items + len(fresh)
     done = not page.has_more
     note = None
-    broken = page.has_more and (
-        page.next_cursor is None or bool(cursor and page.next_cursor >= cursor)
-    )
+    broken = page.has_more and not cursor_moved(LIST_ENDPOINTS[direction], cursor, page.next_cursor)
     if broken:
         note = f"cursor did not move ({cursor} -> {page.next_cursor}); list ended early"
         done = True
@@ -118,4 +116,6 @@ def reverdict_ended_lists(
 
 def reported_counts(info: UserInfo) -> dict[str, int | None]:
     """The lengths the profile reports, by list (each list names its field)."""
-    return {name: getattr(info, e.count_field) for name, e in LIST_ENDPOINTS.items()}
+    return {
+        name: getattr(info, e.count_field) for name, e in LIST_ENDPOINTS.items() if e.count_field
+    }

@@ -15,6 +15,11 @@ EXIT_REQUEUE = 75  # EX_TEMPFAIL: work remains; a batch system may requeue the j
 MAX_USER_ATTEMPTS = 3
 
 
+class LostClaim(Exception):
+    """A shared store refused a page: this worker's lease on the user (or the unit) was taken
+    over."""
+
+
 class StopReason(enum.Enum):
     SIGNAL = "signal"
     QUOTA = "quota"

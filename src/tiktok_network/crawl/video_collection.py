@@ -22,18 +22,26 @@ from typing import Any
 
 from tiktok_network.api import spec
 from tiktok_network.api.outcomes import Kind, Outcome
-from tiktok_network.crawl.engine import LostClaim
 from tiktok_network.crawl.frontier import FrontierBase
 from tiktok_network.crawl.modes import Engine, ModeBase, Round
-from tiktok_network.crawl.results import MAX_USER_ATTEMPTS, StopReason
+from tiktok_network.crawl.results import MAX_USER_ATTEMPTS, LostClaim, StopReason
 from tiktok_network.crawl.videos import windows
-from tiktok_network.store.videos import VideoPageRecord, VideoRow, VideoUnit
+from tiktok_network.store.videos import (
+    COMPLETE,
+    ERROR,
+    HIDDEN,
+    POSTED,
+    UNAVAILABLE,
+    VideoPageRecord,
+    VideoRow,
+    VideoUnit,
+)
 
 log = logging.getLogger("tiktok_network.crawl")
 
 # The fields the collection asks for and stores (the rest of spec.VIDEO_DOCUMENTED_FIELDS is
-# not kept: a column nobody reads is one more thing a purge must reach).
-FIELDS = ",".join(spec.VIDEO_FIELDS)
+# not kept: a column nobody reads is one more thing a purge must reach): the lists' own.
+FIELDS = spec.LAYER_FIELDS
 
 
 def video_windows(since: date, until: date) -> list[tuple[str, str]]:
@@ -42,12 +50,17 @@ def video_windows(since: date, until: date) -> list[tuple[str, str]]:
 
 
 class UnitFrontier(FrontierBase):
-    """The open units, by id, a batch at a time; a unit whose request failed is claimed again
-    until it has used its attempts."""
+    """The open units of some relations (the query's ``posted``, the lists of ``--layers``),
+    by id, a batch at a time; a unit whose request failed is claimed again until it has used
+    its attempts."""
+
+    relations: tuple[str, ...] = (POSTED,)
 
     async def _batch(self) -> list[Any] | None:
         want = max(2, self._settings.concurrency)
-        return await self._writer.claim_video_units(self._worker_id, want, MAX_USER_ATTEMPTS)
+        return await self._writer.claim_video_units(
+            self._worker_id, want, MAX_USER_ATTEMPTS, self.relations
+        )
 
     async def _drained(self) -> bool:
         """No open unit to claim, none in progress here, and none held by another worker (a
@@ -55,7 +68,7 @@ class UnitFrontier(FrontierBase):
         units until its lease expires: they are taken back then, and collected here)."""
         if self.busy:
             return False
-        if (await self._writer.video_progress())["held"] == 0:
+        if (await self._writer.video_progress(self.relations))["held"] == 0:
             return True
         await self._writer.recover_video_units(self._worker_id, self._settings.lease)
         return False
@@ -67,10 +80,18 @@ class VideoCollection(ModeBase):
 
     command = "videos"
 
-    def __init__(self, since: date, until: date, per_query: int, page_size: int) -> None:
+    def __init__(
+        self,
+        since: date,
+        until: date,
+        per_query: int,
+        page_size: int,
+        layers: tuple[str, ...] = (),
+    ) -> None:
         self.windows = video_windows(since, until)
         self.per_query = per_query
         self.page_size = page_size
+        self.relations = (POSTED, *layers)
         self.frontier: UnitFrontier | None = None
         self.planned = 0  # units made by this run
         self.recovered = 0  # units a dead run held, taken back
@@ -79,7 +100,8 @@ class VideoCollection(ModeBase):
         store, s = engine.store, engine.settings
         self.recovered = await store.recover_video_units(engine.worker_id, s.lease, new_run=True)
         self.planned = await store.plan_video_units(self.windows, self.per_query)
-        left = await store.video_progress()
+        self.planned += await store.plan_video_lists(self.relations[1:])
+        left = await store.video_progress(self.relations)
         log.info(
             "videos: %d units planned now, %d open (%d taken back from a run that stopped)",
             self.planned,
@@ -87,34 +109,62 @@ class VideoCollection(ModeBase):
             self.recovered,
         )
         self.frontier = UnitFrontier(store, engine.worker_id, s, engine.stop_event)
+        self.frontier.relations = self.relations
 
     async def rounds(self, engine: Engine) -> AsyncIterator[Round]:
         assert self.frontier is not None
-
-        async def visit(unit: VideoUnit) -> None:
-            await collect_unit(engine, unit, self.page_size)
-
-        yield Round(self.frontier, visit=visit)
-        if engine.stop_reason is None:
-            left = (await engine.store.video_progress())["open"]
-            if left:
-                log.warning(
-                    "%d units failed every attempt: run the same command again to retry them",
-                    left,
-                )
-                engine.request_stop(StopReason.FAILED_USERS)
+        yield unit_round(engine, self.frontier, self.page_size)
+        await units_left(engine, self.relations)
 
     async def complete(self, engine: Engine) -> bool:
         if engine.stop_reason is not None:
             return False
-        return (await engine.store.video_progress())["open"] == 0
+        return (await engine.store.video_progress(self.relations))["open"] == 0
+
+
+def unit_round(engine: Engine, frontier: UnitFrontier, page_size: int) -> Round:
+    """The round that pages through every open unit of the frontier's relations."""
+
+    async def visit(unit: VideoUnit) -> None:
+        if unit.relation == POSTED:
+            await collect_unit(engine, unit, page_size)
+        else:
+            await collect_list(engine, unit)
+
+    return Round(frontier, visit=visit)
+
+
+async def units_left(engine: Engine, relations: tuple[str, ...]) -> None:
+    """After the round: units still open failed every attempt (the run says so, exit 3)."""
+    if engine.stop_reason is None:
+        left = (await engine.store.video_progress(relations))["open"]
+        if left:
+            log.warning(
+                "%d units failed every attempt: run the same command again to retry them", left
+            )
+            engine.request_stop(StopReason.FAILED_USERS)
+
+
+async def lists_rounds(engine: Engine) -> AsyncIterator[Round]:
+    """``crawl --layers``: once the follow graph is walked, the lists of videos of every
+    expanded account, as units of the video collection (durable, resumable, the same
+    budget)."""
+    layers = engine.settings.layer_lists
+    store = engine.store
+    await store.recover_video_units(engine.worker_id, engine.settings.lease, new_run=True)
+    planned = await store.plan_video_lists(layers)
+    log.info("layers: %d lists of videos planned now (%s)", planned, ", ".join(layers))
+    frontier = UnitFrontier(store, engine.worker_id, engine.settings, engine.stop_event)
+    frontier.relations = layers
+    yield unit_round(engine, frontier, spec.MAX_COUNT)
+    await units_left(engine, layers)
 
 
 def _query(unit: VideoUnit) -> dict[str, Any]:
     return {"and": [{"operation": "IN", "field_name": "username", "field_values": unit.usernames}]}
 
 
-def _rows(videos: list[dict[str, Any]]) -> list[VideoRow]:
+def video_rows(videos: list[dict[str, Any]]) -> list[VideoRow]:
     """The served videos as stored; an entry without an id or author is left out."""
     rows = []
     for v in videos:
@@ -134,9 +184,24 @@ def _rows(videos: list[dict[str, Any]]) -> list[VideoRow]:
                 _int(v.get("like_count")),
                 _int(v.get("comment_count")),
                 _int(v.get("share_count")),
+                "|".join(_mentions(v.get("video_mention_list"))),
             )
         )
     return rows
+
+
+def _mentions(value: Any) -> list[str]:
+    """The usernames ``video_mention_list`` names. Its shape is undocumented (research-api.md
+    11 gives its name only): names, or objects with a ``username``/``user_name``, are read."""
+    if not isinstance(value, list):
+        return []
+    names = []
+    for m in value:
+        if isinstance(m, dict):
+            m = m.get("username", m.get("user_name"))
+        if isinstance(m, str) and m and "|" not in m:
+            names.append(m.replace("\x00", ""))
+    return names
 
 
 def _int(value: Any) -> int | None:
@@ -176,7 +241,7 @@ async def collect_unit(engine: Engine, unit: VideoUnit, page_size: int) -> None:
         if outcome.kind is Kind.OK and outcome.videos is not None:
             page = outcome.videos
             done = not page.has_more or not page.videos
-            rows = _rows(page.videos)
+            rows = video_rows(page.videos)
             await _commit(
                 engine,
                 unit,
@@ -228,6 +293,8 @@ async def _commit(
     log_id: str | None,
     fetched_at: float,
     restart: bool = False,
+    state: str | None = None,
+    note: str | None = None,
 ) -> None:
     record = VideoPageRecord(
         unit.unit_id,
@@ -240,12 +307,100 @@ async def _commit(
         log_id,
         fetched_at,
         restart,
+        unit.relation,
+        state,
+        note,
     )
     if not await engine.store.video_page(record):
         raise LostClaim(f"video unit #{unit.unit_id}")
     if not restart:
         engine.stats.pages += 1
         engine.stats.items += len(rows)
+
+
+async def collect_list(engine: Engine, unit: VideoUnit) -> None:
+    """Page through one account's list of videos (its unit's one member) to its end, a
+    transaction a page. A list its owner keeps private ends as ``hidden``, with the answer's
+    log id (not a failure); an account the service no longer serves ends its lists as
+    ``unavailable`` (a refresh of the follow graph decides whether it goes)."""
+    store, client = engine.store, engine.client
+    assert client is not None
+    endpoint = spec.VIDEO_LISTS[unit.relation]
+    if not unit.usernames:  # its owner was purged since it was planned
+        await _commit(engine, unit, [], 0, None, done=True, log_id=None, fetched_at=0.0)
+        return
+    cursor: int | None = unit.cursor or None
+    previous: set[int] = (
+        set()
+    )  # a resumed list's last page is not known: the upsert keeps a repeat once
+    while True:
+        if not engine.may_call():
+            await store.release_video_unit(unit.unit_id, engine.worker_id)
+            return
+        engine.stats.in_flight += 1
+        try:
+            outcome = await client.list_page(endpoint, unit.usernames[0], cursor)
+        finally:
+            engine.stats.in_flight -= 1
+        if outcome.kind in (Kind.OK, Kind.HIDDEN) and outcome.page is not None:
+            page = outcome.page
+            # a like sharing its second with the next page's first comes back: kept once
+            rows = [r for r in video_rows(page.videos) if r.video_id not in previous]
+            previous = {r.video_id for r in rows}
+            state, note = _list_end(endpoint, outcome.kind, page.has_more, cursor, page)
+            done = state is not None
+            await _commit(
+                engine,
+                unit,
+                rows,
+                page.next_cursor or 0,
+                None,
+                done=done,
+                log_id=outcome.log_id or None,
+                fetched_at=time.time(),
+                state=state,
+                note=note,
+            )
+            if note:
+                log.warning("videos: unit %d (%s): %s", unit.unit_id, unit.relation, note)
+            if done:
+                return
+            cursor = page.next_cursor
+            continue
+        if outcome.kind is Kind.QUOTA_EXHAUSTED:
+            if await engine.quota_exhausted():
+                continue
+            await store.release_video_unit(unit.unit_id, engine.worker_id)
+            return
+        if outcome.kind in (Kind.NOT_FOUND, Kind.REFUSED) and not outcome.interrupted:
+            await _commit(
+                engine,
+                unit,
+                [],
+                0,
+                None,
+                done=True,
+                log_id=outcome.log_id or None,
+                fetched_at=time.time(),
+                state=UNAVAILABLE,
+                note=outcome.detail[:300],
+            )
+            return
+        await _failed(engine, unit, outcome)
+        return
+
+
+def _list_end(
+    endpoint: spec.ListEndpoint, kind: Kind, has_more: bool, cursor: int | None, page: Any
+) -> tuple[str | None, str | None]:
+    """How a page ends its list, if it does: ``(state, note)``, or ``(None, None)``."""
+    if kind is Kind.HIDDEN:
+        return HIDDEN, None
+    if not has_more:
+        return COMPLETE, None
+    if not spec.cursor_moved(endpoint, cursor, page.next_cursor):
+        return ERROR, f"cursor did not move ({cursor} -> {page.next_cursor}); list ended early"
+    return None, None
 
 
 async def _failed(engine: Engine, unit: VideoUnit, outcome: Outcome) -> None:
@@ -337,3 +492,29 @@ def forecast(
         if todo
         else VideoForecast(0, 0, len(rates), 0, 0.0, 0.0)
     )
+
+
+@dataclass(frozen=True)
+class ListForecast:
+    """What a list of videos (``--layers``) costs for every expanded account: lists to page
+    (begun and new), and the calls: one a list at least; the mean pages of the lists already
+    ended (None before any did)."""
+
+    layer: str
+    lists: int
+    calls_low: int
+    calls: float | None
+
+
+def list_forecasts(reader: Any, layers: tuple[str, ...]) -> list[ListForecast]:
+    """The forecast of ``videos --plan --layers``, from a read snapshot (nothing is written)."""
+    known = reader.video_lists()
+    out = []
+    for layer in layers:
+        counts = known.get(layer, {"open": 0, "pages": 0})
+        todo = counts["open"] + reader.accounts_without_list(layer)
+        ended = sum(v for k, v in counts.items() if k not in ("open", "pages", "videos"))
+        mean = counts["pages"] / ended if ended else None
+        calls = None if mean is None else todo * max(1.0, mean)
+        out.append(ListForecast(layer, todo, todo, calls))
+    return out

@@ -12,6 +12,7 @@ from typing import IO, Any
 
 import msgspec
 
+from tiktok_network.api import spec
 from tiktok_network.emulator.settings import EmulatorSettings
 from tiktok_network.quota_day import day_number
 from tiktok_network.ratelimit import SlidingWindow
@@ -25,7 +26,7 @@ class QuotaBook:
         self.used: dict[tuple[str, int, str], int] = defaultdict(int)
 
     def bucket(self, endpoint: str) -> str:
-        if endpoint in ("info", "video"):  # the general bucket: user info, video query
+        if endpoint in ("info", "video", *spec.VIDEO_LISTS) or endpoint.startswith("compliance"):
             return "info"
         return endpoint if self.settings.separate_follow_quotas else "follow"
 

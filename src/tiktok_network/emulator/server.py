@@ -22,10 +22,12 @@ from aiohttp import web
 from tiktok_network.api import spec
 from tiktok_network.emulator.accounting import ClientWindows, QuotaBook, RequestLog
 from tiktok_network.emulator.auth import AuthRoutes
+from tiktok_network.emulator.compliance import ComplianceRoutes
 from tiktok_network.emulator.evolution import Evolution, Rates
 from tiktok_network.emulator.faults import Faults
 from tiktok_network.emulator.graph import FollowGraph
 from tiktok_network.emulator.info import InfoRoutes
+from tiktok_network.emulator.layers import LayerRoutes
 from tiktok_network.emulator.lists import ListRoutes
 from tiktok_network.emulator.settings import EmulatorSettings, ErrorTriple
 from tiktok_network.emulator.state import json_decoder, json_encoder
@@ -49,7 +51,9 @@ class LogIds:
         return f"{self._stamp}{self._counter & 0xFFFFFFFFFFFFFFFFFF:018X}"
 
 
-class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes, VideoRoutes):
+class Emulator(
+    AuthRoutes, Faults, ListRoutes, InfoRoutes, VideoRoutes, LayerRoutes, ComplianceRoutes
+):
     """State and request handlers of one emulated service."""
 
     def __init__(self, graph: FollowGraph, settings: EmulatorSettings | None = None) -> None:
@@ -77,6 +81,8 @@ class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes, VideoRoutes):
         self.evolution = Evolution(graph, rates, s.seed, s.day_seconds)
         self._search_pages = {}
         self._expired = set()
+        self._validation_tasks = {}
+        self.deleted_videos = set()
         if s.videos_file:  # read now: a file that cannot be served is said at start
             from tiktok_network.emulator.settings import SettingsError
             from tiktok_network.emulator.videos import QueryError, VideoTable
@@ -91,9 +97,18 @@ class Emulator(AuthRoutes, Faults, ListRoutes, InfoRoutes, VideoRoutes):
         app = web.Application(client_max_size=1 << 20)
         app.router.add_post(spec.TOKEN_PATH, self.token)
         for endpoint in spec.LIST_ENDPOINTS.values():
-            app.router.add_post(endpoint.path, self.list_handler(endpoint))
+            handler = (
+                self.layer_handler(endpoint)
+                if endpoint.entry == "video"
+                else self.list_handler(endpoint)
+            )
+            app.router.add_post(endpoint.path, handler)
         app.router.add_post(spec.ENDPOINTS["info"], self.info)
         app.router.add_post(spec.ENDPOINTS["video"], self.video_query)
+        app.router.add_post(spec.COMPLIANCE_PATHS["create"], self.compliance_create)
+        app.router.add_post(spec.COMPLIANCE_PATHS["status"], self.compliance_status)
+        app.router.add_post(spec.COMPLIANCE_PATHS["download"], self.compliance_download)
+        app.router.add_post("/_emulator/delete_videos", self.delete_videos)
         app.router.add_get("/_emulator/stats", self.stats)
         app.router.add_post("/_emulator/advance", self.advance)
         app.router.add_get("/_emulator/changes", self.changes)

@@ -135,6 +135,10 @@ class EmulatorSettings:
     search_id_pages: int | None = None
     videos_per_account: float = 2.0  # synthetic videos an account posts in 2025, on average
     videos_file: str | None = None  # serve exactly these videos (CSV or Parquet)
+    # liked and reposted lists their owners keep private (research-api.md 3.5: "often")
+    layers_unavailable: float = 0.3
+    pinned_key: str = "pinned_videos_list"  # or user_pinned_videos: the docs disagree
+    compliance_polls: int = 1  # status calls a compliance task answers "processing" to
     hostile_text: float = 0.0  # share of accounts with NULs, lone surrogates, huge counts
     # the graph changing on the emulator's clock (evolution.py): shares per emulated day
     evolve_follow: float = 0.0
@@ -287,6 +291,25 @@ OPTIONS: tuple[Option, ...] = (
         "text",
         None,
         "FILE",
+    ),
+    Option(
+        "layers_unavailable",
+        "--layers-unavailable",
+        "Share of accounts whose liked and reposted lists are private: answered 400, 'the"
+        " user's ... information cannot be returned'.",
+        "float",
+    ),
+    Option(
+        "compliance_polls",
+        "--compliance-polls",
+        "Batch compliance: status calls a task answers 'processing' to before 'completed'.",
+        "int",
+    ),
+    Option(
+        "pinned_key",
+        "--pinned-key",
+        "The key of the pinned videos inside data: pinned_videos_list (the official wrapper's)"
+        " or user_pinned_videos (another doc version's).",
     ),
     Option(
         "videos_per_account",

@@ -514,7 +514,7 @@ class VideoRoutes:
             return self._invalid(client, charged, "video", None, why)  # type: ignore[attr-defined]
         self._search_pages[key] = 1 if given in (None, "") else served + 1
         try:
-            found = self.videos.search(query, start, end)
+            found = self.live_rows(self.videos.search(query, start, end))  # type: ignore[attr-defined]
         except QueryError as exc:
             return self._invalid(client, charged, "video", None, str(exc))  # type: ignore[attr-defined]
         page = found[cursor : cursor + max_count]

@@ -2,12 +2,14 @@
 edges, the account -- hashtag bipartite network and the hashtag co-occurrence network.
 
 Files (each written atomically; a purge rewrites them like every recorded output):
-- ``videos.csv`` / ``videos.parquet``: one row per video (id, username, create_time in UTC,
-  region_code, hashtags ``|``-joined, description, view/like/comment/share counts, first and
-  last seen);
-- ``account_videos.csv``: username, video_id, relation (``posted``), first_seen, last_seen;
+- ``videos.csv`` / ``videos.parquet``: one row per video (id, username of its author,
+  create_time in UTC, region_code, hashtags ``|``-joined, description, view/like/comment/share
+  counts, first and last seen, the accounts it mentions ``|``-joined); a liked, reposted or
+  pinned video's author need not be an account of the crawl;
+- ``account_videos.csv``: username, video_id, relation (``posted``, ``liked``, ``reposted``,
+  ``pinned``), first_seen, last_seen;
 - ``account_hashtags.csv`` / ``.parquet`` / ``.gexf``: username, hashtag, videos (how many of
-  the account's videos carry it), first_used, last_used: a bipartite network (GEXF nodes have
+  the videos the account posted carry it), first_used, last_used: a bipartite network (GEXF nodes have
   ``kind`` account or hashtag);
 - ``hashtag_cooccurrence.csv`` / ``.parquet`` / ``.gexf``: hashtag_a, hashtag_b (a < b),
   videos (how many carry both), accounts (how many accounts posted both on one video): the
@@ -30,7 +32,7 @@ from tiktok_network.store.read import CrawlReader
 
 VIDEO_COLUMNS = (
     "id", "username", "create_time", "region_code", "hashtags", "description", "view_count",
-    "like_count", "comment_count", "share_count", "first_seen", "last_seen",
+    "like_count", "comment_count", "share_count", "first_seen", "last_seen", "mentions",
 )  # fmt: skip
 
 
@@ -46,7 +48,7 @@ def export_videos(snap: CrawlReader, out: Path, force: bool = False) -> dict[str
     import pyarrow.parquet as pq
 
     raw = list(snap.video_rows())
-    rows = [(*r[:2], _iso(r[2]), *r[3:10], _iso(r[10]), _iso(r[11])) for r in raw]
+    rows = [(*r[:2], _iso(r[2]), *r[3:10], _iso(r[10]), _iso(r[11]), r[12]) for r in raw]
     counts: dict[str, int] = {}
     _csv(out / "videos.csv", VIDEO_COLUMNS, rows)
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in VIDEO_COLUMNS]
@@ -66,7 +68,7 @@ def export_videos(snap: CrawlReader, out: Path, force: bool = False) -> dict[str
         edges,
     )
     counts["account_videos.csv"] = len(edges)
-    used, first, last, pairs, pair_accounts = _networks(raw)
+    used, first, last, pairs, pair_accounts = _networks(list(snap.video_rows(posted_only=True)))
     bipartite = [(n, t, k, _iso(a), _iso(b)) for n, t, k, a, b in _uses(used, first, last)]
     columns_b = ("username", "hashtag", "videos", "first_used", "last_used")
     _csv(out / "account_hashtags.csv", columns_b, bipartite)
@@ -95,7 +97,7 @@ def _type(name: str) -> Any:
 def account_hashtags(snap: CrawlReader) -> list[tuple[str, str, int, Any, Any]]:
     """The account--hashtag network as ``account_hashtags.csv`` holds it: (username, hashtag,
     videos, first use, last use), times in Unix seconds (the Python API's ``hashtags()``)."""
-    used, first, last, _, _ = _networks(list(snap.video_rows()))
+    used, first, last, _, _ = _networks(list(snap.video_rows(posted_only=True)))
     return _uses(used, first, last)
 
 

@@ -133,6 +133,7 @@ class RefreshMarks:
     directions: tuple[str, ...]  # the crawl's directions
     info_for_all: bool  # user info of the users found beyond the crawl's depth too
     max_depth: int  # the crawl's depth: users beyond it were never expanded
+    videos: bool = False  # the stored videos too, through batch compliance (refresh --videos)
 
 
 @dataclass(frozen=True)

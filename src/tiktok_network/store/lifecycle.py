@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -189,7 +190,7 @@ def purge(execute: Execute, doomed: list[tuple[int, str]], now: float, run_id: i
                 (now, run_id, user_id, user_id),
             ).rowcount,
         }
-        removed.update(_purge_videos(execute, user_id))
+        removed.update(_purge_videos(execute, user_id, row[0]))
         had_profile = execute(
             "SELECT info IS NOT NULL FROM users WHERE id = ?", (user_id,)
         ).fetchone()[0]
@@ -214,17 +215,30 @@ def purge(execute: Execute, doomed: list[tuple[int, str]], now: float, run_id: i
     return purged
 
 
-def _purge_videos(execute: Execute, user_id: int) -> dict[str, int]:
-    """A purged account's videos, the edges to them and from it, and its place in the units
-    that collect videos (by id: no name to scrub there)."""
+def _purge_videos(execute: Execute, user_id: int, username: str) -> dict[str, int]:
+    """A purged account's videos (by id, and by name when it posted them as no account of the
+    crawl: a liked video's author), every edge to them and from it, its place in the units that
+    collect videos (by id: no name there), and its name in the mentions of the videos kept."""
+    posted = "author_id = ? OR author = ?"
     edges = execute(
-        "DELETE FROM video_edges WHERE user_id = ? OR video_id IN"
-        " (SELECT id FROM videos WHERE author_id = ?)",
-        (user_id, user_id),
+        f"DELETE FROM video_edges WHERE user_id = ? OR video_id IN (SELECT id FROM videos WHERE {posted})",
+        (user_id, user_id, username),
     ).rowcount
-    videos = execute("DELETE FROM videos WHERE author_id = ?", (user_id,)).rowcount
+    videos = execute(f"DELETE FROM videos WHERE {posted}", (user_id, username)).rowcount
     execute("DELETE FROM video_unit_members WHERE user_id = ?", (user_id,))
-    return {"videos_deleted": videos, "video_edges_deleted": edges}
+    pattern = "%|" + re.sub(r"([\\%_])", r"\\\1", username) + "|%"
+    mentioned = execute(
+        "SELECT id, mentions FROM videos WHERE '|' || mentions || '|' LIKE ? ESCAPE '\\'",
+        (pattern,),
+    ).fetchall()
+    for video_id, mentions in mentioned:
+        kept = "|".join(m for m in str(mentions).split("|") if m != username)
+        execute("UPDATE videos SET mentions = ? WHERE id = ?", (kept, video_id))
+    return {
+        "videos_deleted": videos,
+        "video_edges_deleted": edges,
+        "video_mentions_removed": len(mentioned),
+    }
 
 
 def name_hash(username: str) -> str:

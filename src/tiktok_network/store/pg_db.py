@@ -210,6 +210,19 @@ CREATE TABLE IF NOT EXISTS video_unit_members(
     unit_id BIGINT NOT NULL, user_id BIGINT NOT NULL, PRIMARY KEY(unit_id, user_id));
 CREATE INDEX IF NOT EXISTS video_unit_members_user ON video_unit_members(user_id);
 """
+# Version 8: as SQLite's (sqlite_db.py).
+SCHEMA_V8 = """
+ALTER TABLE videos ADD COLUMN IF NOT EXISTS author TEXT;
+ALTER TABLE videos ADD COLUMN IF NOT EXISTS mentions TEXT;
+ALTER TABLE videos ADD COLUMN IF NOT EXISTS checked_at DOUBLE PRECISION;
+ALTER TABLE video_units ADD COLUMN IF NOT EXISTS relation TEXT NOT NULL DEFAULT 'posted';
+ALTER TABLE video_units ADD COLUMN IF NOT EXISTS state TEXT;
+CREATE INDEX IF NOT EXISTS videos_author_name ON videos(author);
+CREATE TABLE IF NOT EXISTS video_checks(
+    id BIGSERIAL PRIMARY KEY, task_id TEXT, video_ids TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL, finished_at DOUBLE PRECISION, valid BIGINT,
+    removed BIGINT, run_id BIGINT);
+"""
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the crawl tables", SCHEMA_V1),
     (2, "workers, shared quota and rate limit", SCHEMA_V2),
@@ -218,6 +231,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (5, "the steps of a sampled crawl", SCHEMA_V5),
     (6, "purged accounts kept out by the hash of their name", SCHEMA_V6),
     (7, "the videos accounts post, and the windows that collect them", SCHEMA_V7),
+    (8, "liked, reposted and pinned videos; authors, mentions; compliance checks", SCHEMA_V8),
 ]
 VERSION = MIGRATIONS[-1][0]
 

@@ -526,13 +526,16 @@ class CrawlReader:
         )
 
     def videos(self) -> Iterator[tuple[int, str, int | None, str | None, list[str]]]:
-        """(video id, author's username, create time, region, hashtags) of every video the
-        crawl holds, by id; names pass the reader's pseudonyms like every other."""
+        """(video id, author's username, create time, region, hashtags) of every video an
+        account of the crawl posted (as the video query found it: a video another account
+        liked is not its author's post of the period), by id; names pass the reader's
+        pseudonyms like every other."""
         if not self.has_table("videos"):
             return
         for vid, name, created, region, tags in self._rows(
             "SELECT v.id, u.username, v.create_time, v.region_code, v.hashtags FROM videos v"
-            " JOIN users u ON u.id = v.author_id WHERE u.purged_at IS NULL ORDER BY v.id"
+            f" JOIN users u ON u.id = v.author_id WHERE u.purged_at IS NULL{self._posted()}"
+            " ORDER BY v.id"
         ):
             yield (
                 int(vid),
@@ -542,6 +545,16 @@ class CrawlReader:
                 ([t for t in tags.split("|") if t] if tags else []),
             )
 
+    def _posted(self) -> str:
+        """The condition that keeps the videos the query found posted (schema 8 on: before it,
+        every video stored was)."""
+        if not self._lists_kept():
+            return ""
+        return (
+            " AND EXISTS (SELECT 1 FROM video_edges e WHERE e.video_id = v.id"
+            " AND e.user_id = v.author_id AND e.relation = 'posted')"
+        )
+
     def _alive(self, alias: str) -> str:
         """The condition that keeps accounts not purged (an older layout has no purges)."""
         return f"{alias}purged_at IS NULL" if self.has_column("users", "purged_at") else "1 = 1"
@@ -549,20 +562,61 @@ class CrawlReader:
     def video_count(self) -> int:
         return int(self._one("SELECT count(*) FROM videos")) if self.has_table("videos") else 0
 
+    def _lists_kept(self) -> bool:
+        """Whether the crawl's schema keeps lists of videos (version 8: units by relation,
+        videos with their author's name and mentions)."""
+        return self.has_table("video_units") and self.has_column("video_units", "relation")
+
     def video_units(self) -> list[tuple[str, str, int, int, int, int]]:
-        """Every unit of the video collection: start and end date, done, pages, videos, and
-        its accounts (not purged)."""
+        """Every unit of the video query (not the lists of ``--layers``): start and end date,
+        done, pages, videos, and its accounts (not purged)."""
         if not self.has_table("video_units"):
             return []
+        posted = " WHERE u.relation = 'posted'" if self._lists_kept() else ""
         return [
             (a, b, int(done), int(pages), int(videos), int(members))
             for a, b, done, pages, videos, members in self._rows(
                 "SELECT u.start_date, u.end_date, u.done, u.pages, u.videos, (SELECT count(*)"
                 " FROM video_unit_members m JOIN users x ON x.id = m.user_id"
-                f" WHERE m.unit_id = u.id AND {self._alive('x.')}) FROM video_units u"
+                f" WHERE m.unit_id = u.id AND {self._alive('x.')}) FROM video_units u{posted}"
                 " ORDER BY u.id"
             )
         ]
+
+    def video_lists(self) -> dict[str, dict[str, int]]:
+        """The lists of videos (``--layers``) by name: how many ended in each state
+        (complete, hidden, unavailable, error), are ``open``, and the ``pages`` and ``videos``
+        they took."""
+        if not self._lists_kept():
+            return {}
+        found: dict[str, dict[str, int]] = {}
+        for relation, state, done, n, pages, videos in self._rows(
+            "SELECT relation, state, done, count(*), coalesce(sum(pages), 0),"
+            " coalesce(sum(videos), 0) FROM video_units WHERE relation <> 'posted'"
+            " GROUP BY relation, state, done ORDER BY relation"
+        ):
+            counts = found.setdefault(relation, {"open": 0, "pages": 0, "videos": 0})
+            key = "open" if not done else (state or "complete")
+            counts[key] = counts.get(key, 0) + int(n)
+            counts["pages"] += int(pages)
+            counts["videos"] += int(videos)
+        return found
+
+    def accounts_without_list(self, layer: str) -> int:
+        """Expanded accounts (not purged) whose list ``layer`` no unit covers yet."""
+        covered = (
+            " AND id NOT IN (SELECT m.user_id FROM video_unit_members m JOIN video_units u"
+            " ON u.id = m.unit_id WHERE u.relation = ?)"
+            if self._lists_kept()
+            else ""
+        )
+        return int(
+            self._one(
+                f"SELECT count(*) FROM users WHERE state = {DONE:d} AND status = {UserStatus.PARSED:d}"
+                f" AND {self._alive('')}{covered}",
+                (layer,) if covered else (),
+            )
+        )
 
     def accounts_without_unit(self, start: str, end: str) -> int:
         """Expanded accounts (not purged) that no unit of this window covers yet: what a
@@ -582,18 +636,26 @@ class CrawlReader:
             )
         )
 
-    def video_rows(self) -> Iterator[tuple[Any, ...]]:
+    def video_rows(self, *, posted_only: bool = False) -> Iterator[tuple[Any, ...]]:
         """Every video as exported: id, author, create time, region, hashtags (``|``-joined),
-        description, view, like, comment and share counts, first and last seen."""
+        description, view, like, comment and share counts, first and last seen, and the
+        accounts it mentions (``|``-joined). The author is an account of the crawl, or (a
+        liked, reposted or pinned video's) the name the service gave; ``posted_only``: the
+        videos of the crawl's accounts alone (what the account--hashtag network is made of)."""
         if not self.has_table("videos"):
             return
+        v8 = self.has_column("videos", "author")
+        author = "coalesce(u.username, v.author)" if v8 else "u.username"
+        mentions = "v.mentions" if v8 else "NULL"
         for row in self._rows(
-            "SELECT v.id, u.username, v.create_time, v.region_code, v.hashtags, v.description,"
+            f"SELECT v.id, {author}, v.create_time, v.region_code, v.hashtags, v.description,"
             " v.view_count, v.like_count, v.comment_count, v.share_count, v.first_seen,"
-            " v.last_seen FROM videos v JOIN users u ON u.id = v.author_id"
-            " WHERE u.purged_at IS NULL ORDER BY v.id"
+            f" v.last_seen, {mentions} FROM videos v {'' if posted_only else 'LEFT '}JOIN users u"
+            " ON u.id = v.author_id WHERE (u.id IS NULL OR u.purged_at IS NULL)"
+            f"{self._posted() if posted_only else ''} ORDER BY v.id"
         ):
-            yield (row[0], self._pseudonym(row[1]) or "", *row[2:])
+            named = "|".join(self._pseudonym(m) or "" for m in str(row[12] or "").split("|") if m)
+            yield (row[0], self._pseudonym(row[1]) or "", *row[2:12], named)
 
     def video_edges(self) -> Iterator[tuple[str, int, str, float, float]]:
         """Account -> video edges: username, video id, relation (posted, ...), first and last

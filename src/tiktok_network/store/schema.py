@@ -138,7 +138,7 @@ TABLES: tuple[Table, ...] = (
             "id:integer author_id:integer create_time:integer region_code:text hashtags:text"
             " description:text view_count:integer like_count:integer comment_count:integer"
             " share_count:integer first_seen:real last_seen:real first_run:integer"
-            " last_run:integer log_id:text"
+            " last_run:integer log_id:text author:text mentions:text checked_at:real"
         ),
         ("id",),
     ),
@@ -155,12 +155,22 @@ TABLES: tuple[Table, ...] = (
         _cols(
             "id:integer start_date:text end_date:text cursor:integer search_id:text"
             " done:integer pages:integer videos:integer restarts:integer attempts:integer"
-            " last_error:text claimed_by:text claimed_at:real run_id:integer"
+            " last_error:text claimed_by:text claimed_at:real run_id:integer relation:text"
+            " state:text"
         ),
         ("id",),
         serial=True,
     ),
     Table("video_unit_members", _cols("unit_id:integer user_id:integer"), ("unit_id", "user_id")),
+    Table(
+        "video_checks",
+        _cols(
+            "id:integer task_id:text video_ids:text created_at:real finished_at:real"
+            " valid:integer removed:integer run_id:integer"
+        ),
+        ("id",),
+        serial=True,
+    ),
     # Each database's own: never copied.
     Table("meta", _cols("key:text value:text")),
     Table("schema_version", _cols("version:integer applied_at:real note:text")),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import socket
 import sqlite3
 import time
@@ -173,6 +174,20 @@ CREATE TABLE IF NOT EXISTS video_unit_members(
     PRIMARY KEY(unit_id, user_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS video_unit_members_user ON video_unit_members(user_id);
 """
+# Version 8: the video lists of a user (liked, reposted, pinned) as units of one account and
+# relation, with their verdict; each video's author by name (a liked video's author is often no
+# account of the crawl) and the accounts it mentions; batch compliance checks (refresh --videos).
+SCHEMA_V8 = """
+ALTER TABLE videos ADD COLUMN author TEXT;
+ALTER TABLE videos ADD COLUMN mentions TEXT;
+ALTER TABLE videos ADD COLUMN checked_at REAL;
+ALTER TABLE video_units ADD COLUMN relation TEXT NOT NULL DEFAULT 'posted';
+ALTER TABLE video_units ADD COLUMN state TEXT;
+CREATE INDEX IF NOT EXISTS videos_author_name ON videos(author);
+CREATE TABLE IF NOT EXISTS video_checks(
+    id INTEGER PRIMARY KEY, task_id TEXT, video_ids TEXT NOT NULL, created_at REAL NOT NULL,
+    finished_at REAL, valid INTEGER, removed INTEGER, run_id INTEGER);
+"""
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the crawl tables", SCHEMA),
     (2, "schema versions and workers", SCHEMA_V2),
@@ -181,6 +196,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (5, "the steps of a sampled crawl", SCHEMA_V5),
     (6, "purged accounts kept out by the hash of their name", SCHEMA_V6),
     (7, "the videos accounts post, and the windows that collect them", SCHEMA_V7),
+    (8, "liked, reposted and pinned videos; authors, mentions; compliance checks", SCHEMA_V8),
 ]
 VERSION = MIGRATIONS[-1][0]
 SCHEMA_VERSION = str(VERSION)
@@ -290,6 +306,20 @@ def _check_writable(path: Path) -> None:
         )
 
 
+_ADD_COLUMN = re.compile(r"\s*ALTER TABLE (\w+) ADD COLUMN (\w+)", re.IGNORECASE)
+
+
+def _column_there(conn: sqlite3.Connection, statement: str) -> bool:
+    """Whether ``statement`` adds a column the table has already: SQLite has no ``ADD COLUMN
+    IF NOT EXISTS`` (PostgreSQL's migrations say it), so a migration is run again safely on a
+    file whose recorded version is older than its tables."""
+    found = _ADD_COLUMN.match(statement)
+    if found is None:
+        return False
+    table, column = found.groups()
+    return any(r[1] == column for r in conn.execute(f"PRAGMA table_info({table})"))
+
+
 def _check_app(conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     if "meta" in tables:
@@ -308,7 +338,8 @@ def _check_app(conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
             if version <= current:
                 continue
             for statement in statements(ddl):
-                conn.execute(statement)
+                if not _column_there(conn, statement):
+                    conn.execute(statement)
             if version == 1:
                 conn.executemany(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",

@@ -72,6 +72,8 @@ class CrawlStatus:
     follow_quota: int = 20000
     # The video collection (tiktok-network videos): units open and finished, pages, videos.
     videos: dict[str, int] = field(default_factory=dict)
+    # Each list of videos (--layers): lists by how they ended (complete, hidden, ...), open.
+    video_lists: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
@@ -128,6 +130,7 @@ class CrawlStatus:
                 if self.videos
                 else []
             ),
+            *(_list_line(name, counts) for name, counts in self.video_lists.items()),
         ]
         live = [w for w in self.workers if w.state == "live"]
         unended = [w for w in self.workers if not w.state.startswith("ended")]
@@ -227,6 +230,9 @@ def read_status(
                 "pages": sum(u[3] for u in units),
                 "videos": reader.video_count(),
             }
+        st.video_lists = reader.video_lists()
+        if st.video_lists and not st.videos:
+            st.videos = {"open": 0, "finished": 0, "pages": 0, "videos": reader.video_count()}
         st.edges = reader.edge_count()
         st.window = window
         st.compliance = reader.compliance(time.time() - window)
@@ -359,3 +365,21 @@ def _read(conn: Any, max_depth: int | None, day_seconds: float) -> CrawlStatus:
     pages_per_user = st.pages / parsed if parsed else 1.0
     st.est_requests = math.ceil(st.queued_in_depth * max(1.0, pages_per_user))
     return st
+
+
+LIST_STATES = {
+    "complete": "complete",
+    "hidden": "private (the owner's choice: not failures)",
+    "unavailable": "of accounts no longer served",
+    "error": "ended early (a cursor that did not move)",
+}
+
+
+def _list_line(name: str, counts: dict[str, int]) -> str:
+    """One list of videos in ``status``: its lists by how they ended, and what they held."""
+    ended = [f"{counts[k]:,} {what}" for k, what in LIST_STATES.items() if counts.get(k)]
+    total = sum(counts.get(k, 0) for k in LIST_STATES) + counts["open"]
+    return (
+        f"{name} videos: {total:,} lists: {', '.join(ended) or 'none ended'}, {counts['open']:,}"
+        f" open; {counts['videos']:,} videos in {counts['pages']:,} pages"
+    )

@@ -214,6 +214,34 @@ class StoreWriter:
             self.store.transact, lambda execute: videos.plan_units(execute, windows, per_query)
         )
 
+    async def plan_video_lists(self, layers: tuple[str, ...]) -> int:
+        if not layers:
+            return 0
+        return await self._run_in_child(
+            self.store.transact, lambda execute: videos.plan_lists(execute, layers)
+        )
+
+    async def plan_video_checks(self, cutoff: float, batch: int) -> int:
+        return await self._run_in_child(
+            self.store.transact, lambda execute: videos.plan_checks(execute, cutoff, batch)
+        )
+
+    async def open_video_checks(self) -> list[videos.VideoCheck]:
+        return await self._run_in_child(self.store.transact, videos.open_checks)
+
+    async def set_video_check_task(self, check_id: int, task_id: str | None) -> None:
+        await self._run_in_child(
+            self.store.transact,
+            lambda execute: videos.set_check_task(execute, check_id, task_id),
+        )
+
+    async def finish_video_check(self, check: videos.VideoCheck, valid: set[int]) -> int:
+        dialect, run_id = self.store.dialect, self.run_id
+        return await self._run_in_child(
+            self.store.transact,
+            lambda execute: videos.finish_check(execute, dialect, check, valid, run_id),
+        )
+
     async def recover_video_units(self, worker: str, lease: float, *, new_run: bool = False) -> int:
         shared = self.store.shared
         return await self._run_in_child(
@@ -222,12 +250,14 @@ class StoreWriter:
         )
 
     async def claim_video_units(
-        self, worker: str, n: int, max_attempts: int
+        self, worker: str, n: int, max_attempts: int, relations: tuple[str, ...]
     ) -> list[videos.VideoUnit]:
         dialect = self.store.dialect
         return await self._run_in_child(
             self.store.transact,
-            lambda execute: videos.claim_units(execute, dialect, worker, n, max_attempts),
+            lambda execute: videos.claim_units(
+                execute, dialect, worker, n, max_attempts, relations
+            ),
         )
 
     async def video_page(self, record: videos.VideoPageRecord) -> bool:
@@ -247,8 +277,10 @@ class StoreWriter:
             self.store.transact, lambda execute: videos.release_unit(execute, unit_id, worker)
         )
 
-    async def video_progress(self) -> dict[str, int]:
-        return await self._run_in_child(self.store.transact, videos.progress)
+    async def video_progress(self, relations: tuple[str, ...] | None = None) -> dict[str, int]:
+        return await self._run_in_child(
+            self.store.transact, lambda execute: videos.progress(execute, relations)
+        )
 
     async def refresh_pending(self) -> int:
         return await self._run_in_child(self.store.refresh_pending)
