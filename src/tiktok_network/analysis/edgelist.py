@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tiktok_network.analysis.arrays import unique_sorted
 from tiktok_network.edgefile import EdgeFileError, read_label_pairs
 
 
@@ -59,7 +60,7 @@ def simplify(
     n = max(len(names), 1)
     loops = src == dst
     keys = src[~loops].astype(np.int64) * n + dst[~loops]
-    unique = np.unique(keys)
+    unique = unique_sorted(keys)
     return EdgeList(
         name,
         names,
@@ -136,16 +137,20 @@ def read_parquet_edges(path: Path, name: str | None = None, undirected: bool = F
         raise EdgeListError(f"{path}: no edges")
     import pyarrow as pa
 
-    # Label -> id in C: one dictionary encoding over both columns.
+    # Label -> id in C: one dictionary encoding over both columns. As 64-bit-offset strings:
+    # the labels of 100 M edges are more than the 2 GB a ``string`` array can hold in one piece
+    # ("offset overflow while concatenating arrays").
     both = (
         pa.chunked_array(
-            table.column(0).cast(pa.string()).chunks + table.column(1).cast(pa.string()).chunks
+            table.column(0).cast(pa.large_string()).chunks
+            + table.column(1).cast(pa.large_string()).chunks
         )
         .combine_chunks()
         .dictionary_encode()
     )
-    ids = both.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     m = table.num_rows
+    del table
+    ids = both.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     src, dst = ids[:m], ids[m:]
     if undirected:
         src, dst = np.concatenate([src, dst]), np.concatenate([dst, src])
@@ -195,7 +200,7 @@ def read_crawl(db: str | Path, name: str | None = None, core_only: bool = False)
     if core_only:
         keep = parsed[src] & parsed[dst]
         src, dst = src[keep], dst[keep]
-    used = np.unique(np.concatenate([src, dst]))
+    used = unique_sorted(np.concatenate([src, dst]))
     remap = np.full(len(names), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
     return simplify(name or label, [names[i] for i in used], remap[src], remap[dst], digest)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from tiktok_network._version import __version__
+from tiktok_network.analysis.arrays import undirected_pairs
 from tiktok_network.analysis.canvas import new_figure
 from tiktok_network.analysis.coverage import (
     censoring,
@@ -162,12 +163,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def _undirected_degrees(el: EdgeList) -> np.ndarray:
-    a, b = np.minimum(el.src, el.dst), np.maximum(el.src, el.dst)
-    keys = np.unique(a * max(el.n_nodes, 1) + b)
-    n = max(el.n_nodes, 1)
-    return np.bincount(keys // n, minlength=el.n_nodes) + np.bincount(
-        keys % n, minlength=el.n_nodes
-    )
+    a, b = undirected_pairs(el.src, el.dst, el.n_nodes)
+    return np.bincount(a, minlength=el.n_nodes) + np.bincount(b, minlength=el.n_nodes)
 
 
 def _slug(text: str) -> str:
