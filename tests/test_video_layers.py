@@ -7,6 +7,7 @@ Kills are triggered by progress (requests the emulator logged), never by the clo
 from __future__ import annotations
 
 import csv
+import json
 import signal
 import subprocess
 
@@ -57,6 +58,15 @@ def stored(db, expanded: list[str]) -> dict:
     for name, relation, video in rows:
         found[(name, relation)].add(int(video))
     return found
+
+
+def delete_at_service(emu, ids: list[int]) -> None:
+    """The videos' authors delete them: gone from every endpoint of the emulator."""
+    import urllib.request
+
+    body = json.dumps({"ids": ids}).encode()
+    request = urllib.request.Request(f"{emu.url}/_emulator/delete_videos", data=body)
+    urllib.request.urlopen(request, timeout=30).read()
 
 
 def names_in_crawl(db) -> set[str]:
@@ -232,15 +242,7 @@ def test_refresh_videos_deletes_what_the_service_no_longer_lists_through_a_kill(
         db = crawl_db.target
         ids = [int(i) for (i,) in _query(db, "SELECT id FROM videos ORDER BY id")]
         doomed = ids[::7]
-        import json
-        import urllib.request
-
-        urllib.request.urlopen(
-            urllib.request.Request(
-                f"{emu.url}/_emulator/delete_videos", data=json.dumps({"ids": doomed}).encode()
-            ),
-            timeout=30,
-        ).read()
+        delete_at_service(emu, doomed)
 
         def refresh(window: str = "0s") -> subprocess.Popen[str]:
             return subprocess.Popen(
@@ -308,15 +310,7 @@ def test_refresh_videos_stopped_by_the_quota_goes_on_with_the_same_task(tmp_path
         ids = [int(i) for (i,) in _query(db, "SELECT id FROM videos ORDER BY id")]
         assert len(ids) > 5
         doomed = ids[::3]
-        import json
-        import urllib.request
-
-        urllib.request.urlopen(
-            urllib.request.Request(
-                f"{emu.url}/_emulator/delete_videos", data=json.dumps({"ids": doomed}).encode()
-            ),
-            timeout=30,
-        ).read()
+        delete_at_service(emu, doomed)
         codes = []
         for _ in range(30):
             done = run_cli(tmp_path, emu.url, "refresh", "--videos", "--older-than", "0s",

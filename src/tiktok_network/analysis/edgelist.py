@@ -125,36 +125,43 @@ def read_csv_edges(path: Path, name: str | None = None, undirected: bool = False
 
 
 def read_parquet_edges(path: Path, name: str | None = None, undirected: bool = False) -> EdgeList:
+    """The first two columns of a Parquet file, labels to ids without a Python object per edge:
+    text columns are read dictionary-encoded (each label once, ids as int32), the two columns'
+    dictionaries unified in C; other columns are encoded as text."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        schema = pq.read_schema(path)
+        if len(schema.names) < 2:
+            raise EdgeListError(f"{path}: expected at least 2 columns, got {len(schema.names)}")
+        columns = schema.names[:2]
+        texts = [c for c in columns if pa.types.is_string(schema.field(c).type)]
+        table = pq.read_table(path, columns=columns, read_dictionary=texts)
+    except EdgeListError:
+        raise
     except Exception as exc:  # pyarrow raises many kinds for a bad file
         raise EdgeListError(f"{path}: cannot read Parquet ({exc})") from None
-    if table.num_columns < 2:
-        raise EdgeListError(f"{path}: expected at least 2 columns, got {table.num_columns}")
-    if table.num_rows == 0:
-        raise EdgeListError(f"{path}: no edges")
-    import pyarrow as pa
-
-    # Label -> id in C: one dictionary encoding over both columns. As 64-bit-offset strings:
-    # the labels of 100 M edges are more than the 2 GB a ``string`` array can hold in one piece
-    # ("offset overflow while concatenating arrays").
-    both = (
-        pa.chunked_array(
-            table.column(0).cast(pa.large_string()).chunks
-            + table.column(1).cast(pa.large_string()).chunks
-        )
-        .combine_chunks()
-        .dictionary_encode()
-    )
     m = table.num_rows
+    if m == 0:
+        raise EdgeListError(f"{path}: no edges")
+    chunks = []
+    for column in table.columns:
+        if not pa.types.is_dictionary(column.type):
+            # 64-bit offsets: the labels of 100 M edges overflow a ``string`` array's 2 GB
+            column = column.cast(pa.large_string()).combine_chunks().dictionary_encode()
+            column = pa.chunked_array([column]).cast(pa.dictionary(pa.int32(), pa.string()))
+        chunks += column.chunks
     del table
-    ids = both.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    src, dst = ids[:m], ids[m:]
+    both = pa.chunked_array(chunks).unify_dictionaries()
+    ids = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in both.chunks])
+    labels = both.chunk(0).dictionary.to_pylist()
+    del both, chunks
+    src, dst = ids[:m].astype(np.int64), ids[m:].astype(np.int64)
+    del ids
     if undirected:
         src, dst = np.concatenate([src, dst]), np.concatenate([dst, src])
-    return simplify(name or path.stem, both.dictionary.to_pylist(), src, dst, sha256_of(path))
+    return simplify(name or path.stem, labels, src, dst, sha256_of(path))
 
 
 def _from_labels(

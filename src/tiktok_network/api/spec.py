@@ -86,43 +86,29 @@ LAYER_FIELDS = (
     "view_count,comment_count,share_count,video_mention_list"
 )
 UNAVAILABLE_HINT = "information cannot be returned"
-LIKED = ListEndpoint(
-    "liked",
-    "/v2/research/user/liked_videos/",
-    "user_liked_videos",
-    cursor=TIMESTAMP,
-    budget=GENERAL_BUDGET,
-    entry="video",
-    stored="video_edges",
-    hideable=True,
-    fields=LAYER_FIELDS,
-    hidden_hint=UNAVAILABLE_HINT,
-)
-REPOSTED = ListEndpoint(
-    "reposted",
-    "/v2/research/user/reposted_videos/",
-    "reposted_videos",
-    cursor=INDEX,
-    budget=GENERAL_BUDGET,
-    entry="video",
-    stored="video_edges",
-    hideable=True,
-    fields=LAYER_FIELDS,
-    hidden_hint=UNAVAILABLE_HINT,
-)
-PINNED = ListEndpoint(
-    "pinned",
-    "/v2/research/user/pinned_videos/",
-    "pinned_videos_list",  # the official wrapper's; one doc version says user_pinned_videos
-    cursor=NO_CURSOR,
-    budget=GENERAL_BUDGET,
-    entry="video",
-    stored="video_edges",
-    hideable=True,
-    fields=LAYER_FIELDS,
-    other_keys=("user_pinned_videos",),
-    hidden_hint=UNAVAILABLE_HINT,
-)
+
+
+def _video_list(name: str, key: str, cursor: str, **more: object) -> ListEndpoint:
+    """One of a user's lists of videos: general budget, video fields, refusable for privacy."""
+    return ListEndpoint(
+        name,
+        f"/v2/research/user/{name}_videos/",
+        key,
+        cursor=cursor,
+        budget=GENERAL_BUDGET,
+        entry="video",
+        stored="video_edges",
+        hideable=True,
+        fields=LAYER_FIELDS,
+        hidden_hint=UNAVAILABLE_HINT,
+        **more,  # type: ignore[arg-type]
+    )
+
+
+LIKED = _video_list("liked", "user_liked_videos", TIMESTAMP)
+REPOSTED = _video_list("reposted", "reposted_videos", INDEX)
+# the official wrapper's key; one doc version says user_pinned_videos
+PINNED = _video_list("pinned", "pinned_videos_list", NO_CURSOR, other_keys=("user_pinned_videos",))
 VIDEO_LISTS: dict[str, ListEndpoint] = {e.name: e for e in (LIKED, REPOSTED, PINNED)}
 LIST_ENDPOINTS: dict[str, ListEndpoint] = {
     e.name: e for e in (FOLLOWING, FOLLOWERS, LIKED, REPOSTED, PINNED)

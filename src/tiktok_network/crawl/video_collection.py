@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -222,12 +222,10 @@ async def collect_unit(engine: Engine, unit: VideoUnit, page_size: int) -> None:
     query = _query(unit)
     cursor, search_id = unit.cursor, unit.search_id
     while True:
-        if not engine.may_call():
-            await store.release_video_unit(unit.unit_id, engine.worker_id)
-            return
-        engine.stats.in_flight += 1
-        try:
-            outcome = await client.video_query(
+        outcome = await _send(
+            engine,
+            unit,
+            client.video_query(
                 query,
                 unit.start_date,
                 unit.end_date,
@@ -235,9 +233,10 @@ async def collect_unit(engine: Engine, unit: VideoUnit, page_size: int) -> None:
                 search_id,
                 max_count=page_size,
                 fields=FIELDS,
-            )
-        finally:
-            engine.stats.in_flight -= 1
+            ),
+        )
+        if outcome is None:
+            return
         if outcome.kind is Kind.OK and outcome.videos is not None:
             page = outcome.videos
             done = not page.has_more or not page.videos
@@ -330,18 +329,12 @@ async def collect_list(engine: Engine, unit: VideoUnit) -> None:
         await _commit(engine, unit, [], 0, None, done=True, log_id=None, fetched_at=0.0)
         return
     cursor: int | None = unit.cursor or None
-    previous: set[int] = (
-        set()
-    )  # a resumed list's last page is not known: the upsert keeps a repeat once
+    # a resumed list's last page is not known: the upsert keeps a repeat once
+    previous: set[int] = set()
     while True:
-        if not engine.may_call():
-            await store.release_video_unit(unit.unit_id, engine.worker_id)
+        outcome = await _send(engine, unit, client.list_page(endpoint, unit.usernames[0], cursor))
+        if outcome is None:
             return
-        engine.stats.in_flight += 1
-        try:
-            outcome = await client.list_page(endpoint, unit.usernames[0], cursor)
-        finally:
-            engine.stats.in_flight -= 1
         if outcome.kind in (Kind.OK, Kind.HIDDEN) and outcome.page is not None:
             page = outcome.page
             # a like sharing its second with the next page's first comes back: kept once
@@ -388,6 +381,22 @@ async def collect_list(engine: Engine, unit: VideoUnit) -> None:
             return
         await _failed(engine, unit, outcome)
         return
+
+
+async def _send(
+    engine: Engine, unit: VideoUnit, request: Coroutine[Any, Any, Outcome]
+) -> Outcome | None:
+    """One request of a unit, counted in flight; None (the unit given back, the request never
+    sent) when no call may start now."""
+    if not engine.may_call():
+        request.close()
+        await engine.store.release_video_unit(unit.unit_id, engine.worker_id)
+        return None
+    engine.stats.in_flight += 1
+    try:
+        return await request
+    finally:
+        engine.stats.in_flight -= 1
 
 
 def _list_end(

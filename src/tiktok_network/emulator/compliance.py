@@ -54,30 +54,38 @@ class ComplianceRoutes:
         return self._answer(client, "create", {"task_id": task})
 
     async def compliance_status(self, request: web.Request) -> web.Response:
-        gated = await self._gate(request, "compliance-status")  # type: ignore[attr-defined]
-        if not isinstance(gated, tuple):
-            return gated  # type: ignore[no-any-return]
-        client, charged, body = gated
-        task = self._validation_tasks.get(str(body.get("task_id")))
-        if task is None:
-            return self._invalid(client, charged, "compliance-status", None, "task_id is invalid.")  # type: ignore[attr-defined, no-any-return]
+        found = await self._task_of(request, "status", done=False)
+        if isinstance(found, web.Response):
+            return found
+        client, task = found
         task[1] += 1
         done = task[1] > self.settings.compliance_polls
         status = spec.COMPLIANCE_DONE if done else "processing"
         return self._answer(client, "status", {"status": status})
 
     async def compliance_download(self, request: web.Request) -> web.Response:
-        gated = await self._gate(request, "compliance-download")  # type: ignore[attr-defined]
+        found = await self._task_of(request, "download", done=True)
+        if isinstance(found, web.Response):
+            return found
+        client, task = found
+        served = set(self.videos.ids.tolist())  # type: ignore[attr-defined]
+        valid = [i for i in task[0] if i in served and i not in self.deleted_videos]
+        return self._answer(client, "download", {"valid_ids": valid})
+
+    async def _task_of(
+        self, request: web.Request, step: str, *, done: bool
+    ) -> tuple[str, list[Any]] | web.Response:
+        """The client and the task a status or download call names (``done``: the task must
+        be completed), or the answer refusing it."""
+        gated = await self._gate(request, f"compliance-{step}")  # type: ignore[attr-defined]
         if not isinstance(gated, tuple):
             return gated  # type: ignore[no-any-return]
         client, charged, body = gated
         task = self._validation_tasks.get(str(body.get("task_id")))
-        if task is None or task[1] <= self.settings.compliance_polls:
-            why = "task_id is invalid or the task is not completed."
-            return self._invalid(client, charged, "compliance-download", None, why)  # type: ignore[attr-defined, no-any-return]
-        served = set(self.videos.ids.tolist())  # type: ignore[attr-defined]
-        valid = [i for i in task[0] if i in served and i not in self.deleted_videos]
-        return self._answer(client, "download", {"valid_ids": valid})
+        if task is None or (done and task[1] <= self.settings.compliance_polls):
+            why = "task_id is invalid" + (" or the task is not completed." if done else ".")
+            return self._invalid(client, charged, f"compliance-{step}", None, why)  # type: ignore[attr-defined, no-any-return]
+        return client, task
 
     def _answer(self, client: str, step: str, data: dict[str, Any]) -> web.Response:
         reply = self._envelope(200, "ok", "", data)  # type: ignore[attr-defined]
