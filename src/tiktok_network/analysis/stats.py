@@ -49,7 +49,6 @@ def network_stats(
     if n == 0 or m == 0:
         stats["empty"] = True
         return stats
-    g = build_graph(el)
     out_deg = np.bincount(el.src, minlength=n)
     in_deg = np.bincount(el.dst, minlength=n)
     stats.update(
@@ -58,13 +57,23 @@ def network_stats(
         max_out_degree=int(out_deg.max()),
         max_in_degree=int(in_deg.max()),
     )
+    # One graph in memory at a time (each is about 50 bytes an edge in igraph): the directed
+    # figures, then the undirected ones, then the communities; at 100 M edges the two views
+    # side by side did not fit in 23 GB.
+    g = build_graph(el)
     stats.update(reciprocity(g))
-    u = g.as_undirected(mode="collapse")
-    stats.update(clustering(u))
     stats.update(components(g, el))
-    stats.update(distances(g, u, seed=seed, bfs_sources=bfs_sources, exact_limit=exact_limit))
-    stats.update(assortativity(g, u, out_deg, in_deg))
+    stats.update(directed_assortativity(g, out_deg, in_deg))
     stats["top_pagerank"] = _top(el, np.array(g.pagerank(directed=True)), 10)
+    del g
+    a, b = undirected_pairs(el.src, el.dst, n)
+    u = ig.Graph(n=n, edges=np.column_stack([a, b]), directed=False)
+    del a, b
+    stats.update(clustering(u))
+    stats.update(distances(u, seed=seed, bfs_sources=bfs_sources, exact_limit=exact_limit))
+    value = u.assortativity_degree(directed=False)
+    stats["assortativity_undirected"] = None if value is None or math.isnan(value) else value
+    del u
     stats["top_in_degree"] = _top(el, in_deg.astype(float), 10)
     if communities:
         stats.update(community_stats(el, in_deg, seed=seed))
@@ -121,11 +130,12 @@ def effective_diameter(hist: np.ndarray, percentile: float = 0.9) -> float:
     return float(d) if delta == 0 else (d - 1) + (target - cdf[d - 1]) / delta
 
 
-def distances(
-    g: ig.Graph, u: ig.Graph, *, seed: int, bfs_sources: int, exact_limit: int
-) -> dict[str, Any]:
+def distances(u: ig.Graph, *, seed: int, bfs_sources: int, exact_limit: int) -> dict[str, Any]:
     """Diameter, mean distance and 90% effective diameter on the largest WCC (undirected)."""
-    giant = u.connected_components().giant()
+    parts = u.connected_components()
+    # the largest component as its own graph, unless it is the whole graph (a copy saved)
+    giant = u if len(parts) == 1 else parts.giant()
+    del parts
     k = giant.vcount()
     if k < 2:
         return {
@@ -167,18 +177,17 @@ def distances(
     }
 
 
-def assortativity(
-    g: ig.Graph, u: ig.Graph, out_deg: np.ndarray, in_deg: np.ndarray
+def directed_assortativity(
+    g: ig.Graph, out_deg: np.ndarray, in_deg: np.ndarray
 ) -> dict[str, float | None]:
-    """Degree assortativity r(source degree, target degree) for the four directed pairings."""
+    """Degree assortativity r(source degree, target degree) for the four directed pairings
+    (the undirected one is computed on the undirected view, ``network_stats``)."""
     result: dict[str, float | None] = {}
     kinds = {"out": out_deg.tolist(), "in": in_deg.tolist()}
     for a in ("out", "in"):
         for b in ("in", "out"):
             value = g.assortativity(types1=kinds[a], types2=kinds[b], directed=True)
             result[f"assortativity_{a}_{b}"] = None if value is None or math.isnan(value) else value
-    value = u.assortativity_degree(directed=False)
-    result["assortativity_undirected"] = None if value is None or math.isnan(value) else value
     return result
 
 
