@@ -417,3 +417,24 @@ def test_networkit_communities_match_igraph_leiden_and_repeat(graph):
         ig.set_random_number_generator(random)
     assert abs(first["modularity"] - reference.modularity) < 0.01, (first, reference.modularity)
     assert sum(first["community_sizes"]) == el.n_nodes
+
+
+def test_the_array_helpers_agree_with_numpy_and_igraph():
+    """`unique_sorted` is `np.unique` without its hash table; `undirected_pairs` the simple
+    undirected view; `igraph_of` (through igraph's C reader) the graph igraph's constructor
+    makes, isolated nodes after the last edge included."""
+    import igraph as ig
+
+    from tiktok_network.analysis.arrays import undirected_pairs, unique_sorted
+    from tiktok_network.analysis.stats import igraph_of
+
+    rng = np.random.default_rng(5)
+    for size in (0, 1, 7, 10_000):
+        values = rng.integers(-50, 50, size=size)
+        assert np.array_equal(unique_sorted(values), np.unique(values))
+    src, dst = np.array([0, 1, 2, 1, 3]), np.array([1, 0, 1, 2, 3])
+    a, b = undirected_pairs(src, dst, 6)
+    assert list(zip(a.tolist(), b.tolist(), strict=True)) == [(0, 1), (1, 2), (3, 3)]
+    g = igraph_of(src, dst, 6, directed=True)
+    h = ig.Graph(n=6, edges=list(zip(src.tolist(), dst.tolist(), strict=True)), directed=True)
+    assert g.vcount() == 6 and sorted(g.get_edgelist()) == sorted(h.get_edgelist())
