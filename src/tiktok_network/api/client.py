@@ -551,13 +551,22 @@ def _ok_envelope(status: int, raw: bytes) -> tuple[Any, str] | Outcome:
     return env.data, env.error.log_id or ""
 
 
-def _parse_info(status: int, raw: bytes) -> Outcome:
+def _data_object(status: int, raw: bytes, what: str) -> tuple[dict[str, Any], str] | Outcome:
+    """The ``data`` object and log id of an ``ok`` answer, or the outcome of anything else."""
     answer = _ok_envelope(status, raw)
     if isinstance(answer, Outcome):
         return answer
     data, log_id = answer
     if not isinstance(data, dict):
-        return _shape_outcome(status, "user info data is not an object")
+        return _shape_outcome(status, f"{what} data is not an object")
+    return data, log_id
+
+
+def _parse_info(status: int, raw: bytes) -> Outcome:
+    answer = _data_object(status, raw, "user info")
+    if isinstance(answer, Outcome):
+        return answer
+    data, log_id = answer
     try:
         info = plain_counts(msgspec.convert(data, UserInfo))
     except msgspec.ValidationError as exc:
@@ -566,12 +575,10 @@ def _parse_info(status: int, raw: bytes) -> Outcome:
 
 
 def _parse_data(status: int, raw: bytes) -> Outcome:
-    answer = _ok_envelope(status, raw)
+    answer = _data_object(status, raw, "the answer's")
     if isinstance(answer, Outcome):
         return answer
     data, log_id = answer
-    if not isinstance(data, dict):
-        return _shape_outcome(status, "data is not an object")
     return Outcome(Kind.OK, status=status, code="ok", log_id=log_id, data=data)
 
 

@@ -214,7 +214,7 @@ def _text(value: Any) -> str | None:
 
 async def collect_unit(engine: Engine, unit: VideoUnit, page_size: int) -> None:
     """Page through one unit to its end, a transaction a page; give it back on a stop."""
-    store, client = engine.store, engine.client
+    client = engine.client
     assert client is not None
     if not unit.usernames:  # every member purged since it was planned
         await _commit(engine, unit, [], 0, None, done=True, log_id=None, fetched_at=0.0)
@@ -273,9 +273,8 @@ async def collect_unit(engine: Engine, unit: VideoUnit, page_size: int) -> None:
             cursor, search_id = 0, None
             continue
         if outcome.kind is Kind.QUOTA_EXHAUSTED:
-            if await engine.quota_exhausted():
+            if await _new_quota_day(engine, unit):
                 continue
-            await store.release_video_unit(unit.unit_id, engine.worker_id)
             return
         await _failed(engine, unit, outcome)
         return
@@ -322,7 +321,7 @@ async def collect_list(engine: Engine, unit: VideoUnit) -> None:
     transaction a page. A list its owner keeps private ends as ``hidden``, with the answer's
     log id (not a failure); an account the service no longer serves ends its lists as
     ``unavailable`` (a refresh of the follow graph decides whether it goes)."""
-    store, client = engine.store, engine.client
+    client = engine.client
     assert client is not None
     endpoint = spec.VIDEO_LISTS[unit.relation]
     if not unit.usernames:  # its owner was purged since it was planned
@@ -361,9 +360,8 @@ async def collect_list(engine: Engine, unit: VideoUnit) -> None:
             cursor = page.next_cursor
             continue
         if outcome.kind is Kind.QUOTA_EXHAUSTED:
-            if await engine.quota_exhausted():
+            if await _new_quota_day(engine, unit):
                 continue
-            await store.release_video_unit(unit.unit_id, engine.worker_id)
             return
         if outcome.kind in (Kind.NOT_FOUND, Kind.REFUSED) and not outcome.interrupted:
             await _commit(
@@ -381,6 +379,15 @@ async def collect_list(engine: Engine, unit: VideoUnit) -> None:
             return
         await _failed(engine, unit, outcome)
         return
+
+
+async def _new_quota_day(engine: Engine, unit: VideoUnit) -> bool:
+    """The quota is spent: True when its new day began (the same page is asked again); else
+    the unit is given back as it stands (the run stops: --on-quota exit, or a signal)."""
+    if await engine.quota_exhausted():
+        return True
+    await engine.store.release_video_unit(unit.unit_id, engine.worker_id)
+    return False
 
 
 async def _send(
