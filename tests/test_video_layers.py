@@ -11,6 +11,8 @@ import json
 import signal
 import subprocess
 
+import pytest
+
 from tests.crawl_helpers import (
     CLI,
     RequestCounter,
@@ -84,7 +86,14 @@ def layers_command(tmp_path, url, db_args, *args) -> subprocess.Popen[str]:
 
 
 def test_the_layers_are_the_lists_in_config_and_spec():
+    """--layers names the spec's lists, in their order, and nothing else (one-line error)."""
+    from tiktok_network.config import PARSERS
+
     assert tuple(spec.VIDEO_LISTS) == LAYERS
+    assert PARSERS["layers"]("pinned, LIKED") == "liked,pinned"
+    assert PARSERS["layers"]("none") == ""
+    with pytest.raises(ValueError, match="saved: the layers are liked, reposted, pinned"):
+        PARSERS["layers"]("liked,saved")
 
 
 def test_lists_of_videos_are_collected_exactly_through_a_kill(tmp_path, crawl_db):
@@ -324,3 +333,49 @@ def test_refresh_videos_stopped_by_the_quota_goes_on_with_the_same_task(tmp_path
     assert {int(i) for (i,) in _query(db, "SELECT id FROM videos")} == set(ids) - set(doomed)
     assert _query(db, "SELECT count(*), count(task_id) FROM video_checks")[0] == (1, 1)
     assert len(creates) == 1  # every later call asked the task the first run made
+
+
+def test_refresh_videos_makes_the_task_again_when_the_service_forgot_it(tmp_path, crawl_db):
+    """A run killed while its task ran; the service restarted meanwhile and no longer knows
+    the task: the rerun's status call is refused, it makes the task again (one create at each
+    service) and ends with exactly the deletions."""
+    graph = parse_graph_spec(GRAPH)
+    db_args = crawl_db.args or ("--db", str(tmp_path / "crawl.db"))
+    service = ("--graph", GRAPH, "--seed", str(SEED))
+    # the first service's task stays "processing": the kill lands while it runs, however slow
+    with emulator_process(tmp_path, *service, "--compliance-polls", "50") as emu:
+        done = run_crawl(tmp_path, emu.url, "--max-depth", "0", *crawl_db.args,
+                         *graph.usernames[:12])  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        done = run_cli(tmp_path, emu.url, "videos", "--since", "2025-01-01", "--until",
+                       "2025-01-30", "--layers", "liked", db_args=db_args)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        db = crawl_db.target
+        ids = [int(i) for (i,) in _query(db, "SELECT id FROM videos ORDER BY id")]
+        doomed = ids[::4]
+        delete_at_service(emu, doomed)
+        port = emu.port
+        command = [*CLI, "refresh", *db_args, "--videos", "--older-than", "0s",
+                   "--retry-base-delay", "0.01"]  # fmt: skip
+        killed = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+            env=crawl_env(emu.url, XDG_STATE_HOME=str(tmp_path / "state")),
+        )  # fmt: skip
+        counter = RequestCounter(emu.log)
+        while "compliance-status" not in [r["endpoint"] for r in emu.requests()]:
+            counter.wait_for(counter.count() + 1, killed)
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=60)
+        first_creates = [r for r in emu.requests() if r["endpoint"] == "compliance-create"]
+    assert _query(db, "SELECT count(task_id) FROM video_checks")[0][0] == 1
+    with emulator_process(tmp_path, *service, "--compliance-polls", "1", port=port) as emu:
+        delete_at_service(emu, doomed)
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+            env=crawl_env(emu.url, XDG_STATE_HOME=str(tmp_path / "state")),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        steps = [r["endpoint"] for r in emu.requests() if r["endpoint"].startswith("compliance")]
+    assert len(first_creates) == 1 and steps.count("compliance-create") == 1
+    assert steps[0] == "compliance-status" and steps[-1] == "compliance-download"
+    assert {int(i) for (i,) in _query(db, "SELECT id FROM videos")} == set(ids) - set(doomed)

@@ -132,7 +132,7 @@ def _page_size(value: Any) -> int:
     return n
 
 
-LAYERS = ("liked", "reposted", "pinned")  # spec.VIDEO_LISTS, named here without importing api/
+LAYERS = tuple(spec.VIDEO_LISTS)  # liked, reposted, pinned
 
 
 def _layers(value: Any) -> str:

@@ -43,7 +43,7 @@ def page_verdict(
     note = None
     broken = page.has_more and not cursor_moved(LIST_ENDPOINTS[direction], cursor, page.next_cursor)
     if broken:
-        note = f"cursor did not move ({cursor} -> {page.next_cursor}); list ended early"
+        note = stuck_cursor_note(cursor, page.next_cursor)
         done = True
     limit = settings.max_list_items
     by_choice = limit if (limit is not None and received >= limit and not done) else None
@@ -87,6 +87,11 @@ def page_verdict(
         fresh=len(fresh),
     )
     return PageVerdict(record, note)
+
+
+def stuck_cursor_note(cursor: int | None, next_cursor: int | None) -> str:
+    """Why a list that says more follow was ended: its cursor did not move (any list's)."""
+    return f"cursor did not move ({cursor} -> {next_cursor}); list ended early"
 
 
 def reverdict_ended_lists(

@@ -28,6 +28,11 @@ from tiktok_network.store.videos import VideoCheck
 
 log = logging.getLogger("tiktok_network.crawl")
 
+
+class TaskForgotten(Exception):
+    """The service refused a status or download of the task: it no longer knows it."""
+
+
 POLL_FIRST, POLL_MOST = 1.0, 60.0  # seconds between status calls: doubling, at most a minute
 
 
@@ -61,34 +66,36 @@ async def _check(engine: Engine, check: VideoCheck, poll: float) -> bool:
             if made.kind is not Kind.OK or not task:
                 return _give_up(engine, f"the service made no task ({made.detail or 'no id'})")
             await store.set_video_check_task(check.check_id, task)
-        valid = await _result(engine, task, poll)
+        try:
+            valid = await _result(engine, task, poll)
+        except TaskForgotten:
+            await store.set_video_check_task(check.check_id, None)
+            task = None
+            continue
         if valid is None:
             return False
-        if valid is not False:
-            removed = await store.finish_video_check(check, valid)
-            engine.stats.pages += 1
-            log.info(
-                "videos: batch %d checked: %d still valid, %d deleted",
-                check.check_id,
-                len(valid & set(check.video_ids)),
-                removed,
-            )
-            return True
-        await store.set_video_check_task(check.check_id, None)
-        task = None
+        removed = await store.finish_video_check(check, valid)
+        engine.stats.pages += 1
+        log.info(
+            "videos: batch %d checked: %d still valid, %d deleted",
+            check.check_id,
+            len(valid & set(check.video_ids)),
+            removed,
+        )
+        return True
     return _give_up(engine, "the service forgot the task twice")
 
 
-async def _result(engine: Engine, task: str, poll: float) -> set[int] | bool | None:
-    """The ids the task found valid; False when the service no longer knows the task; None
-    when the run stops first."""
+async def _result(engine: Engine, task: str, poll: float) -> set[int] | None:
+    """The ids the task found valid; None when the run stops first. Raises ``TaskForgotten``
+    when the service no longer knows the task."""
     wait = poll
     while True:
         status = await _ask(engine, "status", {"task_id": task})
         if status is None:
             return None
         if status.kind is not Kind.OK:
-            return False
+            raise TaskForgotten(task)
         if (status.data or {}).get("status") == spec.COMPLIANCE_DONE:
             break
         if not await _sleep(engine, wait):
@@ -98,7 +105,7 @@ async def _result(engine: Engine, task: str, poll: float) -> set[int] | bool | N
     if answer is None:
         return None
     if answer.kind is not Kind.OK:
-        return False
+        raise TaskForgotten(task)
     listed = (answer.data or {}).get("valid_ids")
     if not isinstance(listed, list):
         _give_up(engine, "the task's download lists no valid_ids")

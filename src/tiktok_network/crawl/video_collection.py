@@ -13,6 +13,7 @@ ledger as the crawl's.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
@@ -22,8 +23,10 @@ from typing import Any
 
 from tiktok_network.api import spec
 from tiktok_network.api.outcomes import Kind, Outcome
+from tiktok_network.config import CrawlSettings
 from tiktok_network.crawl.frontier import FrontierBase
 from tiktok_network.crawl.modes import Engine, ModeBase, Round
+from tiktok_network.crawl.pages import stuck_cursor_note
 from tiktok_network.crawl.results import MAX_USER_ATTEMPTS, LostClaim, StopReason
 from tiktok_network.crawl.videos import windows
 from tiktok_network.store.videos import (
@@ -36,6 +39,7 @@ from tiktok_network.store.videos import (
     VideoRow,
     VideoUnit,
 )
+from tiktok_network.store.writer import StoreWriter
 
 log = logging.getLogger("tiktok_network.crawl")
 
@@ -54,7 +58,16 @@ class UnitFrontier(FrontierBase):
     by id, a batch at a time; a unit whose request failed is claimed again until it has used
     its attempts."""
 
-    relations: tuple[str, ...] = (POSTED,)
+    def __init__(
+        self,
+        writer: StoreWriter,
+        worker_id: str,
+        settings: CrawlSettings,
+        stop: asyncio.Event,
+        relations: tuple[str, ...] = (POSTED,),
+    ) -> None:
+        super().__init__(writer, worker_id, settings, stop)
+        self.relations = relations
 
     async def _batch(self) -> list[Any] | None:
         want = max(2, self._settings.concurrency)
@@ -108,8 +121,7 @@ class VideoCollection(ModeBase):
             left["open"],
             self.recovered,
         )
-        self.frontier = UnitFrontier(store, engine.worker_id, s, engine.stop_event)
-        self.frontier.relations = self.relations
+        self.frontier = UnitFrontier(store, engine.worker_id, s, engine.stop_event, self.relations)
 
     async def rounds(self, engine: Engine) -> AsyncIterator[Round]:
         assert self.frontier is not None
@@ -154,8 +166,7 @@ async def lists_rounds(engine: Engine) -> AsyncIterator[Round]:
     await store.recover_video_units(engine.worker_id, engine.settings.lease, new_run=True)
     planned = await store.plan_video_lists(layers)
     log.info("layers: %d lists of videos planned now (%s)", planned, ", ".join(layers))
-    frontier = UnitFrontier(store, engine.worker_id, engine.settings, engine.stop_event)
-    frontier.relations = layers
+    frontier = UnitFrontier(store, engine.worker_id, engine.settings, engine.stop_event, layers)
     yield unit_round(engine, frontier, spec.MAX_COUNT)
     await units_left(engine, layers)
 
@@ -415,7 +426,7 @@ def _list_end(
     if not has_more:
         return COMPLETE, None
     if not spec.cursor_moved(endpoint, cursor, page.next_cursor):
-        return ERROR, f"cursor did not move ({cursor} -> {page.next_cursor}); list ended early"
+        return ERROR, stuck_cursor_note(cursor, page.next_cursor)
     return None, None
 
 

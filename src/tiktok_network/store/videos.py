@@ -285,14 +285,17 @@ def _video_values(v: VideoRow, author: int | None, mentions: str) -> tuple[objec
 
 
 def _account_ids(execute: Execute, names: Sequence[str]) -> dict[str, int]:
-    """The ids of the accounts of the crawl (not purged) among ``names``."""
+    """The ids of the accounts of the crawl (not purged) among ``names``: one statement per
+    ``CHUNK`` names (a page of a liked list names up to 100 authors)."""
     ids: dict[str, int] = {}
-    for name in names:
-        row = execute(
-            "SELECT id FROM users WHERE username = ? AND purged_at IS NULL", (name,)
-        ).fetchone()
-        if row is not None:
-            ids[name] = int(row[0])
+    for first in range(0, len(names), CHUNK):
+        chunk = names[first : first + CHUNK]
+        marks = ",".join("?" * len(chunk))
+        for user_id, name in execute(
+            f"SELECT id, username FROM users WHERE username IN ({marks}) AND purged_at IS NULL",
+            tuple(chunk),
+        ).fetchall():
+            ids[name] = int(user_id)
     return ids
 
 
