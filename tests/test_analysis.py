@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 
@@ -282,9 +283,29 @@ def test_graph_exports_open_in_pandas_igraph_and_networkx(tmp_path, monkeypatch)
     db = tmp_path / "crawl.db"
     edges = set(db_edges(db))
     out = tmp_path / "x"
+    monkeypatch.setattr(graph_formats, "ROW_GROUP", 70)  # many row groups, a short last one
     export_graph_formats(db, out, ["parquet", "graphml", "gexf"])
     frame = pd.read_parquet(out / "edges.parquet")
     assert set(zip(frame["source"], frame["destination"], strict=True)) == edges
+    # the Parquet holds what the CSVs hold, row for row (times as the same text)
+    subprocess.run(
+        [*CLI, "export", "--db", str(db), "--out", str(tmp_path / "csv"), "--format", "csv"],
+        check=True,
+        timeout=120,
+    )
+    as_text = pd.read_csv(tmp_path / "csv" / "edges.csv", dtype=str, keep_default_na=False)
+    assert frame.fillna("").values.tolist() == as_text.values.tolist()
+    assert len(frame) > 70 * 5
+    nodes = pd.read_parquet(out / "nodes.parquet").set_index("username")
+    nodes_text = pd.read_csv(tmp_path / "csv" / "nodes.csv", dtype=str, keep_default_na=False)
+    assert len(nodes) == len(nodes_text) > 7 * 5
+    for row in nodes_text.to_dict("records"):
+        ours = nodes.loc[row["username"]]
+        for column in ("display_name", "depth", "first_seen", "following_state", "last_seen"):
+            value = "" if ours[column] is None else str(ours[column])
+            if value[:1] in ("=", "+", "-", "@"):  # the CSV guards spreadsheets against formulas
+                value = "'" + value
+            assert value == row[column], (column, row)
     assert set(pd.read_parquet(out / "nodes.parquet").columns) >= {
         "username",
         "display_name",
@@ -419,14 +440,10 @@ def test_networkit_communities_match_igraph_leiden_and_repeat(graph):
     assert sum(first["community_sizes"]) == el.n_nodes
 
 
-def test_the_array_helpers_agree_with_numpy_and_igraph():
+def test_the_array_helpers_agree_with_numpy():
     """`unique_sorted` is `np.unique` without its hash table; `undirected_pairs` the simple
-    undirected view; `igraph_of` (through igraph's C reader) the graph igraph's constructor
-    makes, isolated nodes after the last edge included."""
-    import igraph as ig
-
+    undirected view."""
     from tiktok_network.analysis.arrays import undirected_pairs, unique_sorted
-    from tiktok_network.analysis.stats import igraph_of
 
     rng = np.random.default_rng(5)
     for size in (0, 1, 7, 10_000):
@@ -435,6 +452,73 @@ def test_the_array_helpers_agree_with_numpy_and_igraph():
     src, dst = np.array([0, 1, 2, 1, 3]), np.array([1, 0, 1, 2, 3])
     a, b = undirected_pairs(src, dst, 6)
     assert list(zip(a.tolist(), b.tolist(), strict=True)) == [(0, 1), (1, 2), (3, 3)]
-    g = igraph_of(src, dst, 6, directed=True)
-    h = ig.Graph(n=6, edges=list(zip(src.tolist(), dst.tolist(), strict=True)), directed=True)
-    assert g.vcount() == 6 and sorted(g.get_edgelist()) == sorted(h.get_edgelist())
+
+
+@pytest.mark.parametrize("graph", [WIKI_VOTE, FACEBOOK], ids=["wiki-vote", "ego-facebook"])
+def test_the_figures_equal_igraphs_on_the_bundled_graphs(graph):
+    """The report's figures (scipy, numpy, NetworKit) against igraph's, which computed them
+    until issue 25: counts exactly, coefficients to 1e-12, PageRank to 1e-9 relative and in
+    the same order, sampled distances from the same sources exactly."""
+    import igraph as ig
+
+    el = read_edges(graph, undirected=graph == FACEBOOK)
+    ours = network_stats(el, communities=False, exact_limit=100)  # sampled BFS path too
+    g = ig.Graph(n=el.n_nodes, edges=np.column_stack([el.src, el.dst]), directed=True)
+    assert ours["edge_reciprocity"] == pytest.approx(g.reciprocity(ignore_loops=True), abs=1e-12)
+    for mode, key in (("weak", "wcc"), ("strong", "scc")):
+        parts = g.connected_components(mode=mode)
+        giant = parts.giant()
+        assert ours[f"{key}_count"] == len(parts)
+        assert (ours[f"largest_{key}_nodes"], ours[f"largest_{key}_edges"]) == (
+            giant.vcount(),
+            giant.ecount(),
+        )
+    out_deg, in_deg = g.outdegree(), g.indegree()
+    kinds = {"out": out_deg, "in": in_deg}
+    for a in ("out", "in"):
+        for b in ("in", "out"):
+            expected = g.assortativity(types1=kinds[a], types2=kinds[b], directed=True)
+            assert ours[f"assortativity_{a}_{b}"] == pytest.approx(expected, abs=1e-12)
+    rank = np.array(g.pagerank(directed=True))
+    order = np.argsort(-rank, kind="stable")[:10]
+    assert [t["account"] for t in ours["top_pagerank"]] == [el.names[i] for i in order]
+    for top, i in zip(ours["top_pagerank"], order, strict=True):
+        assert top["value"] == pytest.approx(rank[i], rel=1e-9)
+    u = g.as_undirected(mode="collapse")
+    assert ours["undirected_edges"] == u.ecount()
+    assert ours["assortativity_undirected"] == pytest.approx(
+        u.assortativity_degree(directed=False), abs=1e-12
+    )
+    assert ours["global_transitivity"] == pytest.approx(u.transitivity_undirected(), abs=1e-12)
+    assert ours["average_clustering"] == pytest.approx(
+        u.transitivity_avglocal_undirected(mode="zero"), abs=1e-12
+    )
+    giant = u.connected_components().giant()
+    sources = random.Random(0).sample(range(giant.vcount()), ours["distance_sources"])
+    found = np.array(giant.distances(source=sources), dtype=np.float64)
+    hist = np.bincount(found[np.isfinite(found)].astype(np.int64))
+    assert ours["diameter"] == len(hist) - 1
+    assert ours["mean_distance"] == pytest.approx(
+        (np.arange(len(hist)) * hist).sum() / hist[1:].sum(), abs=1e-12
+    )
+
+
+def test_sampled_distances_state_their_error_and_hold_the_exact_figures(wiki_stats):
+    """Beyond `exact_limit` nodes the distances come from sampled sources: the report says so
+    and gives each figure's error, and on Wiki-Vote the all-pairs figures fall inside it."""
+    from tiktok_network.analysis.report import _distance_line
+
+    sampled = network_stats(
+        read_edges(WIKI_VOTE), communities=False, exact_limit=100, bfs_sources=40
+    )
+    assert sampled["distances_exact"] is False and sampled["distance_sources"] == 40
+    se = sampled["mean_distance_standard_error"]
+    assert 0 < se < 0.1
+    assert abs(sampled["mean_distance"] - wiki_stats["mean_distance"]) <= 1.96 * se
+    low, high = sampled["effective_diameter_90_interval"]
+    assert low <= wiki_stats["effective_diameter_90"] <= high and high - low < 1
+    assert sampled["diameter"] <= wiki_stats["diameter"]  # a lower bound
+    line = _distance_line(sampled)
+    assert line.startswith(f"at least {sampled['diameter']}, ") and "40 sampled BFS" in line
+    assert f"± {1.96 * se:.3f}" in line and "95% interval" in line
+    assert "exact" in _distance_line(wiki_stats) and "±" not in _distance_line(wiki_stats)

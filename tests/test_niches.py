@@ -50,6 +50,20 @@ def test_analyze_finds_the_planted_niches_their_hashtags_and_bursts(tmp_path):
         assert done.returncode == 0, done.stderr
         with urllib.request.urlopen(f"{emu.url}/_emulator/truth", timeout=30) as resp:
             truth = json.load(resp)
+    import frictionless  # the video files are described by the package too, and match it
+
+    package = frictionless.validate(str(tmp_path / "ex" / "datapackage.json"))
+    assert package.valid, package.flatten(["resource", "type", "note"])[:10]
+    described = {
+        r["path"]
+        for r in json.loads((tmp_path / "ex" / "datapackage.json").read_text())["resources"]
+    }
+    assert {
+        "videos.csv",
+        "videos.parquet",
+        "account_videos.csv",
+        "hashtag_cooccurrence.gexf",
+    } <= described
     found = {r["username"]: int(r["community"]) for r in read(tmp_path / "rep" / "communities.csv")}
     planted = truth["communities"]
     names = sorted(found)

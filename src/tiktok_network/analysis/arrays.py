@@ -11,11 +11,12 @@ from __future__ import annotations
 import numpy as np
 
 
-def unique_sorted(values: np.ndarray) -> np.ndarray:
-    """The distinct values of ``values``, ascending (``np.unique`` without its hash table)."""
+def unique_sorted(values: np.ndarray, *, presorted: bool = False) -> np.ndarray:
+    """The distinct values of ``values``, ascending (``np.unique`` without its hash table);
+    ``presorted``: ``values`` is already ascending, so no sorted copy is made."""
     if len(values) == 0:
         return values.copy()
-    ordered = np.sort(values)
+    ordered = values if presorted else np.sort(values)
     keep = np.empty(len(ordered), dtype=bool)
     keep[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])

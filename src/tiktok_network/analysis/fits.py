@@ -46,6 +46,7 @@ def fit_degrees(degrees: np.ndarray, *, seed: int = 0, compare: bool = True) -> 
         }
         result.update(
             alpha=float(fit.power_law.alpha),
+            alpha_standard_error=float(fit.power_law.sigma),
             xmin=float(fit.power_law.xmin),
             tail_size=int((data >= fit.power_law.xmin).sum()),
             ks_distance=float(fit.power_law.D),

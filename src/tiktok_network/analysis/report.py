@@ -38,6 +38,7 @@ from tiktok_network.analysis.estimators import (
     sample_of,
 )
 from tiktok_network.analysis.fits import ccdf, fit_degrees
+from tiktok_network.analysis.out_of_core import DegreeSummary
 from tiktok_network.analysis.stats import network_stats
 
 BFS_WARNING = (
@@ -62,11 +63,15 @@ COMPARE_KEYS = (
 
 @dataclass
 class Network:
+    """One network of the report: its edge list in memory, or (``--out-of-core``) only its
+    degree figures, computed by DuckDB."""
+
     label: str
-    edges: EdgeList
+    edges: EdgeList | None
     crawl: dict[str, Any] | None = None  # coverage and depth profile of a crawl
     coverage: dict[str, Any] | None = None  # completeness records (analysis/coverage.py)
     sample: Sample | None = None  # the crawl's sample, for population estimates
+    degrees: DegreeSummary | None = None  # instead of edges, out of core
 
 
 def crawl_networks(db: str | Path, label: str) -> list[Network]:
@@ -87,33 +92,72 @@ def crawl_networks(db: str | Path, label: str) -> list[Network]:
     ]
 
 
-def reference_networks() -> list[dict[str, Any]]:
+def crawl_networks_out_of_core(db: str | Path, label: str, memory_limit: str) -> list[Network]:
+    """The two networks of ``crawl_networks`` by their degrees only: the crawl streamed to
+    Parquet (``export --format parquet``'s writer, flat memory), then read by DuckDB; the
+    coverage section as in memory (it is one row per account, not per edge)."""
+    import tempfile
+
+    from tiktok_network.analysis.out_of_core import summarise
+    from tiktok_network.export.graph_formats import export_parquet
+    from tiktok_network.store import stored_settings
+    from tiktok_network.store.read import CrawlReader
+
+    cap = stored_settings(db).get("followers_cap")
+    with tempfile.TemporaryDirectory(prefix="tiktok-network-") as tmp, CrawlReader(db) as reader:
+        info = reader.depth_profile()
+        coverage = read_coverage(reader, cap if isinstance(cap, int) else None)
+        export_parquet(reader, Path(tmp))
+        edges, nodes = Path(tmp) / "edges.parquet", Path(tmp) / "nodes.parquet"
+        core = summarise(edges, f"{label} core", core_of=nodes, memory_limit=memory_limit)
+        everything = summarise(edges, f"{label} all", memory_limit=memory_limit)
+    return [
+        Network(f"{label}: crawled core", None, info, coverage, sample_of(db), degrees=core),
+        Network(f"{label}: everything discovered", None, info, degrees=everything),
+    ]
+
+
+def _references() -> dict[str, Any]:
     text = (
         resources.files("tiktok_network")
         .joinpath("data/reference_networks.json")
         .read_text(encoding="utf-8")
     )
-    return json.loads(text)["networks"]
+    return json.loads(text)
+
+
+def reference_networks() -> list[dict[str, Any]]:
+    return _references()["networks"]
+
+
+def reference_notes() -> dict[str, Any]:
+    """What the confidence tags mean, the definitions and the known conflicts of the
+    published figures: a paper citing the comparison must be able to say how sure each is."""
+    refs = _references()
+    return {"tags": refs.get("tags", {}), "notes": refs.get("notes", [])}
 
 
 def analyse(
-    networks: list[Network], out: Path, *, seed: int = 0, niches: dict[str, Any] | None = None
+    networks: list[Network],
+    out: Path,
+    *,
+    seed: int = 0,
+    niches: dict[str, Any] | None = None,
+    methods: str | None = None,
 ) -> dict[str, Any]:
     """Compute everything, write every file, return what stats.json holds; ``niches``: the
-    crawl's niches (``analysis/niches.py``), already written beside the report."""
+    crawl's niches (``analysis/niches.py``), already written beside the report; ``methods``:
+    the crawl's methods paragraph (``analysis/methods.py``)."""
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     started = time.time()
     results = []
     for net in networks:
-        stats = network_stats(net.edges, seed=seed)
+        stats, in_deg, out_deg, und = _figures_and_degrees(net, seed)
         stats["label"] = net.label
         if net.crawl:
             stats["crawl"] = net.crawl
         if not stats.get("empty"):
-            out_deg = np.bincount(net.edges.src, minlength=net.edges.n_nodes)
-            in_deg = np.bincount(net.edges.dst, minlength=net.edges.n_nodes)
-            und = _undirected_degrees(net.edges)
             stats["degree_fits"] = {
                 kind: fit_degrees(deg, seed=seed)
                 for kind, deg in (("in", in_deg), ("out", out_deg), ("undirected", und))
@@ -140,8 +184,11 @@ def analyse(
         "seconds": round(time.time() - started, 2),
         "networks": results,
         "references": reference_networks(),
+        "reference_notes": reference_notes(),
         "notes": {"bfs_bias": BFS_WARNING},
     }
+    if methods:
+        doc["methods"] = methods
     if niches is not None:
         doc["niches"] = {k: v for k, v in niches.items() if k != "trends"}
         doc["niches"]["bursts"] = niches["trends"]["bursts"][:20]
@@ -160,6 +207,26 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _figures_and_degrees(
+    net: Network, seed: int
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
+    """The network's figures and its in-, out- and undirected degree arrays."""
+    if net.degrees is not None:
+        d = net.degrees
+        return dict(d.stats), d.in_degrees, d.out_degrees, d.undirected_degrees
+    assert net.edges is not None
+    el = net.edges
+    stats = network_stats(el, seed=seed)
+    if stats.get("empty"):
+        return stats, *(np.zeros(0, dtype=np.int64),) * 3
+    return (
+        stats,
+        np.bincount(el.dst, minlength=el.n_nodes),
+        np.bincount(el.src, minlength=el.n_nodes),
+        _undirected_degrees(el),
+    )
 
 
 def _undirected_degrees(el: EdgeList) -> np.ndarray:
@@ -282,6 +349,27 @@ def _comparison_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return columns, rows
 
 
+def _structure_lines(n: dict[str, Any]) -> list[tuple[str, str]]:
+    """Clustering, components and distances: the lines that need the graph in memory."""
+    return [
+        ("average local clustering (undirected)", f"{n['average_clustering']:.4f}"),
+        (
+            "global transitivity / fraction of closed triangles",
+            f"{n['global_transitivity']:.4f} / {n['fraction_closed_triangles']:.4f}",
+        ),
+        ("triangles", f"{n['triangles']:,}"),
+        (
+            "WCC: count, largest (nodes/edges)",
+            f"{n['wcc_count']:,}, {n['largest_wcc_nodes']:,} / {n['largest_wcc_edges']:,}",
+        ),
+        (
+            "SCC: count, largest (nodes/edges)",
+            f"{n['scc_count']:,}, {n['largest_scc_nodes']:,} / {n['largest_scc_edges']:,}",
+        ),
+        ("diameter, mean distance, 90% effective diameter", _distance_line(n)),
+    ]
+
+
 # Long by design: the lines of one report section, in reading order (a template as code).
 def _network_lines(n: dict[str, Any]) -> list[tuple[str, str]]:
     if n.get("empty"):
@@ -297,24 +385,6 @@ def _network_lines(n: dict[str, Any]) -> list[tuple[str, str]]:
             "edge reciprocity / pair reciprocity",
             f"{n['edge_reciprocity']:.4f} / {n['pair_reciprocity']:.4f}",
         ),
-        ("average local clustering (undirected)", f"{n['average_clustering']:.4f}"),
-        (
-            "global transitivity / fraction of closed triangles",
-            f"{n['global_transitivity']:.4f} / {n['fraction_closed_triangles']:.4f}",
-        ),
-        ("triangles", f"{n['triangles']:,}"),
-        (
-            "WCC: count, largest (nodes/edges)",
-            f"{n['wcc_count']:,}, {n['largest_wcc_nodes']:,} / {n['largest_wcc_edges']:,}",
-        ),
-        (
-            "SCC: count, largest (nodes/edges)",
-            f"{n['scc_count']:,}, {n['largest_scc_nodes']:,} / {n['largest_scc_edges']:,}",
-        ),
-        (
-            "diameter, mean distance, 90% effective diameter",
-            f"{n['diameter']}, {n['mean_distance']:.3f}, {n['effective_diameter_90']:.2f} ({'exact' if n.get('distances_exact') else str(n['distance_sources']) + ' sampled BFS sources'}, largest WCC, undirected)",
-        ),
         (
             "assortativity out-in / in-in / out-out / in-out / undirected",
             " / ".join(
@@ -329,13 +399,24 @@ def _network_lines(n: dict[str, Any]) -> list[tuple[str, str]]:
             ),
         ),
     ]
+    if "average_clustering" in n:  # not out of core: the graph's structure
+        lines += _structure_lines(n)
+    if n.get("not_computed"):
+        lines.append(
+            (
+                "not computed (out of core)",
+                "; ".join(n["not_computed"])
+                + ": these need the graph in memory (analyze without --out-of-core)",
+            )
+        )
     if "communities" in n:
         lines.append(
             ("communities (Leiden), modularity", f"{n['communities']:,}, {n['modularity']:.4f}")
         )
         for i, c in enumerate(n["largest_communities"][:3], start=1):
             lines.append((f"community {i} ({c['size']:,} accounts)", ", ".join(c["top_accounts"])))
-    lines.append(("top by PageRank", ", ".join(t["account"] for t in n["top_pagerank"])))
+    if "top_pagerank" in n:
+        lines.append(("top by PageRank", ", ".join(t["account"] for t in n["top_pagerank"])))
     lines.append(
         (
             "top by in-degree",
@@ -345,7 +426,7 @@ def _network_lines(n: dict[str, Any]) -> list[tuple[str, str]]:
     for kind, fit in n.get("degree_fits", {}).items():
         if "alpha" in fit:
             text = (
-                f"alpha {fit['alpha']:.3f}, xmin {fit['xmin']:.0f}, tail {fit['tail_size']:,}, KS {fit['ks_distance']:.4f}; "
+                f"alpha {fit['alpha']:.3f}{_alpha_error(fit)}, xmin {fit['xmin']:.0f}, tail {fit['tail_size']:,}, KS {fit['ks_distance']:.4f}{_subsample(fit)}; "
                 f"vs lognormal R={fit['vs_lognormal']['loglikelihood_ratio']:.2f} p={fit['vs_lognormal']['p']:.3f}; "
                 f"vs truncated power law R={fit['vs_truncated_power_law']['loglikelihood_ratio']:.2f} "
                 f"p={fit['vs_truncated_power_law']['p']:.3f}: {fit['verdict']}"
@@ -371,6 +452,38 @@ ESTIMATE_KEYS = (
     ("reciprocity", "edge reciprocity", "{:.3f}"),
     ("average_clustering", "average local clustering", "{:.4f}"),
 )
+
+
+def _alpha_error(fit: dict[str, Any]) -> str:
+    se = fit.get("alpha_standard_error")
+    return f" ± {1.96 * se:.3f} (95%)" if se else ""
+
+
+def _subsample(fit: dict[str, Any]) -> str:
+    """Large degree sequences are fitted on a seeded random subsample: the report says so."""
+    if "subsample" not in fit:
+        return ""
+    return f" (fitted on a random {fit['subsample']:,} of {fit['n']:,} positive degrees)"
+
+
+def _distance_line(n: dict[str, Any]) -> str:
+    """The distances, exact or sampled; a sampled line gives each figure's error bound."""
+    if n.get("distances_exact", True):
+        return (
+            f"{n['diameter']}, {n['mean_distance']:.3f}, {n['effective_diameter_90']:.2f}"
+            " (exact, largest WCC, undirected)"
+        )
+    se = n.get("mean_distance_standard_error")
+    low, high = n.get("effective_diameter_90_interval") or (None, None)
+    mean = f"{n['mean_distance']:.3f}" + (f" ± {1.96 * se:.3f}" if se is not None else "")
+    effective = f"{n['effective_diameter_90']:.2f}" + (
+        f" (95% interval {low:.2f} to {high:.2f})" if low is not None else ""
+    )
+    return (
+        f"at least {n['diameter']}, {mean}, {effective}: estimated from"
+        f" {n['distance_sources']:,} sampled BFS sources (largest WCC, undirected; the diameter"
+        " is the longest distance they reach, the ± a 95% interval from their spread)"
+    )
 
 
 def estimate_lines(est: dict[str, Any]) -> list[tuple[str, str]]:
@@ -434,7 +547,14 @@ def render_markdown(doc: dict[str, Any]) -> str:
     out += ["| " + " | ".join(r) + " |" for r in rows]
     out += ["", "Sources of the reference figures:", ""]
     out += [f"- {r['name']}: {r['source']} [{r['confidence']}]" for r in doc["references"]]
+    about = doc.get("reference_notes") or {}
+    out += ["", "Confidence tags:", ""]
+    out += [f"- **{tag}**: {meaning}" for tag, meaning in (about.get("tags") or {}).items()]
+    out += ["", "Definitions and known conflicts:", ""]
+    out += [f"- {note}" for note in about.get("notes") or []]
     out += ["", f"**Sampling bias.** {doc['notes']['bfs_bias']}", ""]
+    if doc.get("methods"):
+        out += ["## Methods (generated from the crawl's provenance)", "", doc["methods"], ""]
     if "niches" in doc:
         for title, columns, rows in niche_tables(doc["niches"]):
             out += [f"## {title}", "", "| " + " | ".join(columns) + " |"]
@@ -479,7 +599,18 @@ def render_html(doc: dict[str, Any], out: Path) -> str:
         f"<li>{esc(r['name'])}: {esc(r['source'])} [{esc(r['confidence'])}]</li>"
         for r in doc["references"]
     ]
+    about = doc.get("reference_notes") or {}
+    parts.append("</ul><p>Confidence tags:</p><ul>")
+    parts += [
+        f"<li><b>{esc(tag)}</b>: {esc(meaning)}</li>"
+        for tag, meaning in (about.get("tags") or {}).items()
+    ]
+    parts.append("</ul><p>Definitions and known conflicts:</p><ul>")
+    parts += [f"<li>{esc(note)}</li>" for note in about.get("notes") or []]
     parts.append(f"</ul><p class='warn'><b>Sampling bias.</b> {esc(doc['notes']['bfs_bias'])}</p>")
+    if doc.get("methods"):
+        parts.append("<h2>Methods (generated from the crawl's provenance)</h2>")
+        parts.append(f"<p>{esc(doc['methods'])}</p>")
     if "niches" in doc:
         for title, columns, rows in niche_tables(doc["niches"]):
             parts.append(f"<h2>{esc(title)}</h2><table><tr>")

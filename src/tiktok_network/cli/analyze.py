@@ -7,15 +7,17 @@ from typing import TYPE_CHECKING
 
 import click
 
-if TYPE_CHECKING:
-    pass
 from tiktok_network.cli.errors import UserError, one_line_errors
+
+if TYPE_CHECKING:
+    from tiktok_network.analysis.report import Network
 
 EXAMPLES = """\b
 Examples:
   tiktok-network analyze --db lab.db --out report/
   tiktok-network analyze --edges other.csv --name Instagram --out report/
   tiktok-network analyze --db lab.db --compare insta.csv --compare twitter.txt --out report/
+  tiktok-network analyze --edges year.parquet --out-of-core --memory-limit 8GB --out report/
 """
 
 
@@ -49,6 +51,19 @@ Examples:
 @click.option(
     "--seed", default=0, show_default=True, help="Seed for sampled distances and communities."
 )
+@click.option(
+    "--out-of-core",
+    is_flag=True,
+    help="Degree figures only (degrees, fits, reciprocity, assortativity, coverage), by DuckDB"
+    " over Parquet or CSV: for graphs larger than memory.",
+)
+@click.option(
+    "--memory-limit",
+    default="4GB",
+    show_default=True,
+    callback=lambda ctx, param, value: _memory_size(value),
+    help="With --out-of-core: DuckDB's memory; beyond it, it spills to a temporary folder.",
+)
 @one_line_errors
 def analyze(
     db: str | None,
@@ -58,27 +73,19 @@ def analyze(
     compare: tuple[str, ...],
     out: str,
     seed: int,
+    out_of_core: bool,
+    memory_limit: str,
 ) -> None:
     """Network statistics, fits and figures, side by side with published networks."""
-    from tiktok_network.analysis.edgelist import EdgeListError, read_edges
-    from tiktok_network.analysis.report import Network, analyse, crawl_networks
+    from tiktok_network.analysis.edgelist import EdgeListError
+    from tiktok_network.analysis.report import analyse
     from tiktok_network.export.atomic import check_output_dir
 
     if not db and not edge_file:
         raise UserError("give --db CRAWL.db or --edges FILE (and optionally --compare FILE ...)")
     check_output_dir(out)  # before the statistics, which can take minutes
-    networks: list[Network] = []
     try:
-        if db:
-            from tiktok_network.store import crawl_label
-
-            networks += crawl_networks(db, name or crawl_label(db))
-        if edge_file:
-            el = read_edges(edge_file, name, undirected)
-            networks.append(Network(name or el.name, el))
-        for path in compare:
-            el = read_edges(path)
-            networks.append(Network(el.name, el))
+        networks = _networks(db, edge_file, name, undirected, compare, out_of_core, memory_limit)
     except EdgeListError as exc:
         raise UserError(str(exc)) from None
     niches = None
@@ -86,7 +93,13 @@ def analyze(
         from tiktok_network.analysis.niches import analyse_niches
 
         niches = analyse_niches(db, Path(out), seed=seed)
-    doc = analyse(networks, Path(out), seed=seed, niches=niches)
+    methods = None
+    if db:
+        from tiktok_network.analysis.methods import methods_paragraph
+        from tiktok_network.export.datapackage import provenance
+
+        methods = methods_paragraph(provenance(db))
+    doc = analyse(networks, Path(out), seed=seed, niches=niches, methods=methods)
     if db:  # a purge rewrites it (tiktok-network refresh), with what it was compared with
         from tiktok_network.store import crawl_label, record_output
 
@@ -108,3 +121,55 @@ def analyze(
     click.echo(
         f"report: {out}/report.html, {out}/report.md, {out}/stats.json ({doc['seconds']:.1f} s)"
     )
+
+
+def _networks(
+    db: str | None,
+    edge_file: str | None,
+    name: str | None,
+    undirected: bool,
+    compare: tuple[str, ...],
+    out_of_core: bool,
+    memory_limit: str,
+) -> list[Network]:
+    """The networks to analyse: in memory, or by their degrees only with ``--out-of-core``."""
+    from tiktok_network.analysis.edgelist import read_edges
+    from tiktok_network.analysis.out_of_core import summarise
+    from tiktok_network.analysis.report import (
+        Network,
+        crawl_networks,
+        crawl_networks_out_of_core,
+    )
+
+    def network(path: str, label: str | None, both_ways: bool) -> Network:
+        if out_of_core:
+            summary = summarise(path, label, undirected=both_ways, memory_limit=memory_limit)
+            return Network(label or summary.stats["name"], None, degrees=summary)
+        el = read_edges(path, label, both_ways)
+        return Network(label or el.name, el)
+
+    networks: list[Network] = []
+    if db:
+        from tiktok_network.store import crawl_label
+
+        label = name or crawl_label(db)
+        if out_of_core:
+            networks += crawl_networks_out_of_core(db, label, memory_limit)
+        else:
+            networks += crawl_networks(db, label)
+    if edge_file:
+        networks.append(network(edge_file, name, undirected))
+    for path in compare:
+        networks.append(network(path, None, False))
+    return networks
+
+
+def _memory_size(value: str) -> str:
+    """--memory-limit checked before anything is read (a usage error: exit 2)."""
+    from tiktok_network.analysis.edgelist import EdgeListError
+    from tiktok_network.analysis.out_of_core import memory_size
+
+    try:
+        return memory_size(value)
+    except EdgeListError as exc:
+        raise click.BadParameter(str(exc)) from None

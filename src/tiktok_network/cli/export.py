@@ -5,12 +5,10 @@ from __future__ import annotations
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-if TYPE_CHECKING:
-    pass
 from tiktok_network.cli.errors import UserError, one_line_errors
 
 EXAMPLES = """\b
@@ -20,6 +18,7 @@ Examples:
   tiktok-network export --db lab.db --out outputs/ --format videos     # after: videos
   tiktok-network export --db lab.db --out then/ --as-of 2026-11-01
   tiktok-network export --db lab.db --out shared/ --pseudonymize --key-file ~/.lab-key
+  tiktok-network export --db lab.db --out to-publish/ --share ids       # ids and aggregates only
 """
 
 
@@ -54,9 +53,17 @@ Examples:
     type=click.Path(dir_okay=False),
     help="The lab's secret key for --pseudonymize (the same key gives the same ids).",
 )
+@click.option(
+    "--share",
+    type=click.Choice(["ids"]),
+    help="Only what the Research API's terms let leave the lab: accounts and follows as ids"
+    " (usernames, or pseudonyms with --pseudonymize), the network's aggregates, a rehydration"
+    " script, datapackage.json. No profile, bio or raw response.",
+)
 @click.option("--config", "config_file", type=click.Path(), help="Settings file.")
 @one_line_errors
 def export(
+    share: str | None,
     formats: str,
     force: bool,
     as_of: str | None,
@@ -88,6 +95,8 @@ def export(
             if pseudonymize
             else "--key-file is for --pseudonymize: give both"
         )
+    if share and formats != "csv":
+        raise UserError("--share ids writes its own files: leave out --format")
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         settings = resolve(flags, config=config_file)
@@ -99,6 +108,7 @@ def export(
             moment,
             str(Path(key_file).resolve()) if key_file else None,
             force,
+            share,
         )
         check_destination(settings.db, settings.out, request)
         written = write_outputs(settings.db, settings.out, request)

@@ -41,6 +41,7 @@ class FolderOwner:
     crawl: str | None
     db_name: str
     keyed: str | None = None
+    share: bool = False  # a share folder (ids and aggregates only: export/share.py)
 
 
 def key_fingerprint(key: bytes) -> str:
@@ -67,10 +68,11 @@ def check_folder(out: str | Path, owner: FolderOwner) -> list[str]:
     manifest = read_manifest(folder)
     if manifest is None:
         legacy = _legacy_formats(folder)
-        if legacy and owner.keyed is not None:
+        if legacy and (owner.keyed is not None or owner.share):
+            kind = "--share ids" if owner.share else "a pseudonymised export"
             raise FolderTaken(
-                f"{folder} holds a plain export: a pseudonymised export needs a folder of its "
-                "own (choose another --out)"
+                f"{folder} holds a plain export: {kind} needs a folder of its own"
+                " (choose another --out)"
             )
         return []
     theirs = manifest.get("crawl")
@@ -78,6 +80,14 @@ def check_folder(out: str | Path, owner: FolderOwner) -> list[str]:
         raise FolderTaken(
             f"{folder} holds the outputs of another crawl ({manifest.get('db', 'unknown')}): "
             "choose another --out"
+        )
+    if bool(manifest.get("share")) != owner.share:
+        raise FolderTaken(
+            f"{folder} holds "
+            + ("a full export" if owner.share else "a share folder (ids and aggregates only)")
+            + ": "
+            + ("--share ids" if owner.share else "a full export")
+            + " needs a folder of its own (choose another --out)"
         )
     if manifest.get("keyed") != owner.keyed:
         kinds = {None: "a plain export"}
@@ -96,6 +106,7 @@ def write_manifest(out: str | Path, owner: FolderOwner, formats: list[str]) -> N
         "crawl": owner.crawl,
         "db": owner.db_name,
         "keyed": owner.keyed,
+        "share": owner.share,
         "formats": sorted(set(formats)),
     }
     with atomic_path(folder / MANIFEST) as tmp:

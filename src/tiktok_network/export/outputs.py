@@ -20,6 +20,7 @@ class ExportRequest:
     as_of: float | None = None
     key_file: str | None = None  # pseudonymise with the HMAC key in this file
     force: bool = False  # GraphML/GEXF above the size Gephi opens
+    share: str | None = None  # "ids": only what the terms let leave the lab (export/share.py)
 
     def options(self) -> dict[str, Any]:
         return {**asdict(self), "formats": list(self.formats)}
@@ -31,6 +32,7 @@ class ExportRequest:
             options.get("as_of"),
             options.get("key_file"),
             bool(options.get("force")),
+            options.get("share"),
         )
 
 
@@ -76,17 +78,34 @@ def _write_once(
     formats = tuple(dict.fromkeys([*request.formats, *before]))
     request = replace(request, formats=formats)
     written: dict[str, int] = {}
-    if "csv" in request.formats:
+    if request.share:
+        from tiktok_network.export.share import export_share
+
+        written.update(export_share(db, out, **view))
+    elif "csv" in request.formats:
         written.update({f"{k}.csv": v for k, v in export_csvs(db, out, **view).items()})
     others = [f for f in request.formats if f != "csv"]
-    if others:
+    if others and not request.share:
         written.update(export_graph_formats(db, out, others, request.force, **view))
     write_manifest(out, owner, list(request.formats))
+    _describe(db, out, request)
     if record:
         from tiktok_network.store import record_output
 
         record_output(db, str(Path(out).resolve()), "export", request.options())
     return written
+
+
+def _describe(db: str | Path, out: str | Path, request: ExportRequest) -> None:
+    """datapackage.json for the folder: every file's schema, the terms, the provenance, and
+    how this export was made (the key file's path is the lab's business: left out)."""
+    from tiktok_network.export.datapackage import write_datapackage
+    from tiktok_network.store import crawl_label
+
+    options = {k: v for k, v in request.options().items() if k != "key_file"}
+    options["pseudonymised"] = request.key_file is not None
+    what = "account ids and aggregates" if request.share else "follow network"
+    write_datapackage(db, out, title=f"TikTok {what}: {crawl_label(db)}", extra={"export": options})
 
 
 def check_destination(db: str | Path, out: str | Path, request: ExportRequest) -> None:
@@ -109,7 +128,7 @@ def folder_owner(db: str | Path, request: ExportRequest) -> Any:
         from tiktok_network.pseudonyms import load_key
 
         keyed = key_fingerprint(load_key(request.key_file))
-    return FolderOwner(crawl_identity(db), display_name(db), keyed)
+    return FolderOwner(crawl_identity(db), display_name(db), keyed, bool(request.share))
 
 
 def rewrite_recorded(
@@ -173,7 +192,11 @@ def _rewrite_report(db: str | Path, path: str, options: dict[str, Any]) -> str:
             gone.append(other)
     seed = int(options.get("seed") or 0)
     niches = analyse_niches(db, Path(path), seed=seed)  # the niches name accounts too
-    analyse(networks, Path(path), seed=seed, niches=niches)
+    from tiktok_network.analysis.methods import methods_paragraph
+    from tiktok_network.export.datapackage import provenance
+
+    methods = methods_paragraph(provenance(db))
+    analyse(networks, Path(path), seed=seed, niches=niches, methods=methods)
     return "rewritten" + (f" without {', '.join(gone)} (gone)" if gone else "")
 
 

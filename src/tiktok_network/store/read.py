@@ -23,7 +23,13 @@ if TYPE_CHECKING:
 
 from tiktok_network.completeness import stored_state
 from tiktok_network.store.backends import display_name, open_read_connection
-from tiktok_network.store.base import DONE, ListCompleteness, UserStatus, crawl_settings
+from tiktok_network.store.base import (
+    DONE,
+    RUN_COMMAND,
+    ListCompleteness,
+    UserStatus,
+    crawl_settings,
+)
 from tiktok_network.store.sqlite_db import decompress
 
 BATCH = 10_000
@@ -494,6 +500,70 @@ class CrawlReader:
                 "SELECT at, run_id, tombstone, reason, removed FROM audit ORDER BY id"
             ).fetchall()
         ]
+
+    def provenance(self) -> dict[str, Any]:
+        """How the data was collected, for ``datapackage.json`` and the methods paragraph:
+        every run (times, exit, tool version, API base, command, settings, pages per list
+        endpoint), the quota used per bucket, the purges by reason, the profiles fetched, the
+        window the follows were seen in, and the seeds' count and SHA-256 of their sorted
+        usernames (as held: seeds of every run; a purged seed counts as its tombstone). Settings hold no secret (the engine stores the
+        credentials' hash only)."""
+        import json
+
+        pages: dict[int, dict[str, int]] = {}
+        for run_id, direction, count in self._rows(
+            "SELECT run_id, direction, count(*) FROM pages GROUP BY run_id, direction"
+        ):
+            pages.setdefault(run_id, {})[direction] = int(count)
+        runs = []
+        for run_id, started, ended, version, api_base, settings, status in self._rows(
+            "SELECT id, started_at, ended_at, tool_version, api_base, settings, exit_status"
+            " FROM runs ORDER BY id"
+        ):
+            stored = json.loads(settings) if settings else {}
+            runs.append(
+                {
+                    "id": run_id,
+                    "started_at": started,
+                    "ended_at": ended,
+                    "exit_status": status,
+                    "tool_version": version,
+                    "api_base": api_base,
+                    "command": stored.get(RUN_COMMAND, "crawl"),
+                    "settings": stored,
+                    "pages": pages.get(run_id, {}),
+                }
+            )
+        quota = {
+            bucket: {"days": int(days), "calls": int(used or 0)}
+            for bucket, days, used in self._rows(
+                "SELECT bucket, count(DISTINCT day), sum(used) FROM quota GROUP BY bucket"
+            )
+        }
+        purges: dict[str, int] = {}
+        if self.has_table("audit"):
+            for reason, count in self._rows("SELECT reason, count(*) FROM audit GROUP BY reason"):
+                purges[str(reason)] = int(count)
+        first, last = self.conn.execute(
+            f"SELECT min(first_seen), max(last_seen) FROM {self.edges_sql} e"
+        ).fetchone()
+        profiles = self._one("SELECT count(*) FROM users WHERE info_at IS NOT NULL")
+        seeds = sorted(
+            name for (name,) in self._rows("SELECT username FROM users WHERE is_seed = 1")
+        )
+        return {
+            "seeds": {
+                "count": len(seeds),
+                "sha256": hashlib.sha256("\n".join(seeds).encode()).hexdigest(),
+            }
+            if seeds
+            else None,
+            "runs": runs,
+            "quota": quota,
+            "purges": purges,
+            "profiles_fetched": int(profiles),
+            "follows_seen": {"first": first, "last": last},
+        }
 
     def changes(self, since: float, until: float) -> Iterator[tuple[int, int, str, float]]:
         """(src, dst, "gained" or "lost", when observed) for every follow present at ``until``
