@@ -77,3 +77,12 @@ def test_demo_writes_every_output_and_a_report_that_agrees_with_them(tmp_path):
     html = (report / "report.html").read_text(encoding="utf-8")
     assert f"{everything['edges']:,}" in html and "data:image/png;base64," in html
     assert f"edges: {len(network):,}" in done.stdout  # the summary says what the files hold
+    # the demo's outputs carry their package, and its report its methods paragraph
+    package = json.loads((out / "datapackage.json").read_text())
+    described = {r["path"]: r for r in package["resources"]}
+    assert {f"{name}.csv" for name in CSVS} <= set(described)
+    assert package["tiktok_network"]["api_kind"] == "emulator"
+    assert stats["methods"].startswith("Data were collected with tiktok-network")
+    assert (
+        "## Methods (generated from the crawl's provenance)" in (report / "report.md").read_text()
+    )

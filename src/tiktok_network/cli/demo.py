@@ -108,6 +108,7 @@ async def _demo(
     from tiktok_network.emulator.server import running_emulator
     from tiktok_network.emulator.settings import EmulatorSettings
     from tiktok_network.export.csvs import export_csvs
+    from tiktok_network.export.datapackage import write_datapackage
 
     start = time.monotonic()
     graph = await asyncio.to_thread(parse_graph_spec, f"synthetic:{n_users}")
@@ -151,6 +152,9 @@ async def _demo(
         result = await run_with_progress(engine, seeds, settings, console)
         served = server.emulator.log.snapshot()["total_requests"]
     written = await asyncio.to_thread(export_csvs, settings.db, settings.out)
+    await asyncio.to_thread(
+        write_datapackage, settings.db, out_dir, title="TikTok follow network: the demo crawl"
+    )
     click.echo("analysing the crawl (statistics, fits, figures, report)...", err=True)
     report = await asyncio.to_thread(_report, settings.db, out_dir / "report")
     users, edges, reciprocity = _summary_figures(settings.db)
@@ -161,7 +165,8 @@ async def _demo(
         f"  edges: {edges:,}   edge reciprocity: {reciprocity:.3f}",
         f"  requests: {result.requests:,} to the emulator ({served:,} served incl. tokens)",
         f"  time: {time.monotonic() - start:.1f} s",
-        f"  outputs in {out_dir}/: " + ", ".join(f"{name}.csv" for name in written),
+        f"  outputs in {out_dir}/: "
+        + ", ".join([*(f"{name}.csv" for name in written), "datapackage.json"]),
         f"  report: {report}",
         f"  database: {settings.db}  (try: {_this_command()} status --db {settings.db})",
     ]
@@ -185,9 +190,12 @@ def _this_command() -> str:
 
 
 def _report(db: str, out: Path) -> Path:
+    from tiktok_network.analysis.methods import methods_paragraph
     from tiktok_network.analysis.report import analyse, crawl_networks
+    from tiktok_network.export.datapackage import provenance
 
-    analyse(crawl_networks(db, "demo crawl"), out)
+    methods = methods_paragraph(provenance(db))
+    analyse(crawl_networks(db, "demo crawl"), out, methods=methods)
     return out / "report.html"
 
 
