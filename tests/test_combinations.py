@@ -334,7 +334,10 @@ def test_every_output_the_tool_wrote_loses_a_purged_name(tmp_path, monkeypatch):
         cli("export", "--db", str(db), "--out", "both", "--format", "csv")
         cli("diff", "2000-01-01", "2100-01-01", "--db", str(db), "--out", "changes.csv")
         cli("analyze", "--db", str(db), "--compare", str(other), "--out", "report")
+        cli("analyze", "--db", str(db), "--out-of-core", "--out", "report-ooc")
+        cli("export", "--db", str(db), "--out", "to-publish", "--share", "ids")
         assert all(traces(name, tmp_path, None) for name in refused)
+        written = (tmp_path / "report-ooc" / "stats.json").stat().st_mtime_ns
 
         def refresh_meanwhile(out, owner, formats, _write=folders.write_manifest) -> None:
             # The export has read the crawl and written its files; now a refresh purges.
@@ -349,6 +352,10 @@ def test_every_output_the_tool_wrote_loses_a_purged_name(tmp_path, monkeypatch):
     assert _query(db, "SELECT count(*) FROM audit")[0][0] == len(refused)
     for name in sorted(refused):
         assert traces(name, tmp_path, db) == [], name
+    # the out-of-core report was written again, and out of core, as it was made
+    assert (tmp_path / "report-ooc" / "stats.json").stat().st_mtime_ns != written
+    rewritten = json.loads((tmp_path / "report-ooc" / "stats.json").read_text())
+    assert all(n.get("out_of_core") for n in rewritten["networks"])
 
 
 def test_db_copy_brings_an_older_copy_up_to_date_and_refuses_one_that_moved_on(

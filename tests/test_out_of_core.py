@@ -127,3 +127,23 @@ def test_out_of_core_bad_input_gets_one_line(tmp_path):
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         assert len(lines) == (3 if code == 2 else 1), done.stderr  # click's usage lines
         assert not (out / "stats.json").exists()
+
+
+def test_out_of_core_reads_a_text_reference_in_memory(tmp_path):
+    """`--compare` with a SNAP text file beside `--out-of-core`: the reference (small) is read
+    in memory with every figure, the main graph out of core; a text file as the main graph is
+    still refused (it would be read in memory, against the user's choice)."""
+    el = read_edges(WIKI_VOTE)
+    names = np.array(el.names, dtype=object)
+    main = tmp_path / "main.parquet"
+    pq.write_table(pa.table({"s": names[el.src], "d": names[el.dst]}), main)
+    done = subprocess.run(
+        [*CLI, "analyze", "--edges", str(main), "--out-of-core", "--compare", str(WIKI_VOTE),
+         "--out", str(tmp_path / "report")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    ours, reference = json.loads((tmp_path / "report" / "stats.json").read_text())["networks"]
+    assert ours["out_of_core"] is True and "average_clustering" not in ours
+    assert "out_of_core" not in reference and reference["triangles"] == 608389
+    assert ours["edges"] == reference["edges"] == 103689

@@ -126,6 +126,39 @@ def _references() -> dict[str, Any]:
     return json.loads(text)
 
 
+def crawl_networks_as(
+    db: str | Path, label: str, *, out_of_core: bool, memory_limit: str
+) -> list[Network]:
+    """A crawl's two networks, in memory or by their degrees only (``--out-of-core``)."""
+    if out_of_core:
+        return crawl_networks_out_of_core(db, label, memory_limit)
+    return crawl_networks(db, label)
+
+
+def file_network(
+    path: str | Path,
+    name: str | None = None,
+    *,
+    undirected: bool = False,
+    out_of_core: bool = False,
+    memory_limit: str = "4GB",
+    reference: bool = False,
+) -> Network:
+    """One edge file as a network of the report. ``out_of_core``: by its degrees, through
+    DuckDB; a ``reference`` (``--compare``) file DuckDB does not read (SNAP or KONECT text) is
+    read in memory instead: published graphs are small, and refusing them would leave the
+    report without its comparison."""
+    from tiktok_network.analysis.edgelist import read_edges
+    from tiktok_network.analysis.out_of_core import summarise
+
+    by_duckdb = Path(path).suffix.lower() in (".parquet", ".csv")
+    if out_of_core and (by_duckdb or not reference):
+        summary = summarise(path, name, undirected=undirected, memory_limit=memory_limit)
+        return Network(name or summary.stats["name"], None, degrees=summary)
+    el = read_edges(path, name, undirected)
+    return Network(name or el.name, el)
+
+
 def reference_networks() -> list[dict[str, Any]]:
     return _references()["networks"]
 

@@ -108,7 +108,13 @@ def analyze(
             db,
             str(Path(out).resolve()),
             "analyze",
-            {"name": name or crawl_label(db), "seed": seed, "compare": others},
+            {
+                "name": name or crawl_label(db),
+                "seed": seed,
+                "compare": others,
+                "out_of_core": out_of_core,
+                "memory_limit": memory_limit,
+            },
         )
     for n in doc["networks"]:
         what = "empty graph" if n.get("empty") else f"{n['nodes']:,} nodes, {n['edges']:,} edges"
@@ -133,34 +139,18 @@ def _networks(
     memory_limit: str,
 ) -> list[Network]:
     """The networks to analyse: in memory, or by their degrees only with ``--out-of-core``."""
-    from tiktok_network.analysis.edgelist import read_edges
-    from tiktok_network.analysis.out_of_core import summarise
-    from tiktok_network.analysis.report import (
-        Network,
-        crawl_networks,
-        crawl_networks_out_of_core,
-    )
-
-    def network(path: str, label: str | None, both_ways: bool) -> Network:
-        if out_of_core:
-            summary = summarise(path, label, undirected=both_ways, memory_limit=memory_limit)
-            return Network(label or summary.stats["name"], None, degrees=summary)
-        el = read_edges(path, label, both_ways)
-        return Network(label or el.name, el)
+    from tiktok_network.analysis.report import crawl_networks_as, file_network
 
     networks: list[Network] = []
     if db:
         from tiktok_network.store import crawl_label
 
         label = name or crawl_label(db)
-        if out_of_core:
-            networks += crawl_networks_out_of_core(db, label, memory_limit)
-        else:
-            networks += crawl_networks(db, label)
+        networks += crawl_networks_as(db, label, out_of_core=out_of_core, memory_limit=memory_limit)
+    ooc = {"out_of_core": out_of_core, "memory_limit": memory_limit}
     if edge_file:
-        networks.append(network(edge_file, name, undirected))
-    for path in compare:
-        networks.append(network(path, None, False))
+        networks.append(file_network(edge_file, name, undirected=undirected, **ooc))
+    networks += [file_network(path, reference=True, **ooc) for path in compare]
     return networks
 
 

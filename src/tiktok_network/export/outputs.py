@@ -177,17 +177,20 @@ def _rewrite_export(db: str | Path, path: str, options: dict[str, Any]) -> str:
 
 
 def _rewrite_report(db: str | Path, path: str, options: dict[str, Any]) -> str:
-    """An ``analyze`` report, with the networks it was compared with that still exist."""
-    from tiktok_network.analysis.edgelist import read_edges
+    """An ``analyze`` report, with the networks it was compared with that still exist, in
+    memory or out of core as it was made."""
     from tiktok_network.analysis.niches import analyse_niches
-    from tiktok_network.analysis.report import Network, analyse, crawl_networks
+    from tiktok_network.analysis.report import analyse, crawl_networks_as, file_network
 
-    networks = crawl_networks(db, str(options.get("name") or "crawl"))
+    ooc = {
+        "out_of_core": bool(options.get("out_of_core")),
+        "memory_limit": str(options.get("memory_limit") or "4GB"),
+    }  # made out of core (a graph beyond memory): written again the same way
+    networks = crawl_networks_as(db, str(options.get("name") or "crawl"), **ooc)
     gone = []
     for other in options.get("compare") or []:
         if Path(other).is_file():
-            el = read_edges(other)
-            networks.append(Network(el.name, el))
+            networks.append(file_network(other, reference=True, **ooc))
         else:
             gone.append(other)
     seed = int(options.get("seed") or 0)
