@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape, quoteattr
 from tiktok_network.export.atomic import atomic_path, export_session
 from tiktok_network.export.csvs import (
     COMPLETENESS_COLUMNS,
+    EDGE_COLUMNS,
     INFO_COLUMNS,
     PROVENANCE_COLUMNS,
     node_records,
@@ -85,36 +86,42 @@ def export_parquet(snap: CrawlReader, out: Path) -> dict[str, int]:
     }
 
 
-EDGE_SCHEMA_FIELDS = (
-    ("source", "string"),
-    ("destination", "string"),
-    ("first_seen", "string"),
-    ("found_via", "string"),
-    ("last_seen", "string"),
-)
+def _write_row_groups(
+    path: Path, schema: Any, rows: Iterator[Any], size: int, table_of: Any
+) -> int:
+    """Write ``rows`` to a Parquet file ``size`` at a time, each group made a table by
+    ``table_of(group, schema)``; an empty input still gets its schema. Returns the rows."""
+    import pyarrow.parquet as pq
+
+    total = 0
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        group: list[Any] = []
+        for row in rows:
+            group.append(row)
+            if len(group) >= size:
+                writer.write_table(table_of(group, schema))
+                total += len(group)
+                group = []
+        if group or not total:
+            writer.write_table(table_of(group, schema))
+            total += len(group)
+    return total
 
 
 def _write_edges_parquet(snap: CrawlReader, path: Path) -> int:
     """The edges, converted a row group at a time in Arrow: usernames taken by id from one
-    Arrow array, times formatted by Arrow's strftime, so no Python string per edge."""
+    Arrow array, times formatted once per distinct second, so no Python string per edge."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    schema = pa.schema([(name, pa.string()) for name, _ in EDGE_SCHEMA_FIELDS])
+    schema = pa.schema([(name, pa.string()) for name in EDGE_COLUMNS])
     names = pa.array(snap.names(), type=pa.string())
-    total = 0
-    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-        batch: list[tuple[int, int, float, str | None, float]] = []
-        for edge in snap.edges_with_provenance():
-            batch.append(edge)
-            if len(batch) >= ROW_GROUP:
-                writer.write_table(_edge_table(batch, names, schema))
-                total += len(batch)
-                batch = []
-        if batch or not total:
-            writer.write_table(_edge_table(batch, names, schema))
-            total += len(batch)
-    return total
+    return _write_row_groups(
+        path,
+        schema,
+        snap.edges_with_provenance(),
+        ROW_GROUP,
+        lambda group, schema: _edge_table(group, names, schema),
+    )
 
 
 def _edge_table(
@@ -151,7 +158,6 @@ def _iso_seconds(times: tuple[float, ...]) -> Any:
 def _write_nodes_parquet(snap: CrawlReader, path: Path) -> int:
     """The nodes, typed (nulls where a value is unknown, not ''), a row group at a time."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     info_types = _info_types()
     schema = pa.schema(
@@ -179,24 +185,22 @@ def _write_nodes_parquet(snap: CrawlReader, path: Path) -> int:
         "last_run": pa.int64,
         "info_fetched_at": pa.string,
     }
-    total = 0
-    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-        rows: list[dict[str, Any]] = []
-        for record in node_records(snap):
-            del record["id"]
-            for column, kind in types.items():
-                record[column] = _typed(kind, record[column])
-            record["display_name"] = record["display_name"] or ""
-            record["notes"] = record["notes"] or ""
-            rows.append(record)
-            if len(rows) >= ROW_GROUP // 10:  # a node row is about ten edges' worth
-                writer.write_table(pa.Table.from_pylist(rows, schema=schema))
-                total += len(rows)
-                rows = []
-        if rows or not total:
-            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
-            total += len(rows)
-    return total
+
+    def typed(record: dict[str, Any]) -> dict[str, Any]:
+        del record["id"]
+        for column, kind in types.items():
+            record[column] = _typed(kind, record[column])
+        record["display_name"] = record["display_name"] or ""
+        record["notes"] = record["notes"] or ""
+        return record
+
+    return _write_row_groups(
+        path,
+        schema,
+        (typed(record) for record in node_records(snap)),
+        ROW_GROUP // 10,  # a node row is about ten edges' worth
+        lambda group, schema: pa.Table.from_pylist(group, schema=schema),
+    )
 
 
 def _check_size(snap: CrawlReader, fmt: str, force: bool) -> int:
