@@ -12,13 +12,13 @@ small integer per node: 4 bytes a node, not per edge.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tiktok_network.analysis.edgelist import EdgeListError, sha256_of
+from tiktok_network.analysis.stats import DegreeSummary
 
 # Figures of the in-memory report that need the graph itself, in the report's words.
 IN_MEMORY_ONLY = (
@@ -29,16 +29,6 @@ IN_MEMORY_ONLY = (
     "communities",
 )
 DEFAULT_MEMORY_LIMIT = "4GB"
-
-
-@dataclass
-class DegreeSummary:
-    """What the report needs of a network it cannot hold: its figures and degree arrays."""
-
-    stats: dict[str, Any]
-    in_degrees: np.ndarray
-    out_degrees: np.ndarray
-    undirected_degrees: np.ndarray
 
 
 def memory_size(limit: str) -> str:

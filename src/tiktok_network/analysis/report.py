@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from tiktok_network._version import __version__
-from tiktok_network.analysis.arrays import undirected_pairs
 from tiktok_network.analysis.canvas import new_figure
 from tiktok_network.analysis.coverage import (
     censoring,
@@ -38,8 +37,7 @@ from tiktok_network.analysis.estimators import (
     sample_of,
 )
 from tiktok_network.analysis.fits import ccdf, fit_degrees
-from tiktok_network.analysis.out_of_core import DegreeSummary
-from tiktok_network.analysis.stats import network_stats
+from tiktok_network.analysis.stats import DegreeSummary, network_summary
 
 BFS_WARNING = (
     "Breadth-first crawls over-represent high-degree accounts: an incomplete BFS sees a degree "
@@ -246,25 +244,14 @@ def _figures_and_degrees(
     net: Network, seed: int
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
     """The network's figures and its in-, out- and undirected degree arrays."""
-    if net.degrees is not None:
-        d = net.degrees
-        return dict(d.stats), d.in_degrees, d.out_degrees, d.undirected_degrees
-    assert net.edges is not None
-    el = net.edges
-    stats = network_stats(el, seed=seed)
-    if stats.get("empty"):
-        return stats, *(np.zeros(0, dtype=np.int64),) * 3
+    assert net.degrees is not None or net.edges is not None
+    summary = net.degrees or network_summary(net.edges, seed=seed)
     return (
-        stats,
-        np.bincount(el.dst, minlength=el.n_nodes),
-        np.bincount(el.src, minlength=el.n_nodes),
-        _undirected_degrees(el),
+        dict(summary.stats),
+        summary.in_degrees,
+        summary.out_degrees,
+        summary.undirected_degrees,
     )
-
-
-def _undirected_degrees(el: EdgeList) -> np.ndarray:
-    a, b = undirected_pairs(el.src, el.dst, el.n_nodes)
-    return np.bincount(a, minlength=el.n_nodes) + np.bincount(b, minlength=el.n_nodes)
 
 
 def _slug(text: str) -> str:

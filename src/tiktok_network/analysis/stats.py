@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import random
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,19 @@ BFS_THREADS = 2  # searches run side by side; their histograms add, so the figur
 PAGERANK_DAMPING = 0.85
 PAGERANK_TOLERANCE = 1e-12  # L1 change between iterations; igraph's PRPACK agrees to 1e-10
 CHUNK = 10_000_000  # edges per numpy pass: bounded temporaries at 100 M edges
+BOOTSTRAP_ROUNDS = 1000  # resamples of the BFS sources for the effective diameter's interval
+
+
+@dataclass
+class DegreeSummary:
+    """A network's figures and its degree arrays (in, out, undirected: one per node), which
+    the fits and CCDFs are drawn from; made in memory (``network_summary``) or out of core
+    (``out_of_core.summarise``)."""
+
+    stats: dict[str, Any]
+    in_degrees: np.ndarray
+    out_degrees: np.ndarray
+    undirected_degrees: np.ndarray
 
 
 def network_stats(
@@ -45,6 +59,21 @@ def network_stats(
     communities: bool = True,
 ) -> dict[str, Any]:
     """Every figure of the report for one network (degree fits are in ``fits.py``)."""
+    return network_summary(
+        el, seed=seed, bfs_sources=bfs_sources, exact_limit=exact_limit, communities=communities
+    ).stats
+
+
+def network_summary(
+    el: EdgeList,
+    *,
+    seed: int = 0,
+    bfs_sources: int = BFS_SOURCES,
+    exact_limit: int = EXACT_DISTANCE_LIMIT,
+    communities: bool = True,
+) -> DegreeSummary:
+    """``network_stats`` with the degree arrays it computed on the way, so the report's fits
+    do not count them again (the undirected ones take the pairs: seconds at 100 M edges)."""
     n, m = el.n_nodes, el.n_edges
     stats: dict[str, Any] = {
         "name": el.name,
@@ -56,7 +85,8 @@ def network_stats(
     }
     if n == 0 or m == 0:
         stats["empty"] = True
-        return stats
+        empty = np.zeros(0, dtype=np.int64)
+        return DegreeSummary(stats, empty, empty, empty)
     out_deg = np.bincount(el.src, minlength=n)
     in_deg = np.bincount(el.dst, minlength=n)
     stats.update(
@@ -78,7 +108,8 @@ def network_stats(
     stats.update(reciprocity(m, len(a)))
     stats["assortativity_undirected"] = undirected_assortativity(a, b, n)
     u = networkit_graph(a, b, n)
-    stats.update(clustering(u, np.bincount(a, minlength=n) + np.bincount(b, minlength=n)))
+    undirected = np.bincount(a, minlength=n) + np.bincount(b, minlength=n)
+    stats.update(clustering(u, undirected))
     stats.update(
         distances(u, a, b, weak, seed=seed, bfs_sources=bfs_sources, exact_limit=exact_limit)
     )
@@ -86,7 +117,7 @@ def network_stats(
     stats["top_in_degree"] = _top(el, in_deg.astype(float), 10)
     if communities:
         stats.update(community_stats(el, in_deg, seed=seed, graph=u))
-    return stats
+    return DegreeSummary(stats, in_deg, out_deg, undirected)
 
 
 def directed_adjacency(el: EdgeList, out_deg: np.ndarray) -> sp.csr_array:
@@ -295,9 +326,6 @@ def _distance_figures(hist: np.ndarray) -> dict[str, Any]:
         "mean_distance": mean,
         "effective_diameter_90": effective_diameter(hist),
     }
-
-
-BOOTSTRAP_ROUNDS = 1000
 
 
 def _sampling_error(per_source: np.ndarray, seed: int) -> dict[str, Any]:
