@@ -196,7 +196,15 @@ def read_crawl(db: str | Path, name: str | None = None, core_only: bool = False)
     if core_only:
         keep = parsed[src] & parsed[dst]
         src, dst = src[keep], dst[keep]
+    return from_ids(name or label, names, src, dst, digest)
+
+
+def from_ids(
+    name: str, names: list[str | None], src: np.ndarray, dst: np.ndarray, checksum: str = ""
+) -> EdgeList:
+    """The edge list of ``src[i] -> dst[i]``, ids indexing ``names``: only the accounts an
+    edge names become nodes, numbered in id order."""
     used = unique_sorted(np.concatenate([src, dst]))
     remap = np.full(len(names), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
-    return simplify(name or label, [names[i] for i in used], remap[src], remap[dst], digest)
+    return simplify(name, [str(names[i]) for i in used], remap[src], remap[dst], checksum)

@@ -38,7 +38,7 @@ def export_share(db: str | Path, out: str | Path, **view: Any) -> dict[str, int]
         names = snap.names()
         known = [name for name in names if name is not None]
         accounts = atomic_csv(folder / "accounts.csv", ("account",), ([n] for n in known))
-        ids = np.array(list(snap.edge_ids()), dtype=np.int64).reshape(-1, 2)
+        ids = snap.edge_array()
         follows = atomic_csv(
             folder / "follows.csv",
             ("source", "destination"),
@@ -54,15 +54,10 @@ def export_share(db: str | Path, out: str | Path, **view: Any) -> dict[str, int]
 def _aggregates(snap: CrawlReader, names: list[str | None], ids: np.ndarray) -> dict[str, Any]:
     """The figures of the shared graph (the same edges as follows.csv) with every list of
     named accounts left out, and how complete the lists are."""
-    from tiktok_network.analysis.edgelist import simplify
+    from tiktok_network.analysis.edgelist import from_ids
     from tiktok_network.analysis.stats import network_stats
 
-    used = np.unique(ids) if len(ids) else np.zeros(0, dtype=np.int64)
-    position = np.full(len(names), -1, dtype=np.int64)
-    position[used] = np.arange(len(used))
-    labels = [str(names[i]) for i in used]
-    graph = simplify("shared", labels, position[ids[:, 0]], position[ids[:, 1]])
-    figures = network_stats(graph)
+    figures = network_stats(from_ids("shared", names, ids[:, 0], ids[:, 1]))
     for key in (*NAMED_FIGURES, "name", "input_checksum"):
         figures.pop(key, None)
     states, _ = snap.completeness_counts()

@@ -793,8 +793,11 @@ class CrawlReader:
                 found[dst][1].add(src)
         return found
 
-    def _edge_array(self, np: Any) -> np.ndarray:
-        """The (m, 2) edge array, filled a batch at a time: never a list of m tuples."""
+    def edge_array(self) -> np.ndarray:
+        """The (m, 2) edge array of user ids, filled a batch at a time: never a list of m
+        tuples."""
+        import numpy as np  # only the analysis and the share need it: not every start-up
+
         edges = np.empty((self.edge_count(), 2), dtype=np.int64)
         filled = 0
         batch: list[tuple[int, int]] = []
@@ -819,7 +822,7 @@ class CrawlReader:
         for user_id, username, status in self._rows("SELECT id, username, status FROM users"):
             names[user_id] = username
             parsed[user_id] = status == UserStatus.PARSED
-        edges = self._edge_array(np)
+        edges = self.edge_array()
         last_page = self._one("SELECT max(id) FROM pages")
         digest = hashlib.sha256(f"{self.name}:{len(edges)}:{last_page}".encode()).hexdigest()
         return names, parsed, edges, digest
