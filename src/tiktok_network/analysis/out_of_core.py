@@ -31,17 +31,6 @@ IN_MEMORY_ONLY = (
 DEFAULT_MEMORY_LIMIT = "4GB"
 
 
-def memory_size(limit: str) -> str:
-    """``limit`` if DuckDB takes it as a memory size, else an ``EdgeListError`` saying so."""
-    from tiktok_network.store.columnar import ColumnarError
-    from tiktok_network.store.columnar import memory_size as checked
-
-    try:
-        return checked(limit)
-    except ColumnarError as exc:
-        raise EdgeListError(str(exc)) from None
-
-
 def summarise(
     path: str | Path,
     name: str | None = None,

@@ -156,10 +156,9 @@ def _networks(
 
 def _memory_size(value: str) -> str:
     """--memory-limit checked before anything is read (a usage error: exit 2)."""
-    from tiktok_network.analysis.edgelist import EdgeListError
-    from tiktok_network.analysis.out_of_core import memory_size
+    from tiktok_network.store.columnar import ColumnarError, memory_size
 
     try:
         return memory_size(value)
-    except EdgeListError as exc:
+    except ColumnarError as exc:
         raise click.BadParameter(str(exc)) from None

@@ -65,14 +65,14 @@ def api_kind(api_base: str | None) -> str:
 
 def provenance(db: str | Path) -> dict[str, Any]:
     """The crawl's provenance as the package states it (times in ISO 8601 UTC)."""
-    from tiktok_network.store import open_reader, stored_settings
+    from tiktok_network.store import open_reader
 
     with open_reader(db) as reader:
         raw = reader.provenance()
+        settings = reader.last_settings()
         states, _ = reader.completeness_counts()
         lists = reader.video_lists() if reader.has_videos() else {}
     crawl_runs = [r for r in raw["runs"] if r["command"] == "crawl"]
-    settings = stored_settings(db)
     api_base = (crawl_runs or raw["runs"] or [{}])[-1].get("api_base")
     runs = [
         {
